@@ -1,0 +1,70 @@
+/* The channel plugin interface. Every channel is a table of operations registered in one
+ * static array (channels/channel.c), in the manner of curl's protocol handlers: the core never
+ * names a provider. Empty slots point at default functions so no slot is ever NULL; callers go
+ * through the static inline wrappers below, never through the pointers directly. */
+#ifndef RP_CHANNEL_H
+#define RP_CHANNEL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "../gateway/err.h"
+
+struct rp_channel_ops {
+    /* Pinpoint ChannelType as it appears in endpoints and GetChannels: "APNS_VOIP_SANDBOX". */
+    const char *type;
+    /* URL segment under /v1/apps/{id}/channels/: "apns_voip_sandbox". */
+    const char *path;
+    /* The Platform member of the channel response: "APNS_VOIP_SANDBOX", "GCM", "EMAIL", ... */
+    const char *platform;
+    /* Name of the request member wrapping the settings in Update<X>Channel's body
+     * (informational: the HTTP body is the bare request object). */
+    const char *request_shape;
+
+    /* Validates the full settings of an Update<X>Channel request (already merged over the
+     * stored ones) for form: PEM keys parse, a service-account JSON has its fields, ...
+     * Borrows settings. Adds to response_members (borrowed, must be an object) the
+     * channel-specific members of the channel response, never a secret: flags such as
+     * HasCredential / HasTokenKey, and non-secret settings such as SenderId or FromAddress,
+     * always Enabled (true unless the request says false).
+     * Returns 0, or RP_EINVAL with err naming the field. Field names are the request members
+     * exactly as sent, without the shape name ("TokenKey", not "APNSChannelRequest.TokenKey",
+     * the convention of gateway/endpoint.h); a member of a document carried in a string is
+     * joined with a dot ("ServiceJson.private_key"). Messages never quote a submitted value.
+     * A member that is absent, JSON null or "" counts as not given; members outside the
+     * request shape are ignored (the AWS SDKs send none). response_members may hold some
+     * members when validation fails: the caller discards it then. */
+    int (*settings_validate)(const json_t *settings, json_t *response_members,
+                             struct rp_err *err);
+
+    /* Address validation for endpoints and direct sends of this channel: returns 0 or
+     * RP_EINVAL with err naming field_name. */
+    int (*address_validate)(const char *address, const char *field_name, struct rp_err *err);
+};
+
+/* Returns the registry (borrowed, static) and its length. */
+const struct rp_channel_ops *const *rp_channel_all(size_t *count);
+/* Looks a channel up by ChannelType ("GCM") or by URL segment ("gcm"); NULL when unknown. */
+const struct rp_channel_ops *rp_channel_by_type(const char *type);
+const struct rp_channel_ops *rp_channel_by_path(const char *path);
+
+/* Default slot implementations. */
+int rp_channel_default_settings_validate(const json_t *settings, json_t *response_members,
+                                         struct rp_err *err);
+int rp_channel_default_address_validate(const char *address, const char *field_name,
+                                        struct rp_err *err);
+
+static inline int rp_channel_settings_validate(const struct rp_channel_ops *ch,
+                                               const json_t *settings, json_t *response_members,
+                                               struct rp_err *err)
+{
+    return ch->settings_validate(settings, response_members, err);
+}
+
+static inline int rp_channel_address_validate(const struct rp_channel_ops *ch, const char *address,
+                                              const char *field_name, struct rp_err *err)
+{
+    return ch->address_validate(address, field_name, err);
+}
+
+#endif

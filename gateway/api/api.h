@@ -1,0 +1,47 @@
+/* The Pinpoint resource handlers, one file per resource under gateway/api/. Each reads the
+ * request into validated values, acts on the store, and answers exactly once. */
+#ifndef RP_API_H
+#define RP_API_H
+
+#include "../http.h"
+
+/* apps.c */
+void rp_api_create_app(struct rp_request *req);
+void rp_api_get_app(struct rp_request *req);
+void rp_api_get_apps(struct rp_request *req);
+void rp_api_delete_app(struct rp_request *req);
+/* Builds the ApplicationResponse of a stored app; returns a new reference or NULL when the
+ * app does not exist; *store_failed is set when Redis could not be asked. */
+json_t *rp_api_app_response(const char *app_id, int *store_failed);
+
+/* settings.c */
+void rp_api_get_settings(struct rp_request *req);
+void rp_api_update_settings(struct rp_request *req);
+
+/* channels.c */
+void rp_api_get_channel(struct rp_request *req);
+void rp_api_update_channel(struct rp_request *req);
+void rp_api_delete_channel(struct rp_request *req);
+void rp_api_get_channels(struct rp_request *req);
+
+/* endpoints.c */
+void rp_api_update_endpoint(struct rp_request *req);
+void rp_api_update_endpoints_batch(struct rp_request *req);
+void rp_api_get_endpoint(struct rp_request *req);
+void rp_api_delete_endpoint(struct rp_request *req);
+void rp_api_remove_attributes(struct rp_request *req);
+
+/* users.c */
+void rp_api_get_user_endpoints(struct rp_request *req);
+void rp_api_delete_user_endpoints(struct rp_request *req);
+
+/* health.c */
+void rp_api_health(struct rp_request *req);
+void rp_api_ready(struct rp_request *req);
+/* Operations of the Pinpoint API that Repoint does not serve (API_SCOPE.md). */
+void rp_api_not_served(struct rp_request *req);
+
+/* Current time as Pinpoint writes it; out holds RP_ISO_SIZE bytes. */
+void rp_api_now_iso(char *out);
+
+#endif

@@ -1,0 +1,276 @@
+/* Endpoints: UpdateEndpoint, UpdateEndpointsBatch, GetEndpoint, DeleteEndpoint, and
+ * RemoveAttributes. Writes are read-merge-compare-and-set (gateway/endpoint_store.h), retried a
+ * few times when another writer got there first. */
+#include "api.h"
+#include "endpoint.h"
+#include "endpoint_store.h"
+#include "keyspace.h"
+#include "rc.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CAS_ATTEMPTS 8
+#define MAX_BATCH 100
+#define MAX_USER_ID 256
+
+/* Names the batch item in a field path: "Address" -> "Item[3].Address". */
+static void prefix_item_field(struct rp_err *err, size_t index)
+{
+    char field[sizeof(err->field) + 32];
+    snprintf(field, sizeof(field), "Item[%zu]%s%s", index, err->field[0] ? "." : "", err->field);
+    snprintf(err->field, sizeof(err->field), "%.63s", field);
+}
+
+static void respond_accepted(struct rp_request *req)
+{
+    rp_respond_json(req, 202, json_pack("{s:s, s:s}", "Message", "Accepted", "RequestID",
+                                        req->request_id));
+}
+
+static int validate_user_id(const json_t *req_body, const char *prefix, struct rp_err *err)
+{
+    const json_t *user = json_object_get(json_object_get(req_body, "User"), "UserId");
+    if (json_is_string(user) && json_string_length(user) > MAX_USER_ID)
+        return rp_err_set(err, RP_EINVAL, prefix[0] ? "Item.User.UserId" : "User.UserId",
+                          "must be at most %d characters", MAX_USER_ID);
+    return 0;
+}
+
+/* Applies one validated request to one endpoint with retries. Returns 0, RP_EINVAL (err set),
+ * RP_ESTORE, or RP_ECONFLICT after too many lost races. */
+static int apply_update(const char *app, const char *id, const json_t *body,
+                        const json_t *removed, struct rp_err *err)
+{
+    for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        struct rp_stored_endpoint cur;
+        const char *ids[1] = {id};
+        if (rp_endpoint_store_get_many(app, ids, 1, &cur))
+            return RP_ESTORE;
+        char now[RP_ISO_SIZE];
+        rp_api_now_iso(now);
+        json_t *merged = rp_endpoint_merge(cur.json, body, removed, app, id, now, err);
+        if (!merged) {
+            rp_stored_endpoint_cleanup(&cur);
+            return RP_EINVAL;
+        }
+        int rc = rp_endpoint_store_put(app, id, merged, cur.rev, cur.user);
+        json_decref(merged);
+        rp_stored_endpoint_cleanup(&cur);
+        if (rc != RP_ECONFLICT)
+            return rc;
+    }
+    return RP_ECONFLICT;
+}
+
+static void respond_rc(struct rp_request *req, int rc, const struct rp_err *err)
+{
+    if (rc == RP_EINVAL)
+        rp_respond_bad_request(req, err);
+    else if (rc == RP_ECONFLICT)
+        rp_respond_error(req, 409, "ConflictException",
+                         "The endpoint is being changed by other requests; retry");
+    else
+        rp_respond_unavailable(req);
+}
+
+void rp_api_update_endpoint(struct rp_request *req)
+{
+    const char *app = rp_request_app(req), *id = req->params[1];
+    struct rp_err err;
+    rp_err_clear(&err);
+    if (rp_endpoint_id_validate(id, "endpoint-id", &err)) {
+        rp_respond_bad_request(req, &err);
+        return;
+    }
+    json_t *body = rp_request_json_object(req);
+    if (!body)
+        return;
+    if (rp_endpoint_validate(body, RP_ENDPOINT_REQUEST, &err) ||
+        validate_user_id(body, "", &err)) {
+        json_decref(body);
+        rp_respond_bad_request(req, &err);
+        return;
+    }
+    json_t *removed = rp_endpoint_store_removed_attributes(app);
+    int rc = removed ? apply_update(app, id, body, removed, &err) : RP_ESTORE;
+    json_decref(removed);
+    json_decref(body);
+    if (rc)
+        respond_rc(req, rc, &err);
+    else
+        respond_accepted(req);
+}
+
+void rp_api_update_endpoints_batch(struct rp_request *req)
+{
+    const char *app = rp_request_app(req);
+    json_t *body = rp_request_json_object(req);
+    if (!body)
+        return;
+    struct rp_err err;
+    rp_err_clear(&err);
+    json_t *items = json_object_get(body, "Item");
+    if (!json_is_array(items) || json_array_size(items) == 0 ||
+        json_array_size(items) > MAX_BATCH) {
+        json_decref(body);
+        rp_respond_error(req, 400, "BadRequestException",
+                         "Item: must be an array of 1 to %d endpoints", MAX_BATCH);
+        return;
+    }
+    size_t i;
+    json_t *item;
+    /* Validate everything before writing anything, so a bad item fails the batch whole. */
+    json_array_foreach(items, i, item)
+    {
+        const json_t *id = json_object_get(item, "Id");
+        if (!json_is_object(item) || rp_endpoint_validate(item, RP_ENDPOINT_BATCH_ITEM, &err) ||
+            rp_endpoint_id_validate(json_string_value(id), "Id", &err) ||
+            validate_user_id(item, "Item", &err)) {
+            if (!json_is_object(item))
+                rp_err_set(&err, RP_EINVAL, "", "must be an object");
+            prefix_item_field(&err, i);
+            json_decref(body);
+            rp_respond_bad_request(req, &err);
+            return;
+        }
+    }
+    json_t *removed = rp_endpoint_store_removed_attributes(app);
+    int rc = removed ? 0 : RP_ESTORE;
+    json_array_foreach(items, i, item)
+    {
+        if (rc)
+            break;
+        const char *id = json_string_value(json_object_get(item, "Id"));
+        rc = apply_update(app, id, item, removed, &err);
+        if (rc == RP_EINVAL) {
+            prefix_item_field(&err, i);
+        }
+    }
+    json_decref(removed);
+    json_decref(body);
+    if (rc)
+        respond_rc(req, rc, &err);
+    else
+        respond_accepted(req);
+}
+
+/* Reads one endpoint; answers 400/404/5xx itself and returns -1 when there is none. */
+static int load_endpoint(struct rp_request *req, struct rp_stored_endpoint *out)
+{
+    struct rp_err err;
+    rp_err_clear(&err);
+    if (rp_endpoint_id_validate(req->params[1], "endpoint-id", &err)) {
+        rp_respond_bad_request(req, &err);
+        return -1;
+    }
+    const char *ids[1] = {req->params[1]};
+    if (rp_endpoint_store_get_many(rp_request_app(req), ids, 1, out)) {
+        rp_respond_unavailable(req);
+        return -1;
+    }
+    if (!out->json) {
+        rp_stored_endpoint_cleanup(out);
+        rp_respond_error(req, 404, "NotFoundException", "Endpoint %.128s not found",
+                         req->params[1]);
+        return -1;
+    }
+    return 0;
+}
+
+void rp_api_get_endpoint(struct rp_request *req)
+{
+    struct rp_stored_endpoint ep;
+    if (load_endpoint(req, &ep))
+        return;
+    rp_respond_json(req, 200, json_incref(ep.json));
+    rp_stored_endpoint_cleanup(&ep);
+}
+
+void rp_api_delete_endpoint(struct rp_request *req)
+{
+    for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        struct rp_stored_endpoint ep;
+        if (load_endpoint(req, &ep))
+            return;
+        int rc = rp_endpoint_store_delete(rp_request_app(req), req->params[1], ep.rev, ep.user);
+        if (rc == 0)
+            rp_respond_json(req, 202, json_incref(ep.json));
+        rp_stored_endpoint_cleanup(&ep);
+        if (rc == 0)
+            return;
+        if (rc != RP_ECONFLICT) {
+            rp_respond_unavailable(req);
+            return;
+        }
+    }
+    rp_respond_error(req, 409, "ConflictException",
+                     "The endpoint is being changed by other requests; retry");
+}
+
+void rp_api_remove_attributes(struct rp_request *req)
+{
+    const char *app = rp_request_app(req), *type = req->params[1];
+    struct rp_err err;
+    rp_err_clear(&err);
+    if (rp_endpoint_attribute_type_validate(type, &err)) {
+        rp_respond_bad_request(req, &err);
+        return;
+    }
+    json_t *body = rp_request_json_object(req);
+    if (!body)
+        return;
+    json_t *blacklist = json_object_get(body, "Blacklist");
+    size_t i;
+    json_t *name;
+    int valid = json_is_array(blacklist) && json_array_size(blacklist) <= 1000;
+    json_array_foreach(blacklist, i, name) valid &= json_is_string(name) &&
+                                                    json_string_length(name) > 0 &&
+                                                    json_string_length(name) <= 50;
+    if (!valid) {
+        json_decref(body);
+        rp_respond_error(req, 400, "BadRequestException",
+                         "Blacklist: must be an array of attribute names (1-50 characters)");
+        return;
+    }
+    json_t *removed = rp_endpoint_store_removed_attributes(app);
+    if (!removed) {
+        json_decref(body);
+        rp_respond_unavailable(req);
+        return;
+    }
+    json_t *list = json_object_get(removed, type);
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(removed, type, list);
+    }
+    json_array_foreach(blacklist, i, name)
+    {
+        size_t j;
+        json_t *have;
+        int present = 0;
+        json_array_foreach(list, j, have) present |= json_equal(have, name);
+        if (!present)
+            json_array_append(list, name);
+    }
+    char key[RP_KEY_MAX];
+    rp_key_removed_attrs(key, app);
+    char *text = json_dumps(removed, JSON_COMPACT);
+    redisReply *r = rp_store_command("SET %s %s", key, text);
+    free(text);
+    int ok = rp_reply_ok(r);
+    if (r)
+        freeReplyObject(r);
+    json_decref(removed);
+    if (!ok) {
+        json_decref(body);
+        rp_respond_unavailable(req);
+        return;
+    }
+    json_t *resp = json_pack("{s:s, s:s, s:O}", "ApplicationId", app, "AttributeType", type,
+                             "Attributes", blacklist);
+    json_decref(body);
+    rp_respond_json(req, 200, resp);
+}

@@ -1,0 +1,45 @@
+/* The route table: every path Repoint answers, in the reference's own terms. */
+#include "api.h"
+
+#define APP RP_ROUTE_APP_SCOPED
+
+static const struct rp_route routes[] = {
+    {"GET", "/repoint/health", rp_api_health, "Health", RP_ROUTE_PUBLIC},
+    {"GET", "/repoint/ready", rp_api_ready, "Ready", RP_ROUTE_PUBLIC},
+
+    {"POST", "/v1/apps", rp_api_create_app, "CreateApp", 0},
+    {"GET", "/v1/apps", rp_api_get_apps, "GetApps", 0},
+    {"GET", "/v1/apps/{}", rp_api_get_app, "GetApp", APP},
+    {"DELETE", "/v1/apps/{}", rp_api_delete_app, "DeleteApp", APP},
+
+    {"GET", "/v1/apps/{}/settings", rp_api_get_settings, "GetApplicationSettings", APP},
+    {"PUT", "/v1/apps/{}/settings", rp_api_update_settings, "UpdateApplicationSettings", APP},
+
+    {"GET", "/v1/apps/{}/channels", rp_api_get_channels, "GetChannels", APP},
+    {"GET", "/v1/apps/{}/channels/{}", rp_api_get_channel, "GetChannel", APP},
+    {"PUT", "/v1/apps/{}/channels/{}", rp_api_update_channel, "UpdateChannel", APP},
+    {"DELETE", "/v1/apps/{}/channels/{}", rp_api_delete_channel, "DeleteChannel", APP},
+
+    {"PUT", "/v1/apps/{}/endpoints", rp_api_update_endpoints_batch, "UpdateEndpointsBatch", APP},
+    {"GET", "/v1/apps/{}/endpoints/{}", rp_api_get_endpoint, "GetEndpoint", APP},
+    {"PUT", "/v1/apps/{}/endpoints/{}", rp_api_update_endpoint, "UpdateEndpoint", APP},
+    {"DELETE", "/v1/apps/{}/endpoints/{}", rp_api_delete_endpoint, "DeleteEndpoint", APP},
+    {"PUT", "/v1/apps/{}/attributes/{}", rp_api_remove_attributes, "RemoveAttributes", APP},
+
+    {"GET", "/v1/apps/{}/users/{}", rp_api_get_user_endpoints, "GetUserEndpoints", APP},
+    {"DELETE", "/v1/apps/{}/users/{}", rp_api_delete_user_endpoints, "DeleteUserEndpoints", APP},
+
+    /* Not served (API_SCOPE.md): a clear Pinpoint error rather than a fake success. */
+    {"GET", "/v1/apps/{}/journeys", rp_api_not_served, "ListJourneys", 0},
+    {"POST", "/v1/apps/{}/journeys", rp_api_not_served, "CreateJourney", 0},
+    {"GET", "/v1/recommenders", rp_api_not_served, "GetRecommenderConfigurations", 0},
+    {"POST", "/v1/recommenders", rp_api_not_served, "CreateRecommenderConfiguration", 0},
+    {"POST", "/v1/phone/number/validate", rp_api_not_served, "PhoneNumberValidate", 0},
+    {"GET", "/v1/apps/{}/kpis/daterange/{}", rp_api_not_served, "GetApplicationDateRangeKpi", 0},
+};
+
+const struct rp_route *rp_routes(size_t *count)
+{
+    *count = sizeof(routes) / sizeof(routes[0]);
+    return routes;
+}

@@ -1,0 +1,300 @@
+#include "config.h"
+#include "rc.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_STR(n, def) {.name = (n), .type = RP_CFG_STRING, .default_value = (def)}
+#define KEY_SECRET(n, def) {.name = (n), .type = RP_CFG_STRING, .default_value = (def), .secret = 1}
+#define KEY_INT(n, def, lo, hi)                                                                    \
+    {.name = (n), .type = RP_CFG_INT, .default_value = (def), .min = (lo), .max = (hi)}
+#define KEY_ENUM(n, def, ch) {.name = (n), .type = RP_CFG_ENUM, .default_value = (def), .choices = (ch)}
+#define KEY_BOOL(n, def) {.name = (n), .type = RP_CFG_BOOL, .default_value = (def)}
+
+/* Every key Repoint reads. Keep config/repoint.conf in step: it documents each line. */
+static const struct rp_config_key config_keys[] = {
+    {.name = "listen", .type = RP_CFG_HOSTPORT, .default_value = "127.0.0.1:8080"},
+    KEY_STR("redis.url", "redis://127.0.0.1:6379/0"),
+    KEY_INT("redis.timeout_ms", "1000", 10, 60000),
+    KEY_ENUM("auth.mode", "sigv4", "sigv4|off"),
+    KEY_STR("auth.credentials_file", "var/credentials"),
+    KEY_STR("auth.region", ""),
+    KEY_INT("auth.max_skew_seconds", "900", 1, 86400),
+    KEY_STR("secrets.key_file", "var/secrets.key"),
+    KEY_ENUM("log.level", "info", "debug|info|warn|error"),
+    KEY_ENUM("log.format", "text", "text|json"),
+    KEY_INT("http.max_body_bytes", "1048576", 1024, 1073741824),
+    KEY_INT("http.threads", "8", 1, 256),
+    KEY_INT("http.max_connections", "4096", 16, 1000000),
+    KEY_INT("http.connection_timeout_seconds", "60", 1, 86400),
+    KEY_STR("account_id", "000000000000"),
+    KEY_STR("region", "us-east-1"),
+};
+
+const struct rp_config_key *rp_config_keys(size_t *count)
+{
+    *count = sizeof(config_keys) / sizeof(config_keys[0]);
+    return config_keys;
+}
+
+static int key_index(const char *name)
+{
+    size_t n;
+    const struct rp_config_key *keys = rp_config_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int rp_config_split_hostport(const char *value, char *host, size_t host_size, int *port)
+{
+    const char *colon;
+    const char *host_start = value;
+    size_t host_len;
+    if (value[0] == '[') {
+        const char *close = strchr(value, ']');
+        if (!close || close[1] != ':')
+            return RP_EINVAL;
+        host_start = value + 1;
+        host_len = (size_t)(close - host_start);
+        colon = close + 1;
+    } else {
+        colon = strrchr(value, ':');
+        if (!colon)
+            return RP_EINVAL;
+        host_len = (size_t)(colon - value);
+    }
+    if (host_len == 0 || host_len >= host_size)
+        return RP_EINVAL;
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535)
+        return RP_EINVAL;
+    memcpy(host, host_start, host_len);
+    host[host_len] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+/* Checks a value against its key's type; fills err->msg on failure. */
+static int check_value(const struct rp_config_key *key, const char *value, struct rp_err *err)
+{
+    switch (key->type) {
+    case RP_CFG_STRING:
+        return 0;
+    case RP_CFG_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || *end || end == value)
+            return rp_err_set(err, RP_EINVAL, NULL, "%s: '%s' is not an integer", key->name,
+                              value);
+        if (v < key->min || v > key->max)
+            return rp_err_set(err, RP_EINVAL, NULL, "%s: %lld is outside %lld..%lld", key->name,
+                              v, key->min, key->max);
+        return 0;
+    }
+    case RP_CFG_BOOL:
+        if (strcmp(value, "yes") && strcmp(value, "no") && strcmp(value, "true") &&
+            strcmp(value, "false") && strcmp(value, "on") && strcmp(value, "off") &&
+            strcmp(value, "1") && strcmp(value, "0"))
+            return rp_err_set(err, RP_EINVAL, NULL, "%s: '%s' is not yes/no", key->name, value);
+        return 0;
+    case RP_CFG_ENUM: {
+        size_t len = strlen(value);
+        for (const char *c = key->choices; *c;) {
+            const char *bar = strchr(c, '|');
+            size_t clen = bar ? (size_t)(bar - c) : strlen(c);
+            if (clen == len && strncmp(c, value, len) == 0)
+                return 0;
+            c += clen + (bar ? 1 : 0);
+        }
+        return rp_err_set(err, RP_EINVAL, NULL, "%s: '%s' is not one of %s", key->name, value,
+                          key->choices);
+    }
+    case RP_CFG_HOSTPORT: {
+        char host[256];
+        int port;
+        if (rp_config_split_hostport(value, host, sizeof(host), &port))
+            return rp_err_set(err, RP_EINVAL, NULL, "%s: '%s' is not host:port", key->name,
+                              value);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int set_value(struct rp_config *cfg, int idx, const char *value, enum rp_config_source src)
+{
+    char *copy = rp_strdup(value);
+    free(cfg->values[idx]);
+    cfg->values[idx] = copy;
+    cfg->source[idx] = src;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t len = strlen(s);
+    while (len && isspace((unsigned char)s[len - 1]))
+        s[--len] = '\0';
+    return s;
+}
+
+static int load_file(struct rp_config *cfg, const char *path, struct rp_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return rp_err_set(err, RP_EINVAL, path, "cannot read the file: %s", strerror(errno));
+    char line[4096];
+    int lineno = 0;
+    int rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char where[64];
+        snprintf(where, sizeof(where), "%.50s:%d", path, lineno);
+        if (!strchr(line, '\n') && !feof(f)) {
+            rc = rp_err_set(err, RP_EINVAL, where, "line longer than %zu bytes", sizeof(line));
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        char *name = s;
+        while (*s && !isspace((unsigned char)*s))
+            s++;
+        if (*s)
+            *s++ = '\0';
+        char *value = trim(s);
+        int idx = key_index(name);
+        if (idx < 0) {
+            rc = rp_err_set(err, RP_EINVAL, where, "unknown key '%.100s'", name);
+            break;
+        }
+        if ((rc = check_value(&config_keys[idx], value, err))) {
+            snprintf(err->field, sizeof(err->field), "%s", where);
+            break;
+        }
+        set_value(cfg, idx, value, RP_CFG_FROM_FILE);
+    }
+    fclose(f);
+    return rc;
+}
+
+static void env_name(const char *key, char *out, size_t size)
+{
+    size_t n = (size_t)snprintf(out, size, "REPOINT_");
+    for (; *key && n + 1 < size; key++)
+        out[n++] = *key == '.' ? '_' : (char)toupper((unsigned char)*key);
+    out[n] = '\0';
+}
+
+static int load_env(struct rp_config *cfg, char *const *envp, struct rp_err *err)
+{
+    for (size_t i = 0; i < cfg->n; i++) {
+        char var[128];
+        env_name(config_keys[i].name, var, sizeof(var));
+        size_t vlen = strlen(var);
+        for (char *const *e = envp; e && *e; e++) {
+            if (strncmp(*e, var, vlen) != 0 || (*e)[vlen] != '=')
+                continue;
+            const char *value = *e + vlen + 1;
+            int rc = check_value(&config_keys[i], value, err);
+            if (rc) {
+                snprintf(err->field, sizeof(err->field), "%s", var);
+                return rc;
+            }
+            set_value(cfg, (int)i, value, RP_CFG_FROM_ENV);
+        }
+    }
+    return 0;
+}
+
+int rp_config_load(struct rp_config *cfg, const char *path, char *const *envp, struct rp_err *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    rp_config_keys(&cfg->n);
+    cfg->values = rp_calloc(cfg->n, sizeof(char *));
+    cfg->source = rp_calloc(cfg->n, sizeof(enum rp_config_source));
+    for (size_t i = 0; i < cfg->n; i++)
+        set_value(cfg, (int)i, config_keys[i].default_value, RP_CFG_FROM_DEFAULT);
+    cfg->path = path ? rp_strdup(path) : NULL;
+    int rc = 0;
+    if (path)
+        rc = load_file(cfg, path, err);
+    if (!rc)
+        rc = load_env(cfg, envp, err);
+    if (rc)
+        rp_config_cleanup(cfg);
+    return rc;
+}
+
+void rp_config_cleanup(struct rp_config *cfg)
+{
+    for (size_t i = 0; cfg->values && i < cfg->n; i++)
+        free(cfg->values[i]);
+    free(cfg->values);
+    free(cfg->source);
+    free(cfg->path);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static int must_index(const char *key)
+{
+    int idx = key_index(key);
+    if (idx < 0)
+        rp_panic("config: no key named %s", key);
+    return idx;
+}
+
+const char *rp_config_str(const struct rp_config *cfg, const char *key)
+{
+    return cfg->values[must_index(key)];
+}
+
+long long rp_config_int(const struct rp_config *cfg, const char *key)
+{
+    return strtoll(cfg->values[must_index(key)], NULL, 10);
+}
+
+int rp_config_bool(const struct rp_config *cfg, const char *key)
+{
+    const char *v = cfg->values[must_index(key)];
+    return !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1");
+}
+
+/* Masks the password of a URL-shaped value ("redis://:pw@host") as well as secret keys. */
+static void print_masked(FILE *out, const struct rp_config_key *key, const char *value)
+{
+    if (key->secret && *value) {
+        fputs("********", out);
+        return;
+    }
+    const char *scheme = strstr(value, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    if (at) {
+        fprintf(out, "%.*s********%s", (int)(scheme + 3 - value), value, at);
+        return;
+    }
+    fputs(value, out);
+}
+
+void rp_config_print(const struct rp_config *cfg, FILE *out)
+{
+    static const char *const source_names[] = {"default", "file", "environment"};
+    for (size_t i = 0; i < cfg->n; i++) {
+        fprintf(out, "%-32s ", config_keys[i].name);
+        print_masked(out, &config_keys[i], cfg->values[i]);
+        fprintf(out, "    # %s\n", source_names[cfg->source[i]]);
+    }
+}

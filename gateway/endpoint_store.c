@@ -1,0 +1,188 @@
+#include "endpoint_store.h"
+#include "keyspace.h"
+#include "rc.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* KEYS[1] endpoint, KEYS[2] shard members, then optionally the old and the new user index.
+ * ARGV: expected rev, new rev, json, endpoint id, new user ('' = none), has old key, has new key.
+ * Returns 1 when written, 0 when the revision moved. */
+static struct rp_script put_script = {.source =
+    "local cur = redis.call('HGET', KEYS[1], 'r') or ''\n"
+    "if cur ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'j', ARGV[3], 'r', ARGV[2])\n"
+    "if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'u', ARGV[5])\n"
+    "else redis.call('HDEL', KEYS[1], 'u') end\n"
+    "redis.call('SADD', KEYS[2], ARGV[4])\n"
+    "local k = 3\n"
+    "if ARGV[6] == '1' then redis.call('SREM', KEYS[k], ARGV[4]); k = k + 1 end\n"
+    "if ARGV[7] == '1' then redis.call('SADD', KEYS[k], ARGV[4]) end\n"
+    "return 1\n"};
+
+/* KEYS[1] endpoint, KEYS[2] members, KEYS[3] user index (optional). ARGV: expected rev, id. */
+static struct rp_script delete_script = {.source =
+    "local cur = redis.call('HGET', KEYS[1], 'r') or ''\n"
+    "if cur ~= ARGV[1] then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('SREM', KEYS[2], ARGV[2])\n"
+    "if KEYS[3] then redis.call('SREM', KEYS[3], ARGV[2]) end\n"
+    "return 1\n"};
+
+void rp_stored_endpoint_cleanup(struct rp_stored_endpoint *ep)
+{
+    json_decref(ep->json);
+    free(ep->user);
+    memset(ep, 0, sizeof(*ep));
+}
+
+int rp_endpoint_store_get_many(const char *app, const char *const *ids, size_t n,
+                               struct rp_stored_endpoint *out)
+{
+    memset(out, 0, n * sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        char key[RP_KEY_MAX];
+        rp_key_endpoint(key, app, rp_endpoint_shard(ids[i]), ids[i]);
+        rp_store_append("HMGET %s j r u", key);
+    }
+    redisReply *stack[128];
+    redisReply **replies = n <= 128 ? stack : rp_malloc(n * sizeof(*replies));
+    int rc = rp_store_collect(replies, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        redisReply *r = replies[i];
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+            rc = RP_ESTORE;
+            break;
+        }
+        if (r->element[0]->type == REDIS_REPLY_STRING)
+            out[i].json = json_loadb(r->element[0]->str, r->element[0]->len, 0, NULL);
+        if (r->element[1]->type == REDIS_REPLY_STRING)
+            snprintf(out[i].rev, sizeof(out[i].rev), "%s", r->element[1]->str);
+        if (r->element[2]->type == REDIS_REPLY_STRING)
+            out[i].user = rp_strdup(r->element[2]->str);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    if (replies != stack)
+        free(replies);
+    if (rc)
+        for (size_t i = 0; i < n; i++)
+            rp_stored_endpoint_cleanup(&out[i]);
+    return rc;
+}
+
+int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoint,
+                          const char *expected_rev, const char *old_user)
+{
+    unsigned shard = rp_endpoint_shard(id);
+    const json_t *user = json_object_get(json_object_get(endpoint, "User"), "UserId");
+    const char *new_user = json_is_string(user) && json_string_length(user) ? json_string_value(user) : "";
+    int has_old = old_user && *old_user && strcmp(old_user, new_user) != 0;
+    int has_new = *new_user && !(old_user && strcmp(old_user, new_user) == 0);
+    char k_ep[RP_KEY_MAX], k_members[RP_KEY_MAX], k_old[RP_KEY_MAX], k_new[RP_KEY_MAX];
+    rp_key_endpoint(k_ep, app, shard, id);
+    rp_key_shard_members(k_members, app, shard);
+    const char *args[11];
+    int nk = 0;
+    args[nk++] = k_ep;
+    args[nk++] = k_members;
+    if (has_old) {
+        rp_key_user(k_old, app, shard, old_user);
+        args[nk++] = k_old;
+    }
+    if (has_new) {
+        rp_key_user(k_new, app, shard, new_user);
+        args[nk++] = k_new;
+    }
+    char rev[33];
+    rp_id_new(rev);
+    char *text = json_dumps(endpoint, JSON_COMPACT);
+    int na = nk;
+    args[na++] = expected_rev;
+    args[na++] = rev;
+    args[na++] = text;
+    args[na++] = id;
+    args[na++] = new_user;
+    args[na++] = has_old ? "1" : "0";
+    args[na++] = has_new ? "1" : "0";
+    redisReply *r = rp_store_eval(&put_script, nk, na, args, NULL);
+    free(text);
+    int rc = !rp_reply_ok(r) || r->type != REDIS_REPLY_INTEGER ? RP_ESTORE
+             : r->integer == 1                                  ? 0
+                                                                : RP_ECONFLICT;
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+int rp_endpoint_store_delete(const char *app, const char *id, const char *expected_rev,
+                             const char *old_user)
+{
+    unsigned shard = rp_endpoint_shard(id);
+    char k_ep[RP_KEY_MAX], k_members[RP_KEY_MAX], k_user[RP_KEY_MAX];
+    rp_key_endpoint(k_ep, app, shard, id);
+    rp_key_shard_members(k_members, app, shard);
+    const char *args[5];
+    int nk = 0;
+    args[nk++] = k_ep;
+    args[nk++] = k_members;
+    if (old_user && *old_user) {
+        rp_key_user(k_user, app, shard, old_user);
+        args[nk++] = k_user;
+    }
+    int na = nk;
+    args[na++] = expected_rev;
+    args[na++] = id;
+    redisReply *r = rp_store_eval(&delete_script, nk, na, args, NULL);
+    int rc = !rp_reply_ok(r) || r->type != REDIS_REPLY_INTEGER ? RP_ESTORE
+             : r->integer == 1                                  ? 0
+                                                                : RP_ECONFLICT;
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+json_t *rp_endpoint_store_user_ids(const char *app, const char *user_id)
+{
+    for (unsigned s = 0; s < RP_ENDPOINT_SHARDS; s++) {
+        char key[RP_KEY_MAX];
+        rp_key_user(key, app, s, user_id);
+        rp_store_append("SMEMBERS %s", key);
+    }
+    redisReply *replies[RP_ENDPOINT_SHARDS];
+    if (rp_store_collect(replies, RP_ENDPOINT_SHARDS))
+        return NULL;
+    json_t *ids = json_array();
+    int failed = 0;
+    for (unsigned s = 0; s < RP_ENDPOINT_SHARDS; s++) {
+        redisReply *r = replies[s];
+        if (r->type != REDIS_REPLY_ARRAY)
+            failed = 1;
+        for (size_t i = 0; !failed && i < r->elements; i++)
+            json_array_append_new(ids, json_string(r->element[i]->str));
+        freeReplyObject(r);
+    }
+    if (failed) {
+        json_decref(ids);
+        return NULL;
+    }
+    return ids;
+}
+
+json_t *rp_endpoint_store_removed_attributes(const char *app)
+{
+    char key[RP_KEY_MAX];
+    rp_key_removed_attrs(key, app);
+    redisReply *r = rp_store_command("GET %s", key);
+    if (!rp_reply_ok(r)) {
+        if (r)
+            freeReplyObject(r);
+        return NULL;
+    }
+    json_t *removed = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;
+    freeReplyObject(r);
+    return removed ? removed : json_object();
+}

@@ -1,0 +1,43 @@
+/* Endpoints in Redis. Each endpoint is a hash {j: EndpointResponse JSON, r: revision, u: user id}
+ * in its shard (keys.h); writes are compare-and-set on the revision inside one Lua script that
+ * also updates the shard's member set and the user index, so an endpoint and its index entry
+ * change together or not at all. */
+#ifndef RP_ENDPOINT_STORE_H
+#define RP_ENDPOINT_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* A read endpoint: json is a new reference (NULL when absent); rev and user are owned copies. */
+struct rp_stored_endpoint {
+    json_t *json;
+    char rev[33];
+    char *user;
+};
+
+void rp_stored_endpoint_cleanup(struct rp_stored_endpoint *ep);
+
+/* Reads n endpoints in one pipelined round trip. Returns 0 (absent ones have json NULL) or
+ * RP_ESTORE. */
+int rp_endpoint_store_get_many(const char *app, const char *const *ids, size_t n,
+                               struct rp_stored_endpoint *out);
+
+/* Writes endpoint (borrowed) if the stored revision still equals expected_rev ("" = must not
+ * exist). Returns 0, RP_ECONFLICT when someone else wrote first, or RP_ESTORE. */
+int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoint,
+                          const char *expected_rev, const char *old_user);
+
+/* Deletes an endpoint if its revision still equals expected_rev, removing it from the member
+ * set and the user index. Returns 0, RP_ECONFLICT, or RP_ESTORE. */
+int rp_endpoint_store_delete(const char *app, const char *id, const char *expected_rev,
+                             const char *old_user);
+
+/* Every endpoint id of a user, over all shards, in one pipelined round trip. Returns a new JSON
+ * array of strings, or NULL on store failure. */
+json_t *rp_endpoint_store_user_ids(const char *app, const char *user_id);
+
+/* The app's RemoveAttributes record (new reference, an object; empty when none), or NULL on
+ * store failure. */
+json_t *rp_endpoint_store_removed_attributes(const char *app);
+
+#endif

@@ -1,0 +1,99 @@
+/* The HTTP API server: libmicrohttpd with a thread pool, Pinpoint-style responses and errors,
+ * SigV4 authentication and per-key app scope, bounded bodies, and routing to the handlers
+ * under gateway/api/. */
+#ifndef RP_HTTP_H
+#define RP_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "credentials.h"
+#include "err.h"
+#include "secrets.h"
+
+struct rp_config;
+struct MHD_Connection;
+
+/* Process-wide state the handlers read; set up once by `repoint serve`, read-only after. */
+struct rp_context {
+    const struct rp_config *cfg;
+    struct rp_credentials credentials;
+    struct rp_secrets secrets;
+    int auth_off;
+    const char *region;           /* used in ARNs */
+};
+
+extern struct rp_context rp_ctx;
+
+#define RP_MAX_PATH_PARAMS 4
+
+struct rp_request;
+typedef void (*rp_handler)(struct rp_request *req);
+
+struct rp_route {
+    const char *method;           /* "GET", "POST", "PUT", "DELETE" */
+    const char *pattern;          /* "/v1/apps/{}/endpoints/{}": "{}" matches one segment */
+    rp_handler handler;
+    const char *operation;        /* Pinpoint operation id, for logs and metrics */
+    unsigned flags;
+};
+
+#define RP_ROUTE_PUBLIC 1u        /* no authentication (health, readiness) */
+#define RP_ROUTE_APP_SCOPED 2u    /* first path parameter is an application id: scope + existence */
+
+/* The route table (gateway/api/routes.c). */
+const struct rp_route *rp_routes(size_t *count);
+
+struct rp_request {
+    struct MHD_Connection *conn;
+    char method[16];
+    char *raw_path;               /* owned, as on the wire */
+    char request_id[37];
+    int64_t start_ms;
+
+    char *body;                   /* owned, NUL-terminated, at most http.max_body_bytes */
+    size_t body_len, body_cap;
+    uint64_t body_seen;           /* bytes received, kept or not */
+    int body_too_big;
+
+    const struct rp_route *route;
+    char *params[RP_MAX_PATH_PARAMS]; /* owned, percent-decoded */
+    int n_params;
+    const struct rp_credential *credential; /* NULL when auth.mode is off */
+
+    int responded;
+};
+
+/* Starts the server on host:port with the given thread count. Returns 0 or an rp_rc. */
+int rp_http_start(const char *host, int port, int threads, size_t max_body, int max_connections,
+                  int connection_timeout_s);
+void rp_http_stop(void);
+
+/* Responses. Each request gets exactly one; the first wins. */
+/* Takes body (even on failure); NULL sends an empty JSON object. */
+void rp_respond_json(struct rp_request *req, int status, json_t *body);
+void rp_respond_error(struct rp_request *req, int status, const char *error_type,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* 400 BadRequestException with "field: message". */
+void rp_respond_bad_request(struct rp_request *req, const struct rp_err *err);
+/* 404 NotFoundException naming the resource. */
+void rp_respond_not_found(struct rp_request *req, const char *what);
+/* The retryable 5xx for a store failure. */
+void rp_respond_unavailable(struct rp_request *req);
+
+/* Parses the body as a JSON object. Returns a new reference, or NULL after answering 400. */
+json_t *rp_request_json_object(struct rp_request *req);
+/* Percent-decodes query parameter name into out; returns 1 when present, 0 when absent, -1
+ * after answering 400 for one that is too long or malformed. */
+int rp_request_query(struct rp_request *req, const char *name, char *out, size_t out_size);
+/* The application id of an app-scoped route. */
+static inline const char *rp_request_app(const struct rp_request *req)
+{
+    return req->params[0];
+}
+
+/* Percent-decodes a path segment; returns new heap string or NULL when malformed. */
+char *rp_http_percent_decode(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,111 @@
+#include "janitor.h"
+#include "keyspace.h"
+#include "log.h"
+#include "rc.h"
+#include "store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define SCAN_COUNT 1000
+#define PASS_INTERVAL_MS 1000
+
+static pthread_t janitor_thread;
+static atomic_int janitor_running;
+
+/* Unlinks every key of one app; returns 0 when the app is gone, RP_ESTORE on failure. */
+static int purge_app(const char *app)
+{
+    char pattern[RP_KEY_MAX];
+    /* Matches both rp:{a:APP}:... and rp:{e:APP:N}:... (app ids are hex, no glob characters). */
+    snprintf(pattern, sizeof(pattern), "rp:{[ae]:%s[:}]*", app);
+    char cursor[32] = "0";
+    do {
+        redisReply *r = rp_store_command("SCAN %s MATCH %s COUNT %d", cursor, pattern, SCAN_COUNT);
+        if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r)
+                freeReplyObject(r);
+            return RP_ESTORE;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        if (keys->elements) {
+            const char *argv[SCAN_COUNT * 2 + 1];
+            size_t n = 0;
+            argv[n++] = "UNLINK";
+            for (size_t i = 0; i < keys->elements && n < sizeof(argv) / sizeof(argv[0]); i++)
+                argv[n++] = keys->element[i]->str;
+            redisReply *u = rp_store_commandv((int)n, argv, NULL);
+            int ok = rp_reply_ok(u);
+            if (u)
+                freeReplyObject(u);
+            if (!ok) {
+                freeReplyObject(r);
+                return RP_ESTORE;
+            }
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0 && atomic_load(&janitor_running) != 2);
+    return strcmp(cursor, "0") == 0 ? 0 : RP_EAGAIN;
+}
+
+int rp_janitor_run_once(void)
+{
+    redisReply *r = rp_store_command("SMEMBERS " RP_KEY_PURGE);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        return RP_ESTORE;
+    }
+    int done = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *app = r->element[i]->str;
+        if (purge_app(app) != 0)
+            continue;
+        redisReply *d = rp_store_command("SREM " RP_KEY_PURGE " %s", app);
+        if (rp_reply_ok(d)) {
+            done++;
+            rp_info("janitor", "finished removing the data of deleted app %s", app);
+        }
+        if (d)
+            freeReplyObject(d);
+    }
+    freeReplyObject(r);
+    return done;
+}
+
+static void *janitor_main(void *arg)
+{
+    while (atomic_load(&janitor_running) == 1) {
+        rp_janitor_run_once();
+        for (int waited = 0; waited < PASS_INTERVAL_MS && atomic_load(&janitor_running) == 1;
+             waited += 50) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    rp_store_thread_close();
+    return NULL;
+}
+
+int rp_janitor_start(void)
+{
+    atomic_store(&janitor_running, 1);
+    if (pthread_create(&janitor_thread, NULL, janitor_main, NULL)) {
+        atomic_store(&janitor_running, 0);
+        return RP_EIO;
+    }
+    return 0;
+}
+
+void rp_janitor_stop(void)
+{
+    if (atomic_load(&janitor_running) != 1)
+        return;
+    atomic_store(&janitor_running, 2);
+    pthread_join(janitor_thread, NULL);
+    atomic_store(&janitor_running, 0);
+}

@@ -1,0 +1,65 @@
+/* The Redis store as the API threads see it: one synchronous hiredis connection per thread,
+ * opened lazily, with short timeouts so a Redis outage fails requests fast (RP_ESTORE, a
+ * retryable 5xx at the API) instead of hanging them, and reconnection that happens by itself
+ * once Redis is back (at most one attempt per thread every RP_STORE_RETRY_MS). */
+#ifndef RP_STORE_H
+#define RP_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define RP_STORE_RETRY_MS 200
+
+struct rp_store_conf {
+    char host[256];
+    int port;
+    char unix_path[256];
+    int db;
+    char username[128];
+    char password[256];
+    int timeout_ms;
+};
+
+/* Parses redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]. */
+int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_err *err);
+
+/* Sets the process-wide target; call before any thread uses the store. Borrows nothing. */
+void rp_store_configure(const struct rp_store_conf *conf);
+
+/* Runs one command on this thread's connection. Returns a reply owned by the caller
+ * (freeReplyObject) or NULL when Redis is unreachable; a Redis error reply (type
+ * REDIS_REPLY_ERROR) is returned as is. */
+redisReply *rp_store_command(const char *fmt, ...);
+redisReply *rp_store_commandv(int argc, const char **argv, const size_t *lens);
+
+/* Pipelining: queue n commands with rp_store_append*, then collect exactly n replies with
+ * rp_store_collect. rp_store_collect returns 0 and fills replies[] (each owned by the caller),
+ * or RP_ESTORE (all replies freed, connection reset). */
+int rp_store_append(const char *fmt, ...);
+int rp_store_appendv(int argc, const char **argv, const size_t *lens);
+int rp_store_collect(redisReply **replies, size_t n);
+
+/* A Lua script run with EVALSHA, falling back to EVAL once when the server answers NOSCRIPT
+ * (after a restart or SCRIPT FLUSH). sha is computed on first use. */
+struct rp_script {
+    const char *source;
+    char sha[41];
+};
+redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const char **args,
+                          const size_t *lens);
+
+/* 1 when this thread's connection answers PING (used by /repoint/ready). */
+int rp_store_ping(void);
+
+/* Closes this thread's connection (thread exit, tests). */
+void rp_store_thread_close(void);
+
+/* Helpers for replies: 1 when reply is a non-NULL, non-error reply. */
+static inline int rp_reply_ok(const redisReply *r)
+{
+    return r && r->type != REDIS_REPLY_ERROR;
+}
+
+#endif

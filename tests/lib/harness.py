@@ -1,0 +1,233 @@
+"""Test harness: real redis-server and repoint processes on free loopback ports, and the real
+Pinpoint clients (boto3 and the AWS CLI) pointed at them. Every process a test starts is stopped
+when its context exits, even when the test fails."""
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SOURCE_DIR = os.environ.get("RP_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD_DIR = os.environ.get("RP_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
+REPOINT_BIN = os.environ.get("REPOINT_BIN") or os.path.join(BUILD_DIR, "repoint")
+
+ACCESS_KEY = "AKRPTESTADMIN0000001"
+SECRET_KEY = "test-secret-admin-0123456789abcdefghijklmn"
+REGION = "us-east-1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Redis:
+    """A redis-server on a free loopback port with AOF on, data in its own temp dir."""
+
+    def __init__(self, port=None, directory=None):
+        self.port = port or free_port()
+        self.dir = directory or tempfile.mkdtemp(prefix="rp-redis-")
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+             "--maxmemory-policy", "noeviction", "--daemonize", "no", "--logfile",
+             os.path.join(self.dir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.ping, what=f"redis on {self.port}")
+        return self
+
+    def ping(self):
+        try:
+            return self.cli("PING").strip() == "PONG"
+        except Exception:
+            return False
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                              text=True, timeout=10).stdout
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Repoint:
+    """A `repoint serve` process with its own credentials file, secrets key and log file."""
+
+    def __init__(self, redis_url, extra_keys=(), env=None, config_text=None):
+        self.dir = tempfile.mkdtemp(prefix="rp-daemon-")
+        self.port = free_port()
+        self.creds_path = os.path.join(self.dir, "credentials")
+        with open(self.creds_path, "w") as f:
+            f.write(f"{ACCESS_KEY} {SECRET_KEY}\n")
+            for line in extra_keys:
+                f.write(line + "\n")
+        os.chmod(self.creds_path, 0o600)
+        self.key_path = os.path.join(self.dir, "secrets.key")
+        with open(self.key_path, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(self.key_path, 0o600)
+        self.config_path = None
+        if config_text is not None:
+            self.config_path = os.path.join(self.dir, "repoint.conf")
+            with open(self.config_path, "w") as f:
+                f.write(config_text)
+        self.log_path = os.path.join(self.dir, "repoint.log")
+        self.env = dict(os.environ)
+        self.env.update({
+            "REPOINT_LISTEN": f"127.0.0.1:{self.port}",
+            "REPOINT_REDIS_URL": redis_url,
+            "REPOINT_AUTH_CREDENTIALS_FILE": self.creds_path,
+            "REPOINT_SECRETS_KEY_FILE": self.key_path,
+            "REPOINT_LOG_LEVEL": "debug",
+            "REPOINT_REDIS_TIMEOUT_MS": "500",
+        })
+        self.env.update(env or {})
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait=True):
+        args = [REPOINT_BIN, "serve"]
+        if self.config_path:
+            args += ["--config", self.config_path]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, env=self.env, stdout=self.log, stderr=self.log)
+        if wait:
+            wait_until(self.healthy, what="repoint health")
+        return self
+
+    def healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"repoint exited with {self.proc.returncode}:\n{self.logs()}")
+        try:
+            with urllib.request.urlopen(self.url + "/repoint/health", timeout=1) as r:
+                return r.status == 200
+        except Exception:
+            return False
+
+    def logs(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("repoint did not stop within 15 s of SIGTERM")
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client(self, access_key=ACCESS_KEY, secret_key=SECRET_KEY, retries=0, region=REGION):
+        import boto3
+        from botocore.config import Config
+        return boto3.client(
+            "pinpoint", endpoint_url=self.url, region_name=region,
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+            config=Config(retries={"max_attempts": retries + 1, "mode": "standard"},
+                          connect_timeout=5, read_timeout=30))
+
+    def aws(self, *args, access_key=ACCESS_KEY, secret_key=SECRET_KEY, check=True):
+        """Runs the real AWS CLI: `aws pinpoint ARGS --endpoint-url ...`; returns parsed JSON
+        (or None for empty output). With check=False returns (rc, stdout, stderr)."""
+        env = dict(os.environ)
+        env.update({"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key,
+                    "AWS_DEFAULT_REGION": REGION, "AWS_MAX_ATTEMPTS": "1",
+                    "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                    "AWS_PAGER": ""})
+        cmd = [aws_cli(), "pinpoint", *args, "--endpoint-url", self.url, "--output", "json"]
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        if not check:
+            return p.returncode, p.stdout, p.stderr
+        if p.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+        return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+def aws_cli():
+    return shutil.which("aws") or "/usr/bin/aws"
+
+
+@contextlib.contextmanager
+def stack(extra_keys=(), env=None, config_text=None):
+    """A Redis and a Repoint, both stopped at exit. Yields (redis, repoint)."""
+    redis = Redis().start()
+    daemon = None
+    try:
+        daemon = Repoint(redis.url, extra_keys=extra_keys, env=env, config_text=config_text)
+        daemon.start()
+        yield redis, daemon
+    except BaseException:
+        if daemon is not None and os.path.exists(daemon.log_path):
+            sys.stderr.write("---- repoint log ----\n" + daemon.logs()[-20000:] + "\n")
+        raise
+    finally:
+        if daemon is not None:
+            daemon.cleanup()
+        redis.cleanup()
+
+
+def run_tests(tests):
+    """Runs test functions in order, prints 'N passed, N failed', exits non-zero on a failure."""
+    passed = failed = 0
+    for t in tests:
+        name = t.__name__
+        start = time.monotonic()
+        try:
+            t()
+            passed += 1
+            print(f"PASS {name} ({time.monotonic() - start:.1f}s)", flush=True)
+        except Exception:
+            failed += 1
+            import traceback
+            print(f"FAIL {name}", flush=True)
+            traceback.print_exc()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
