@@ -129,6 +129,15 @@ static int check_value(const struct rp_config_key *key, const char *value, struc
     return 0;
 }
 
+/* Config errors carry their location in the message: "FILE:LINE: problem". */
+static void prefix_msg(struct rp_err *err, const char *where)
+{
+    char msg[sizeof(err->msg)];
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    snprintf(err->msg, sizeof(err->msg), "%.100s: %.80s", where, msg);
+    err->field[0] = '\0';
+}
+
 static int set_value(struct rp_config *cfg, int idx, const char *value, enum rp_config_source src)
 {
     char *copy = rp_strdup(value);
@@ -152,16 +161,18 @@ static int load_file(struct rp_config *cfg, const char *path, struct rp_err *err
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return rp_err_set(err, RP_EINVAL, path, "cannot read the file: %s", strerror(errno));
+        return rp_err_set(err, RP_EINVAL, NULL, "%.120s: cannot read the file: %s", path,
+                          strerror(errno));
     char line[4096];
     int lineno = 0;
     int rc = 0;
     while (fgets(line, sizeof(line), f)) {
         lineno++;
-        char where[64];
-        snprintf(where, sizeof(where), "%.50s:%d", path, lineno);
+        char where[128];
+        snprintf(where, sizeof(where), "%.100s:%d", path, lineno);
         if (!strchr(line, '\n') && !feof(f)) {
-            rc = rp_err_set(err, RP_EINVAL, where, "line longer than %zu bytes", sizeof(line));
+            rc = rp_err_set(err, RP_EINVAL, NULL, "%s: line longer than %zu bytes", where,
+                            sizeof(line));
             break;
         }
         char *hash = strchr(line, '#');
@@ -178,11 +189,11 @@ static int load_file(struct rp_config *cfg, const char *path, struct rp_err *err
         char *value = trim(s);
         int idx = key_index(name);
         if (idx < 0) {
-            rc = rp_err_set(err, RP_EINVAL, where, "unknown key '%.100s'", name);
+            rc = rp_err_set(err, RP_EINVAL, NULL, "%s: unknown key '%.60s'", where, name);
             break;
         }
         if ((rc = check_value(&config_keys[idx], value, err))) {
-            snprintf(err->field, sizeof(err->field), "%s", where);
+            prefix_msg(err, where);
             break;
         }
         set_value(cfg, idx, value, RP_CFG_FROM_FILE);
@@ -202,7 +213,7 @@ static void env_name(const char *key, char *out, size_t size)
 static int load_env(struct rp_config *cfg, char *const *envp, struct rp_err *err)
 {
     for (size_t i = 0; i < cfg->n; i++) {
-        char var[128];
+        char var[64];
         env_name(config_keys[i].name, var, sizeof(var));
         size_t vlen = strlen(var);
         for (char *const *e = envp; e && *e; e++) {
@@ -211,7 +222,7 @@ static int load_env(struct rp_config *cfg, char *const *envp, struct rp_err *err
             const char *value = *e + vlen + 1;
             int rc = check_value(&config_keys[i], value, err);
             if (rc) {
-                snprintf(err->field, sizeof(err->field), "%s", var);
+                prefix_msg(err, var);
                 return rc;
             }
             set_value(cfg, (int)i, value, RP_CFG_FROM_ENV);

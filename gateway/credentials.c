@@ -51,7 +51,7 @@ int rp_credentials_load(struct rp_credentials *creds, const char *path, struct r
     while (fgets(line, sizeof(line), f)) {
         lineno++;
         char where[64];
-        snprintf(where, sizeof(where), "%.50s:%d", path, lineno);
+        snprintf(where, sizeof(where), "auth.credentials_file line %d", lineno);
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';

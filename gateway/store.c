@@ -58,7 +58,7 @@ int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_er
     }
     const char *slash = strchr(p, '/');
     size_t hostport_len = slash ? (size_t)(slash - p) : strlen(p);
-    char hostport[300];
+    char hostport[sizeof(conf->host) + 8];
     if (hostport_len == 0 || hostport_len >= sizeof(hostport))
         return rp_err_set(err, RP_EINVAL, "redis.url", "missing host");
     memcpy(hostport, p, hostport_len);
@@ -83,7 +83,7 @@ int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_er
     }
     if (!*host || strlen(host) >= sizeof(conf->host))
         return rp_err_set(err, RP_EINVAL, "redis.url", "bad host");
-    snprintf(conf->host, sizeof(conf->host), "%s", host);
+    memcpy(conf->host, host, strlen(host) + 1);
     if (slash && slash[1]) {
         char *end;
         long db = strtol(slash + 1, &end, 10);

@@ -204,8 +204,9 @@ def stack(extra_keys=(), env=None, config_text=None):
         daemon = Repoint(redis.url, extra_keys=extra_keys, env=env, config_text=config_text)
         daemon.start()
         yield redis, daemon
-    except BaseException:
-        if daemon is not None and os.path.exists(daemon.log_path):
+    except BaseException as e:
+        quiet = isinstance(e, SystemExit) and not e.code
+        if not quiet and daemon is not None and os.path.exists(daemon.log_path):
             sys.stderr.write("---- repoint log ----\n" + daemon.logs()[-20000:] + "\n")
         raise
     finally:
@@ -231,3 +232,54 @@ def run_tests(tests):
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def signed_request(url, method, path, body=b"", access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+                   region=REGION, service="mobiletargeting", headers=None, when=None,
+                   tamper=None, sign=True):
+    """Sends one request signed by botocore's own SigV4 signer (as boto3 would), optionally
+    signed at another time, for another service, or altered after signing by tamper(request).
+    Returns (status, headers, parsed JSON body or raw text)."""
+    import datetime
+    import http.client
+    from unittest import mock
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    req = botocore.awsrequest.AWSRequest(method=method, url=url + path, data=body,
+                                         headers=dict(headers or {}))
+    if body and "Content-Type" not in req.headers:
+        req.headers["Content-Type"] = "application/json"
+    if sign:
+        creds = botocore.credentials.Credentials(access_key, secret_key)
+        signer = botocore.auth.SigV4Auth(creds, service, region)
+        if when is not None:
+            real = datetime.datetime
+
+            class Fixed(real):
+                @classmethod
+                def utcnow(cls):
+                    return when
+
+                @classmethod
+                def now(cls, tz=None):
+                    return when.replace(tzinfo=tz) if tz else when
+            with mock.patch("botocore.auth.datetime.datetime", Fixed):
+                signer.add_auth(req)
+        else:
+            signer.add_auth(req)
+    prepared = req.prepare()
+    if tamper:
+        prepared = tamper(prepared)
+    host = url.split("//", 1)[1]
+    conn = http.client.HTTPConnection(host, timeout=30)
+    target = prepared.url.split(host, 1)[1]
+    conn.request(method, target, body=prepared.body, headers=dict(prepared.headers))
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    try:
+        parsed = json.loads(data) if data else None
+    except ValueError:
+        parsed = data.decode(errors="replace")
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed
