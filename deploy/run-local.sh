@@ -11,8 +11,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target repoint >/dev/null
 
 CONFIG=${REPOINT_CONFIG:-config/repoint.conf}
-mkdir -p var
-chmod 700 var
+VAR=${REPOINT_VAR_DIR:-var}
+mkdir -p "$VAR"
+chmod 700 "$VAR"
 build/repoint init --config "$CONFIG"
 
 redis_pid=""
@@ -34,9 +35,10 @@ if [ -z "${REPOINT_REDIS_URL:-}" ]; then
         echo "make run: something already answers on 127.0.0.1:$REDIS_PORT; stop it or set REPOINT_LOCAL_REDIS_PORT" >&2
         exit 1
     fi
-    mkdir -p var/redis
-    redis-server deploy/redis.conf --port "$REDIS_PORT" --dir "$PWD/var/redis" \
-        --daemonize no --logfile "$PWD/var/redis/redis.log" &
+    mkdir -p "$VAR/redis"
+    redis_dir=$(cd "$VAR/redis" && pwd)
+    redis-server deploy/redis.conf --port "$REDIS_PORT" --dir "$redis_dir" \
+        --daemonize no --logfile "$redis_dir/redis.log" &
     redis_pid=$!
     for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
     export REPOINT_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"

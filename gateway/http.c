@@ -188,11 +188,10 @@ int rp_request_query(struct rp_request *req, const char *name, char *out, size_t
     return 1;
 }
 
-/* Matches pattern against the raw path; on success fills the decoded parameters. Returns 1 on a
- * match, 0 on none, -1 when a segment matched but does not decode. */
-static int match_route(const char *pattern, const char *path, struct rp_request *req)
+/* Matches pattern against the raw path; on success fills the decoded parameters (owned by the
+ * caller). Returns 1 on a match, 0 on none, -1 when a segment matched but does not decode. */
+static int match_route(const char *pattern, const char *path, char **params, int *n_params)
 {
-    char *params[RP_MAX_PATH_PARAMS];
     int n = 0;
     const char *p = pattern, *s = path;
     while (*p && *s) {
@@ -219,9 +218,7 @@ static int match_route(const char *pattern, const char *path, struct rp_request 
     }
     if (*p || (*s && strcmp(s, "/") != 0))
         goto nomatch;
-    for (int i = 0; i < n; i++)
-        req->params[i] = params[i];
-    req->n_params = n;
+    *n_params = n;
     return 1;
 nomatch:
     for (int i = 0; i < n; i++)
@@ -229,32 +226,49 @@ nomatch:
     return 0;
 }
 
-/* Finds the route; answers 404/405/400 itself and returns NULL when there is none. */
-static const struct rp_route *route_request(struct rp_request *req)
+const struct rp_route *rp_http_find_route(const char *method, const char *raw_path,
+                                          char **params, int *n_params, int *status)
 {
     size_t count;
     const struct rp_route *routes = rp_routes(&count);
     int path_known = 0;
+    *n_params = 0;
     for (size_t i = 0; i < count; i++) {
-        struct rp_request probe = {0};
-        int m = match_route(routes[i].pattern, req->raw_path, &probe);
+        char *found[RP_MAX_PATH_PARAMS];
+        int n = 0;
+        int m = match_route(routes[i].pattern, raw_path, found, &n);
         if (m < 0) {
-            rp_respond_error(req, 400, "BadRequestException", "The path is not validly encoded");
+            *status = 400;
             return NULL;
         }
         if (m == 0)
             continue;
-        if (strcmp(routes[i].method, req->method) != 0) {
+        if (strcmp(routes[i].method, method) != 0) {
             path_known = 1;
-            for (int j = 0; j < probe.n_params; j++)
-                free(probe.params[j]);
+            for (int j = 0; j < n; j++)
+                free(found[j]);
             continue;
         }
-        memcpy(req->params, probe.params, sizeof(probe.params));
-        req->n_params = probe.n_params;
+        memcpy(params, found, (size_t)n * sizeof(char *));
+        *n_params = n;
+        *status = 200;
         return &routes[i];
     }
-    if (path_known)
+    *status = path_known ? 405 : 404;
+    return NULL;
+}
+
+/* Finds the route; answers 404/405/400 itself and returns NULL when there is none. */
+static const struct rp_route *route_request(struct rp_request *req)
+{
+    int status;
+    const struct rp_route *route =
+        rp_http_find_route(req->method, req->raw_path, req->params, &req->n_params, &status);
+    if (route)
+        return route;
+    if (status == 400)
+        rp_respond_error(req, 400, "BadRequestException", "The path is not validly encoded");
+    else if (status == 405)
         rp_respond_error(req, 405, "MethodNotAllowedException",
                          "Method %s is not allowed on this resource", req->method);
     else

@@ -93,6 +93,12 @@ static inline const char *rp_request_app(const struct rp_request *req)
     return req->params[0];
 }
 
+/* Routing, pure (exposed for tests and the fuzz target): returns the route and fills params
+ * (new heap strings, owned by the caller) or returns NULL with *status 404 (no such path), 405
+ * (path known, method not) or 400 (a segment does not decode). */
+const struct rp_route *rp_http_find_route(const char *method, const char *raw_path,
+                                          char **params, int *n_params, int *status);
+
 /* Percent-decodes a path segment; returns new heap string or NULL when malformed. */
 char *rp_http_percent_decode(const char *s, size_t len);
 

@@ -17,6 +17,8 @@ json_t *rp_api_app_response(const char *app_id, int *store_failed);
 /* settings.c */
 void rp_api_get_settings(struct rp_request *req);
 void rp_api_update_settings(struct rp_request *req);
+/* Validates a WriteApplicationSettingsRequest body; 0 or RP_EINVAL naming the field. */
+int rp_api_settings_validate(const json_t *body, struct rp_err *err);
 
 /* channels.c */
 void rp_api_get_channel(struct rp_request *req);

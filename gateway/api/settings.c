@@ -61,7 +61,7 @@ static int validate_hook(const json_t *hook, struct rp_err *err)
     return 0;
 }
 
-static int validate_settings(const json_t *body, struct rp_err *err)
+int rp_api_settings_validate(const json_t *body, struct rp_err *err)
 {
     const json_t *obj;
     int b, rc;
@@ -137,7 +137,7 @@ void rp_api_update_settings(struct rp_request *req)
         return;
     struct rp_err err;
     rp_err_clear(&err);
-    if (validate_settings(body, &err) < 0) {
+    if (rp_api_settings_validate(body, &err) < 0) {
         json_decref(body);
         rp_respond_bad_request(req, &err);
         return;

@@ -1,0 +1,109 @@
+/* Channel secrets at rest: AES-256-GCM round trip, binding to app/channel, tamper detection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rc.h"
+#include "secrets.h"
+
+static struct rp_secrets key_a, key_b;
+
+static int setup(void **state)
+{
+    unsigned char a[32], b[32];
+    for (int i = 0; i < 32; i++) {
+        a[i] = (unsigned char)i;
+        b[i] = (unsigned char)(255 - i);
+    }
+    rp_secrets_init_key(&key_a, a);
+    rp_secrets_init_key(&key_b, b);
+    return 0;
+}
+
+static void round_trip(void **state)
+{
+    const char *plain = "{\"TokenKey\":\"-----BEGIN PRIVATE KEY-----\\nsecret\"}";
+    char *sealed = rp_secrets_seal(&key_a, "app1/APNS", plain, strlen(plain));
+    assert_null(strstr(sealed, "secret"));
+    assert_true(strncmp(sealed, "rp1.", 4) == 0);
+    char *out;
+    size_t len;
+    assert_int_equal(rp_secrets_open(&key_a, "app1/APNS", sealed, &out, &len), 0);
+    assert_int_equal(len, strlen(plain));
+    assert_string_equal(out, plain);
+    free(out);
+    /* Fresh nonce every time: sealing twice never gives the same text. */
+    char *again = rp_secrets_seal(&key_a, "app1/APNS", plain, strlen(plain));
+    assert_string_not_equal(sealed, again);
+    free(again);
+    free(sealed);
+}
+
+static void bound_to_location_and_key(void **state)
+{
+    char *sealed = rp_secrets_seal(&key_a, "app1/GCM", "x", 1);
+    char *out = NULL;
+    assert_int_equal(rp_secrets_open(&key_a, "app2/GCM", sealed, &out, NULL), RP_ECRYPTO);
+    assert_int_equal(rp_secrets_open(&key_b, "app1/GCM", sealed, &out, NULL), RP_ECRYPTO);
+    assert_null(out);
+    free(sealed);
+}
+
+static void tampering_detected(void **state)
+{
+    char *sealed = rp_secrets_seal(&key_a, "a/SMS", "hello world", 11);
+    size_t n = strlen(sealed);
+    char *out = NULL;
+    for (size_t i = 13; i < n; i += 3) {
+        char saved = sealed[i];
+        sealed[i] = saved == 'A' ? 'B' : 'A';
+        int rc = rp_secrets_open(&key_a, "a/SMS", sealed, &out, NULL);
+        assert_true(rc == RP_ECRYPTO || rc == RP_EINVAL);
+        assert_null(out);
+        sealed[i] = saved;
+    }
+    assert_int_equal(rp_secrets_open(&key_a, "a/SMS", "rp1.zz", &out, NULL), RP_EINVAL);
+    assert_int_equal(rp_secrets_open(&key_a, "a/SMS", "garbage", &out, NULL), RP_EINVAL);
+    free(sealed);
+}
+
+static void key_file(void **state)
+{
+    char path[] = "/tmp/rp-secrets-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    struct rp_err err;
+    assert_int_equal(rp_secrets_create_key_file(path, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    struct rp_secrets loaded;
+    assert_int_equal(rp_secrets_load(&loaded, path, &err), 0);
+    /* Never overwrites an existing key: losing it would orphan every stored credential. */
+    assert_int_not_equal(rp_secrets_create_key_file(path, &err), 0);
+    FILE *f = fopen(path, "w");
+    fputs("abcd\n", f);
+    fclose(f);
+    assert_int_equal(rp_secrets_load(&loaded, path, &err), RP_EINVAL);
+    assert_non_null(strstr(err.msg, "64 hex"));
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(bound_to_location_and_key),
+        cmocka_unit_test(tampering_detected),
+        cmocka_unit_test(key_file),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
