@@ -11,7 +11,7 @@
 /* Largest canonical request we build; anything larger is refused rather than allocated. */
 #define RP_SIGV4_MAX_CANONICAL 16384
 /* Most query parameters and signed headers one request may carry. */
-#define RP_SIGV4_MAX_QUERY 256
+#define RP_SIGV4_MAX_QUERY          256
 #define RP_SIGV4_MAX_SIGNED_HEADERS 128
 
 /* A name/value pair as received on the wire. For query parameters both are still
@@ -23,40 +23,39 @@ struct rp_kv {
 
 /* What the client sent, borrowed for the duration of one call. */
 struct rp_sigv4_request {
-    const char *method;           /* "GET", "POST", ... */
-    const char *raw_path;         /* path as on the wire, percent-encoded, without '?query' */
-    const struct rp_kv *query;    /* raw query parameters, any order */
+    const char *method;        /* "GET", "POST", ... */
+    const char *raw_path;      /* path as on the wire, percent-encoded, without '?query' */
+    const struct rp_kv *query; /* raw query parameters, any order */
     size_t n_query;
-    const struct rp_kv *headers;  /* every header line as received; repeated names allowed */
+    const struct rp_kv *headers; /* every header line as received; repeated names allowed */
     size_t n_headers;
-    const char *payload_sha256;   /* lowercase hex SHA-256 of the body actually received */
+    const char *payload_sha256; /* lowercase hex SHA-256 of the body actually received */
 };
 
 /* The parsed Authorization header: "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/
  * service/aws4_request, SignedHeaders=host;x-amz-date, Signature=<64 hex>". */
 struct rp_sigv4_auth {
     char access_key_id[129];
-    char date[9];                 /* YYYYMMDD of the credential scope */
+    char date[9]; /* YYYYMMDD of the credential scope */
     char region[64];
     char service[64];
-    char signed_headers[1024];    /* lowercase names joined by ';', as sent */
-    char signature[65];           /* lowercase hex */
+    char signed_headers[1024]; /* lowercase names joined by ';', as sent */
+    char signature[65];        /* lowercase hex */
 };
 
 /* Parses an Authorization header value (borrowed) into *out (caller's). Returns 0, or RP_EINVAL
  * with err->msg saying what is malformed (never echoing secrets). The scope terminator must be
  * "aws4_request"; components may come in any order, each exactly once. */
-int rp_sigv4_parse_authorization(const char *header, struct rp_sigv4_auth *out,
-                                 struct rp_err *err);
+int rp_sigv4_parse_authorization(const char *header, struct rp_sigv4_auth *out, struct rp_err *err);
 
 /* Looks up the secret access key for an access key id; returns NULL when unknown. The returned
  * string is borrowed and must stay valid until rp_sigv4_verify returns. */
 typedef const char *(*rp_sigv4_secret_fn)(void *ctx, const char *access_key_id);
 
 struct rp_sigv4_policy {
-    const char *service;          /* required service in the scope, e.g. "mobiletargeting" */
-    const char *region;           /* required region, or NULL/"" to accept any region */
-    int max_skew_seconds;         /* AWS: 900; 0 or less means 900 */
+    const char *service;  /* required service in the scope, e.g. "mobiletargeting" */
+    const char *region;   /* required region, or NULL/"" to accept any region */
+    int max_skew_seconds; /* AWS: 900; 0 or less means 900 */
 };
 
 /* Verifies the request's signature. On success returns 0 and copies the access key id into

@@ -104,6 +104,67 @@ void rp_api_update_endpoint(struct rp_request *req)
         respond_accepted(req);
 }
 
+/* Writes a validated batch. Every item is merged in memory first (an id named twice merges in
+ * order), so an item that only fails once merged (21 attributes in all) fails the batch before
+ * anything is written; then each final endpoint is written with one compare-and-set, and an
+ * endpoint someone else changed meanwhile is redone from its items alone. */
+static int write_batch(const char *app, const json_t *items, const json_t *removed,
+                       struct rp_err *err)
+{
+    size_t n = json_array_size(items);
+    const char *ids[MAX_BATCH];
+    for (size_t i = 0; i < n; i++)
+        ids[i] = json_string_value(json_object_get(json_array_get(items, i), "Id"));
+    struct rp_stored_endpoint cur[MAX_BATCH];
+    if (rp_endpoint_store_get_many(app, ids, n, cur))
+        return RP_ESTORE;
+    json_t *merged[MAX_BATCH] = {0};
+    size_t last[MAX_BATCH]; /* last[i]: the item whose merge holds id i's final state */
+    int rc = 0;
+    char now[RP_ISO_SIZE];
+    rp_api_now_iso(now);
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t first = i;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ids[j], ids[i]) == 0) {
+                first = j;
+                break;
+            }
+        const json_t *base = first == i ? cur[i].json : merged[first];
+        json_t *m = rp_endpoint_merge(base, json_array_get(items, i), removed, app, ids[i], now,
+                                      err);
+        if (!m) {
+            prefix_item_field(err, i);
+            rc = RP_EINVAL;
+            break;
+        }
+        json_decref(merged[first]);
+        merged[first] = m;
+        last[first] = i;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!merged[i])
+            continue; /* a repeated id: written with its first occurrence */
+        int put = rp_endpoint_store_put(app, ids[i], merged[i], cur[i].rev, cur[i].user);
+        if (put == RP_ECONFLICT) {
+            put = 0;
+            for (size_t j = i; j <= last[i] && !put; j++) {
+                if (strcmp(ids[j], ids[i]) != 0)
+                    continue;
+                put = apply_update(app, ids[i], json_array_get(items, j), removed, err);
+                if (put == RP_EINVAL)
+                    prefix_item_field(err, j);
+            }
+        }
+        rc = put;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_decref(merged[i]);
+        rp_stored_endpoint_cleanup(&cur[i]);
+    }
+    return rc;
+}
+
 void rp_api_update_endpoints_batch(struct rp_request *req)
 {
     const char *app = rp_request_app(req);
@@ -138,17 +199,7 @@ void rp_api_update_endpoints_batch(struct rp_request *req)
         }
     }
     json_t *removed = rp_endpoint_store_removed_attributes(app);
-    int rc = removed ? 0 : RP_ESTORE;
-    json_array_foreach(items, i, item)
-    {
-        if (rc)
-            break;
-        const char *id = json_string_value(json_object_get(item, "Id"));
-        rc = apply_update(app, id, item, removed, &err);
-        if (rc == RP_EINVAL) {
-            prefix_item_field(&err, i);
-        }
-    }
+    int rc = removed ? write_batch(app, items, removed, &err) : RP_ESTORE;
     json_decref(removed);
     json_decref(body);
     if (rc)
