@@ -803,9 +803,14 @@ static void format_seconds(int64_t secs, char *out, size_t size)
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = yoe + era * 400 + (m <= 2);
-    snprintf(out, size, "%04lld%02lld%02lldT%02lld%02lld%02lldZ", (long long)y, (long long)m,
-             (long long)d, (long long)(rem / 3600), (long long)(rem % 3600 / 60),
-             (long long)(rem % 60));
+    /* Bounded to what the format can show: the values are in range by construction, and the
+     * clamps let the compiler see that too. */
+    if (y < 0 || y > 9999)
+        y = y < 0 ? 0 : 9999;
+    unsigned hh = (unsigned)(rem / 3600) % 24, mm = (unsigned)(rem % 3600 / 60) % 60,
+             ss = (unsigned)(rem % 60) % 60;
+    snprintf(out, size, "%04u%02u%02uT%02u%02u%02uZ", (unsigned)y % 10000u, (unsigned)m % 100u,
+             (unsigned)d % 100u, hh, mm, ss);
 }
 
 static int forbid(struct rp_err *err, const char *field, const char *msg)
@@ -842,7 +847,9 @@ static int request_date(const struct rp_sigv4_request *req, char *amz, int64_t *
             return forbid(err, "Date",
                           "Date must be an RFC 1123 date such as 'Sun, 30 Aug 2015 12:36:00 GMT'.");
     }
-    snprintf(amz, 17, "%04d%02d%02dT%02d%02d%02dZ", t.year, t.mon, t.day, t.hour, t.min, t.sec);
+    snprintf(amz, 17, "%04u%02u%02uT%02u%02u%02uZ", (unsigned)t.year % 10000u,
+             (unsigned)t.mon % 100u, (unsigned)t.day % 100u, (unsigned)t.hour % 100u,
+             (unsigned)t.min % 100u, (unsigned)t.sec % 100u);
     *secs = stamp_seconds(&t);
     return 0;
 }
@@ -935,7 +942,7 @@ int rp_sigv4_verify(const struct rp_sigv4_request *req, const struct rp_sigv4_po
     struct rp_sigv4_auth auth;
     char amz[17];
     const char *date_from;
-    int64_t when;
+    int64_t when = 0;
     size_t count;
     int rc;
 

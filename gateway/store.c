@@ -13,6 +13,9 @@ static struct rp_store_conf store_conf = {.host = "127.0.0.1", .port = 6379, .ti
 static _Thread_local redisContext *thread_conn;
 static _Thread_local int64_t thread_last_attempt_ms;
 static _Thread_local int thread_was_down;
+/* When any thread last connected: a thread backing off retries at once once another thread has
+ * seen Redis come back, so the whole pool recovers together. */
+static _Atomic int64_t last_connect_ms;
 
 int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_err *err)
 {
@@ -141,7 +144,8 @@ static redisContext *connection(void)
     if (thread_conn)
         return thread_conn;
     int64_t now = rp_mono_ms();
-    if (thread_last_attempt_ms && now - thread_last_attempt_ms < RP_STORE_RETRY_MS)
+    if (thread_last_attempt_ms && now - thread_last_attempt_ms < RP_STORE_RETRY_MS &&
+        last_connect_ms <= thread_last_attempt_ms)
         return NULL;
     thread_last_attempt_ms = now;
     struct timeval tv = {store_conf.timeout_ms / 1000, (store_conf.timeout_ms % 1000) * 1000};
@@ -168,6 +172,7 @@ static redisContext *connection(void)
         rp_info("store", "Redis reachable again");
     thread_was_down = 0;
     thread_last_attempt_ms = 0;
+    last_connect_ms = now;
     thread_conn = c;
     return c;
 }
