@@ -11,8 +11,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define CAS_ATTEMPTS 8
+/* Writers to one endpoint race through compare-and-set; a loser re-reads and retries after a
+ * short random pause, so even dozens of concurrent writers to one endpoint all land. */
+#define CAS_ATTEMPTS 64
 #define MAX_BATCH 100
 #define MAX_USER_ID 256
 
@@ -22,6 +25,15 @@ static void prefix_item_field(struct rp_err *err, size_t index)
     char field[sizeof(err->field) + 32];
     snprintf(field, sizeof(field), "Item[%zu]%s%s", index, err->field[0] ? "." : "", err->field);
     snprintf(err->field, sizeof(err->field), "%.63s", field);
+}
+
+static void backoff(int attempt)
+{
+    unsigned char r;
+    rp_random_bytes(&r, 1);
+    int cap_us = attempt < 8 ? 200 << (attempt / 2) : 3200;
+    struct timespec ts = {0, (long)(r % (unsigned)cap_us) * 1000L};
+    nanosleep(&ts, NULL);
 }
 
 static void respond_accepted(struct rp_request *req)
@@ -61,6 +73,8 @@ static int apply_update(const char *app, const char *id, const json_t *body,
         rp_stored_endpoint_cleanup(&cur);
         if (rc != RP_ECONFLICT)
             return rc;
+        if (attempt >= 2)
+            backoff(attempt);
     }
     return RP_ECONFLICT;
 }

@@ -56,6 +56,18 @@ LUA
         | awk '/Requests\/sec/{rps=$2} /^ +50%/{p50=$2} /^ +99%/{p99=$2} /Non-2xx/{bad=$NF}
                END{printf "%10s req/s  p50 %8s  p99 %8s  non-2xx %s\n", rps, p50, p99, bad+0}'
 }
+spread() { # name method path-template body-template: 1,000 distinct signed requests
+    local name=$1
+    echo "$AWS_ACCESS_KEY_ID $AWS_SECRET_ACCESS_KEY" | python3 tests/bench/sign_many.py "$url" "$2" "$3" "$4" 1000 "$tmp/many.lua"
+    printf '%-28s ' "$name (sigv4)"
+    wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$tmp/many.lua" "$url" \
+        | awk '/Requests\/sec/{rps=$2} /^ +50%/{p50=$2} /^ +99%/{p99=$2} /Non-2xx/{bad=$NF}
+               END{printf "%10s req/s  p50 %8s  p99 %8s  non-2xx %s\n", rps, p50, p99, bad+0}'
+}
+mode=sigv4
+spread "UpdateEndpoint x1000" PUT "/v1/apps/$app/endpoints/spread-{i}" \
+    '{"ChannelType":"GCM","Address":"token-{i}","User":{"UserId":"user-{i}"},"Attributes":{"plan":["pro"]},"Metrics":{"sessions":{i}}}'
+spread "GetEndpoint x1000" GET "/v1/apps/$app/endpoints/spread-{i}" ""
 for mode in sigv4 off; do
     if [ "$mode" = off ]; then kill "$pid"; wait "$pid" 2>/dev/null || true; start_daemon off; fi
     run GetEndpoint GET "/v1/apps/$app/endpoints/bench-1"
