@@ -12,7 +12,7 @@
 
 /* Upper bound for any string member, a PEM chain or a service-account JSON included: bounds
  * what a parser is handed whatever the HTTP body limit is. */
-#define RP_SETTINGS_MAX_STRING (64 * 1024)
+#define RP_SETTINGS_MAX_STRING ((size_t)64 * 1024)
 
 /* Returns 0 when settings is a JSON object, else RP_EINVAL. Borrows settings. */
 int rp_settings_object(const json_t *settings, struct rp_err *err);

@@ -8,7 +8,7 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libhiredis-dev
 libssl-dev libcurl4-openssl-dev libnghttp2-dev libesmtp-dev libevent-dev zlib1g-dev
 libcmocka-dev libcsv-dev redis-server"
-TEST_PKGS="jq clang libclang-rt-14-dev curl python3 openssl"
+TEST_PKGS="jq clang libclang-rt-14-dev clang-tidy cppcheck wrk curl python3 openssl"
 
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

@@ -81,6 +81,15 @@ int rp_config_split_hostport(const char *value, char *host, size_t host_size, in
     return 0;
 }
 
+static int is_bool_word(const char *v)
+{
+    static const char *const words[] = {"yes", "no", "true", "false", "on", "off", "1", "0"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(v, words[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Checks a value against its key's type; fills err->msg on failure. */
 static int check_value(const struct rp_config_key *key, const char *value, struct rp_err *err)
 {
@@ -100,9 +109,7 @@ static int check_value(const struct rp_config_key *key, const char *value, struc
         return 0;
     }
     case RP_CFG_BOOL:
-        if (strcmp(value, "yes") && strcmp(value, "no") && strcmp(value, "true") &&
-            strcmp(value, "false") && strcmp(value, "on") && strcmp(value, "off") &&
-            strcmp(value, "1") && strcmp(value, "0"))
+        if (!is_bool_word(value))
             return rp_err_set(err, RP_EINVAL, NULL, "%s: '%s' is not yes/no", key->name, value);
         return 0;
     case RP_CFG_ENUM: {

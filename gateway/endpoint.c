@@ -184,7 +184,7 @@ int rp_endpoint_id_validate(const char *id, const char *field, struct rp_err *er
 {
     if (!id || !*id)
         return rp_err_set(err, RP_EINVAL, field, "is required");
-    size_t chars;
+    size_t chars = 0;
     int rc = check_id_text(id, field, &chars, err);
     if (rc < 0)
         return rc;
@@ -639,7 +639,7 @@ json_t *rp_endpoint_merge(const json_t *existing, const json_t *req, const json_
     bool sets_address = member(req, "Address") != NULL;
     if (sets_address || member(req, "ChannelType")) {
         const struct rp_channel_ops *ch = NULL;
-        if (check_channel_type(type, &ch, err) < 0 ||
+        if (check_channel_type(type, &ch, err) < 0 || !ch ||
             rp_channel_address_validate(ch, address, "Address", err) < 0)
             return NULL;
     }

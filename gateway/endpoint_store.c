@@ -31,6 +31,16 @@ static struct rp_script delete_script = {.source =
     "if KEYS[3] then redis.call('SREM', KEYS[3], ARGV[2]) end\n"
     "return 1\n"};
 
+/* Takes the reply of a compare-and-set script: 1 written, 0 lost the race. */
+static int cas_result(redisReply *r)
+{
+    if (!r)
+        return RP_ESTORE;
+    int rc = r->type != REDIS_REPLY_INTEGER ? RP_ESTORE : r->integer == 1 ? 0 : RP_ECONFLICT;
+    freeReplyObject(r);
+    return rc;
+}
+
 void rp_stored_endpoint_cleanup(struct rp_stored_endpoint *ep)
 {
     json_decref(ep->json);
@@ -48,7 +58,7 @@ int rp_endpoint_store_get_many(const char *app, const char *const *ids, size_t n
         rp_store_append("HMGET %s j r u", key);
     }
     redisReply *stack[128];
-    redisReply **replies = n <= 128 ? stack : rp_malloc(n * sizeof(*replies));
+    redisReply **replies = n <= 128 ? stack : rp_malloc(n * sizeof(redisReply *));
     int rc = rp_store_collect(replies, n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         redisReply *r = replies[i];
@@ -110,12 +120,7 @@ int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoin
     args[na++] = has_new ? "1" : "0";
     redisReply *r = rp_store_eval(&put_script, nk, na, args, NULL);
     free(text);
-    int rc = !rp_reply_ok(r) || r->type != REDIS_REPLY_INTEGER ? RP_ESTORE
-             : r->integer == 1                                  ? 0
-                                                                : RP_ECONFLICT;
-    if (r)
-        freeReplyObject(r);
-    return rc;
+    return cas_result(r);
 }
 
 int rp_endpoint_store_delete(const char *app, const char *id, const char *expected_rev,
@@ -137,12 +142,7 @@ int rp_endpoint_store_delete(const char *app, const char *id, const char *expect
     args[na++] = expected_rev;
     args[na++] = id;
     redisReply *r = rp_store_eval(&delete_script, nk, na, args, NULL);
-    int rc = !rp_reply_ok(r) || r->type != REDIS_REPLY_INTEGER ? RP_ESTORE
-             : r->integer == 1                                  ? 0
-                                                                : RP_ECONFLICT;
-    if (r)
-        freeReplyObject(r);
-    return rc;
+    return cas_result(r);
 }
 
 json_t *rp_endpoint_store_user_ids(const char *app, const char *user_id)

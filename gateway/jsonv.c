@@ -76,9 +76,9 @@ int rp_jsonv_object(const json_t *obj, const char *prefix, const char *name, con
 int rp_jsonv_enum(const json_t *obj, const char *prefix, const char *name, const char *choices,
                   const char **out, struct rp_err *err)
 {
-    const char *s;
+    const char *s = NULL;
     int rc = rp_jsonv_string(obj, prefix, name, 64, &s, err);
-    if (rc <= 0)
+    if (rc <= 0 || !s)
         return rc;
     size_t len = strlen(s);
     for (const char *c = choices; *c;) {
@@ -102,7 +102,7 @@ int rp_jsonv_string_map(const json_t *obj, const char *prefix, const char *name,
                         size_t max_entries, size_t max_key, size_t max_value, const json_t **out,
                         struct rp_err *err)
 {
-    const json_t *map;
+    const json_t *map = NULL;
     int rc = rp_jsonv_object(obj, prefix, name, &map, err);
     if (rc <= 0)
         return rc;

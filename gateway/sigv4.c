@@ -521,8 +521,9 @@ static int signing_key(const char *secret, const char *date, const char *region,
     int rc = RP_ECRYPTO;
 
     if (secret_len + 4 <= sizeof(k0)) {
-        memcpy(k0, "AWS4", 4);
-        memcpy(k0 + 4, secret, secret_len);
+        /* k0 is HMAC key material, not a string: no terminator wanted. */
+        memcpy(k0, "AWS4", 4);                 // NOLINT(bugprone-not-null-terminated-result)
+        memcpy(k0 + 4, secret, secret_len);    // NOLINT(bugprone-not-null-terminated-result)
         k0_len = secret_len + 4;
     } else {
         EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -753,7 +754,7 @@ static int parse_http_date(const struct span *v, struct stamp *t)
     s += day_len + 1;
     t->mon = 0;
     for (int m = 0; m < 12; m++)
-        if (strncmp(s, months + 3 * m, 3) == 0)
+        if (strncmp(s, months + (ptrdiff_t)3 * m, 3) == 0)
             t->mon = m + 1;
     if (t->mon == 0 || s[3] != ' ')
         return -1;
@@ -782,7 +783,8 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
 static int64_t stamp_seconds(const struct stamp *t)
 {
-    return days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+    return days_from_civil(t->year, t->mon, t->day) * 86400 + (int64_t)t->hour * 3600 +
+           (int64_t)t->min * 60 + t->sec;
 }
 
 /* Formats seconds since the epoch as X-Amz-Date does, for messages only (inverse of

@@ -148,7 +148,7 @@ static redisContext *connection(void)
         last_connect_ms <= thread_last_attempt_ms)
         return NULL;
     thread_last_attempt_ms = now;
-    struct timeval tv = {store_conf.timeout_ms / 1000, (store_conf.timeout_ms % 1000) * 1000};
+    struct timeval tv = {store_conf.timeout_ms / 1000, (long)(store_conf.timeout_ms % 1000) * 1000};
     redisContext *c = store_conf.unix_path[0]
                           ? redisConnectUnixWithTimeout(store_conf.unix_path, tv)
                           : redisConnectWithTimeout(store_conf.host, store_conf.port, tv);

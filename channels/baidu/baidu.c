@@ -19,7 +19,7 @@
 static void credential_mask(const char *api_key, char *out, size_t out_size)
 {
     size_t len = strlen(api_key);
-    if (len < 3 * BAIDU_CREDENTIAL_SHOWN)
+    if (len < (size_t)3 * BAIDU_CREDENTIAL_SHOWN)
         snprintf(out, out_size, "****");
     else
         snprintf(out, out_size, "****%s", api_key + len - BAIDU_CREDENTIAL_SHOWN);
@@ -43,7 +43,7 @@ static int baidu_settings_validate(const json_t *settings, json_t *response_memb
     if (rc < 0)
         return rc;
     char masked[4 + BAIDU_CREDENTIAL_SHOWN + 1];
-    credential_mask(api_key, masked, sizeof(masked));
+    credential_mask(api_key ? api_key : "", masked, sizeof(masked));
     rp_settings_put(response_members, "Credential", json_string(masked));
     rp_settings_put(response_members, "HasCredential", json_true());
     return 0;
