@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <fnmatch.h>
 #include <string.h>
 
 #include "channels/channel.h"
@@ -561,7 +562,8 @@ static bool attribute_removed(const json_t *removed, const char *attribute_type,
     const json_t *n;
     json_array_foreach(names, i, n)
     {
-        if (json_is_string(n) && strcmp(json_string_value(n), name) == 0)
+        /* Blacklist entries may be glob patterns (reference, UpdateAttributesRequest). */
+        if (json_is_string(n) && fnmatch(json_string_value(n), name, 0) == 0)
             return true;
     }
     return false;
@@ -691,7 +693,10 @@ json_t *rp_endpoint_merge(const json_t *existing, const json_t *req, const json_
     put(out, "Metrics", metrics);
     put(out, "User", user);
     put_string(out, "ApplicationId", app_id);
-    put_string(out, "Id", endpoint_id);
+    /* Endpoint ids are case-insensitive (reference, endpoint-id): the id keeps the spelling the
+     * endpoint was created with. */
+    const char *stored_id = string_member(existing, "Id");
+    put_string(out, "Id", stored_id ? stored_id : endpoint_id);
     const char *cohort = string_member(existing, "CohortId");
     char computed[12];
     if (!cohort) {

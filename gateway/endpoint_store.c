@@ -88,6 +88,8 @@ int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoin
                           const char *expected_rev, const char *old_user)
 {
     unsigned shard = rp_endpoint_shard(id);
+    char folded[RP_KEY_MAX];
+    rp_endpoint_key_id(id, folded, sizeof(folded));
     const json_t *user = json_object_get(json_object_get(endpoint, "User"), "UserId");
     const char *new_user = json_is_string(user) && json_string_length(user) ? json_string_value(user) : "";
     int has_old = old_user && *old_user && strcmp(old_user, new_user) != 0;
@@ -114,7 +116,7 @@ int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoin
     args[na++] = expected_rev;
     args[na++] = rev;
     args[na++] = text;
-    args[na++] = id;
+    args[na++] = folded;
     args[na++] = new_user;
     args[na++] = has_old ? "1" : "0";
     args[na++] = has_new ? "1" : "0";
@@ -127,6 +129,8 @@ int rp_endpoint_store_delete(const char *app, const char *id, const char *expect
                              const char *old_user)
 {
     unsigned shard = rp_endpoint_shard(id);
+    char folded[RP_KEY_MAX];
+    rp_endpoint_key_id(id, folded, sizeof(folded));
     char k_ep[RP_KEY_MAX], k_members[RP_KEY_MAX], k_user[RP_KEY_MAX];
     rp_key_endpoint(k_ep, app, shard, id);
     rp_key_shard_members(k_members, app, shard);
@@ -140,9 +144,24 @@ int rp_endpoint_store_delete(const char *app, const char *id, const char *expect
     }
     int na = nk;
     args[na++] = expected_rev;
-    args[na++] = id;
+    args[na++] = folded;
     redisReply *r = rp_store_eval(&delete_script, nk, na, args, NULL);
     return cas_result(r);
+}
+
+void rp_endpoint_store_forget_address(const char *app, const json_t *endpoint)
+{
+    const char *ch = json_string_value(json_object_get(endpoint, "ChannelType"));
+    const char *ad = json_string_value(json_object_get(endpoint, "Address"));
+    const char *id = json_string_value(json_object_get(endpoint, "Id"));
+    if (!ch || !ad || !id)
+        return;
+    char key[RP_KEY_MAX], folded[RP_KEY_MAX];
+    rp_key_address(key, app, ch, ad);
+    rp_endpoint_key_id(id, folded, sizeof(folded));
+    redisReply *r = rp_store_command("SREM %s %s", key, folded);
+    if (r)
+        freeReplyObject(r);
 }
 
 json_t *rp_endpoint_store_user_ids(const char *app, const char *user_id)

@@ -32,6 +32,10 @@ int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoin
 int rp_endpoint_store_delete(const char *app, const char *id, const char *expected_rev,
                              const char *old_user);
 
+/* Drops a deleted endpoint (its stored JSON, borrowed) from the address index; best effort, as an
+ * index entry whose endpoint is gone is ignored by its readers. */
+void rp_endpoint_store_forget_address(const char *app, const json_t *endpoint);
+
 /* Every endpoint id of a user, over all shards, in one pipelined round trip. Returns a new JSON
  * array of strings, or NULL on store failure. */
 json_t *rp_endpoint_store_user_ids(const char *app, const char *user_id);

@@ -20,8 +20,9 @@ static atomic_int janitor_running;
 static int purge_app(const char *app)
 {
     char pattern[RP_KEY_MAX];
-    /* Matches both rp:{a:APP}:... and rp:{e:APP:N}:... (app ids are hex, no glob characters). */
-    snprintf(pattern, sizeof(pattern), "rp:{[ae]:%s[:}]*", app);
+    /* Matches rp:{a:APP}:..., rp:{e:APP:N}:... and rp:{x:APP:N}:... (app ids are hex, no glob
+     * characters). */
+    snprintf(pattern, sizeof(pattern), "rp:{[aex]:%s[:}]*", app);
     char cursor[32] = "0";
     do {
         redisReply *r = rp_store_command("SCAN %s MATCH %s COUNT %d", cursor, pattern, SCAN_COUNT);

@@ -1,5 +1,6 @@
 #include "keyspace.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,9 +14,19 @@ uint32_t rp_fnv1a(const char *s, size_t len)
     return h;
 }
 
+void rp_endpoint_key_id(const char *endpoint_id, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; endpoint_id[i] && i + 1 < size; i++)
+        out[i] = (char)tolower((unsigned char)endpoint_id[i]);
+    out[i] = '\0';
+}
+
 unsigned rp_endpoint_shard(const char *endpoint_id)
 {
-    return rp_fnv1a(endpoint_id, strlen(endpoint_id)) % RP_ENDPOINT_SHARDS;
+    char folded[RP_KEY_MAX];
+    rp_endpoint_key_id(endpoint_id, folded, sizeof(folded));
+    return rp_fnv1a(folded, strlen(folded)) % RP_ENDPOINT_SHARDS;
 }
 
 int rp_key_app(char *out, const char *app)
@@ -40,7 +51,9 @@ int rp_key_removed_attrs(char *out, const char *app)
 
 int rp_key_endpoint(char *out, const char *app, unsigned shard, const char *endpoint_id)
 {
-    return snprintf(out, RP_KEY_MAX, "rp:{e:%s:%u}:ep:%s", app, shard, endpoint_id);
+    char folded[RP_KEY_MAX];
+    rp_endpoint_key_id(endpoint_id, folded, sizeof(folded));
+    return snprintf(out, RP_KEY_MAX, "rp:{e:%s:%u}:ep:%s", app, shard, folded);
 }
 
 int rp_key_shard_members(char *out, const char *app, unsigned shard)
@@ -53,12 +66,17 @@ int rp_key_user(char *out, const char *app, unsigned shard, const char *user_id)
     return snprintf(out, RP_KEY_MAX, "rp:{e:%s:%u}:u:%s", app, shard, user_id);
 }
 
-int rp_key_shard_prefix(char *out, const char *app, unsigned shard)
+int rp_key_address(char *out, const char *app, const char *channel, const char *address)
 {
-    return snprintf(out, RP_KEY_MAX, "rp:{e:%s:%u}:", app, shard);
+    char joined[RP_KEY_MAX];
+    int n = snprintf(joined, sizeof(joined), "%s:%s", channel, address);
+    unsigned shard = rp_fnv1a(joined, (size_t)n < sizeof(joined) ? (size_t)n : sizeof(joined) - 1) %
+                     RP_ENDPOINT_SHARDS;
+    return snprintf(out, RP_KEY_MAX, "rp:{x:%s:%u}:ad:%.400s", app, shard, joined);
 }
 
-int rp_key_app_prefix(char *out, const char *app)
+int rp_key_attribute_names(char *out, const char *app, const char *attribute_type)
 {
-    return snprintf(out, RP_KEY_MAX, "rp:{a:%s}:", app);
+    return snprintf(out, RP_KEY_MAX, "rp:{a:%s}:attrs:%s", app, attribute_type);
 }
+

@@ -19,6 +19,9 @@
 
 /* FNV-1a 32-bit, also used for CohortId: stable across versions and instances. */
 uint32_t rp_fnv1a(const char *s, size_t len);
+/* Endpoint ids are case-insensitive in Pinpoint: keys, shards and index members use the id with
+ * ASCII letters folded to lower case (out: size bytes, truncated to fit). */
+void rp_endpoint_key_id(const char *endpoint_id, char *out, size_t size);
 unsigned rp_endpoint_shard(const char *endpoint_id);
 
 /* Each writes into out (RP_KEY_MAX bytes) and returns the length. */
@@ -29,8 +32,9 @@ int rp_key_removed_attrs(char *out, const char *app);        /* string: RemoveAt
 int rp_key_endpoint(char *out, const char *app, unsigned shard, const char *endpoint_id);
 int rp_key_shard_members(char *out, const char *app, unsigned shard); /* set of endpoint ids */
 int rp_key_user(char *out, const char *app, unsigned shard, const char *user_id); /* set */
-/* Pattern matching every key of one shard or of the app's own tag (for purging). */
-int rp_key_shard_prefix(char *out, const char *app, unsigned shard);
-int rp_key_app_prefix(char *out, const char *app);
-
+/* Address index: endpoint ids (folded) holding one address on one channel, in a shard chosen by
+ * the address, for Pinpoint's rule that a new endpoint with an address deactivates the others. */
+int rp_key_address(char *out, const char *app, const char *channel, const char *address);
+/* Attribute registry of the app: names seen per attribute type (RemoveAttributes answers it). */
+int rp_key_attribute_names(char *out, const char *app, const char *attribute_type);
 #endif

@@ -3,6 +3,7 @@
 #include "rc.h"
 #include "util.h"
 
+#include <errno.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -191,24 +192,46 @@ static redisReply *checked(redisReply *r)
     return r;
 }
 
+/* A connection that sat idle through a Redis restart fails on first use with EOF or a reset
+ * before the command reached the server; that one case is retried at once on a fresh
+ * connection. A timeout is not retried: the command may have run. */
+static int never_reached_server(const redisContext *c)
+{
+    return c->err == REDIS_ERR_EOF ||
+           (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
+}
+
 redisReply *rp_store_command(const char *fmt, ...)
 {
-    redisContext *c = connection();
-    if (!c)
-        return NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    return checked(r);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisContext *c = connection();
+        if (!c)
+            return NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        redisReply *r = redisvCommand(c, fmt, ap);
+        va_end(ap);
+        if (r || attempt == 1 || !never_reached_server(c))
+            return checked(r);
+        drop_connection();
+        thread_last_attempt_ms = 0;
+    }
+    return NULL;
 }
 
 redisReply *rp_store_commandv(int argc, const char **argv, const size_t *lens)
 {
-    redisContext *c = connection();
-    if (!c)
-        return NULL;
-    return checked(redisCommandArgv(c, argc, argv, lens));
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisContext *c = connection();
+        if (!c)
+            return NULL;
+        redisReply *r = redisCommandArgv(c, argc, argv, lens);
+        if (r || attempt == 1 || !never_reached_server(c))
+            return checked(r);
+        drop_connection();
+        thread_last_attempt_ms = 0;
+    }
+    return NULL;
 }
 
 /* Appends fail only when the connection is missing; the error then surfaces at collect. */

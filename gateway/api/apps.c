@@ -125,16 +125,19 @@ void rp_api_get_app(struct rp_request *req)
     rp_respond_json(req, 200, resp);
 }
 
-/* GetApps pages through rp:apps in creation order; the token is the offset of the next page,
- * which stays meaningful across requests because apps are only appended (deletions may shift a
- * page by the number deleted, as offsets do). */
+/* GetApps pages through rp:apps in creation order. The token names the last app returned
+ * ("<creation ms>.<id>"), not an offset, so deleting apps between pages skips nothing: the next
+ * page starts after that app whether or not it still exists. Apps created in the same
+ * millisecond are ordered by id, as the sorted set orders equal scores. */
 void rp_api_get_apps(struct rp_request *req)
 {
-    char page_size_s[16] = "", token[32] = "";
+    char page_size_s[16] = "", token[80] = "";
     if (rp_request_query(req, "page-size", page_size_s, sizeof(page_size_s)) < 0 ||
         rp_request_query(req, "token", token, sizeof(token)) < 0)
         return;
-    long page_size = 100, offset = 0;
+    long page_size = 100;
+    long long after_score = -1;
+    char after_id[40] = "";
     char *end;
     if (page_size_s[0]) {
         page_size = strtol(page_size_s, &end, 10);
@@ -145,37 +148,57 @@ void rp_api_get_apps(struct rp_request *req)
         }
     }
     if (token[0]) {
-        offset = strtol(token, &end, 10);
-        if (*end || offset < 0) {
+        after_score = strtoll(token, &end, 10);
+        if (*end != '.' || after_score < 0 || strlen(end + 1) == 0 ||
+            strlen(end + 1) >= sizeof(after_id)) {
             rp_respond_error(req, 400, "BadRequestException", "token: not a token Repoint issued");
             return;
         }
+        snprintf(after_id, sizeof(after_id), "%s", end + 1);
     }
     json_t *items = json_array();
-    long next = offset;
-    int failed = 0;
-    /* A scoped key sees only its apps, so filter while filling the page. */
-    while ((long)json_array_size(items) < page_size && !failed) {
-        redisReply *r = rp_store_command("ZRANGE " RP_KEY_APPS " %ld %ld", next,
-                                         next + page_size - 1);
+    int failed = 0, more = 0;
+    char last[80] = "";
+    long long cursor = after_score < 0 ? 0 : after_score;
+    long skip = 0; /* entries at the cursor's score already consumed */
+    while (!failed && !more) {
+        redisReply *r = rp_store_command("ZRANGEBYSCORE " RP_KEY_APPS " %lld +inf WITHSCORES "
+                                         "LIMIT %ld %ld",
+                                         cursor, skip, page_size + 1);
         if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
             failed = 1;
             if (r)
                 freeReplyObject(r);
             break;
         }
-        size_t n = r->elements;
-        for (size_t i = 0; i < n && (long)json_array_size(items) < page_size; i++) {
-            next++;
-            const char *id = r->element[i]->str;
+        size_t n = r->elements / 2;
+        for (size_t i = 0; i < n; i++) {
+            const char *id = r->element[2 * i]->str;
+            long long score = strtoll(r->element[2 * i + 1]->str, NULL, 10);
+            if (score == cursor)
+                skip++;
+            else {
+                cursor = score;
+                skip = 1;
+            }
+            if (after_score >= 0 && score == after_score && strcmp(id, after_id) <= 0)
+                continue;
             if (req->credential && !rp_credential_allows_app(req->credential, id))
                 continue;
-            json_t *app = rp_api_app_response(id, &failed);
-            if (app)
+            if ((long)json_array_size(items) == page_size) {
+                more = 1;
+                break;
+            }
+            int app_failed = 0;
+            json_t *app = rp_api_app_response(id, &app_failed);
+            failed |= app_failed;
+            if (app) {
                 json_array_append_new(items, app);
+                snprintf(last, sizeof(last), "%lld.%s", score, id);
+            }
         }
         freeReplyObject(r);
-        if ((long)n < page_size)
+        if ((long)n < page_size + 1)
             break;
     }
     if (failed) {
@@ -184,14 +207,8 @@ void rp_api_get_apps(struct rp_request *req)
         return;
     }
     json_t *resp = json_pack("{s:o}", "Item", items);
-    redisReply *more = rp_store_command("ZRANGE " RP_KEY_APPS " %ld %ld", next, next);
-    if (rp_reply_ok(more) && more->type == REDIS_REPLY_ARRAY && more->elements > 0) {
-        char next_s[32];
-        snprintf(next_s, sizeof(next_s), "%ld", next);
-        json_object_set_new(resp, "NextToken", json_string(next_s));
-    }
-    if (more)
-        freeReplyObject(more);
+    if (more && last[0])
+        json_object_set_new(resp, "NextToken", json_string(last));
     rp_respond_json(req, 200, resp);
 }
 

@@ -97,8 +97,10 @@ void rp_api_delete_user_endpoints(struct rp_request *req)
         if (!belongs(&eps[i], req->params[1]))
             continue;
         int rc = rp_endpoint_store_delete(rp_request_app(req), ids[i], eps[i].rev, eps[i].user);
-        if (rc == 0)
+        if (rc == 0) {
+            rp_endpoint_store_forget_address(rp_request_app(req), eps[i].json);
             json_array_append(items, eps[i].json);
+        }
         else if (rc != RP_ECONFLICT)
             failed = 1;
     }

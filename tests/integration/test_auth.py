@@ -120,8 +120,10 @@ def test_encoded_path_and_query_accepted():
                       EndpointRequest={"ChannelType": "SMS", "Address": "+14155550101"})
     got = c.get_endpoint(ApplicationId=app, EndpointId=eid)["EndpointResponse"]
     assert got["Id"] == eid
-    page = c.get_apps(PageSize="1", Token="0")["ApplicationsResponse"]
-    assert len(page["Item"]) == 1
+    first = c.get_apps(PageSize="1")["ApplicationsResponse"]
+    assert len(first["Item"]) == 1 and first["NextToken"], first
+    page = c.get_apps(PageSize="1", Token=first["NextToken"])["ApplicationsResponse"]
+    assert len(page["Item"]) == 1 and page["Item"][0]["Id"] != first["Item"][0]["Id"], page
 
 
 def test_scoped_key():
