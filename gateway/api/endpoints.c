@@ -109,7 +109,10 @@ static json_t *after_write(const char *app, const char *id, const json_t *before
         /* Only names the merge kept: removed attributes stay out of the registry. */
         json_object_foreach((json_t *)sent, name, v)
         {
-            if (json_object_get(kept, name) && argc < (int)(sizeof(argv) / sizeof(argv[0])))
+            /* A merged map holds at most RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES names. */
+            if (argc == 2 + RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES)
+                break;
+            if (json_object_get(kept, name))
                 argv[argc++] = name;
         }
         if (argc > 2) {
