@@ -75,7 +75,7 @@ static json_t *after_write(const char *app, const char *id, const json_t *before
     int names_address = json_object_get(req, "Address") || json_object_get(req, "ChannelType");
     size_t queued = 0;
     int members_at = -1;
-    if (names_address && old_ch && old_ad && (strcmp(old_ch, ch) || strcmp(old_ad, ad))) {
+    if (names_address && old_ch && old_ad && (strcmp(old_ch, ch) != 0 || strcmp(old_ad, ad) != 0)) {
         rp_key_address(key, app, old_ch, old_ad);
         rp_store_append("SREM %s %s", key, folded);
         queued++;
@@ -146,7 +146,7 @@ static int deactivate_duplicate(const char *app, const char *other, const char *
         if (rp_endpoint_store_get_many(app, ids, 1, &ep))
             return RP_ESTORE;
         const char *ch = str_member(ep.json, "ChannelType"), *ad = str_member(ep.json, "Address");
-        if (!ep.json || !ch || !ad || strcmp(ch, channel) || strcmp(ad, address)) {
+        if (!ep.json || !ch || !ad || strcmp(ch, channel) != 0 || strcmp(ad, address) != 0) {
             rp_stored_endpoint_cleanup(&ep);
             char key[RP_KEY_MAX];
             rp_key_address(key, app, channel, address);
