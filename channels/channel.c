@@ -80,3 +80,26 @@ int rp_channel_default_address_validate(const char *address, const char *field_n
         return rp_err_set(err, RP_EINVAL, field_name, "is required");
     return rp_settings_printable(address, DEFAULT_ADDRESS_MAX, false, field_name, err);
 }
+
+void *rp_channel_default_transport_new(struct event_base *base, const struct rp_config *cfg)
+{
+    (void)base;
+    (void)cfg;
+    /* Any non-NULL pointer: the default send keeps no state. */
+    static int no_state;
+    return &no_state;
+}
+
+void rp_channel_default_transport_free(void *transport)
+{
+    (void)transport;
+}
+
+void rp_channel_default_send(void *transport, struct rp_send *send)
+{
+    (void)transport;
+    rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 0,
+                           "Repoint cannot deliver through the %s channel yet",
+                           send->delivery->channel);
+    rp_send_complete(send);
+}

@@ -8,7 +8,27 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "../gateway/delivery.h"
 #include "../gateway/err.h"
+
+struct event_base;
+struct rp_config;
+
+/* One attempt to send one delivery, owned by the worker that started it. The channel fills
+ * result and calls rp_send_complete(send) exactly once, from the worker's event loop thread
+ * (possibly before send() returns, e.g. for a payload too large to send). */
+struct rp_send {
+    const struct rp_delivery *delivery; /* borrowed until complete */
+    const json_t *settings;             /* the app's decrypted channel settings, borrowed */
+    struct rp_delivery_result result;
+    void (*on_complete)(struct rp_send *send); /* set by the worker */
+    void *worker_data;                  /* the worker's, untouched by channels */
+};
+
+static inline void rp_send_complete(struct rp_send *send)
+{
+    send->on_complete(send);
+}
 
 struct rp_channel_ops {
     /* Pinpoint ChannelType as it appears in endpoints and GetChannels: "APNS_VOIP_SANDBOX". */
@@ -40,6 +60,14 @@ struct rp_channel_ops {
     /* Address validation for endpoints and direct sends of this channel: returns 0 or
      * RP_EINVAL with err naming field_name. */
     int (*address_validate)(const char *address, const char *field_name, struct rp_err *err);
+
+    /* Per worker thread transport (connections, token caches) on that thread's event loop.
+     * transport_new returns a new object owned by the worker, or NULL when the channel cannot
+     * send here (logged). cfg is borrowed for the life of the process. */
+    void *(*transport_new)(struct event_base *base, const struct rp_config *cfg);
+    void (*transport_free)(void *transport);
+    /* Starts one attempt; see struct rp_send. Many may be in flight on one transport. */
+    void (*send)(void *transport, struct rp_send *send);
 };
 
 /* Returns the registry (borrowed, static) and its length. */
@@ -48,11 +76,21 @@ const struct rp_channel_ops *const *rp_channel_all(size_t *count);
 const struct rp_channel_ops *rp_channel_by_type(const char *type);
 const struct rp_channel_ops *rp_channel_by_path(const char *path);
 
+/* Designated initialisers for a channel that cannot deliver yet (its delivery lands later):
+ * every slot stays non-NULL. */
+#define RP_CHANNEL_NO_TRANSPORT                                                                    \
+    .transport_new = rp_channel_default_transport_new,                                             \
+    .transport_free = rp_channel_default_transport_free, .send = rp_channel_default_send
+
 /* Default slot implementations. */
 int rp_channel_default_settings_validate(const json_t *settings, json_t *response_members,
                                          struct rp_err *err);
 int rp_channel_default_address_validate(const char *address, const char *field_name,
                                         struct rp_err *err);
+void *rp_channel_default_transport_new(struct event_base *base, const struct rp_config *cfg);
+void rp_channel_default_transport_free(void *transport);
+/* Completes at once with PERMANENT_FAILURE "channel X cannot deliver yet". */
+void rp_channel_default_send(void *transport, struct rp_send *send);
 
 static inline int rp_channel_settings_validate(const struct rp_channel_ops *ch,
                                                const json_t *settings, json_t *response_members,
@@ -65,6 +103,23 @@ static inline int rp_channel_address_validate(const struct rp_channel_ops *ch, c
                                               const char *field_name, struct rp_err *err)
 {
     return ch->address_validate(address, field_name, err);
+}
+
+static inline void *rp_channel_transport_new(const struct rp_channel_ops *ch,
+                                             struct event_base *base, const struct rp_config *cfg)
+{
+    return ch->transport_new(base, cfg);
+}
+
+static inline void rp_channel_transport_free(const struct rp_channel_ops *ch, void *transport)
+{
+    ch->transport_free(transport);
+}
+
+static inline void rp_channel_send(const struct rp_channel_ops *ch, void *transport,
+                                   struct rp_send *send)
+{
+    ch->send(transport, send);
 }
 
 #endif

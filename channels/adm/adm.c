@@ -47,4 +47,5 @@ const struct rp_channel_ops rp_adm_channel = {
     .request_shape = "ADMChannelRequest",
     .settings_validate = adm_settings_validate,
     .address_validate = adm_address_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };

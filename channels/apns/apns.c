@@ -243,6 +243,7 @@ const struct rp_channel_ops rp_apns_channel = {
     .request_shape = "APNSChannelRequest",
     .settings_validate = apns_settings_validate,
     .address_validate = apns_address_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };
 
 const struct rp_channel_ops rp_apns_sandbox_channel = {
@@ -252,6 +253,7 @@ const struct rp_channel_ops rp_apns_sandbox_channel = {
     .request_shape = "APNSSandboxChannelRequest",
     .settings_validate = apns_settings_validate,
     .address_validate = apns_address_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };
 
 const struct rp_channel_ops rp_apns_voip_channel = {
@@ -261,6 +263,7 @@ const struct rp_channel_ops rp_apns_voip_channel = {
     .request_shape = "APNSVoipChannelRequest",
     .settings_validate = apns_settings_validate,
     .address_validate = apns_address_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };
 
 const struct rp_channel_ops rp_apns_voip_sandbox_channel = {
@@ -270,4 +273,5 @@ const struct rp_channel_ops rp_apns_voip_sandbox_channel = {
     .request_shape = "APNSVoipSandboxChannelRequest",
     .settings_validate = apns_settings_validate,
     .address_validate = apns_address_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };

@@ -63,4 +63,5 @@ const struct rp_channel_ops rp_baidu_channel = {
     .request_shape = "BaiduChannelRequest",
     .settings_validate = baidu_settings_validate,
     .address_validate = baidu_address_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };

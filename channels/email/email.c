@@ -78,4 +78,5 @@ const struct rp_channel_ops rp_email_channel = {
     .request_shape = "EmailChannelRequest",
     .settings_validate = email_settings_validate,
     .address_validate = rp_email_address_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };

@@ -191,4 +191,5 @@ const struct rp_channel_ops rp_gcm_channel = {
     .request_shape = "GCMChannelRequest",
     .settings_validate = gcm_settings_validate,
     .address_validate = gcm_address_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };

@@ -86,4 +86,5 @@ const struct rp_channel_ops rp_sms_channel = {
     .request_shape = "SMSChannelRequest",
     .settings_validate = sms_settings_validate,
     .address_validate = rp_e164_validate,
+    RP_CHANNEL_NO_TRANSPORT,
 };
