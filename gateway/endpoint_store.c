@@ -164,6 +164,29 @@ void rp_endpoint_store_forget_address(const char *app, const json_t *endpoint)
         freeReplyObject(r);
 }
 
+int rp_endpoint_store_deactivate(const char *app, const char *id, const char *address)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        struct rp_stored_endpoint ep;
+        const char *ids[1] = {id};
+        if (rp_endpoint_store_get_many(app, ids, 1, &ep))
+            return RP_ESTORE;
+        const char *current = json_string_value(json_object_get(ep.json, "Address"));
+        const char *status = json_string_value(json_object_get(ep.json, "EndpointStatus"));
+        if (!ep.json || !current || strcmp(current, address) != 0 ||
+            (status && strcmp(status, "INACTIVE") == 0)) {
+            rp_stored_endpoint_cleanup(&ep);
+            return 0;
+        }
+        json_object_set_new(ep.json, "EndpointStatus", json_string("INACTIVE"));
+        int rc = rp_endpoint_store_put(app, id, ep.json, ep.rev, ep.user);
+        rp_stored_endpoint_cleanup(&ep);
+        if (rc != RP_ECONFLICT)
+            return rc;
+    }
+    return RP_ECONFLICT;
+}
+
 json_t *rp_endpoint_store_user_ids(const char *app, const char *user_id)
 {
     for (unsigned s = 0; s < RP_ENDPOINT_SHARDS; s++) {

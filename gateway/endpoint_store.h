@@ -36,6 +36,11 @@ int rp_endpoint_store_delete(const char *app, const char *id, const char *expect
  * index entry whose endpoint is gone is ignored by its readers. */
 void rp_endpoint_store_forget_address(const char *app, const json_t *endpoint);
 
+/* A provider said the address is dead (APNs 410, FCM UNREGISTERED ...): sets the endpoint
+ * INACTIVE if it still holds that address, so a later update that changed the token is not
+ * undone. Returns 0 (also when there was nothing to do) or RP_ESTORE. */
+int rp_endpoint_store_deactivate(const char *app, const char *id, const char *address);
+
 /* Every endpoint id of a user, over all shards, in one pipelined round trip. Returns a new JSON
  * array of strings, or NULL on store failure. */
 json_t *rp_endpoint_store_user_ids(const char *app, const char *user_id);

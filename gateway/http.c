@@ -68,6 +68,7 @@ char *rp_http_percent_decode(const char *s, size_t len)
 
 static void free_request(struct rp_request *req)
 {
+    free(req->resume_body);
     free(req->raw_path);
     free(req->body);
     for (int i = 0; i < req->n_params; i++)
@@ -148,6 +149,21 @@ void rp_respond_unavailable(struct rp_request *req)
 {
     rp_respond_error(req, 500, "InternalServerErrorException",
                      "Repoint's store is unavailable; retry the request");
+}
+
+void rp_request_suspend(struct rp_request *req)
+{
+    req->suspended = 1;
+    MHD_suspend_connection(req->conn);
+}
+
+void rp_request_resume(struct rp_request *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    req->resume_body = text ? text : rp_strdup("{}");
+    req->resume_status = status;
+    MHD_resume_connection(req->conn);
 }
 
 json_t *rp_request_json_object(struct rp_request *req)
@@ -390,7 +406,7 @@ static void dispatch(struct rp_request *req)
     if ((req->route->flags & RP_ROUTE_APP_SCOPED) && check_app(req))
         goto out;
     req->route->handler(req);
-    if (!req->responded)
+    if (!req->responded && !req->suspended)
         rp_respond_error(req, 500, "InternalServerErrorException", "The handler gave no answer");
 out:
     rp_log_set_request_id(NULL);
@@ -451,6 +467,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req->responded && append_body(req, upload_data, *upload_data_size) < 0)
             dispatch(req);
         *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->suspended) {
+        /* Resumed: the answer was stored by the thread that completed the request. */
+        if (req->resume_body && !req->responded) {
+            char *body = req->resume_body;
+            req->resume_body = NULL;
+            rp_log_set_request_id(req->request_id);
+            queue(req, req->resume_status, body, strlen(body), NULL);
+            rp_log_set_request_id(NULL);
+        }
         return MHD_YES;
     }
     if (!req->responded)

@@ -63,6 +63,11 @@ struct rp_request {
     const struct rp_credential *credential; /* NULL when auth.mode is off */
 
     int responded;
+    /* Suspended requests (direct sends waiting for results): the answer is stored by another
+     * thread, then the connection is resumed and the answer queued on the server's thread. */
+    int suspended;
+    int resume_status;
+    char *resume_body; /* owned */
 };
 
 /* Starts the server on host:port with the given thread count. Returns 0 or an rp_rc. */
@@ -81,6 +86,12 @@ void rp_respond_bad_request(struct rp_request *req, const struct rp_err *err);
 void rp_respond_not_found(struct rp_request *req, const char *what);
 /* The retryable 5xx for a store failure. */
 void rp_respond_unavailable(struct rp_request *req);
+
+/* Suspends the request without holding a thread; call only from the handler, which then returns
+ * without answering. Someone must later call rp_request_resume exactly once. */
+void rp_request_suspend(struct rp_request *req);
+/* Answers a suspended request from any thread. Takes body. */
+void rp_request_resume(struct rp_request *req, int status, json_t *body);
 
 /* Parses the body as a JSON object. Returns a new reference, or NULL after answering 400. */
 json_t *rp_request_json_object(struct rp_request *req);

@@ -1,16 +1,20 @@
 /* repoint: one binary, subcommands.
- *   repoint serve [--config FILE]         the API (and, as later roles land, the workers)
+ *   repoint serve [--config FILE] [--roles api,workers] [--channels SMS,APNS]
+ *                                         the API and the delivery workers, or either alone
  *   repoint check-config [--config FILE]  print the effective configuration, secrets masked
  *   repoint init [--config FILE]          create the access key and secrets key files if missing
  * Exit status 2 for a bad configuration, 1 for other start-up failures. */
 #include "config.h"
 #include "credentials.h"
+#include "direct.h"
 #include "http.h"
 #include "janitor.h"
 #include "log.h"
+#include "queue.h"
 #include "rc.h"
 #include "secrets.h"
 #include "store.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,7 +30,7 @@ extern char **environ;
 
 static void usage(FILE *out)
 {
-    fputs("usage: repoint serve [--config FILE]\n"
+    fputs("usage: repoint serve [--config FILE] [--roles api,workers] [--channels TYPE,...]\n"
           "       repoint check-config [--config FILE]\n"
           "       repoint init [--config FILE]\n"
           "       repoint version\n",
@@ -84,7 +88,25 @@ static int cmd_init(const struct rp_config *cfg)
     return 0;
 }
 
-static int cmd_serve(const struct rp_config *cfg)
+struct serve_options {
+    int api, workers;
+    const char *channels;
+};
+
+static void configure_queue(const struct rp_config *cfg)
+{
+    struct rp_queue_conf qc = {
+        .shards = (int)rp_config_int(cfg, "queue.shards"),
+        .batch = (int)rp_config_int(cfg, "queue.batch"),
+        .visibility_timeout_ms = rp_config_int(cfg, "queue.visibility_timeout_ms"),
+        .max_attempts = (int)rp_config_int(cfg, "queue.max_attempts"),
+        .retry_base_ms = rp_config_int(cfg, "queue.retry_base_ms"),
+        .retry_max_ms = rp_config_int(cfg, "queue.retry_max_ms"),
+    };
+    rp_queue_configure(&qc);
+}
+
+static int cmd_serve(const struct rp_config *cfg, const struct serve_options *opt)
 {
     struct rp_err err;
     rp_err_clear(&err);
@@ -121,18 +143,31 @@ static int cmd_serve(const struct rp_config *cfg)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    configure_queue(cfg);
     if (rp_janitor_start())
         return 1;
-    if (rp_http_start(host, port, (int)rp_config_int(cfg, "http.threads"),
-                      (size_t)rp_config_int(cfg, "http.max_body_bytes"),
-                      (int)rp_config_int(cfg, "http.max_connections"),
-                      (int)rp_config_int(cfg, "http.connection_timeout_seconds"))) {
+    int workers = opt->workers ? (int)rp_config_int(cfg, "workers.threads") : 0;
+    if (rp_workers_start(cfg, workers, opt->channels)) {
         rp_janitor_stop();
         return 1;
     }
-    rp_info("main", "repoint listening on %s:%d (redis %s%s, auth %s)", host, port,
-            store.unix_path[0] ? store.unix_path : store.host, "",
-            rp_ctx.auth_off ? "off" : "sigv4");
+    if (opt->api && (rp_direct_start() ||
+                     rp_http_start(host, port, (int)rp_config_int(cfg, "http.threads"),
+                                   (size_t)rp_config_int(cfg, "http.max_body_bytes"),
+                                   (int)rp_config_int(cfg, "http.max_connections"),
+                                   (int)rp_config_int(cfg, "http.connection_timeout_seconds")))) {
+        rp_direct_stop();
+        rp_workers_stop(0);
+        rp_janitor_stop();
+        return 1;
+    }
+    if (opt->api)
+        rp_info("main", "repoint listening on %s:%d (redis %s, auth %s, %d worker unit(s))", host,
+                port, store.unix_path[0] ? store.unix_path : store.host,
+                rp_ctx.auth_off ? "off" : "sigv4", workers);
+    else
+        rp_info("main", "repoint workers running (redis %s, %d unit(s))",
+                store.unix_path[0] ? store.unix_path : store.host, workers);
     for (;;) {
         int sig = 0;
         sigwait(&set, &sig);
@@ -143,7 +178,11 @@ static int cmd_serve(const struct rp_config *cfg)
         rp_info("main", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
         break;
     }
+    /* Waiting direct sends are answered first, then the listener closes, then the workers
+     * finish what is in flight. */
+    rp_direct_stop();
     rp_http_stop();
+    rp_workers_stop(5000);
     rp_janitor_stop();
     rp_credentials_cleanup(&rp_ctx.credentials);
     rp_info("main", "stopped");
@@ -158,8 +197,19 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     const char *config_path = NULL;
+    struct serve_options opt = {.api = 1, .workers = 1, .channels = NULL};
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--roles") == 0 && i + 1 < argc) {
+            const char *roles = argv[++i];
+            opt.api = strstr(roles, "api") != NULL;
+            opt.workers = strstr(roles, "workers") != NULL;
+            if (!opt.api && !opt.workers) {
+                fprintf(stderr, "repoint: --roles takes api, workers or api,workers\n");
+                return EXIT_CONFIG;
+            }
+        } else if (strcmp(argv[i], "--channels") == 0 && i + 1 < argc) {
+            opt.channels = argv[++i];
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config_path = argv[++i];
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
             config_path = argv[i] + 9;
@@ -187,7 +237,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "init") == 0) {
         rc = cmd_init(&cfg);
     } else if (strcmp(cmd, "serve") == 0) {
-        rc = cmd_serve(&cfg);
+        rc = cmd_serve(&cfg, &opt);
     } else {
         fprintf(stderr, "repoint: unknown command '%s'\n", cmd);
         usage(stderr);

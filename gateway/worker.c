@@ -1,0 +1,758 @@
+#include "worker.h"
+#include "channel_store.h"
+#include "channels/channel.h"
+#include "config.h"
+#include "endpoint_store.h"
+#include "events.h"
+#include "limiter.h"
+#include "log.h"
+#include "queue.h"
+#include "rc.h"
+#include "store.h"
+#include "util.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CHANNELS 16
+#define MAX_STREAMS 512
+#define READ_BLOCK_MS 50
+#define MAINTENANCE_MS 250
+#define SETTINGS_TTL_MS 2000
+#define REPLY_TTL_MS 60000
+#define DLQ_MAXLEN 1000000
+
+/* What the writer does with a finished job. */
+enum outcome { OUTCOME_FINAL, OUTCOME_RETRY, OUTCOME_RESCHEDULE, OUTCOME_DEAD };
+
+struct job {
+    struct rp_send send;
+    struct rp_delivery delivery;
+    int parsed;                 /* delivery decoded */
+    char stream[128];
+    char entry_id[48];
+    int channel_index;
+    json_t *settings;           /* owned */
+    enum outcome outcome;
+    int64_t due_ms;             /* retry / reschedule time */
+    int attempted;              /* a provider attempt happened (an event is due) */
+    struct job *next;
+};
+
+struct settings_cache_entry {
+    char app[40];
+    int channel_index;
+    int64_t loaded_ms;
+    json_t *settings;           /* owned; NULL = not configured */
+};
+
+struct unit {
+    int index;
+    char consumer[128];
+    pthread_t reader, loop, writer;
+    struct event_base *base;
+    struct event *notify;
+    void *transports[MAX_CHANNELS];
+
+    pthread_mutex_t lock;
+    pthread_cond_t done_cond;
+    struct job *to_send;        /* reader -> loop */
+    struct job *done;           /* loop and reader -> writer */
+    atomic_int in_flight;
+    atomic_int stop_reading;
+    atomic_int stop_loop;
+    atomic_int stop_writing;
+
+    struct settings_cache_entry cache[64];
+    char autoclaim_cursor[MAX_STREAMS][48];
+};
+
+static const struct rp_config *worker_cfg;
+static const struct rp_channel_ops *served[MAX_CHANNELS];
+static int n_served;
+static struct unit *units;
+static int n_units;
+static int in_flight_cap;
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static void push(struct unit *u, struct job **list, struct job *j, int signal_writer)
+{
+    pthread_mutex_lock(&u->lock);
+    j->next = *list;
+    *list = j;
+    if (signal_writer)
+        pthread_cond_signal(&u->done_cond);
+    pthread_mutex_unlock(&u->lock);
+}
+
+static struct job *take_all(struct unit *u, struct job **list)
+{
+    pthread_mutex_lock(&u->lock);
+    struct job *all = *list;
+    *list = NULL;
+    pthread_mutex_unlock(&u->lock);
+    return all;
+}
+
+static void job_free(struct job *j)
+{
+    rp_delivery_cleanup(&j->delivery);
+    rp_delivery_result_cleanup(&j->send.result);
+    json_decref(j->settings);
+    free(j);
+}
+
+static int channel_index(const char *type)
+{
+    for (int i = 0; i < n_served; i++)
+        if (strcmp(served[i]->type, type) == 0)
+            return i;
+    return -1;
+}
+
+/* Finishes a job without a provider attempt (deadline passed, channel off, throttled ...). */
+static void finish_now(struct unit *u, struct job *j, enum rp_delivery_status status, int code,
+                       const char *message)
+{
+    rp_delivery_result_set(&j->send.result, status, code, "%s", message);
+    j->outcome = OUTCOME_FINAL;
+    push(u, &u->done, j, 1);
+}
+
+/* ---- reader ------------------------------------------------------------------------------- */
+
+/* Returns the app's settings for the channel from a short-lived cache (borrowed), or NULL when
+ * not configured; *failed on store failure. */
+static const json_t *cached_settings(struct unit *u, const char *app, int ch, int *failed)
+{
+    int64_t now = rp_mono_ms();
+    struct settings_cache_entry *slot = NULL, *oldest = &u->cache[0];
+    for (size_t i = 0; i < sizeof(u->cache) / sizeof(u->cache[0]); i++) {
+        struct settings_cache_entry *e = &u->cache[i];
+        if (e->loaded_ms && e->channel_index == ch && strcmp(e->app, app) == 0) {
+            slot = e;
+            break;
+        }
+        if (e->loaded_ms < oldest->loaded_ms)
+            oldest = e;
+    }
+    if (slot && now - slot->loaded_ms < SETTINGS_TTL_MS)
+        return slot->settings;
+    if (!slot)
+        slot = oldest;
+    json_t *settings = NULL;
+    int rc = rp_channel_store_load(app, served[ch]->type, &settings);
+    if (rc < 0) {
+        *failed = 1;
+        return NULL;
+    }
+    json_decref(slot->settings);
+    snprintf(slot->app, sizeof(slot->app), "%s", app);
+    slot->channel_index = ch;
+    slot->loaded_ms = now;
+    slot->settings = settings;
+    return settings;
+}
+
+/* Decodes one stream entry into a job (or finishes it as malformed). */
+static struct job *job_from_entry(const char *stream, const redisReply *entry)
+{
+    struct job *j = rp_calloc(1, sizeof(*j));
+    snprintf(j->stream, sizeof(j->stream), "%s", stream);
+    snprintf(j->entry_id, sizeof(j->entry_id), "%s", entry->element[0]->str);
+    rp_delivery_init(&j->delivery);
+    rp_delivery_result_init(&j->send.result);
+    j->channel_index = -1;
+    const redisReply *fields = entry->element[1];
+    if (fields->type != REDIS_REPLY_ARRAY)
+        return j; /* deleted entry: acknowledged as malformed */
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        if (strcmp(fields->element[i]->str, "d") != 0)
+            continue;
+        json_t *doc = json_loadb(fields->element[i + 1]->str, fields->element[i + 1]->len, 0, NULL);
+        j->parsed = doc && rp_delivery_from_json(&j->delivery, doc) == 0;
+        json_decref(doc);
+    }
+    if (j->parsed)
+        j->channel_index = channel_index(j->delivery.channel);
+    return j;
+}
+
+/* Deadline, rate limit and settings checks for a batch; ready jobs go to the loop. */
+static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
+{
+    int64_t now = rp_now_ms();
+    size_t ready = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct job *j = jobs[i];
+        if (!j->parsed || j->channel_index < 0) {
+            j->outcome = OUTCOME_DEAD;
+            rp_delivery_result_set(&j->send.result, RP_DS_PERMANENT_FAILURE, 0,
+                                   "malformed queue entry or a channel this worker does not serve");
+            push(u, &u->done, j, 1);
+            jobs[i] = NULL;
+            continue;
+        }
+        if (now >= j->delivery.deadline_ms) {
+            /* Never sent after its deadline: the waiting request has answered without it. */
+            if (j->delivery.origin == RP_ORIGIN_DIRECT)
+                finish_now(u, j, RP_DS_TEMPORARY_FAILURE, 0,
+                           "not attempted before the request's deadline");
+            else {
+                rp_delivery_result_set(&j->send.result, RP_DS_TEMPORARY_FAILURE, 0,
+                                       "deadline passed before delivery");
+                j->outcome = OUTCOME_DEAD;
+                push(u, &u->done, j, 1);
+            }
+            jobs[i] = NULL;
+            continue;
+        }
+        jobs[ready++] = j;
+    }
+    /* Rate limits: one take per (app, channel) group in the batch. */
+    for (size_t i = 0; i < ready; i++) {
+        struct job *first = jobs[i];
+        if (!first || first->due_ms < 0)
+            continue;
+        int want = 0;
+        for (size_t k = i; k < ready; k++)
+            if (jobs[k] && jobs[k]->due_ms == 0 &&
+                jobs[k]->channel_index == first->channel_index &&
+                strcmp(jobs[k]->delivery.app_id, first->delivery.app_id) == 0)
+                want++;
+        int granted = want;
+        int64_t wait_ms = 0;
+        if (rp_limiter_take(first->delivery.app_id, first->delivery.channel, want, &granted,
+                            &wait_ms) < 0) {
+            granted = 0;
+            wait_ms = 1000;
+        }
+        for (size_t k = i; k < ready; k++) {
+            struct job *j = jobs[k];
+            if (!j || j->due_ms != 0 || j->channel_index != first->channel_index ||
+                strcmp(j->delivery.app_id, first->delivery.app_id) != 0)
+                continue;
+            if (granted > 0) {
+                granted--;
+                j->due_ms = -1; /* cleared to send */
+                continue;
+            }
+            int64_t due = now + (wait_ms > 0 ? wait_ms : 1);
+            if (due >= j->delivery.deadline_ms && j->delivery.origin == RP_ORIGIN_DIRECT) {
+                finish_now(u, j, RP_DS_THROTTLED, 429,
+                           "MessagesPerSecond limit reached before the request's deadline");
+            } else {
+                j->outcome = OUTCOME_RESCHEDULE;
+                j->due_ms = due;
+                push(u, &u->done, j, 1);
+            }
+            jobs[k] = NULL;
+        }
+    }
+    int sent = 0;
+    for (size_t i = 0; i < ready; i++) {
+        struct job *j = jobs[i];
+        if (!j)
+            continue;
+        j->due_ms = 0;
+        int failed = 0;
+        const json_t *settings = cached_settings(u, j->delivery.app_id, j->channel_index, &failed);
+        if (failed) {
+            j->outcome = OUTCOME_RESCHEDULE;
+            j->due_ms = now + 1000;
+            push(u, &u->done, j, 1);
+            continue;
+        }
+        if (!settings || !rp_channel_settings_enabled(settings)) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "the %s channel is not %s for this application",
+                     j->delivery.channel, settings ? "enabled" : "configured");
+            finish_now(u, j, RP_DS_PERMANENT_FAILURE, 400, msg);
+            continue;
+        }
+        j->settings = json_incref((json_t *)settings);
+        atomic_fetch_add(&u->in_flight, 1);
+        push(u, &u->to_send, j, 0);
+        sent++;
+    }
+    if (sent)
+        event_active(u->notify, EV_READ, 0);
+}
+
+/* Collects the entries of an XREADGROUP / XAUTOCLAIM reply (array of [stream, entries]). */
+static size_t collect_entries(const redisReply *streams, struct job **jobs, size_t cap)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < streams->elements; s++) {
+        const redisReply *pair = streams->element[s];
+        if (pair->type != REDIS_REPLY_ARRAY || pair->elements < 2)
+            continue;
+        const redisReply *entries = pair->element[1];
+        for (size_t e = 0; e < entries->elements && n < cap; e++)
+            if (entries->element[e]->type == REDIS_REPLY_ARRAY &&
+                entries->element[e]->elements == 2)
+                jobs[n++] = job_from_entry(pair->element[0]->str, entries->element[e]);
+    }
+    return n;
+}
+
+/* Takes over entries that a dead consumer read and never acknowledged. */
+static void reclaim(struct unit *u, struct job **jobs, size_t cap)
+{
+    const struct rp_queue_conf *qc = rp_queue_conf();
+    int stream_no = 0;
+    for (int c = 0; c < n_served; c++) {
+        for (int s = 0; s < qc->shards && stream_no < MAX_STREAMS; s++, stream_no++) {
+            char key[128];
+            rp_queue_stream_key(key, served[c]->type, s);
+            char *cursor = u->autoclaim_cursor[stream_no];
+            if (!cursor[0])
+                snprintf(cursor, 48, "0-0");
+            redisReply *r = rp_store_command("XAUTOCLAIM %s " RP_QUEUE_GROUP " %s %lld %s COUNT %d",
+                                             key, u->consumer,
+                                             (long long)qc->visibility_timeout_ms, cursor,
+                                             qc->batch);
+            if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+                if (r)
+                    freeReplyObject(r);
+                continue;
+            }
+            snprintf(cursor, 48, "%s", r->element[0]->str);
+            const redisReply *entries = r->element[1];
+            size_t n = 0;
+            for (size_t e = 0; e < entries->elements && n < cap; e++)
+                if (entries->element[e]->type == REDIS_REPLY_ARRAY &&
+                    entries->element[e]->elements == 2)
+                    jobs[n++] = job_from_entry(key, entries->element[e]);
+            freeReplyObject(r);
+            if (n) {
+                rp_info("worker", "took over %zu deliveries left unacknowledged on %s", n, key);
+                dispatch_batch(u, jobs, n);
+            }
+        }
+    }
+}
+
+static void maintenance(struct unit *u, struct job **jobs, size_t cap, int64_t *last_claim)
+{
+    const struct rp_queue_conf *qc = rp_queue_conf();
+    for (int c = 0; c < n_served; c++)
+        for (int s = 0; s < qc->shards; s++)
+            while (rp_queue_move_due(served[c]->type, s, 1000) == 1000)
+                ;
+    int64_t now = rp_mono_ms();
+    if (now - *last_claim >= qc->visibility_timeout_ms / 4) {
+        *last_claim = now;
+        reclaim(u, jobs, cap);
+    }
+}
+
+static void *reader_main(void *arg)
+{
+    struct unit *u = arg;
+    const struct rp_queue_conf *qc = rp_queue_conf();
+    size_t cap = (size_t)qc->batch;
+    struct job **jobs = rp_calloc(cap, sizeof(*jobs));
+    int n_streams = n_served * qc->shards;
+    const char **argv = rp_calloc((size_t)(8 + 2 * n_streams), sizeof(char *));
+    char(*keys)[128] = rp_calloc((size_t)n_streams, sizeof(*keys));
+    char count_s[16], block_s[16];
+    snprintf(count_s, sizeof(count_s), "%d", qc->batch);
+    snprintf(block_s, sizeof(block_s), "%d", READ_BLOCK_MS);
+    int argc = 0;
+    argv[argc++] = "XREADGROUP";
+    argv[argc++] = "GROUP";
+    argv[argc++] = RP_QUEUE_GROUP;
+    argv[argc++] = u->consumer;
+    argv[argc++] = "COUNT";
+    argv[argc++] = count_s;
+    argv[argc++] = "BLOCK";
+    argv[argc++] = block_s;
+    argv[argc++] = "STREAMS";
+    for (int c = 0, k = 0; c < n_served; c++)
+        for (int s = 0; s < qc->shards; s++, k++) {
+            rp_queue_stream_key(keys[k], served[c]->type, s);
+            argv[argc++] = keys[k];
+        }
+    for (int k = 0; k < n_streams; k++)
+        argv[argc++] = ">";
+
+    int groups_ready = 0;
+    int64_t last_maintenance = 0, last_claim = 0;
+    while (!atomic_load(&u->stop_reading)) {
+        if (!groups_ready) {
+            groups_ready = 1;
+            for (int c = 0; c < n_served; c++)
+                if (rp_queue_ensure_groups(served[c]->type))
+                    groups_ready = 0;
+            if (!groups_ready) {
+                usleep(200 * 1000);
+                continue;
+            }
+        }
+        int64_t now = rp_mono_ms();
+        if (now - last_maintenance >= MAINTENANCE_MS) {
+            last_maintenance = now;
+            maintenance(u, jobs, cap, &last_claim);
+        }
+        if (atomic_load(&u->in_flight) >= in_flight_cap) {
+            usleep(2000);
+            continue;
+        }
+        redisReply *r = rp_store_commandv(argc, argv, NULL);
+        if (!r) {
+            usleep(200 * 1000);
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            /* NOGROUP after a Redis restart without the AOF: recreate the groups. */
+            rp_warn("worker", "XREADGROUP: %s", r->str);
+            groups_ready = 0;
+            freeReplyObject(r);
+            usleep(200 * 1000);
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ARRAY) {
+            size_t n = collect_entries(r, jobs, cap);
+            if (n)
+                dispatch_batch(u, jobs, n);
+        }
+        freeReplyObject(r);
+    }
+    free(keys);
+    free(argv);
+    free(jobs);
+    for (size_t i = 0; i < sizeof(u->cache) / sizeof(u->cache[0]); i++)
+        json_decref(u->cache[i].settings);
+    rp_store_thread_close();
+    return NULL;
+}
+
+/* ---- loop --------------------------------------------------------------------------------- */
+
+static void on_send_complete(struct rp_send *send)
+{
+    struct job *j = (struct job *)send; /* send is the first member */
+    struct unit *u = send->worker_data;
+    j->attempted = 1;
+    push(u, &u->done, j, 1);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+    struct unit *u = arg;
+    struct job *list = take_all(u, &u->to_send);
+    while (list) {
+        struct job *j = list;
+        list = list->next;
+        j->next = NULL;
+        const struct rp_channel_ops *ch = served[j->channel_index];
+        if (!u->transports[j->channel_index])
+            u->transports[j->channel_index] = rp_channel_transport_new(ch, u->base, worker_cfg);
+        j->send.delivery = &j->delivery;
+        j->send.settings = j->settings;
+        j->send.on_complete = on_send_complete;
+        j->send.worker_data = u;
+        if (!u->transports[j->channel_index]) {
+            rp_delivery_result_set(&j->send.result, RP_DS_TEMPORARY_FAILURE, 0,
+                                   "the %s transport could not start", ch->type);
+            rp_send_complete(&j->send);
+            continue;
+        }
+        rp_channel_send(ch, u->transports[j->channel_index], &j->send);
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct unit *u = arg;
+    if (atomic_load(&u->stop_loop))
+        event_base_loopbreak(u->base);
+}
+
+static void *loop_main(void *arg)
+{
+    struct unit *u = arg;
+    struct event *tick = event_new(u->base, -1, EV_PERSIST, on_tick, u);
+    struct timeval tv = {0, 50 * 1000};
+    event_add(tick, &tv);
+    event_base_dispatch(u->base);
+    event_free(tick);
+    for (int c = 0; c < n_served; c++)
+        if (u->transports[c])
+            rp_channel_transport_free(served[c], u->transports[c]);
+    return NULL;
+}
+
+/* ---- writer ------------------------------------------------------------------------------- */
+
+/* Decides what happens to an attempted job. */
+static void classify(struct job *j)
+{
+    if (!j->attempted)
+        return;
+    const struct rp_queue_conf *qc = rp_queue_conf();
+    struct rp_delivery *d = &j->delivery;
+    struct rp_delivery_result *r = &j->send.result;
+    d->attempts++;
+    if (!rp_delivery_status_retryable(r->status)) {
+        j->outcome = OUTCOME_FINAL;
+        return;
+    }
+    uint32_t rnd;
+    rp_random_bytes(&rnd, sizeof(rnd));
+    int64_t due = rp_now_ms() + rp_queue_backoff_ms(qc, d->attempts, r->retry_after_ms, rnd);
+    if (d->attempts >= qc->max_attempts || due >= d->deadline_ms) {
+        /* Out of attempts or time: a direct send answers its last result; a campaign delivery
+         * goes to the dead letters with it. */
+        j->outcome = d->origin == RP_ORIGIN_DIRECT ? OUTCOME_FINAL : OUTCOME_DEAD;
+        return;
+    }
+    j->outcome = OUTCOME_RETRY;
+    j->due_ms = due;
+}
+
+static json_t *result_json(const struct job *j)
+{
+    const struct rp_delivery_result *r = &j->send.result;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "rq", j->delivery.request_id, "key",
+                          j->delivery.recipient_key ? j->delivery.recipient_key : "", "st",
+                          rp_delivery_status_name(r->status), "code", r->status_code, "msg",
+                          r->status_message, "id", j->delivery.message_id);
+    if (r->message_id[0])
+        json_object_set_new(o, "mid", json_string(r->message_id));
+    if (r->updated_token[0])
+        json_object_set_new(o, "tok", json_string(r->updated_token));
+    if (j->delivery.endpoint_id)
+        json_object_set_new(o, "ep", json_string(j->delivery.endpoint_id));
+    return o;
+}
+
+/* Queues the commands recording one job; returns how many replies to collect. */
+static size_t append_job(struct job *j)
+{
+    size_t queued = 0;
+    char *text;
+    if (j->attempted || j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD) {
+        if (j->parsed) {
+            json_t *event = rp_event_from_result(&j->delivery, &j->send.result, rp_now_ms());
+            queued += (size_t)rp_events_append_pipelined(event);
+            json_decref(event);
+        }
+    }
+    if ((j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD) && j->delivery.reply_to[0]) {
+        json_t *res = result_json(j);
+        text = json_dumps(res, JSON_COMPACT);
+        json_decref(res);
+        rp_store_append("LPUSH %s %s", j->delivery.reply_to, text);
+        rp_store_append("PEXPIRE %s %d", j->delivery.reply_to, REPLY_TTL_MS);
+        queued += 2;
+        free(text);
+    }
+    if (j->outcome == OUTCOME_RETRY || j->outcome == OUTCOME_RESCHEDULE) {
+        char key[128];
+        rp_queue_retry_key(key, j->delivery.channel, rp_queue_shard_of(j->delivery.message_id));
+        json_t *doc = rp_delivery_to_json(&j->delivery);
+        text = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        rp_store_append("ZADD %s %lld %s", key, (long long)j->due_ms, text);
+        queued++;
+        free(text);
+    }
+    if (j->outcome == OUTCOME_DEAD) {
+        json_t *doc = j->parsed ? rp_delivery_to_json(&j->delivery) : json_object();
+        text = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        json_t *res = result_json(j);
+        char *res_text = json_dumps(res, JSON_COMPACT);
+        json_decref(res);
+        rp_store_append("XADD " RP_QUEUE_DLQ " MAXLEN ~ %d * d %s r %s app %s", DLQ_MAXLEN, text,
+                        res_text, j->parsed ? j->delivery.app_id : "");
+        queued++;
+        free(text);
+        free(res_text);
+    }
+    /* Acknowledge last: a crash before this point redelivers rather than loses. */
+    rp_store_append("XACK %s " RP_QUEUE_GROUP " %s", j->stream, j->entry_id);
+    rp_store_append("XDEL %s %s", j->stream, j->entry_id);
+    return queued + 2;
+}
+
+/* Records a batch; retries until Redis takes it (the entries stay pending meanwhile). */
+static void record_batch(struct unit *u, struct job *list)
+{
+    size_t count = 0;
+    for (struct job *j = list; j; j = j->next) {
+        classify(j);
+        count++;
+    }
+    redisReply **replies = NULL;
+    size_t cap = 0;
+    for (;;) {
+        size_t queued = 0;
+        for (struct job *j = list; j; j = j->next)
+            queued += append_job(j);
+        if (queued > cap) {
+            cap = queued;
+            replies = rp_realloc(replies, cap * sizeof(*replies));
+        }
+        if (rp_store_collect(replies, queued) == 0) {
+            for (size_t i = 0; i < queued; i++)
+                freeReplyObject(replies[i]);
+            break;
+        }
+        if (atomic_load(&u->stop_writing) > 1)
+            break; /* shutting down with Redis gone: the entries stay pending for others */
+        usleep(200 * 1000);
+    }
+    free(replies);
+    for (struct job *j = list; j;) {
+        struct job *next = j->next;
+        const struct rp_delivery_result *r = &j->send.result;
+        if (j->attempted && r->address_dead && j->delivery.endpoint_id)
+            rp_endpoint_store_deactivate(j->delivery.app_id, j->delivery.endpoint_id,
+                                         j->delivery.address);
+        if (j->attempted || j->settings)
+            atomic_fetch_sub(&u->in_flight, 1);
+        job_free(j);
+        j = next;
+    }
+    (void)count;
+}
+
+static void *writer_main(void *arg)
+{
+    struct unit *u = arg;
+    for (;;) {
+        pthread_mutex_lock(&u->lock);
+        if (!u->done && !atomic_load(&u->stop_writing)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&u->done_cond, &u->lock, &ts);
+        }
+        struct job *list = u->done;
+        u->done = NULL;
+        pthread_mutex_unlock(&u->lock);
+        if (list)
+            record_batch(u, list);
+        else if (atomic_load(&u->stop_writing))
+            break;
+    }
+    rp_store_thread_close();
+    return NULL;
+}
+
+/* ---- start / stop ------------------------------------------------------------------------- */
+
+static int select_channels(const char *list)
+{
+    size_t n;
+    const struct rp_channel_ops *const *all = rp_channel_all(&n);
+    n_served = 0;
+    for (size_t i = 0; i < n && n_served < MAX_CHANNELS; i++) {
+        if (list && *list) {
+            char needle[64];
+            snprintf(needle, sizeof(needle), ",%s,", all[i]->type);
+            char hay[512];
+            snprintf(hay, sizeof(hay), ",%s,", list);
+            if (!strstr(hay, needle))
+                continue;
+        }
+        served[n_served++] = all[i];
+    }
+    return n_served ? 0 : RP_EINVAL;
+}
+
+int rp_workers_start(const struct rp_config *cfg, int count, const char *channels)
+{
+    worker_cfg = cfg;
+    if (count <= 0)
+        return 0;
+    if (select_channels(channels)) {
+        rp_error("worker", "no known channel in '%s'", channels ? channels : "");
+        return RP_EINVAL;
+    }
+    if ((long long)n_served * rp_queue_conf()->shards > MAX_STREAMS)
+        return RP_EINVAL;
+    evthread_use_pthreads();
+    in_flight_cap = (int)rp_config_int(cfg, "queue.in_flight");
+    units = rp_calloc((size_t)count, sizeof(*units));
+    n_units = count;
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    for (int i = 0; i < count; i++) {
+        struct unit *u = &units[i];
+        u->index = i;
+        /* Unique per process start: a restarted worker is a new consumer, and what the old one
+         * held is reclaimed after the visibility timeout. */
+        char nonce[9];
+        unsigned char raw[4];
+        rp_random_bytes(raw, sizeof(raw));
+        rp_hex(raw, sizeof(raw), nonce);
+        snprintf(u->consumer, sizeof(u->consumer), "%.40s-%d-%d-%s", host, (int)getpid(), i,
+                 nonce);
+        pthread_mutex_init(&u->lock, NULL);
+        pthread_cond_init(&u->done_cond, NULL);
+        u->base = event_base_new();
+        u->notify = event_new(u->base, -1, EV_READ, on_notify, u);
+        if (!u->base || !u->notify)
+            return RP_ENOMEM;
+        if (pthread_create(&u->loop, NULL, loop_main, u) ||
+            pthread_create(&u->writer, NULL, writer_main, u) ||
+            pthread_create(&u->reader, NULL, reader_main, u))
+            return RP_EIO;
+    }
+    rp_info("worker", "%d worker unit(s) serving %d channel(s)", count, n_served);
+    return 0;
+}
+
+void rp_workers_stop(int grace_ms)
+{
+    for (int i = 0; i < n_units; i++)
+        atomic_store(&units[i].stop_reading, 1);
+    for (int i = 0; i < n_units; i++)
+        pthread_join(units[i].reader, NULL);
+    int64_t until = rp_mono_ms() + grace_ms;
+    for (int i = 0; i < n_units; i++)
+        while (atomic_load(&units[i].in_flight) > 0 && rp_mono_ms() < until)
+            usleep(10 * 1000);
+    for (int i = 0; i < n_units; i++) {
+        atomic_store(&units[i].stop_loop, 1);
+        pthread_join(units[i].loop, NULL);
+    }
+    for (int i = 0; i < n_units; i++) {
+        struct unit *u = &units[i];
+        pthread_mutex_lock(&u->lock);
+        atomic_store(&u->stop_writing, atomic_load(&u->in_flight) > 0 ? 2 : 1);
+        pthread_cond_signal(&u->done_cond);
+        pthread_mutex_unlock(&u->lock);
+        pthread_join(u->writer, NULL);
+        /* Sends still in flight were abandoned with the loop: their entries stay pending. */
+        struct job *left = take_all(u, &u->to_send);
+        while (left) {
+            struct job *next = left->next;
+            job_free(left);
+            left = next;
+        }
+        event_free(u->notify);
+        event_base_free(u->base);
+        pthread_mutex_destroy(&u->lock);
+        pthread_cond_destroy(&u->done_cond);
+    }
+    free(units);
+    units = NULL;
+    n_units = 0;
+}
