@@ -228,6 +228,8 @@ static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
                 jobs[k]->channel_index == first->channel_index &&
                 strcmp(jobs[k]->delivery.app_id, first->delivery.app_id) == 0)
                 want++;
+        if (want > RP_LIMITER_MAX_WANT)
+            want = RP_LIMITER_MAX_WANT; /* the rest wait for the next batch's tokens */
         int granted = want;
         int64_t wait_ms = 0;
         if (rp_limiter_take(first->delivery.app_id, first->delivery.channel, want, &granted,
@@ -362,7 +364,7 @@ static void *reader_main(void *arg)
     size_t cap = (size_t)qc->batch;
     struct job **jobs = rp_calloc(cap, sizeof(*jobs));
     int n_streams = n_served * qc->shards;
-    const char **argv = rp_calloc((size_t)(8 + 2 * n_streams), sizeof(char *));
+    const char **argv = rp_calloc((size_t)(9 + 2 * n_streams), sizeof(char *));
     char(*keys)[128] = rp_calloc((size_t)n_streams, sizeof(*keys));
     char count_s[16], block_s[16];
     snprintf(count_s, sizeof(count_s), "%d", qc->batch);

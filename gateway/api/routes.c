@@ -1,5 +1,7 @@
 /* The route table: every path Repoint answers, in the reference's own terms. */
 #include "api.h"
+#include "eventstream.h"
+#include "limits.h"
 
 #define APP RP_ROUTE_APP_SCOPED
 
@@ -20,11 +22,28 @@ static const struct rp_route routes[] = {
     {"PUT", "/v1/apps/{}/channels/{}", rp_api_update_channel, "UpdateChannel", APP},
     {"DELETE", "/v1/apps/{}/channels/{}", rp_api_delete_channel, "DeleteChannel", APP},
 
+    /* Repoint extension: the per-app-per-channel MessagesPerSecond override. */
+    {"GET", "/repoint/v1/apps/{}/channels/{}/limits", rp_api_get_channel_limits,
+     "GetChannelLimits", APP},
+    {"PUT", "/repoint/v1/apps/{}/channels/{}/limits", rp_api_put_channel_limits,
+     "PutChannelLimits", APP},
+    {"DELETE", "/repoint/v1/apps/{}/channels/{}/limits", rp_api_delete_channel_limits,
+     "DeleteChannelLimits", APP},
+
+    /* Repoint extension: dead letters of the delivery queue. */
+    {"GET", "/repoint/v1/dead-letters", rp_api_get_dead_letters, "GetDeadLetters", 0},
+    {"POST", "/repoint/v1/dead-letters/replay", rp_api_replay_dead_letters, "ReplayDeadLetters",
+     0},
+
     {"PUT", "/v1/apps/{}/endpoints", rp_api_update_endpoints_batch, "UpdateEndpointsBatch", APP},
     {"GET", "/v1/apps/{}/endpoints/{}", rp_api_get_endpoint, "GetEndpoint", APP},
     {"PUT", "/v1/apps/{}/endpoints/{}", rp_api_update_endpoint, "UpdateEndpoint", APP},
     {"DELETE", "/v1/apps/{}/endpoints/{}", rp_api_delete_endpoint, "DeleteEndpoint", APP},
     {"PUT", "/v1/apps/{}/attributes/{}", rp_api_remove_attributes, "RemoveAttributes", APP},
+
+    {"GET", "/v1/apps/{}/eventstream", rp_api_get_event_stream, "GetEventStream", APP},
+    {"POST", "/v1/apps/{}/eventstream", rp_api_put_event_stream, "PutEventStream", APP},
+    {"DELETE", "/v1/apps/{}/eventstream", rp_api_delete_event_stream, "DeleteEventStream", APP},
 
     {"GET", "/v1/apps/{}/users/{}", rp_api_get_user_endpoints, "GetUserEndpoints", APP},
     {"DELETE", "/v1/apps/{}/users/{}", rp_api_delete_user_endpoints, "DeleteUserEndpoints", APP},

@@ -4,6 +4,7 @@
 #include "api.h"
 #include "jsonv.h"
 #include "keyspace.h"
+#include "limiter.h"
 #include "rc.h"
 #include "store.h"
 #include "util.h"
@@ -178,6 +179,8 @@ void rp_api_update_settings(struct rp_request *req)
         freeReplyObject(r);
     free(text);
     json_decref(body);
+    if (ok)
+        rp_limiter_invalidate(rp_request_app(req));
     if (!ok) {
         json_decref(settings);
         rp_respond_unavailable(req);
