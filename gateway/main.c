@@ -7,6 +7,7 @@
 #include "config.h"
 #include "credentials.h"
 #include "direct.h"
+#include "event_forwarder.h"
 #include "http.h"
 #include "janitor.h"
 #include "log.h"
@@ -146,8 +147,13 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     configure_queue(cfg);
     if (rp_janitor_start())
         return 1;
+    if (rp_event_forwarder_start()) {
+        rp_janitor_stop();
+        return 1;
+    }
     int workers = opt->workers ? (int)rp_config_int(cfg, "workers.threads") : 0;
     if (rp_workers_start(cfg, workers, opt->channels)) {
+        rp_event_forwarder_stop();
         rp_janitor_stop();
         return 1;
     }
@@ -158,6 +164,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
                                    (int)rp_config_int(cfg, "http.connection_timeout_seconds")))) {
         rp_direct_stop();
         rp_workers_stop(0);
+        rp_event_forwarder_stop();
         rp_janitor_stop();
         return 1;
     }
@@ -183,6 +190,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     rp_direct_stop();
     rp_http_stop();
     rp_workers_stop(5000);
+    rp_event_forwarder_stop();
     rp_janitor_stop();
     rp_credentials_cleanup(&rp_ctx.credentials);
     rp_info("main", "stopped");

@@ -18,6 +18,22 @@ static _Thread_local int thread_was_down;
  * seen Redis come back, so the whole pool recovers together. */
 static _Atomic int64_t last_connect_ms;
 
+/* Threads we do not own (libmicrohttpd's pool) exit without calling rp_store_thread_close; a
+ * key destructor closes their connection then. */
+static pthread_key_t conn_key;
+static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
+
+static void close_at_thread_exit(void *conn)
+{
+    redisFree(conn);
+}
+
+static void make_conn_key(void)
+{
+    pthread_key_create(&conn_key, close_at_thread_exit);
+}
+
+
 int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_err *err)
 {
     memset(conf, 0, sizeof(*conf));
@@ -108,6 +124,8 @@ static void drop_connection(void)
     if (thread_conn) {
         redisFree(thread_conn);
         thread_conn = NULL;
+        pthread_once(&conn_key_once, make_conn_key);
+        pthread_setspecific(conn_key, NULL);
     }
 }
 
@@ -175,6 +193,8 @@ static redisContext *connection(void)
     thread_last_attempt_ms = 0;
     last_connect_ms = now;
     thread_conn = c;
+    pthread_once(&conn_key_once, make_conn_key);
+    pthread_setspecific(conn_key, c);
     return c;
 }
 
