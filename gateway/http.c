@@ -123,6 +123,13 @@ void rp_respond_error(struct rp_request *req, int status, const char *error_type
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     json_t *body = json_pack("{s:s, s:s}", "Message", msg, "RequestID", req->request_id);
+    if (!body) {
+        /* Not valid UTF-8 (a message quoting client bytes): keep the ASCII, mark the rest. */
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        body = json_pack("{s:s, s:s}", "Message", msg, "RequestID", req->request_id);
+    }
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text)

@@ -121,8 +121,9 @@ int rp_queue_move_due(const char *channel, int shard, int max)
     snprintf(max_s, sizeof(max_s), "%d", max);
     const char *args[4] = {retry, stream, now, max_s};
     redisReply *r = rp_store_eval(&move_due_script, 2, 4, args, NULL);
-    int rc = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : RP_ESTORE;
-    if (r)
-        freeReplyObject(r);
+    if (!r)
+        return RP_ESTORE;
+    int rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : RP_ESTORE;
+    freeReplyObject(r);
     return rc;
 }

@@ -362,9 +362,9 @@ static void *reader_main(void *arg)
     struct unit *u = arg;
     const struct rp_queue_conf *qc = rp_queue_conf();
     size_t cap = (size_t)qc->batch;
-    struct job **jobs = rp_calloc(cap, sizeof(*jobs));
+    struct job **jobs = rp_calloc(cap, sizeof(struct job *));
     int n_streams = n_served * qc->shards;
-    const char **argv = rp_calloc((size_t)(9 + 2 * n_streams), sizeof(char *));
+    const char **argv = rp_calloc(9 + 2 * (size_t)n_streams, sizeof(char *));
     char(*keys)[128] = rp_calloc((size_t)n_streams, sizeof(*keys));
     char count_s[16], block_s[16];
     snprintf(count_s, sizeof(count_s), "%d", qc->batch);
@@ -484,7 +484,7 @@ static void *loop_main(void *arg)
 {
     struct unit *u = arg;
     struct event *tick = event_new(u->base, -1, EV_PERSIST, on_tick, u);
-    struct timeval tv = {0, 50 * 1000};
+    struct timeval tv = {0, 50000};
     event_add(tick, &tv);
     event_base_dispatch(u->base);
     event_free(tick);
@@ -604,7 +604,7 @@ static void record_batch(struct unit *u, struct job *list)
             queued += append_job(j);
         if (queued > cap) {
             cap = queued;
-            replies = rp_realloc(replies, cap * sizeof(*replies));
+            replies = rp_realloc(replies, cap * sizeof(redisReply *));
         }
         if (rp_store_collect(replies, queued) == 0) {
             for (size_t i = 0; i < queued; i++)

@@ -1,12 +1,22 @@
 /* The SMS channel: a sender id or a short code to send from; the numbers and the provider
- * account come from the configuration, not from Pinpoint's request. */
+ * account come from the configuration, not from Pinpoint's request. Delivery goes to a
+ * Twilio-compatible HTTP provider through the shared HTTP client (channels/httpc.h); what is
+ * sent and how answers map onto DeliveryStatus is in sms_payload.c. */
+#include <openssl/crypto.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../../gateway/config.h"
+#include "../../gateway/log.h"
 #include "../../gateway/rc.h"
+#include "../../gateway/util.h"
 #include "../channel.h"
+#include "../httpc.h"
 #include "../settings.h"
 #include "e164.h"
+#include "sms_payload.h"
 
 /* GSM 03.38 alphanumeric originators are at most 11 characters. */
 #define SMS_SENDER_ID_MAX 11
@@ -79,6 +89,162 @@ static int sms_settings_validate(const json_t *settings, json_t *response_member
     return 0;
 }
 
+/* One per worker thread. */
+struct sms_transport {
+    struct rp_httpc *http;
+    char *url;               /* the Messages endpoint, owned; NULL when not configured */
+    char *basic_auth;        /* "AccountSid:AuthToken", owned */
+    const char *service_sid; /* borrowed from the config, like the two below */
+    const char *status_callback;
+    long timeout_ms;
+};
+
+static void *sms_transport_new(struct event_base *base, const struct rp_config *cfg)
+{
+    struct rp_httpc *http = rp_httpc_new(base, rp_config_str(cfg, "tls.ca_file"));
+    if (!http) {
+        rp_error("sms", "msg=\"cannot create the HTTP client: SMS deliveries fail here\"");
+        return NULL;
+    }
+    struct sms_transport *t = rp_calloc(1, sizeof(*t));
+    t->http = http;
+    t->service_sid = rp_config_str(cfg, "sms.messaging_service_sid");
+    t->status_callback = rp_config_str(cfg, "sms.status_callback_url");
+    t->timeout_ms = (long)rp_config_int(cfg, "sms.timeout_ms");
+    const char *sid = rp_config_str(cfg, "sms.account_sid");
+    const char *token = rp_config_str(cfg, "sms.auth_token");
+    if (*sid && *token) {
+        t->url = rp_sms_messages_url(rp_config_str(cfg, "sms.url"), sid);
+        size_t len = strlen(sid) + strlen(token) + 2;
+        t->basic_auth = rp_malloc(len);
+        snprintf(t->basic_auth, len, "%s:%s", sid, token);
+    } else {
+        rp_warn("sms", "msg=\"the SMS provider is not configured: SMS deliveries will fail\" "
+                       "keys=\"sms.account_sid sms.auth_token\"");
+    }
+    return t;
+}
+
+/* In-flight sends complete (TEMPORARY_FAILURE, client shut down) while the client is freed. */
+static void sms_transport_free(void *transport)
+{
+    struct sms_transport *t = transport;
+    if (!t)
+        return;
+    rp_httpc_free(t->http);
+    if (t->basic_auth)
+        OPENSSL_cleanse(t->basic_auth, strlen(t->basic_auth));
+    free(t->basic_auth);
+    free(t->url);
+    free(t);
+}
+
+static void log_result(const struct rp_send *send, double seconds)
+{
+    char to[32];
+    rp_redact(send->delivery->address, to, sizeof(to));
+    rp_debug("sms", "msg=sent id=%s to=%s status=%s code=%d seconds=%.3f",
+             send->delivery->message_id, to, rp_delivery_status_name(send->result.status),
+             send->result.status_code, seconds);
+}
+
+static void sms_on_response(void *arg, const struct rp_httpc_response *response)
+{
+    struct rp_send *send = arg;
+    struct rp_delivery_result *r = &send->result;
+    rp_sms_classify(response, rp_now_ms(), r);
+    if (r->status_code == 401 || r->status_code == 403)
+        rp_warn("sms", "msg=\"the provider rejected the credentials\" status=%d", r->status_code);
+    if (rp_log_min_level <= RP_LOG_DEBUG)
+        log_result(send, response->total_seconds);
+    rp_send_complete(send);
+}
+
+static void add_attributes(struct rp_delivery_result *r, json_t *attributes)
+{
+    if (json_is_object(r->attributes)) {
+        json_object_update(r->attributes, attributes);
+        json_decref(attributes);
+    } else {
+        json_decref(r->attributes);
+        r->attributes = attributes;
+    }
+}
+
+static void sms_send(void *transport, struct rp_send *send)
+{
+    struct sms_transport *t = transport;
+    const struct rp_delivery *d = send->delivery;
+    struct rp_delivery_result *r = &send->result;
+    if (!t->url) {
+        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0,
+                               "the SMS provider is not configured "
+                               "(sms.account_sid / sms.auth_token)");
+        rp_send_complete(send);
+        return;
+    }
+    const char *body = json_string_value(json_object_get(d->content, "Body"));
+    if (!body || !*body) {
+        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0, "the message has no Body");
+        rp_send_complete(send);
+        return;
+    }
+    struct rp_sms_message m = {
+        .to = d->address, .body = body, .status_callback = t->status_callback};
+    rp_sms_sender_select(d->content, send->settings, t->service_sid, &m.sender);
+    if (m.sender.kind == RP_SMS_SENDER_NONE) {
+        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0,
+                               "no sender: give OriginationNumber, set the channel's SenderId "
+                               "or ShortCode, or sms.messaging_service_sid");
+        rp_send_complete(send);
+        return;
+    }
+    /* A direct send must have its answer by the deadline the API request waits for. */
+    long timeout = t->timeout_ms;
+    if (d->deadline_ms > 0) {
+        int64_t left = d->deadline_ms - rp_now_ms();
+        if (left <= 0) {
+            rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0,
+                                   "the delivery deadline passed before sending");
+            rp_send_complete(send);
+            return;
+        }
+        if (left < timeout)
+            timeout = (long)left;
+    }
+
+    struct rp_sms_segments seg;
+    rp_sms_segments_count(body, &seg);
+    add_attributes(
+        r, rp_sms_attributes(&seg, json_string_value(json_object_get(d->content, "MessageType")),
+                             m.sender.kind == RP_SMS_SENDER_FROM ? m.sender.value : NULL));
+
+    static const char *const headers[] = {
+        "Accept: application/json",
+        "Content-Type: application/x-www-form-urlencoded",
+        NULL,
+    };
+    char *form = rp_sms_form_build(&m);
+    struct rp_httpc_request req = {
+        .method = "POST",
+        .url = t->url,
+        .headers = headers,
+        .body = form,
+        .body_len = strlen(form),
+        .basic_auth = t->basic_auth,
+        .timeout_ms = timeout,
+        .done = sms_on_response,
+        .arg = send,
+    };
+    int rc = rp_httpc_send(t->http, &req);
+    free(form);
+    if (rc < 0) {
+        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "cannot start the request: %s",
+                               rp_rc_msg(rc));
+        rp_send_complete(send);
+    }
+}
+
 const struct rp_channel_ops rp_sms_channel = {
     .type = "SMS",
     .path = "sms",
@@ -86,5 +252,7 @@ const struct rp_channel_ops rp_sms_channel = {
     .request_shape = "SMSChannelRequest",
     .settings_validate = sms_settings_validate,
     .address_validate = rp_e164_validate,
-    RP_CHANNEL_NO_TRANSPORT,
+    .transport_new = sms_transport_new,
+    .transport_free = sms_transport_free,
+    .send = sms_send,
 };

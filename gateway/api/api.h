@@ -37,6 +37,10 @@ void rp_api_remove_attributes(struct rp_request *req);
 void rp_api_get_user_endpoints(struct rp_request *req);
 void rp_api_delete_user_endpoints(struct rp_request *req);
 
+/* messages.c */
+void rp_api_send_messages(struct rp_request *req);
+void rp_api_send_users_messages(struct rp_request *req);
+
 /* deadletters.c (Repoint-only, under /repoint/v1) */
 void rp_api_get_dead_letters(struct rp_request *req);
 void rp_api_replay_dead_letters(struct rp_request *req);

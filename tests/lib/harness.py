@@ -283,3 +283,84 @@ def signed_request(url, method, path, body=b"", access_key=ACCESS_KEY, secret_ke
     except ValueError:
         parsed = data.decode(errors="replace")
     return resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed
+
+
+SIM_DIR = os.path.join(BUILD_DIR, "sim")
+TESTCA_DIR = os.path.join(SOURCE_DIR, "tests", "sim", "testca")
+SMS_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+SMS_AUTH_TOKEN = "sim-auth-token-0123456789abcdef"
+
+
+class SmsSim:
+    """The Twilio-compatible simulator (tests/sim/sms_sim.c) on a free loopback port, over
+    HTTPS with the test CA unless tls=False."""
+
+    def __init__(self, tls=True, extra_args=()):
+        self.port = free_port()
+        self.tls = tls
+        self.proc = None
+        self.extra = list(extra_args)
+        self.log_path = tempfile.mktemp(prefix="rp-smssim-", suffix=".log")
+
+    @property
+    def url(self):
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def start(self):
+        args = [os.path.join(SIM_DIR, "sms_sim"), "--port", str(self.port), "--account-sid",
+                SMS_ACCOUNT_SID, "--auth-token", SMS_AUTH_TOKEN, *self.extra]
+        if self.tls:
+            args += ["--tls-cert", os.path.join(TESTCA_DIR, "server.pem"),
+                     "--tls-key", os.path.join(TESTCA_DIR, "server.key")]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        wait_until(lambda: self._alive(), what="sms simulator")
+        return self
+
+    def _alive(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"sms_sim exited {self.proc.returncode}")
+        try:
+            self.stats()
+            return True
+        except Exception:
+            return False
+
+    def _call(self, method, path, body=None):
+        import ssl
+        ctx = ssl.create_default_context(cafile=os.path.join(TESTCA_DIR, "ca.pem")) \
+            if self.tls else None
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            text = r.read()
+            return json.loads(text) if text else None
+
+    def stats(self):
+        return self._call("GET", "/sim/stats")
+
+    def messages(self, since=0):
+        return self._call("GET", f"/sim/messages?since={since}")
+
+    def configure(self, **settings):
+        return self._call("POST", "/sim/config", settings)
+
+    def reset(self):
+        return self._call("POST", "/sim/reset", {})
+
+    def env(self):
+        """The REPOINT_* settings that point a daemon's SMS channel at this simulator."""
+        return {"REPOINT_SMS_URL": self.url, "REPOINT_SMS_ACCOUNT_SID": SMS_ACCOUNT_SID,
+                "REPOINT_SMS_AUTH_TOKEN": SMS_AUTH_TOKEN,
+                "REPOINT_TLS_CA_FILE": os.path.join(TESTCA_DIR, "ca.pem")}
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
