@@ -197,7 +197,9 @@ static const char *account_id(void)
 static void add_sms_attributes(json_t *attrs, const struct rp_delivery *d,
                                const struct rp_delivery_result *r)
 {
-    set_str(attrs, "record_status", sms_record_status(r));
+    /* A delivery receipt knows better than the send result (DELIVERED, UNREACHABLE ...). */
+    const char *receipt_status = json_string_value(json_object_get(r->attributes, "record_status"));
+    set_str(attrs, "record_status", receipt_status ? receipt_status : sms_record_status(r));
     set_str(attrs, "destination_phone_number", d->address);
     set_str(attrs, "origination_phone_number", content_str(d, "OriginationNumber"));
     set_str(attrs, "sender_id", content_str(d, "SenderId"));

@@ -171,6 +171,24 @@ static void add_attributes(struct rp_delivery_result *r, json_t *attributes)
     }
 }
 
+/* Receipts name the delivery in the callback URL itself (the provider signs the whole URL), so
+ * the status handler attributes them without a lookup table. Returns a new string or NULL. */
+static char *callback_url(const struct sms_transport *t, const struct rp_delivery *d)
+{
+    if (!t->status_callback || !*t->status_callback)
+        return NULL;
+    struct rp_sms_param q[3] = {{(char *)"app", (char *)d->app_id},
+                                {(char *)"mid", (char *)d->message_id},
+                                {(char *)"ep", d->endpoint_id}};
+    char *query = rp_sms_form_encode(q, d->endpoint_id ? 3 : 2);
+    size_t len = strlen(t->status_callback) + strlen(query) + 2;
+    char *url = rp_malloc(len);
+    snprintf(url, len, "%s%c%s", t->status_callback, strchr(t->status_callback, '?') ? '&' : '?',
+             query);
+    free(query);
+    return url;
+}
+
 static void sms_send(void *transport, struct rp_send *send)
 {
     struct sms_transport *t = transport;
@@ -189,8 +207,7 @@ static void sms_send(void *transport, struct rp_send *send)
         rp_send_complete(send);
         return;
     }
-    struct rp_sms_message m = {
-        .to = d->address, .body = body, .status_callback = t->status_callback};
+    struct rp_sms_message m = {.to = d->address, .body = body};
     rp_sms_sender_select(d->content, send->settings, t->service_sid, &m.sender);
     if (m.sender.kind == RP_SMS_SENDER_NONE) {
         rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0,
@@ -224,7 +241,10 @@ static void sms_send(void *transport, struct rp_send *send)
         "Content-Type: application/x-www-form-urlencoded",
         NULL,
     };
+    char *callback = callback_url(t, d);
+    m.status_callback = callback;
     char *form = rp_sms_form_build(&m);
+    free(callback);
     struct rp_httpc_request req = {
         .method = "POST",
         .url = t->url,

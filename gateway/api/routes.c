@@ -2,6 +2,7 @@
 #include "api.h"
 #include "eventstream.h"
 #include "limits.h"
+#include "channels/sms/sms_receipts.h"
 
 #define APP RP_ROUTE_APP_SCOPED
 
@@ -29,6 +30,10 @@ static const struct rp_route routes[] = {
      "PutChannelLimits", APP},
     {"DELETE", "/repoint/v1/apps/{}/channels/{}/limits", rp_api_delete_channel_limits,
      "DeleteChannelLimits", APP},
+
+    /* Repoint extension: SMS delivery receipts, signed by the provider instead of SigV4. */
+    {"POST", "/repoint/v1/sms/status", rp_sms_status_callback, "SmsStatusCallback",
+     RP_ROUTE_PUBLIC},
 
     /* Repoint extension: dead letters of the delivery queue. */
     {"GET", "/repoint/v1/dead-letters", rp_api_get_dead_letters, "GetDeadLetters", 0},
