@@ -197,8 +197,12 @@ static const char *account_id(void)
 static void add_sms_attributes(json_t *attrs, const struct rp_delivery *d,
                                const struct rp_delivery_result *r)
 {
-    /* A delivery receipt knows better than the send result (DELIVERED, UNREACHABLE ...). */
-    const char *receipt_status = json_string_value(json_object_get(r->attributes, "record_status"));
+    /* A delivery receipt knows better than the send result (DELIVERED, UNREACHABLE ...); a send
+     * result never overrides what Repoint says happened. */
+    const char *receipt_status =
+        json_is_string(json_object_get(r->attributes, "receipt"))
+            ? json_string_value(json_object_get(r->attributes, "record_status"))
+            : NULL;
     set_str(attrs, "record_status", receipt_status ? receipt_status : sms_record_status(r));
     set_str(attrs, "destination_phone_number", d->address);
     set_str(attrs, "origination_phone_number", content_str(d, "OriginationNumber"));

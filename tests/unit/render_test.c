@@ -1106,13 +1106,13 @@ static void test_message_response(void **state)
              " \"RequestId\": \"b2c8e4a6-0c51-4d0b-9f7e-1b3f8f5e2a11\","
              " \"Result\": {\"+12065550100\": {\"DeliveryStatus\": \"SUCCESSFUL\","
              "   \"StatusCode\": 200, \"StatusMessage\": \"MessageId: SM123\","
-             "   \"MessageId\": \"%s\"}},"
+             "   \"MessageId\": \"SM123\"}},"
              " \"EndpointResult\": {"
              "   \"ep-sms\": {\"Address\": \"+12065550100\", \"DeliveryStatus\": \"DUPLICATE\","
              "     \"StatusCode\": 400, \"StatusMessage\": \"%s\"},"
              "   \"ep-missing\": {\"DeliveryStatus\": \"PERMANENT_FAILURE\", \"StatusCode\": 404,"
              "     \"StatusMessage\": \"Endpoint not found\"}}}",
-             a->delivery.message_id, recipient(plan, NULL, "ep-sms")->result.status_message);
+             recipient(plan, NULL, "ep-sms")->result.status_message);
     assert_json_equal(resp, expected);
     json_decref(resp);
     rp_render_plan_free(plan);
