@@ -27,6 +27,9 @@
 #define MAINTENANCE_MS 250
 #define SETTINGS_TTL_MS 2000
 #define REPLY_TTL_MS 60000
+/* A delivery waiting this long or less for a rate-limit token waits in the reader's memory (its
+ * entry stays pending, so a crash loses nothing); longer waits go to the retry set. */
+#define HOLD_MAX_MS 1000
 #define DLQ_MAXLEN 1000000
 
 /* What the writer does with a finished job. */
@@ -65,6 +68,8 @@ struct unit {
     pthread_cond_t done_cond;
     struct job *to_send;        /* reader -> loop */
     struct job *done;           /* loop and reader -> writer */
+    struct job *held;           /* reader only: waiting for rate-limit tokens */
+    int64_t held_due_ms;        /* earliest due time in held */
     atomic_int in_flight;
     atomic_int stop_reading;
     atomic_int stop_loop;
@@ -251,6 +256,13 @@ static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
             if (due >= j->delivery.deadline_ms && j->delivery.origin == RP_ORIGIN_DIRECT) {
                 finish_now(u, j, RP_DS_THROTTLED, 429,
                            "MessagesPerSecond limit reached before the request's deadline");
+            } else if (due - now <= HOLD_MAX_MS) {
+                j->due_ms = due;
+                j->next = u->held;
+                u->held = j;
+                if (!u->held_due_ms || due < u->held_due_ms)
+                    u->held_due_ms = due;
+                atomic_fetch_add(&u->in_flight, 1);
             } else {
                 j->outcome = OUTCOME_RESCHEDULE;
                 j->due_ms = due;
@@ -287,6 +299,33 @@ static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
     }
     if (sent)
         event_active(u->notify, EV_READ, 0);
+}
+
+/* Gives the held deliveries whose wait is over another try at the rate limiter. */
+static void release_held(struct unit *u, struct job **jobs, size_t cap)
+{
+    int64_t now = rp_now_ms();
+    struct job *keep = NULL;
+    size_t n = 0;
+    u->held_due_ms = 0;
+    for (struct job *j = u->held; j;) {
+        struct job *next = j->next;
+        j->next = NULL;
+        if (j->due_ms <= now && n < cap) {
+            j->due_ms = 0;
+            jobs[n++] = j;
+            atomic_fetch_sub(&u->in_flight, 1);
+        } else {
+            j->next = keep;
+            keep = j;
+            if (!u->held_due_ms || j->due_ms < u->held_due_ms)
+                u->held_due_ms = j->due_ms;
+        }
+        j = next;
+    }
+    u->held = keep;
+    if (n)
+        dispatch_batch(u, jobs, n);
 }
 
 /* Collects the entries of an XREADGROUP / XAUTOCLAIM reply (array of [stream, entries]). */
@@ -361,9 +400,10 @@ static void *reader_main(void *arg)
 {
     struct unit *u = arg;
     const struct rp_queue_conf *qc = rp_queue_conf();
-    size_t cap = (size_t)qc->batch;
-    struct job **jobs = rp_calloc(cap, sizeof(struct job *));
     int n_streams = n_served * qc->shards;
+    /* XREADGROUP's COUNT applies to each stream: one read returns up to batch per stream. */
+    size_t cap = (size_t)qc->batch * (size_t)n_streams;
+    struct job **jobs = rp_calloc(cap, sizeof(struct job *));
     const char **argv = rp_calloc(9 + 2 * (size_t)n_streams, sizeof(char *));
     char(*keys)[128] = rp_calloc((size_t)n_streams, sizeof(*keys));
     char count_s[16], block_s[16];
@@ -405,10 +445,14 @@ static void *reader_main(void *arg)
             last_maintenance = now;
             maintenance(u, jobs, cap, &last_claim);
         }
+        if (u->held && rp_now_ms() >= u->held_due_ms)
+            release_held(u, jobs, cap);
         if (atomic_load(&u->in_flight) >= in_flight_cap) {
             usleep(2000);
             continue;
         }
+        /* While deliveries wait for tokens, poll instead of blocking so they are not late. */
+        argv[7] = u->held ? "1" : block_s;
         redisReply *r = rp_store_commandv(argc, argv, NULL);
         if (!r) {
             usleep(200 * 1000);
@@ -428,6 +472,13 @@ static void *reader_main(void *arg)
                 dispatch_batch(u, jobs, n);
         }
         freeReplyObject(r);
+    }
+    /* Deliveries still waiting for tokens stay pending in Redis for whoever reads next. */
+    while (u->held) {
+        struct job *next = u->held->next;
+        job_free(u->held);
+        u->held = next;
+        atomic_fetch_sub(&u->in_flight, 1);
     }
     free(keys);
     free(argv);
