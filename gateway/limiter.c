@@ -263,7 +263,11 @@ int rp_limiter_take(const char *app_id, const char *channel_type, int want, int 
 
     char key[RP_KEY_MAX], rate_s[24], burst_s[24], want_s[16];
     rp_key_rate_state(key, app_id, channel_type);
-    snprintf(rate_s, sizeof(rate_s), "%ld", rate);
+    /* Refill at 98% of the limit: the provider counts arrivals, and the time between taking a
+     * token and the request reaching the provider varies (queueing, connection setup, GC on
+     * their side); the 2% margin keeps those jitters from adding up to more than the limit
+     * plus one burst in the provider's own window. */
+    snprintf(rate_s, sizeof(rate_s), "%.3f", (double)rate * RP_LIMITER_PACING);
     snprintf(burst_s, sizeof(burst_s), "%ld", rp_limiter_burst(rate));
     snprintf(want_s, sizeof(want_s), "%d", want);
     const char *args[] = {key, rate_s, burst_s, want_s};

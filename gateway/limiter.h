@@ -17,6 +17,8 @@
 
 /* Largest batch one take may ask for. */
 #define RP_LIMITER_MAX_WANT 1000
+/* Tokens refill at this fraction of the limit (see rp_limiter_take). */
+#define RP_LIMITER_PACING 0.98
 /* How long an instance keeps using a limit it looked up before looking again: a change made on
  * another instance applies here within this time. */
 #define RP_LIMITER_CACHE_MS 1000

@@ -69,6 +69,10 @@ struct unit {
     struct job *to_send;        /* reader -> loop */
     struct job *done;           /* loop and reader -> writer */
     struct job *held;           /* reader only: waiting for rate-limit tokens */
+    /* Entries this unit is working on ("<id>@<stream>"), so its own XAUTOCLAIM, which takes
+     * every entry idle past the visibility timeout whoever holds it, does not start a second
+     * copy of a delivery still in flight here. Guarded by lock. */
+    json_t *working;
     int64_t held_due_ms;        /* earliest due time in held */
     atomic_int in_flight;
     atomic_int stop_reading;
@@ -105,6 +109,33 @@ static struct job *take_all(struct unit *u, struct job **list)
     *list = NULL;
     pthread_mutex_unlock(&u->lock);
     return all;
+}
+
+static void working_key(const struct job *j, char *out, size_t size)
+{
+    snprintf(out, size, "%s@%s", j->entry_id, j->stream);
+}
+
+/* Marks j as worked on; returns 0 when it already was (a reclaimed copy to drop). */
+static int working_add(struct unit *u, const struct job *j)
+{
+    char key[200];
+    working_key(j, key, sizeof(key));
+    pthread_mutex_lock(&u->lock);
+    int fresh = json_object_get(u->working, key) == NULL;
+    if (fresh)
+        json_object_set_new(u->working, key, json_true());
+    pthread_mutex_unlock(&u->lock);
+    return fresh;
+}
+
+static void working_remove(struct unit *u, const struct job *j)
+{
+    char key[200];
+    working_key(j, key, sizeof(key));
+    pthread_mutex_lock(&u->lock);
+    json_object_del(u->working, key);
+    pthread_mutex_unlock(&u->lock);
 }
 
 static void job_free(struct job *j)
@@ -329,7 +360,8 @@ static void release_held(struct unit *u, struct job **jobs, size_t cap)
 }
 
 /* Collects the entries of an XREADGROUP / XAUTOCLAIM reply (array of [stream, entries]). */
-static size_t collect_entries(const redisReply *streams, struct job **jobs, size_t cap)
+static size_t collect_entries(struct unit *u, const redisReply *streams, struct job **jobs,
+                              size_t cap)
 {
     size_t n = 0;
     for (size_t s = 0; s < streams->elements; s++) {
@@ -340,7 +372,13 @@ static size_t collect_entries(const redisReply *streams, struct job **jobs, size
         for (size_t e = 0; e < entries->elements && n < cap; e++)
             if (entries->element[e]->type == REDIS_REPLY_ARRAY &&
                 entries->element[e]->elements == 2)
-                jobs[n++] = job_from_entry(pair->element[0]->str, entries->element[e]);
+            {
+                struct job *j = job_from_entry(pair->element[0]->str, entries->element[e]);
+                if (working_add(u, j))
+                    jobs[n++] = j;
+                else
+                    job_free(j);
+            }
     }
     return n;
 }
@@ -372,7 +410,13 @@ static void reclaim(struct unit *u, struct job **jobs, size_t cap)
             for (size_t e = 0; e < entries->elements && n < cap; e++)
                 if (entries->element[e]->type == REDIS_REPLY_ARRAY &&
                     entries->element[e]->elements == 2)
-                    jobs[n++] = job_from_entry(key, entries->element[e]);
+                {
+                    struct job *j = job_from_entry(key, entries->element[e]);
+                    if (working_add(u, j))
+                        jobs[n++] = j; /* a dead consumer's entry */
+                    else
+                        job_free(j);   /* ours, still in flight here */
+                }
             freeReplyObject(r);
             if (n) {
                 rp_info("worker", "took over %zu deliveries left unacknowledged on %s", n, key);
@@ -467,7 +511,7 @@ static void *reader_main(void *arg)
             continue;
         }
         if (r->type == REDIS_REPLY_ARRAY) {
-            size_t n = collect_entries(r, jobs, cap);
+            size_t n = collect_entries(u, r, jobs, cap);
             if (n)
                 dispatch_batch(u, jobs, n);
         }
@@ -476,6 +520,7 @@ static void *reader_main(void *arg)
     /* Deliveries still waiting for tokens stay pending in Redis for whoever reads next. */
     while (u->held) {
         struct job *next = u->held->next;
+        working_remove(u, u->held);
         job_free(u->held);
         u->held = next;
         atomic_fetch_sub(&u->in_flight, 1);
@@ -675,6 +720,7 @@ static void record_batch(struct unit *u, struct job *list)
                                          j->delivery.address);
         if (j->attempted || j->settings)
             atomic_fetch_sub(&u->in_flight, 1);
+        working_remove(u, j);
         job_free(j);
         j = next;
     }
@@ -758,6 +804,7 @@ int rp_workers_start(const struct rp_config *cfg, int count, const char *channel
         snprintf(u->consumer, sizeof(u->consumer), "%.40s-%d-%d-%s", host, (int)getpid(), i,
                  nonce);
         pthread_mutex_init(&u->lock, NULL);
+        u->working = json_object();
         pthread_cond_init(&u->done_cond, NULL);
         u->base = event_base_new();
         u->notify = event_new(u->base, -1, EV_READ, on_notify, u);
@@ -800,6 +847,7 @@ void rp_workers_stop(int grace_ms)
             job_free(left);
             left = next;
         }
+        json_decref(u->working);
         event_free(u->notify);
         event_base_free(u->base);
         pthread_mutex_destroy(&u->lock);
