@@ -33,17 +33,6 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
-static int hexdigit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *rp_http_percent_decode(const char *s, size_t len)
 {
     char *out = rp_malloc(len + 1);
@@ -53,8 +42,8 @@ char *rp_http_percent_decode(const char *s, size_t len)
             out[n++] = s[i];
             continue;
         }
-        int hi = i + 2 < len ? hexdigit((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < len ? hexdigit((unsigned char)s[i + 2]) : -1;
+        int hi = i + 2 < len ? rp_hexval((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < len ? rp_hexval((unsigned char)s[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(out);
             return NULL;

@@ -95,7 +95,7 @@ void rp_hex(const unsigned char *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int rp_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -109,10 +109,10 @@ static int hexval(char c)
 int rp_unhex(const char *in, unsigned char *out, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        int hi = hexval(in[2 * i]);
+        int hi = rp_hexval(in[2 * i]);
         if (hi < 0)
             return -1;
-        int lo = hexval(in[2 * i + 1]);
+        int lo = rp_hexval(in[2 * i + 1]);
         if (lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);

@@ -37,6 +37,8 @@ void rp_uuid_new(char *out);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void rp_hex(const unsigned char *in, size_t len, char *out);
+/* The value of one hex digit, or -1. */
+int rp_hexval(int c);
 /* Parses exactly 2*len hex characters into out; returns 0 or -1. */
 int rp_unhex(const char *in, unsigned char *out, size_t len);
 

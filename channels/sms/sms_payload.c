@@ -263,17 +263,6 @@ char *rp_sms_messages_url(const char *base_url, const char *account_sid)
 
 /* ---- Form bodies ---------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..n) into a new string; NULL for a bad escape or a NUL, raw or encoded. */
 static char *form_decode(const char *s, size_t n)
 {
@@ -286,8 +275,8 @@ static char *form_decode(const char *s, size_t n)
         } else if (s[i] == '+') {
             out[o++] = ' ';
         } else if (s[i] == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < n ? rp_hexval(s[i + 1]) : -1;
+            int lo = i + 2 < n ? rp_hexval(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(out);
                 return NULL;
