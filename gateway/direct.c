@@ -31,6 +31,7 @@ static struct rp_waiter *waiters;  /* few hundred at most: a list is enough */
 static size_t n_waiting;
 static pthread_t collector;
 static atomic_int collector_running;
+static int stopped; /* under waiters_lock: waiters are no longer answered by the collector */
 
 const char *rp_direct_reply_key(void)
 {
@@ -119,6 +120,8 @@ static void complete(struct rp_waiter *w)
 void rp_direct_wait(struct rp_request *req, struct rp_waiter *w)
 {
     pthread_mutex_lock(&waiters_lock);
+    if (stopped && w->pending)
+        give_up_missing(w, "Repoint is shutting down"); /* nobody would resume it */
     if (w->pending == 0) {
         unlink_waiter(w);
         pthread_mutex_unlock(&waiters_lock);
@@ -242,6 +245,9 @@ int rp_direct_start(void)
     char id[33];
     rp_id_new(id);
     snprintf(reply_key, sizeof(reply_key), "rp:reply:%s", id);
+    pthread_mutex_lock(&waiters_lock);
+    stopped = 0;
+    pthread_mutex_unlock(&waiters_lock);
     atomic_store(&collector_running, 1);
     if (pthread_create(&collector, NULL, collector_main, NULL)) {
         atomic_store(&collector_running, 0);
@@ -256,6 +262,9 @@ void rp_direct_stop(void)
         return;
     atomic_store(&collector_running, 2);
     pthread_join(collector, NULL);
+    pthread_mutex_lock(&waiters_lock);
+    stopped = 1;
+    pthread_mutex_unlock(&waiters_lock);
     expire_waiters(rp_now_ms(), 1);
     atomic_store(&collector_running, 0);
 }

@@ -12,8 +12,10 @@
 #include <netdb.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct rp_context rp_ctx;
 
@@ -147,8 +149,13 @@ void rp_respond_unavailable(struct rp_request *req)
                      "Repoint's store is unavailable; retry the request");
 }
 
+/* Requests suspended and not yet taken back by MHD: MHD_stop_daemon aborts the process while
+ * any connection is still suspended, and a resume is only taken back by MHD's own thread. */
+static atomic_int suspended_count;
+
 void rp_request_suspend(struct rp_request *req)
 {
+    atomic_fetch_add(&suspended_count, 1);
     req->suspended = 1;
     MHD_suspend_connection(req->conn);
 }
@@ -466,6 +473,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (req->suspended) {
+        if (req->suspended == 1) {
+            req->suspended = 2;
+            atomic_fetch_sub(&suspended_count, 1);
+        }
         /* Resumed: the answer was stored by the thread that completed the request. */
         if (req->resume_body && !req->responded) {
             char *body = req->resume_body;
@@ -485,6 +496,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct rp_request *req = *con_cls;
+    if (req && req->suspended == 1)
+        atomic_fetch_sub(&suspended_count, 1); /* the client left while it waited */
     if (req)
         free_request(req);
     *con_cls = NULL;
@@ -537,6 +550,16 @@ int rp_http_start(const char *host, int port, int threads, size_t max_body, int 
 void rp_http_stop(void)
 {
     if (daemon_handle) {
+        /* Every waiting request has been resumed (rp_direct_stop); let MHD take them back. */
+        for (int i = 0; i < 500 && atomic_load(&suspended_count) > 0; i++)
+            usleep(10 * 1000);
+        if (atomic_load(&suspended_count) > 0) {
+            /* MHD_stop_daemon would abort the process: leave the listener to the exit. */
+            rp_warn("http", "%d requests still suspended after 5 s; not stopping the listener",
+                    atomic_load(&suspended_count));
+            daemon_handle = NULL;
+            return;
+        }
         MHD_stop_daemon(daemon_handle);
         daemon_handle = NULL;
     }

@@ -646,15 +646,6 @@ static size_t append_job(struct job *j)
             json_decref(event);
         }
     }
-    if ((j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD) && j->delivery.reply_to[0]) {
-        json_t *res = result_json(j);
-        text = json_dumps(res, JSON_COMPACT);
-        json_decref(res);
-        rp_store_append("LPUSH %s %s", j->delivery.reply_to, text);
-        rp_store_append("PEXPIRE %s %d", j->delivery.reply_to, REPLY_TTL_MS);
-        queued += 2;
-        free(text);
-    }
     if (j->outcome == OUTCOME_RETRY || j->outcome == OUTCOME_RESCHEDULE) {
         char key[128];
         rp_queue_retry_key(key, j->delivery.channel, rp_queue_shard_of(j->delivery.message_id));
@@ -678,10 +669,97 @@ static size_t append_job(struct job *j)
         free(text);
         free(res_text);
     }
+    return queued;
+}
+
+/* What append_grouped batches: the key a job contributes to (NULL: none) and its value. */
+struct grouping {
+    const char *(*key)(const struct job *j);
+    char *(*value)(const struct job *j); /* owned result, or NULL to use entry_id */
+};
+
+static const char *reply_key(const struct job *j)
+{
+    return (j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD) && j->delivery.reply_to[0]
+               ? j->delivery.reply_to
+               : NULL;
+}
+
+static char *reply_text(const struct job *j)
+{
+    json_t *res = result_json(j);
+    char *text = json_dumps(res, JSON_COMPACT);
+    json_decref(res);
+    return text;
+}
+
+static const char *stream_key(const struct job *j)
+{
+    return j->stream;
+}
+
+/* Queues one variadic command per distinct key over the batch, "CMD key [extra] value...", and
+ * a PEXPIRE of the key after it when expire_ms > 0. Returns the commands queued. */
+static size_t append_grouped(const struct job *list, size_t n, const struct grouping *g,
+                             const char *cmd, const char *extra, int expire_ms)
+{
+    size_t queued = 0;
+    const char **argv = rp_calloc(n + 3, sizeof(char *));
+    char **owned = rp_calloc(n, sizeof(char *));
+    const char **keys = rp_calloc(n, sizeof(char *));
+    size_t n_keys = 0;
+    for (const struct job *j = list; j; j = j->next) {
+        const char *key = g->key(j);
+        size_t k = 0;
+        while (key && k < n_keys && strcmp(keys[k], key) != 0)
+            k++;
+        if (!key || k < n_keys)
+            continue; /* no key, or this key's command is already queued */
+        keys[n_keys++] = key;
+        int argc = 0;
+        size_t n_owned = 0;
+        argv[argc++] = cmd;
+        argv[argc++] = key;
+        if (extra)
+            argv[argc++] = extra;
+        for (const struct job *o = j; o; o = o->next) {
+            const char *okey = g->key(o);
+            if (!okey || strcmp(okey, key) != 0)
+                continue;
+            char *v = g->value ? g->value(o) : NULL;
+            if (v)
+                owned[n_owned++] = v;
+            argv[argc++] = v ? v : o->entry_id;
+        }
+        rp_store_appendv(argc, argv, NULL);
+        queued++;
+        for (size_t i = 0; i < n_owned; i++)
+            free(owned[i]);
+        if (expire_ms > 0) {
+            rp_store_append("PEXPIRE %s %d", key, expire_ms);
+            queued++;
+        }
+    }
+    free(keys);
+    free(owned);
+    free(argv);
+    return queued;
+}
+
+/* Queues every command recording a batch of n jobs; returns how many replies to collect. One
+ * LPUSH per reply list and one XACK and one XDEL per stream, instead of one of each per job. */
+static size_t append_batch(struct job *list, size_t n)
+{
+    static const struct grouping replies = {reply_key, reply_text};
+    static const struct grouping entries = {stream_key, NULL};
+    size_t queued = 0;
+    for (struct job *j = list; j; j = j->next)
+        queued += append_job(j);
+    queued += append_grouped(list, n, &replies, "LPUSH", NULL, REPLY_TTL_MS);
     /* Acknowledge last: a crash before this point redelivers rather than loses. */
-    rp_store_append("XACK %s " RP_QUEUE_GROUP " %s", j->stream, j->entry_id);
-    rp_store_append("XDEL %s %s", j->stream, j->entry_id);
-    return queued + 2;
+    queued += append_grouped(list, n, &entries, "XACK", RP_QUEUE_GROUP, 0);
+    queued += append_grouped(list, n, &entries, "XDEL", NULL, 0);
+    return queued;
 }
 
 /* Records a batch; retries until Redis takes it (the entries stay pending meanwhile). */
@@ -695,9 +773,7 @@ static void record_batch(struct unit *u, struct job *list)
     redisReply **replies = NULL;
     size_t cap = 0;
     for (;;) {
-        size_t queued = 0;
-        for (struct job *j = list; j; j = j->next)
-            queued += append_job(j);
+        size_t queued = append_batch(list, count);
         if (queued > cap) {
             cap = queued;
             replies = rp_realloc(replies, cap * sizeof(redisReply *));
@@ -724,7 +800,6 @@ static void record_batch(struct unit *u, struct job *list)
         job_free(j);
         j = next;
     }
-    (void)count;
 }
 
 static void *writer_main(void *arg)

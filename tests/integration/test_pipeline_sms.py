@@ -212,6 +212,46 @@ def test_delivery_receipts():
         assert err.code == 403
 
 
+def test_sigterm_during_sends_exits_cleanly():
+    """SIGTERM while SendMessages requests wait: every waiting request is answered and the
+    process exits 0 (libmicrohttpd aborts if stopped with a request still suspended)."""
+    import threading
+    sim, redis = state["sim"], state["redis"]
+    d = harness.Repoint(redis.url, env={**sim.env(), "REPOINT_DIRECT_DEADLINE_MS": "3000"})
+    d.key_path = state["daemon"].key_path  # share the key: the SMS settings are sealed with it
+    d.env["REPOINT_SECRETS_KEY_FILE"] = state["daemon"].key_path
+    d.start()
+    sim.configure(latency_ms=200)
+    stop = threading.Event()
+    answered = []
+
+    def hammer(n):
+        c = d.client()
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                c.send_messages(ApplicationId=state["app"], MessageRequest={
+                    "Addresses": {f"+1415556{n}{i % 1000:03d}": {"ChannelType": "SMS"}},
+                    "MessageConfiguration": {"SMSMessage": {"Body": "bye"}}})
+                answered.append(1)
+            except Exception:
+                answered.append(0)
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        harness.wait_until(lambda: len(answered) >= 8, timeout=20, what="sends in flight")
+        rc = d.stop()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+        sim.configure(latency_ms=0)
+        d.cleanup()
+    assert rc == 0, f"repoint exited {rc} on SIGTERM with requests waiting"
+
+
 def main():
     sim = harness.SmsSim(extra_args=["--callbacks"]).start()
     redis = harness.Redis().start()
@@ -233,6 +273,7 @@ def main():
                 test_throttled_by_provider, test_throttled_by_messages_per_second,
                 test_duplicate_address, test_channel_not_configured,
                 test_bad_requests_name_the_field, test_delivery_receipts,
+                test_sigterm_during_sends_exits_cleanly,
             ])
         except SystemExit as e:
             if e.code:
