@@ -314,12 +314,6 @@ long long rp_config_int(const struct rp_config *cfg, const char *key)
     return strtoll(cfg->values[must_index(key)], NULL, 10);
 }
 
-int rp_config_bool(const struct rp_config *cfg, const char *key)
-{
-    const char *v = cfg->values[must_index(key)];
-    return !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1");
-}
-
 /* Masks the password of a URL-shaped value ("redis://:pw@host") as well as secret keys. */
 static void print_masked(FILE *out, const struct rp_config_key *key, const char *value)
 {

@@ -218,13 +218,8 @@ json_t *rp_endpoint_store_removed_attributes(const char *app)
 {
     char key[RP_KEY_MAX];
     rp_key_removed_attrs(key, app);
-    redisReply *r = rp_store_command("GET %s", key);
-    if (!rp_reply_ok(r)) {
-        if (r)
-            freeReplyObject(r);
+    json_t *removed;
+    if (rp_store_get_json(key, &removed) < 0)
         return NULL;
-    }
-    json_t *removed = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;
-    freeReplyObject(r);
     return removed ? removed : json_object();
 }

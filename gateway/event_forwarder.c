@@ -124,16 +124,11 @@ static int refresh_destination(struct app_state *st, int64_t now)
         return 0;
     char key[RP_KEY_MAX];
     rp_events_settings_key(key, st->app);
-    redisReply *r = rp_store_command("GET %s", key);
-    if (!rp_reply_ok(r)) {
-        if (r)
-            freeReplyObject(r);
+    json_t *settings;
+    if (rp_store_get_json(key, &settings) < 0)
         return RP_ESTORE;
-    }
     struct rp_event_dest dest;
     memset(&dest, 0, sizeof(dest));
-    json_t *settings = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;
-    freeReplyObject(r);
     const char *arn = json_string_value(json_object_get(settings, "DestinationStreamArn"));
     struct rp_err err;
     if (arn && rp_events_dest_parse(arn, &dest, &err) < 0) {

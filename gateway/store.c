@@ -353,6 +353,32 @@ redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const 
     return r;
 }
 
+int rp_store_get_json(const char *key, json_t **out)
+{
+    *out = NULL;
+    redisReply *r = rp_store_command("GET %s", key);
+    if (!r)
+        return RP_ESTORE;
+    if (r->type == REDIS_REPLY_STRING)
+        *out = json_loadb(r->str, r->len, 0, NULL);
+    int rc = r->type == REDIS_REPLY_ERROR ? RP_ESTORE : *out != NULL;
+    freeReplyObject(r);
+    return rc;
+}
+
+int rp_store_set_json(const char *key, const json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+    if (!text)
+        rp_panic("out of memory serialising a stored document");
+    redisReply *r = rp_store_command("SET %s %s", key, text);
+    free(text);
+    int ok = rp_reply_ok(r);
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : RP_ESTORE;
+}
+
 int rp_store_ping(void)
 {
     redisReply *r = rp_store_command("PING");

@@ -6,6 +6,7 @@
 #define RP_STORE_H
 
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -49,6 +50,13 @@ struct rp_script {
 };
 redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const char **args,
                           const size_t *lens);
+
+/* A JSON document stored as a string (settings, RemoveAttributes records, event stream
+ * settings). rp_store_get_json returns 1 and *out (new reference) when present and parseable,
+ * 0 when absent (*out NULL), RP_ESTORE when Redis cannot be asked. rp_store_set_json borrows
+ * value; returns 0 or RP_ESTORE. */
+int rp_store_get_json(const char *key, json_t **out);
+int rp_store_set_json(const char *key, const json_t *value);
 
 /* 1 when this thread's connection answers PING (used by /repoint/ready). */
 int rp_store_ping(void);

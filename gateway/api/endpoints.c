@@ -507,12 +507,7 @@ void rp_api_remove_attributes(struct rp_request *req)
     }
     char key[RP_KEY_MAX];
     rp_key_removed_attrs(key, app);
-    char *text = json_dumps(removed, JSON_COMPACT);
-    redisReply *r = rp_store_command("SET %s %s", key, text);
-    free(text);
-    int ok = rp_reply_ok(r);
-    if (r)
-        freeReplyObject(r);
+    int ok = rp_store_set_json(key, removed) == 0;
     json_decref(removed);
     if (!ok) {
         json_decref(body);

@@ -100,15 +100,9 @@ void rp_api_put_event_stream(struct rp_request *req)
     if (req->credential)
         json_object_set_new(stored, "LastUpdatedBy", json_string(req->credential->access_key_id));
     json_decref(body);
-    char *text = json_dumps(stored, JSON_COMPACT);
     char key[RP_KEY_MAX];
     rp_events_settings_key(key, rp_request_app(req));
-    redisReply *r = rp_store_command("SET %s %s", key, text);
-    int ok = rp_reply_ok(r);
-    if (r)
-        freeReplyObject(r);
-    free(text);
-    if (!ok) {
+    if (rp_store_set_json(key, stored) < 0) {
         json_decref(stored);
         rp_respond_unavailable(req);
         return;

@@ -90,17 +90,10 @@ static json_t *load_settings(const char *app)
 {
     char key[RP_KEY_MAX];
     rp_key_settings(key, app);
-    redisReply *r = rp_store_command("GET %s", key);
-    if (!rp_reply_ok(r)) {
-        if (r)
-            freeReplyObject(r);
+    json_t *settings;
+    if (rp_store_get_json(key, &settings) < 0)
         return NULL;
-    }
-    json_t *settings = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;
-    freeReplyObject(r);
-    if (!settings)
-        settings = json_object();
-    return settings;
+    return settings ? settings : json_object();
 }
 
 static json_t *settings_response(const char *app, json_t *settings)
@@ -170,14 +163,9 @@ void rp_api_update_settings(struct rp_request *req)
     char now[RP_ISO_SIZE];
     rp_api_now_iso(now);
     json_object_set_new(settings, "LastModifiedDate", json_string(now));
-    char *text = json_dumps(settings, JSON_COMPACT);
     char key[RP_KEY_MAX];
     rp_key_settings(key, rp_request_app(req));
-    redisReply *r = rp_store_command("SET %s %s", key, text);
-    int ok = rp_reply_ok(r);
-    if (r)
-        freeReplyObject(r);
-    free(text);
+    int ok = rp_store_set_json(key, settings) == 0;
     json_decref(body);
     if (ok)
         rp_limiter_invalidate(rp_request_app(req));
