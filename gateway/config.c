@@ -59,6 +59,16 @@ static const struct rp_config_key config_keys[] = {
     KEY_STR("sms.messaging_service_sid", ""),
     KEY_STR("sms.status_callback_url", ""),
     KEY_INT("sms.timeout_ms", "10000", 100, 120000),
+    /* The APNs channels. */
+
+    /* FCM, ADM and Baidu. */
+
+    /* The EMAIL channel's SMTP relay. */
+
+    /* Templates and one-time passwords. */
+
+    /* Import and export jobs. */
+
     KEY_STR("account_id", "000000000000"),
     KEY_STR("region", "us-east-1"),
 };

@@ -80,6 +80,9 @@ struct rp_delivery_result {
     char message_id[256];         /* provider's message id ("" when none) */
     char updated_token[512];      /* a new address the provider gave, "" when none */
     int address_dead;             /* the address will never work again: endpoint -> INACTIVE */
+    int64_t dead_since_ms;        /* with address_dead: when the provider last saw the address
+                                   * invalid (APNs 410 timestamp); an endpoint re-registered
+                                   * after that stays ACTIVE. 0 when the provider gives none */
     int64_t retry_after_ms;       /* provider's Retry-After, 0 when none */
     json_t *attributes;           /* owned or NULL: extra event attributes (e.g. SMS parts) */
 };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <fnmatch.h>
 #include <string.h>
+#include <time.h>
 
 #include "channels/channel.h"
 #include "rc.h"
@@ -242,11 +243,12 @@ static int days_in_month(int year, int month)
 
 /* ISO 8601 as clients write EffectiveDate: a calendar date in extended (2017-10-11) or basic
  * (20171011) form, optionally followed by T and a time of hours and minutes, optional seconds
- * and fraction, and an optional zone (Z, +hh:mm, +hhmm, +hh). The guide's own example,
- * 20171011T150548Z, is the basic form. */
-static bool iso8601_valid(const char *s)
+ * and fraction, and an optional zone (Z, +hh:mm, +hhmm, +hh; none means UTC). The guide's own
+ * example, 20171011T150548Z, is the basic form. */
+bool rp_iso8601_parse_ms(const char *s, int64_t *unix_ms)
 {
-    int year, month, day, hour, minute, second = 0, frac;
+    int year, month, day, hour = 0, minute = 0, second = 0, frac, zone_sign = 0, zh = 0, zm = 0;
+    int64_t frac_ms = 0;
     const char *p = take_digits(s, 4, &year);
     if (!p)
         return false;
@@ -257,44 +259,64 @@ static bool iso8601_valid(const char *s)
     p = take_digits(p, 2, &day);
     if (!p || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
         return false;
-    if (*p == '\0')
-        return true;
-    if (*p++ != 'T')
-        return false;
-    p = take_digits(p, 2, &hour);
-    if (!p)
-        return false;
-    bool colon = *p == ':';
-    p = take_digits(p + colon, 2, &minute);
-    if (!p || hour > 23 || minute > 59)
-        return false;
-    if ((colon && *p == ':') || (!colon && *p >= '0' && *p <= '9')) {
-        p = take_digits(p + colon, 2, &second);
-        if (!p || second > 60)
+    if (*p != '\0') {
+        if (*p++ != 'T')
             return false;
-        if (*p == '.' || *p == ',') {
-            int digits = 0;
-            for (p++; take_digits(p, 1, &frac); p++)
-                digits++;
-            if (digits < 1 || digits > 9)
-                return false;
-        }
-    }
-    if (*p == 'Z')
-        return p[1] == '\0';
-    if (*p == '+' || *p == '-') {
-        int zh, zm = 0;
-        p = take_digits(p + 1, 2, &zh);
+        p = take_digits(p, 2, &hour);
         if (!p)
             return false;
-        if (*p != '\0') {
-            p = take_digits(p + (*p == ':'), 2, &zm);
+        bool colon = *p == ':';
+        p = take_digits(p + colon, 2, &minute);
+        if (!p || hour > 23 || minute > 59)
+            return false;
+        if ((colon && *p == ':') || (!colon && *p >= '0' && *p <= '9')) {
+            p = take_digits(p + colon, 2, &second);
+            if (!p || second > 60)
+                return false;
+            if (*p == '.' || *p == ',') {
+                int digits = 0;
+                for (p++; take_digits(p, 1, &frac); p++) {
+                    if (digits < 3)
+                        frac_ms = frac_ms * 10 + frac;
+                    digits++;
+                }
+                if (digits < 1 || digits > 9)
+                    return false;
+                for (int d = digits; d < 3; d++)
+                    frac_ms *= 10;
+            }
+        }
+        if (*p == 'Z') {
+            if (p[1] != '\0')
+                return false;
+        } else if (*p == '+' || *p == '-') {
+            zone_sign = *p == '+' ? 1 : -1;
+            p = take_digits(p + 1, 2, &zh);
             if (!p)
                 return false;
+            if (*p != '\0') {
+                p = take_digits(p + (*p == ':'), 2, &zm);
+                if (!p)
+                    return false;
+            }
+            if (*p != '\0' || zh > 23 || zm > 59)
+                return false;
+        } else if (*p != '\0') {
+            return false;
         }
-        return *p == '\0' && zh <= 23 && zm <= 59;
     }
-    return *p == '\0';
+    if (unix_ms) {
+        struct tm tm = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
+                        .tm_hour = hour, .tm_min = minute, .tm_sec = second};
+        int64_t secs = (int64_t)timegm(&tm) - (int64_t)zone_sign * (zh * 3600 + zm * 60);
+        *unix_ms = secs * 1000 + frac_ms;
+    }
+    return true;
+}
+
+static bool iso8601_valid(const char *s)
+{
+    return rp_iso8601_parse_ms(s, NULL);
 }
 
 static int validate_struct(const json_t *obj, const char *name, const struct member *members,

@@ -5,6 +5,8 @@
 #define RP_ENDPOINT_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -35,6 +37,10 @@ int rp_endpoint_validate(const json_t *req, enum rp_endpoint_shape shape, struct
 /* Validates an endpoint id from a path or a batch item: 1..RP_ENDPOINT_MAX_ID_LEN characters of
  * valid UTF-8, no control characters, none of $ { } (API reference, endpoint-id). Borrows id
  * (NULL is refused). err names field. */
+/* Parses an ISO 8601 time as EffectiveDate accepts it (see endpoint.c) into Unix milliseconds
+ * (unix_ms may be NULL to only validate); a time without a zone is UTC. */
+bool rp_iso8601_parse_ms(const char *s, int64_t *unix_ms);
+
 int rp_endpoint_id_validate(const char *id, const char *field, struct rp_err *err);
 
 /* Merges a request into the stored endpoint (existing may be NULL for a new endpoint) and

@@ -1,9 +1,11 @@
 #include "endpoint_store.h"
+#include "endpoint.h"
 #include "keyspace.h"
 #include "rc.h"
 #include "store.h"
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,7 +166,17 @@ void rp_endpoint_store_forget_address(const char *app, const json_t *endpoint)
         freeReplyObject(r);
 }
 
-int rp_endpoint_store_deactivate(const char *app, const char *id, const char *address)
+/* True when the endpoint was registered (EffectiveDate) after the provider's time. */
+static bool registered_after(const json_t *endpoint, int64_t since_ms)
+{
+    int64_t effective_ms;
+    const char *effective = json_string_value(json_object_get(endpoint, "EffectiveDate"));
+    return since_ms > 0 && effective && rp_iso8601_parse_ms(effective, &effective_ms) &&
+           effective_ms > since_ms;
+}
+
+int rp_endpoint_store_deactivate(const char *app, const char *id, const char *address,
+                                 int64_t dead_since_ms)
 {
     for (int attempt = 0; attempt < 16; attempt++) {
         struct rp_stored_endpoint ep;
@@ -174,7 +186,8 @@ int rp_endpoint_store_deactivate(const char *app, const char *id, const char *ad
         const char *current = json_string_value(json_object_get(ep.json, "Address"));
         const char *status = json_string_value(json_object_get(ep.json, "EndpointStatus"));
         if (!ep.json || !current || strcmp(current, address) != 0 ||
-            (status && strcmp(status, "INACTIVE") == 0)) {
+            (status && strcmp(status, "INACTIVE") == 0) ||
+            registered_after(ep.json, dead_since_ms)) {
             rp_stored_endpoint_cleanup(&ep);
             return 0;
         }
@@ -183,6 +196,44 @@ int rp_endpoint_store_deactivate(const char *app, const char *id, const char *ad
         rp_stored_endpoint_cleanup(&ep);
         if (rc != RP_ECONFLICT)
             return rc;
+    }
+    return RP_ECONFLICT;
+}
+
+int rp_endpoint_store_replace_address(const char *app, const char *id, const char *old_address,
+                                      const char *new_address)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        struct rp_stored_endpoint ep;
+        const char *ids[1] = {id};
+        if (rp_endpoint_store_get_many(app, ids, 1, &ep))
+            return RP_ESTORE;
+        const char *current = json_string_value(json_object_get(ep.json, "Address"));
+        const char *channel = json_string_value(json_object_get(ep.json, "ChannelType"));
+        if (!ep.json || !current || !channel || strcmp(current, old_address) != 0) {
+            rp_stored_endpoint_cleanup(&ep);
+            return 0;
+        }
+        char old_key[RP_KEY_MAX], new_key[RP_KEY_MAX], folded[RP_KEY_MAX];
+        rp_key_address(old_key, app, channel, old_address);
+        rp_key_address(new_key, app, channel, new_address);
+        rp_endpoint_key_id(id, folded, sizeof(folded));
+        json_object_set_new(ep.json, "Address", json_string(new_address));
+        int rc = rp_endpoint_store_put(app, id, ep.json, ep.rev, ep.user);
+        rp_stored_endpoint_cleanup(&ep);
+        if (rc == RP_ECONFLICT)
+            continue;
+        if (rc)
+            return rc;
+        /* The index is repaired by the next write that names the address if this fails. */
+        rp_store_append("SREM %s %s", old_key, folded);
+        rp_store_append("SADD %s %s", new_key, folded);
+        redisReply *replies[2];
+        if (rp_store_collect(replies, 2))
+            return RP_ESTORE;
+        freeReplyObject(replies[0]);
+        freeReplyObject(replies[1]);
+        return 0;
     }
     return RP_ECONFLICT;
 }

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A read endpoint: json is a new reference (NULL when absent); rev and user are owned copies. */
 struct rp_stored_endpoint {
@@ -38,8 +39,17 @@ void rp_endpoint_store_forget_address(const char *app, const json_t *endpoint);
 
 /* A provider said the address is dead (APNs 410, FCM UNREGISTERED ...): sets the endpoint
  * INACTIVE if it still holds that address, so a later update that changed the token is not
- * undone. Returns 0 (also when there was nothing to do) or RP_ESTORE. */
-int rp_endpoint_store_deactivate(const char *app, const char *id, const char *address);
+ * undone. dead_since_ms > 0 is the provider's time of invalidity: an endpoint whose
+ * EffectiveDate is later (the app registered the token again since) stays as it is. Returns 0
+ * (also when there was nothing to do) or RP_ESTORE. */
+int rp_endpoint_store_deactivate(const char *app, const char *id, const char *address,
+                                 int64_t dead_since_ms);
+
+/* A provider answered with a new address for the device (ADM registrationID, FCM canonical
+ * ids): the endpoint's Address becomes new_address if it still holds old_address, and the
+ * address index follows. Returns 0 (also when there was nothing to do) or RP_ESTORE. */
+int rp_endpoint_store_replace_address(const char *app, const char *id, const char *old_address,
+                                      const char *new_address);
 
 /* Every endpoint id of a user, over all shards, in one pipelined round trip. Returns a new JSON
  * array of strings, or NULL on store failure. */

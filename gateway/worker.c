@@ -793,7 +793,10 @@ static void record_batch(struct unit *u, struct job *list)
         const struct rp_delivery_result *r = &j->send.result;
         if (j->attempted && r->address_dead && j->delivery.endpoint_id)
             rp_endpoint_store_deactivate(j->delivery.app_id, j->delivery.endpoint_id,
-                                         j->delivery.address);
+                                         j->delivery.address, r->dead_since_ms);
+        else if (j->attempted && r->updated_token[0] && j->delivery.endpoint_id)
+            rp_endpoint_store_replace_address(j->delivery.app_id, j->delivery.endpoint_id,
+                                              j->delivery.address, r->updated_token);
         if (j->attempted || j->settings)
             atomic_fetch_sub(&u->in_flight, 1);
         working_remove(u, j);

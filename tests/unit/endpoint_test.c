@@ -751,6 +751,26 @@ static void test_attribute_type_validate(void **state)
     assert_int_equal(rp_endpoint_attribute_type_validate(NULL, &err), RP_EINVAL);
 }
 
+/* The APNs 410 rule compares provider times with EffectiveDate, in every form clients send. */
+static void test_iso8601_parse_ms(void **state)
+{
+    (void)state;
+    int64_t ms = 0;
+    assert_true(rp_iso8601_parse_ms("2017-10-11", &ms));
+    assert_int_equal(ms, 1507680000000LL);
+    assert_true(rp_iso8601_parse_ms("20171011T150548Z", &ms));
+    assert_int_equal(ms, 1507734348000LL);
+    assert_true(rp_iso8601_parse_ms("2017-10-11T15:05:48.25Z", &ms));
+    assert_int_equal(ms, 1507734348250LL);
+    assert_true(rp_iso8601_parse_ms("2017-10-11T17:05:48+02:00", &ms));
+    assert_int_equal(ms, 1507734348000LL);
+    assert_true(rp_iso8601_parse_ms("2017-10-11T10:05-0500", &ms));
+    assert_int_equal(ms, 1507734300000LL);
+    assert_false(rp_iso8601_parse_ms("2017-02-30", &ms));
+    assert_false(rp_iso8601_parse_ms("2017-10-11T15:05:48Zjunk", &ms));
+    assert_false(rp_iso8601_parse_ms("2017-10-11T25:00", NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_id_validate),
         cmocka_unit_test(test_merge_rejects_invalid_request),
         cmocka_unit_test(test_attribute_type_validate),
+        cmocka_unit_test(test_iso8601_parse_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
