@@ -56,6 +56,14 @@ static const struct rp_route routes[] = {
     {"GET", "/v1/apps/{}/users/{}", rp_api_get_user_endpoints, "GetUserEndpoints", APP},
     {"DELETE", "/v1/apps/{}/users/{}", rp_api_delete_user_endpoints, "DeleteUserEndpoints", APP},
 
+    /* Message templates. */
+
+    /* One-time passwords. */
+
+    /* Import and export jobs, segments. */
+
+    /* Repoint extension: the EMAIL channel's per-app SMTP relay. */
+
     /* Not served (API_SCOPE.md): a clear Pinpoint error rather than a fake success. */
     {"GET", "/v1/apps/{}/journeys", rp_api_not_served, "ListJourneys", 0},
     {"POST", "/v1/apps/{}/journeys", rp_api_not_served, "CreateJourney", 0},
