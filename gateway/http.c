@@ -277,12 +277,25 @@ const struct rp_route *rp_http_find_route(const char *method, const char *raw_pa
     return NULL;
 }
 
+static int probes_only;
+
+void rp_http_serve_probes_only(void)
+{
+    probes_only = 1;
+}
+
 /* Finds the route; answers 404/405/400 itself and returns NULL when there is none. */
 static const struct rp_route *route_request(struct rp_request *req)
 {
     int status;
     const struct rp_route *route =
         rp_http_find_route(req->method, req->raw_path, req->params, &req->n_params, &status);
+    if (route && probes_only && !(route->flags & RP_ROUTE_PROBE)) {
+        rp_respond_error(req, 404, "NotFoundException",
+                         "This process runs the workers role only: send API requests to an "
+                         "instance with the api role");
+        return NULL;
+    }
     if (route)
         return route;
     if (status == 400)

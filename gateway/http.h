@@ -41,6 +41,7 @@ struct rp_route {
 
 #define RP_ROUTE_PUBLIC 1u        /* no authentication (health, readiness) */
 #define RP_ROUTE_APP_SCOPED 2u    /* first path parameter is an application id: scope + existence */
+#define RP_ROUTE_PROBE 4u         /* served by every role (health, readiness, metrics) */
 
 /* The route table (gateway/api/routes.c). */
 const struct rp_route *rp_routes(size_t *count);
@@ -74,6 +75,9 @@ struct rp_request {
 int rp_http_start(const char *host, int port, int threads, size_t max_body, int max_connections,
                   int connection_timeout_s);
 void rp_http_stop(void);
+/* Before rp_http_start: serve only RP_ROUTE_PROBE routes (a workers-only process still answers
+ * its orchestrator's probes on `listen`, and nothing else). */
+void rp_http_serve_probes_only(void);
 
 /* Responses. Each request gets exactly one; the first wins. */
 /* Takes body (even on failure); NULL sends an empty JSON object. */

@@ -157,11 +157,13 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         rp_janitor_stop();
         return 1;
     }
-    if (opt->api && (rp_direct_start() ||
-                     rp_http_start(host, port, (int)rp_config_int(cfg, "http.threads"),
-                                   (size_t)rp_config_int(cfg, "http.max_body_bytes"),
-                                   (int)rp_config_int(cfg, "http.max_connections"),
-                                   (int)rp_config_int(cfg, "http.connection_timeout_seconds")))) {
+    if (!opt->api)
+        rp_http_serve_probes_only();
+    if ((opt->api && rp_direct_start()) ||
+        rp_http_start(host, port, (int)rp_config_int(cfg, "http.threads"),
+                      (size_t)rp_config_int(cfg, "http.max_body_bytes"),
+                      (int)rp_config_int(cfg, "http.max_connections"),
+                      (int)rp_config_int(cfg, "http.connection_timeout_seconds"))) {
         rp_direct_stop();
         rp_workers_stop(0);
         rp_event_forwarder_stop();
@@ -173,8 +175,8 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
                 port, store.unix_path[0] ? store.unix_path : store.host,
                 rp_ctx.auth_off ? "off" : "sigv4", workers);
     else
-        rp_info("main", "repoint workers running (redis %s, %d unit(s))",
-                store.unix_path[0] ? store.unix_path : store.host, workers);
+        rp_info("main", "repoint workers running (redis %s, %d unit(s), probes on %s:%d)",
+                store.unix_path[0] ? store.unix_path : store.host, workers, host, port);
     for (;;) {
         int sig = 0;
         sigwait(&set, &sig);

@@ -78,6 +78,8 @@ struct unit {
     atomic_int stop_reading;
     atomic_int stop_loop;
     atomic_int stop_writing;
+    /* Monotonic times the loop and the reader last came round, for readiness probes. */
+    _Atomic int64_t loop_beat_ms, reader_beat_ms;
 
     struct settings_cache_entry cache[64];
     char autoclaim_cursor[MAX_STREAMS][48];
@@ -474,6 +476,7 @@ static void *reader_main(void *arg)
     int groups_ready = 0;
     int64_t last_maintenance = 0, last_claim = 0;
     while (!atomic_load(&u->stop_reading)) {
+        atomic_store(&u->reader_beat_ms, rp_mono_ms());
         if (!groups_ready) {
             groups_ready = 1;
             for (int c = 0; c < n_served; c++)
@@ -572,6 +575,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct unit *u = arg;
+    atomic_store(&u->loop_beat_ms, rp_mono_ms());
     if (atomic_load(&u->stop_loop))
         event_base_loopbreak(u->base);
 }
@@ -883,6 +887,8 @@ int rp_workers_start(const struct rp_config *cfg, int count, const char *channel
                  nonce);
         pthread_mutex_init(&u->lock, NULL);
         u->working = json_object();
+        atomic_store(&u->loop_beat_ms, rp_mono_ms());
+        atomic_store(&u->reader_beat_ms, rp_mono_ms());
         pthread_cond_init(&u->done_cond, NULL);
         u->base = event_base_new();
         u->notify = event_new(u->base, -1, EV_READ, on_notify, u);
@@ -895,6 +901,21 @@ int rp_workers_start(const struct rp_config *cfg, int count, const char *channel
     }
     rp_info("worker", "%d worker unit(s) serving %d channel(s)", count, n_served);
     return 0;
+}
+
+int64_t rp_workers_stalled_ms(void)
+{
+    if (n_units == 0)
+        return -1;
+    int64_t now = rp_mono_ms(), worst = 0;
+    for (int i = 0; i < n_units; i++) {
+        int64_t loop = atomic_load(&units[i].loop_beat_ms);
+        int64_t reader = atomic_load(&units[i].reader_beat_ms);
+        int64_t age = now - (loop < reader ? loop : reader);
+        if (age > worst)
+            worst = age;
+    }
+    return worst;
 }
 
 void rp_workers_stop(int grace_ms)

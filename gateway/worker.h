@@ -10,11 +10,17 @@
 #ifndef RP_WORKER_H
 #define RP_WORKER_H
 
+#include <stdint.h>
+
 struct rp_config;
 
 /* Starts `units` worker units serving the channel types in the comma-separated list (NULL or ""
  * for every registered channel). Returns 0 or an rp_rc. */
 int rp_workers_start(const struct rp_config *cfg, int units, const char *channels);
+/* How long the least recently active worker thread (event loop or reader) has gone without
+ * coming round, in milliseconds; -1 when this process runs no workers. A loop blocked by a
+ * provider call or a reader wedged outside Redis shows here, for readiness probes. */
+int64_t rp_workers_stalled_ms(void);
 /* Stops reading, lets deliveries in flight finish for up to grace_ms, records their results and
  * joins the threads. Entries not finished stay pending in Redis for another instance. */
 void rp_workers_stop(int grace_ms);

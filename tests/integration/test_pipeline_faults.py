@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from datetime import datetime
 
@@ -226,8 +228,8 @@ def record_ms(rec):
 # ---- processes ---------------------------------------------------------------------------------
 
 class Role(harness.Repoint):
-    """`repoint serve --roles ROLES --channels SMS`; a workers-only process has no listener, so it
-    is ready once it logs that its workers run."""
+    """`repoint serve --roles ROLES --channels SMS`; a workers-only process answers only its
+    probes on its listener."""
 
     def __init__(self, redis_url, roles, env):
         super().__init__(redis_url, env=env)
@@ -237,14 +239,16 @@ class Role(harness.Repoint):
         args = [harness.REPOINT_BIN, "serve", "--roles", self.roles, "--channels", "SMS"]
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, env=self.env, stdout=self.log, stderr=self.log)
-        if "api" in self.roles:
-            harness.wait_until(self.healthy, what="repoint health")
-        else:
-            def running():
-                assert self.proc.poll() is None, f"worker exited:\n{self.logs()}"
-                return "workers running" in self.logs()
-            harness.wait_until(running, what="repoint workers")
+        harness.wait_until(self.healthy, what="repoint health")
         return self
+
+    def get(self, path):
+        """(status, JSON body) of an unsigned GET."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
 
 
 class Pipeline:
@@ -312,6 +316,29 @@ def accepted(sim):
 
 IN_FLIGHT = 100
 BATCH = 50
+
+
+def test_probes_by_role():
+    """Orchestrators probe every process: a workers-only process answers /repoint/health and
+    /repoint/ready (with its worker loops checked) and refuses the API; an api-only process reports
+    no workers; readiness fails while Redis is down and returns with it."""
+    with Pipeline({}) as pl:
+        api = pl.spawn("api")
+        workers = pl.spawn("workers")
+        status, body = workers.get("/repoint/ready")
+        assert status == 200 and body == {"status": "ready", "redis": True, "workers": True}, body
+        status, body = api.get("/repoint/ready")
+        assert status == 200 and body == {"status": "ready", "redis": True}, body
+        assert workers.get("/repoint/health")[0] == 200
+        status, body = workers.get("/v1/apps")
+        assert status == 404 and "workers role only" in body["Message"], body
+        assert api.get("/v1/apps")[0] == 403  # served (unsigned, so refused)
+        pl.redis.stop()
+        status, body = workers.get("/repoint/ready")
+        assert status == 503 and body["redis"] is False, body
+        pl.redis.start()
+        harness.wait_until(lambda: workers.get("/repoint/ready")[0] == 200,
+                           what="ready again after Redis returned")
 
 
 def test_worker_killed_mid_run_loses_nothing():
@@ -588,6 +615,7 @@ def test_dead_letters_listed_and_replayed():
 
 def main():
     harness.run_tests([
+        test_probes_by_role,
         test_worker_killed_mid_run_loses_nothing,
         test_worker_sends_everything_it_reads,
         test_redis_restart_mid_run_loses_nothing,
