@@ -42,6 +42,7 @@ static const struct rp_config_key config_keys[] = {
     KEY_INT("queue.campaign_deadline_seconds", "86400", 60, 2592000),
     KEY_INT("direct.deadline_ms", "10000", 100, 600000),
     KEY_INT("workers.threads", "1", 0, 64),
+    KEY_INT("shutdown.grace_seconds", "10", 0, 3600),
     KEY_INT("events.maxlen", "1000000", 1000, 1000000000),
     KEY_INT("limits.apns.messages_per_second", "0", 0, 1000000),
     KEY_INT("limits.apns_sandbox.messages_per_second", "0", 0, 1000000),

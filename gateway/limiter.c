@@ -8,10 +8,12 @@
 #include "rc.h"
 #include "store.h"
 #include "util.h"
+#include "channels/channel.h"
 
 #include <ctype.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +107,10 @@ static int valid_names(const char *app, const char *type)
     return app && type && app[0] && type[0] && strlen(app) <= APP_MAX && strlen(type) <= TYPE_MAX;
 }
 
-/* limits.<channel>.messages_per_second, or 0 when there is no config or no such key (a channel
+/* limits.<channel>.messages_per_second in cfg, or 0 when the table has no such key (a channel
  * type the config table does not know has no operator ceiling). */
-static long config_limit(const char *type)
+static long key_limit(const struct rp_config *cfg, const char *type)
 {
-    if (!rp_ctx.cfg)
-        return 0;
     char name[64];
     int n = snprintf(name, sizeof(name), "limits.");
     for (size_t i = 0; type[i] && (size_t)n + 1 < sizeof(name); i++)
@@ -123,7 +123,37 @@ static long config_limit(const char *type)
     const struct rp_config_key *keys = rp_config_keys(&count);
     for (size_t i = 0; i < count; i++)
         if (strcmp(keys[i].name, name) == 0)
-            return (long)rp_config_int(rp_ctx.cfg, name);
+            return (long)rp_config_int(cfg, name);
+    return 0;
+}
+
+/* The operator ceilings by channel registry index, loaded at start and again on SIGHUP while
+ * workers read them. */
+#define MAX_CHANNEL_TYPES 32
+static _Atomic long config_limits[MAX_CHANNEL_TYPES];
+static atomic_int config_limits_loaded;
+
+void rp_limiter_load_config(const struct rp_config *cfg)
+{
+    size_t n;
+    const struct rp_channel_ops *const *all = rp_channel_all(&n);
+    for (size_t i = 0; i < n && i < MAX_CHANNEL_TYPES; i++)
+        atomic_store(&config_limits[i], key_limit(cfg, all[i]->type));
+    atomic_store(&config_limits_loaded, 1);
+}
+
+static long config_limit(const char *type)
+{
+    if (!atomic_load(&config_limits_loaded)) {
+        if (!rp_ctx.cfg)
+            return 0;
+        rp_limiter_load_config(rp_ctx.cfg);
+    }
+    size_t n;
+    const struct rp_channel_ops *const *all = rp_channel_all(&n);
+    for (size_t i = 0; i < n && i < MAX_CHANNEL_TYPES; i++)
+        if (strcmp(all[i]->type, type) == 0)
+            return atomic_load(&config_limits[i]);
     return 0;
 }
 

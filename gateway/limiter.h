@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+struct rp_config;
+
 /* Largest batch one take may ask for. */
 #define RP_LIMITER_MAX_WANT 1000
 /* Tokens refill at this fraction of the limit (see rp_limiter_take). */
@@ -32,6 +34,11 @@ struct rp_limit_sources {
     long application;
     long override_value;
 };
+
+/* (Re)loads the Config source from cfg (borrowed only for the call): at start and on SIGHUP;
+ * until it is called the limiter reads rp_ctx.cfg. Workers pick the new values up within
+ * RP_LIMITER_CACHE_MS. */
+void rp_limiter_load_config(const struct rp_config *cfg);
 
 /* Burst of a limit: the bucket size in tokens (0 for no limit). */
 long rp_limiter_burst(long per_second);

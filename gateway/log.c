@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-int rp_log_min_level = RP_LOG_INFO;
-static int log_json;
+_Atomic int rp_log_min_level = RP_LOG_INFO;
+static _Atomic int log_json;
 static _Thread_local char thread_request_id[64];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};

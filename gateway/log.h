@@ -8,7 +8,8 @@
 
 enum rp_log_level { RP_LOG_DEBUG = 0, RP_LOG_INFO, RP_LOG_WARN, RP_LOG_ERROR, RP_LOG_OFF };
 
-extern int rp_log_min_level;
+/* Atomic: SIGHUP changes it while every thread reads it. */
+extern _Atomic int rp_log_min_level;
 
 /* Parses "debug", "info", "warn", "error", "off"; returns a level or -1. */
 int rp_log_level_parse(const char *s);

@@ -10,6 +10,7 @@
 #include "event_forwarder.h"
 #include "http.h"
 #include "janitor.h"
+#include "limiter.h"
 #include "log.h"
 #include "queue.h"
 #include "rc.h"
@@ -107,6 +108,47 @@ static void configure_queue(const struct rp_config *cfg)
     rp_queue_configure(&qc);
 }
 
+/* Keys SIGHUP applies to a running process; every other change waits for a restart. */
+static int reloadable(const char *key)
+{
+    return strcmp(key, "log.level") == 0 || strcmp(key, "log.format") == 0 ||
+           (strncmp(key, "limits.", 7) == 0 && strstr(key, ".messages_per_second"));
+}
+
+/* SIGHUP: reads the file and the environment again and applies the log settings and the
+ * limits.* ceilings without dropping work; a file that no longer parses changes nothing. */
+static void reload(const struct rp_config *running)
+{
+    struct rp_config fresh;
+    struct rp_err err;
+    rp_err_clear(&err);
+    if (rp_config_load(&fresh, running->path, environ, &err)) {
+        rp_error("main", "SIGHUP: configuration not reloaded: %s%s%s", err.field,
+                 err.field[0] ? ": " : "", err.msg);
+        return;
+    }
+    size_t n;
+    const struct rp_config_key *keys = rp_config_keys(&n);
+    int applied = 0, pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(running->values[i], fresh.values[i]) == 0)
+            continue;
+        if (reloadable(keys[i].name)) {
+            applied++;
+            rp_info("main", "SIGHUP: %s is now %s", keys[i].name, fresh.values[i]);
+        } else {
+            pending++;
+            rp_warn("main", "SIGHUP: %s changed; it applies after a restart", keys[i].name);
+        }
+    }
+    rp_log_set_level(rp_log_level_parse(rp_config_str(&fresh, "log.level")));
+    rp_log_set_format(rp_config_str(&fresh, "log.format"));
+    rp_limiter_load_config(&fresh);
+    rp_info("main", "SIGHUP: configuration reloaded (%d change(s) applied, %d pending a restart)",
+            applied, pending);
+    rp_config_cleanup(&fresh);
+}
+
 static int cmd_serve(const struct rp_config *cfg, const struct serve_options *opt)
 {
     struct rp_err err;
@@ -145,6 +187,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     signal(SIGPIPE, SIG_IGN);
 
     configure_queue(cfg);
+    rp_limiter_load_config(cfg);
     if (rp_janitor_start())
         return 1;
     if (rp_event_forwarder_start()) {
@@ -181,7 +224,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         int sig = 0;
         sigwait(&set, &sig);
         if (sig == SIGHUP) {
-            rp_info("main", "SIGHUP: nothing to reload yet");
+            reload(cfg);
             continue;
         }
         rp_info("main", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -191,7 +234,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
      * finish what is in flight. */
     rp_direct_stop();
     rp_http_stop();
-    rp_workers_stop(5000);
+    rp_workers_stop((int)rp_config_int(cfg, "shutdown.grace_seconds") * 1000);
     rp_event_forwarder_stop();
     rp_janitor_stop();
     rp_credentials_cleanup(&rp_ctx.credentials);
