@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #define KEY_STR(n, def) {.name = (n), .type = RP_CFG_STRING, .default_value = (def)}
 #define KEY_SECRET(n, def) {.name = (n), .type = RP_CFG_STRING, .default_value = (def), .secret = 1}
@@ -17,6 +18,9 @@
 /* Every key Repoint reads. Keep config/repoint.conf in step: it documents each line. */
 static const struct rp_config_key config_keys[] = {
     {.name = "listen", .type = RP_CFG_HOSTPORT, .default_value = "127.0.0.1:8080"},
+    KEY_STR("listen.tls_cert", ""),
+    KEY_STR("listen.tls_key", ""),
+    KEY_BOOL("listen.allow_plain_http", "no"),
     KEY_STR("redis.url", "redis://127.0.0.1:6379/0"),
     KEY_INT("redis.timeout_ms", "1000", 10, 60000),
     KEY_ENUM("auth.mode", "sigv4", "sigv4|off"),
@@ -278,6 +282,36 @@ static int load_env(struct rp_config *cfg, char *const *envp, struct rp_err *err
     return 0;
 }
 
+static int is_loopback(const char *host)
+{
+    unsigned char addr[16];
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+        return 1;
+    return inet_pton(AF_INET, host, addr) == 1 && addr[0] == 127;
+}
+
+/* Message content and provider credentials cross the API: in clear only on loopback, or where
+ * the operator says a proxy in front terminates TLS. */
+static int check_listen(const struct rp_config *cfg, struct rp_err *err)
+{
+    const char *cert = rp_config_str(cfg, "listen.tls_cert");
+    const char *key = rp_config_str(cfg, "listen.tls_key");
+    if (!*cert != !*key)
+        return rp_err_set(err, RP_EINVAL, *cert ? "listen.tls_key" : "listen.tls_cert",
+                          "listen.tls_cert and listen.tls_key go together");
+    char host[256];
+    int port;
+    if (*cert || rp_config_bool(cfg, "listen.allow_plain_http") ||
+        rp_config_split_hostport(rp_config_str(cfg, "listen"), host, sizeof(host), &port) ||
+        is_loopback(host))
+        return 0;
+    return rp_err_set(err, RP_EINVAL, "listen",
+                      "plain HTTP on %s would carry messages and credentials in clear: set "
+                      "listen.tls_cert and listen.tls_key, or listen.allow_plain_http yes when a "
+                      "proxy in front terminates TLS",
+                      host);
+}
+
 int rp_config_load(struct rp_config *cfg, const char *path, char *const *envp, struct rp_err *err)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -292,6 +326,8 @@ int rp_config_load(struct rp_config *cfg, const char *path, char *const *envp, s
         rc = load_file(cfg, path, err);
     if (!rc)
         rc = load_env(cfg, envp, err);
+    if (!rc)
+        rc = check_listen(cfg, err);
     if (rc)
         rp_config_cleanup(cfg);
     return rc;
@@ -323,6 +359,13 @@ const char *rp_config_str(const struct rp_config *cfg, const char *key)
 long long rp_config_int(const struct rp_config *cfg, const char *key)
 {
     return strtoll(cfg->values[must_index(key)], NULL, 10);
+}
+
+int rp_config_bool(const struct rp_config *cfg, const char *key)
+{
+    const char *v = cfg->values[must_index(key)];
+    return strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "on") == 0 ||
+           strcmp(v, "1") == 0;
 }
 
 /* Masks the password of a URL-shaped value ("redis://:pw@host") as well as secret keys. */

@@ -41,6 +41,8 @@ void rp_config_cleanup(struct rp_config *cfg);
  * borrowed from cfg. */
 const char *rp_config_str(const struct rp_config *cfg, const char *key);
 long long rp_config_int(const struct rp_config *cfg, const char *key);
+/* 1 for yes/true/on/1, 0 for the other words RP_CFG_BOOL accepts. */
+int rp_config_bool(const struct rp_config *cfg, const char *key);
 
 /* Prints the effective configuration, one `key value  # source` line per key, secrets masked. */
 void rp_config_print(const struct rp_config *cfg, FILE *out);

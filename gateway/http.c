@@ -526,35 +526,48 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     rp_warn("httpd", "%s", msg);
 }
 
-int rp_http_start(const char *host, int port, int threads, size_t max_body, int max_connections,
-                  int connection_timeout_s)
+int rp_http_start(const struct rp_http_conf *conf)
 {
-    max_body_bytes = max_body;
+    max_body_bytes = conf->max_body;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *ai = NULL;
     char port_s[8];
-    snprintf(port_s, sizeof(port_s), "%d", port);
-    int gai = getaddrinfo(host, port_s, &hints, &ai);
+    snprintf(port_s, sizeof(port_s), "%d", conf->port);
+    int gai = getaddrinfo(conf->host, port_s, &hints, &ai);
     if (gai || !ai) {
-        rp_error("http", "cannot resolve listen address %s: %s", host, gai_strerror(gai));
+        rp_error("http", "cannot resolve listen address %s: %s", conf->host, gai_strerror(gai));
         return RP_EINVAL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* MHD refuses the certificate options on a plain listener, so they go in only with TLS. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)conf->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)conf->tls_key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:"
+                                                 "+VERS-TLS1.2:%SERVER_PRECEDENCE"},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (conf->tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    else
+        tls[0].option = MHD_OPTION_END;
     daemon_handle = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)connection_timeout_s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+        flags, (uint16_t)conf->port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)conf->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)conf->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)conf->connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_handle) {
-        rp_error("http", "cannot listen on %s:%d", host, port);
+        rp_error("http", "cannot listen on %s:%d%s", conf->host, conf->port,
+                 conf->tls_cert_pem ? " (or the TLS certificate and key do not load)" : "");
         return RP_EIO;
     }
     return 0;

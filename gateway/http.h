@@ -71,9 +71,19 @@ struct rp_request {
     char *resume_body; /* owned */
 };
 
-/* Starts the server on host:port with the given thread count. Returns 0 or an rp_rc. */
-int rp_http_start(const char *host, int port, int threads, size_t max_body, int max_connections,
-                  int connection_timeout_s);
+struct rp_http_conf {
+    const char *host;
+    int port;
+    int threads;
+    size_t max_body;
+    int max_connections;
+    int connection_timeout_s;
+    const char *tls_cert_pem; /* certificate chain and key in PEM (borrowed for the call), or */
+    const char *tls_key_pem;  /* NULL for plain HTTP */
+};
+
+/* Starts the server. Returns 0 or an rp_rc. */
+int rp_http_start(const struct rp_http_conf *conf);
 void rp_http_stop(void);
 /* Before rp_http_start: serve only RP_ROUTE_PROBE routes (a workers-only process still answers
  * its orchestrator's probes on `listen`, and nothing else). */

@@ -16,9 +16,11 @@
 #include "rc.h"
 #include "secrets.h"
 #include "store.h"
+#include "util.h"
 #include "worker.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,11 +204,38 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     }
     if (!opt->api)
         rp_http_serve_probes_only();
-    if ((opt->api && rp_direct_start()) ||
-        rp_http_start(host, port, (int)rp_config_int(cfg, "http.threads"),
-                      (size_t)rp_config_int(cfg, "http.max_body_bytes"),
-                      (int)rp_config_int(cfg, "http.max_connections"),
-                      (int)rp_config_int(cfg, "http.connection_timeout_seconds"))) {
+    const char *cert_path = rp_config_str(cfg, "listen.tls_cert");
+    char *cert_pem = NULL, *key_pem = NULL;
+    if (*cert_path) {
+        cert_pem = rp_read_file(cert_path, 1 << 20, NULL);
+        key_pem = rp_read_file(rp_config_str(cfg, "listen.tls_key"), 1 << 20, NULL);
+        if (!cert_pem || !key_pem) {
+            rp_err_set(&err, RP_EIO, cert_pem ? "listen.tls_key" : "listen.tls_cert",
+                       "cannot read %s: %s",
+                       cert_pem ? rp_config_str(cfg, "listen.tls_key") : cert_path,
+                       strerror(errno));
+            free(cert_pem);
+            free(key_pem);
+            return config_fail(&err);
+        }
+    }
+    struct rp_http_conf http = {
+        .host = host,
+        .port = port,
+        .threads = (int)rp_config_int(cfg, "http.threads"),
+        .max_body = (size_t)rp_config_int(cfg, "http.max_body_bytes"),
+        .max_connections = (int)rp_config_int(cfg, "http.max_connections"),
+        .connection_timeout_s = (int)rp_config_int(cfg, "http.connection_timeout_seconds"),
+        .tls_cert_pem = cert_pem,
+        .tls_key_pem = key_pem,
+    };
+    int http_failed = (opt->api && rp_direct_start()) || rp_http_start(&http);
+    /* MHD keeps its own copy of the key material. */
+    if (key_pem)
+        OPENSSL_cleanse(key_pem, strlen(key_pem));
+    free(cert_pem);
+    free(key_pem);
+    if (http_failed) {
         rp_direct_stop();
         rp_workers_stop(0);
         rp_event_forwarder_stop();
@@ -214,8 +243,8 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         return 1;
     }
     if (opt->api)
-        rp_info("main", "repoint listening on %s:%d (redis %s, auth %s, %d worker unit(s))", host,
-                port, store.unix_path[0] ? store.unix_path : store.host,
+        rp_info("main", "repoint listening on %s://%s:%d (redis %s, auth %s, %d worker unit(s))",
+                cert_path[0] ? "https" : "http", host, port, store.unix_path[0] ? store.unix_path : store.host,
                 rp_ctx.auth_off ? "off" : "sigv4", workers);
     else
         rp_info("main", "repoint workers running (redis %s, %d unit(s), probes on %s:%d)",

@@ -124,12 +124,18 @@ def test_kubernetes_manifests_fit_together():
         assert spec["securityContext"]["runAsNonRoot"] is True
         c = spec["containers"][0]
         assert c["args"][c["args"].index("--roles") + 1] == name.split("-")[1]
-        assert c["readinessProbe"]["httpGet"]["path"] in served
-        assert c["livenessProbe"]["httpGet"]["path"] in served
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert c[probe]["httpGet"]["path"] in served
+            # The pods serve HTTPS (listen.tls_cert in the ConfigMap): so must the probes.
+            assert c[probe]["httpGet"]["scheme"] == "HTTPS"
+        mounts = {m["mountPath"] for m in c["volumeMounts"]}
+        for key in ("listen.tls_cert", "auth.credentials_file", "secrets.key_file"):
+            path = re.search(rf"^{re.escape(key)} (\S+)$", config, re.M).group(1)
+            assert os.path.dirname(path) in mounts, (key, path, mounts)
         assert c["securityContext"]["readOnlyRootFilesystem"] is True
         assert "requests" in c["resources"]
         port = c["ports"][0]["containerPort"]
-        assert config.splitlines()[0] == f"listen 0.0.0.0:{port}"
+        assert f"listen 0.0.0.0:{port}" in config.splitlines()
         labels = d["spec"]["template"]["metadata"]["labels"]
         assert d["spec"]["selector"]["matchLabels"].items() <= labels.items()
     api_labels = deployments["repoint-api"]["spec"]["template"]["metadata"]["labels"]
