@@ -38,7 +38,7 @@ static void defaults_apply(void **state)
 static void file_then_environment(void **state)
 {
     char *path = write_temp("# a comment\n\nlisten 0.0.0.0:9000   # trailing comment\n"
-                            "log.level debug\nhttp.threads 3\n");
+                            "listen.allow_plain_http yes\nlog.level debug\nhttp.threads 3\n");
     char *env[] = {"REPOINT_HTTP_THREADS=5", "REPOINT_UNRELATED=x", "PATH=/bin", NULL};
     struct rp_config cfg;
     struct rp_err err;
@@ -70,6 +70,8 @@ static void errors_name_line_and_problem(void **state)
     expect_error("http.threads 0\n", env, "outside 1..256");
     expect_error("log.format xml\n", env, "not one of text|json");
     expect_error("listen 8080\n", env, "not host:port");
+    expect_error("listen 10.0.0.1:8080\n", env, "plain HTTP on 10.0.0.1");
+    expect_error("listen.tls_key k.pem\n", env, "go together");
     char *bad_env[] = {"REPOINT_AUTH_MODE=none", NULL};
     expect_error("", bad_env, "REPOINT_AUTH_MODE");
 }
