@@ -3,10 +3,12 @@
 #include "log.h"
 #include "rc.h"
 #include "store.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,41 +18,64 @@
 static pthread_t janitor_thread;
 static atomic_int janitor_running;
 
-/* Unlinks every key of one app; returns 0 when the app is gone, RP_ESTORE on failure. */
-static int purge_app(const char *app)
+/* Unlinks the keys of one SCAN page, one UNLINK per key so a cluster routes each to its slot's
+ * node, in one pipeline. Returns 0 or RP_ESTORE. */
+static int unlink_keys(const redisReply *keys)
 {
-    char pattern[RP_KEY_MAX];
-    /* Matches rp:{a:APP}:..., rp:{e:APP:N}:... and rp:{x:APP:N}:... (app ids are hex, no glob
-     * characters). */
-    snprintf(pattern, sizeof(pattern), "rp:{[aex]:%s[:}]*", app);
+    for (size_t i = 0; i < keys->elements; i++)
+        rp_store_append("UNLINK %b", keys->element[i]->str, (size_t)keys->element[i]->len);
+    /* SCAN's COUNT is a hint: a page may hold more keys than it asked for. */
+    redisReply **replies = rp_calloc(keys->elements, sizeof(redisReply *));
+    int rc = rp_store_collect(replies, keys->elements);
+    for (size_t i = 0; rc == 0 && i < keys->elements; i++)
+        if (!rp_reply_ok(replies[i]))
+            rc = RP_ESTORE;
+    for (size_t i = 0; i < keys->elements; i++)
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    free(replies);
+    return rc;
+}
+
+/* Unlinks every key of one app on one node; returns 0 when none is left there, RP_EAGAIN when
+ * stopped early, RP_ESTORE on failure. */
+static int purge_app_on(int node, const char *pattern)
+{
     char cursor[32] = "0";
     do {
-        redisReply *r = rp_store_command("SCAN %s MATCH %s COUNT %d", cursor, pattern, SCAN_COUNT);
+        redisReply *r =
+            rp_store_command_on(node, "SCAN %s MATCH %s COUNT %d", cursor, pattern, SCAN_COUNT);
         if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             if (r)
                 freeReplyObject(r);
             return RP_ESTORE;
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        redisReply *keys = r->element[1];
-        if (keys->elements) {
-            const char *argv[SCAN_COUNT * 2 + 1];
-            size_t n = 0;
-            argv[n++] = "UNLINK";
-            for (size_t i = 0; i < keys->elements && n < sizeof(argv) / sizeof(argv[0]); i++)
-                argv[n++] = keys->element[i]->str;
-            redisReply *u = rp_store_commandv((int)n, argv, NULL);
-            int ok = rp_reply_ok(u);
-            if (u)
-                freeReplyObject(u);
-            if (!ok) {
-                freeReplyObject(r);
-                return RP_ESTORE;
-            }
-        }
+        int rc = r->element[1]->elements ? unlink_keys(r->element[1]) : 0;
         freeReplyObject(r);
+        if (rc)
+            return rc;
     } while (strcmp(cursor, "0") != 0 && atomic_load(&janitor_running) != 2);
     return strcmp(cursor, "0") == 0 ? 0 : RP_EAGAIN;
+}
+
+/* Unlinks every key of one app on every node that holds data; returns 0 when the app is gone. */
+static int purge_app(const char *app)
+{
+    char pattern[RP_KEY_MAX];
+    /* Matches rp:{a:APP}:..., rp:{e:APP:N}:... and rp:{x:APP:N}:... (app ids are hex, no glob
+     * characters). */
+    snprintf(pattern, sizeof(pattern), "rp:{[aex]:%s[:}]*", app);
+    int data_nodes[64];
+    int n = rp_store_data_nodes(data_nodes, 64);
+    if (n == 0)
+        return RP_ESTORE;
+    for (int i = 0; i < n; i++) {
+        int rc = purge_app_on(data_nodes[i], pattern);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 int rp_janitor_run_once(void)

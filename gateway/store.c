@@ -1,4 +1,5 @@
 #include "store.h"
+#include "cluster.h"
 #include "log.h"
 #include "rc.h"
 #include "util.h"
@@ -7,25 +8,84 @@
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Nodes a process can talk to: the one server, or every cluster node it has heard of (seeds,
+ * CLUSTER SLOTS, redirections). Entries are appended under nodes_lock and never change once
+ * n_nodes covers them, so readers need no lock. */
+#define MAX_NODES 64
+#define NO_NODE 0xff
+#define MAX_REDIRECTS 5
+#define MAX_ARGS 4096
+
+struct node {
+    char host[256];
+    int port;
+};
 
 static struct rp_store_conf store_conf = {.host = "127.0.0.1", .port = 6379, .timeout_ms = 1000};
-static _Thread_local redisContext *thread_conn;
-static _Thread_local int64_t thread_last_attempt_ms;
-static _Thread_local int thread_was_down;
+static struct node nodes[MAX_NODES] = {{"127.0.0.1", 6379}};
+static atomic_int n_nodes = 1;
+static pthread_mutex_t nodes_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Cluster: the node owning each slot (NO_NODE until known), and whether the map should be read
+ * again (after a MOVED or a lost node) before the next command is routed. */
+static _Atomic unsigned char slot_owner[RP_CLUSTER_SLOTS];
+static atomic_int slots_stale;
+static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A command queued in a cluster pipeline: kept formatted until its reply is in, so a redirected
+ * one can be sent again. */
+struct pending {
+    int node;
+    char *cmd;
+    size_t len;
+};
+
+/* cppcheck does not follow members of a _Thread_local struct. */
+struct thread_store {
+    redisContext *conn[MAX_NODES];
+    // cppcheck-suppress unusedStructMember
+    int64_t last_attempt_ms[MAX_NODES];
+    // cppcheck-suppress unusedStructMember
+    int was_down;
+    // cppcheck-suppress unusedStructMember
+    int append_failed;
+    size_t appended;            /* single server: commands queued since the last collect */
+    struct pending *pending;    /* cluster */
+    size_t n_pending, cap_pending;
+};
+
+static _Thread_local struct thread_store ts;
 /* When any thread last connected: a thread backing off retries at once once another thread has
  * seen Redis come back, so the whole pool recovers together. */
 static _Atomic int64_t last_connect_ms;
 
 /* Threads we do not own (libmicrohttpd's pool) exit without calling rp_store_thread_close; a
- * key destructor closes their connection then. */
+ * key destructor closes their connections then. */
 static pthread_key_t conn_key;
 static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
 
-static void close_at_thread_exit(void *conn)
+static void close_all(struct thread_store *t)
 {
-    redisFree(conn);
+    for (int i = 0; i < MAX_NODES; i++)
+        if (t->conn[i]) {
+            redisFree(t->conn[i]);
+            t->conn[i] = NULL;
+        }
+    for (size_t i = 0; i < t->n_pending; i++)
+        redisFreeCommand(t->pending[i].cmd);
+    free(t->pending);
+    t->pending = NULL;
+    t->n_pending = t->cap_pending = 0;
+    t->appended = 0;
+}
+
+static void close_at_thread_exit(void *state)
+{
+    close_all(state);
 }
 
 static void make_conn_key(void)
@@ -33,32 +93,75 @@ static void make_conn_key(void)
     pthread_key_create(&conn_key, close_at_thread_exit);
 }
 
+/* ---- configuration ------------------------------------------------------------------------ */
+
+static int parse_hostport(const char *s, size_t len, char *host, size_t host_size, int *port,
+                          const char *url, struct rp_err *err)
+{
+    char hostport[300];
+    if (len == 0 || len >= sizeof(hostport))
+        return rp_err_set(err, RP_EINVAL, "redis.url", "missing host");
+    memcpy(hostport, s, len);
+    hostport[len] = '\0';
+    char *colon = strrchr(hostport, ':');
+    *port = 6379;
+    if (colon && !strchr(colon, ']')) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end || end == colon + 1 || p < 1 || p > 65535)
+            return rp_err_set(err, RP_EINVAL, "redis.url", "bad port in '%.80s'", url);
+        *port = (int)p;
+        *colon = '\0';
+    }
+    char *h = hostport;
+    if (h[0] == '[') {
+        h++;
+        char *close = strchr(h, ']');
+        if (!close)
+            return rp_err_set(err, RP_EINVAL, "redis.url", "unterminated [ipv6] host");
+        *close = '\0';
+    }
+    if (!*h || strlen(h) >= host_size)
+        return rp_err_set(err, RP_EINVAL, "redis.url", "bad host");
+    memcpy(host, h, strlen(h) + 1);
+    return 0;
+}
+
+static int parse_unix_url(const char *url, struct rp_store_conf *conf, struct rp_err *err)
+{
+    const char *path = url + 7;
+    const char *q = strchr(path, '?');
+    size_t len = q ? (size_t)(q - path) : strlen(path);
+    if (len == 0 || len >= sizeof(conf->unix_path) || path[0] != '/')
+        return rp_err_set(err, RP_EINVAL, "redis.url", "unix:// needs an absolute path");
+    memcpy(conf->unix_path, path, len);
+    if (q) {
+        if (strncmp(q, "?db=", 4) != 0)
+            return rp_err_set(err, RP_EINVAL, "redis.url", "only ?db=N is understood");
+        char *end;
+        conf->db = (int)strtol(q + 4, &end, 10);
+        if (*end || end == q + 4 || conf->db < 0)
+            return rp_err_set(err, RP_EINVAL, "redis.url", "bad database number");
+    }
+    return 0;
+}
 
 int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_err *err)
 {
     memset(conf, 0, sizeof(*conf));
     conf->timeout_ms = 1000;
-    if (strncmp(url, "unix://", 7) == 0) {
-        const char *path = url + 7;
-        const char *q = strchr(path, '?');
-        size_t len = q ? (size_t)(q - path) : strlen(path);
-        if (len == 0 || len >= sizeof(conf->unix_path) || path[0] != '/')
-            return rp_err_set(err, RP_EINVAL, "redis.url", "unix:// needs an absolute path");
-        memcpy(conf->unix_path, path, len);
-        if (q) {
-            if (strncmp(q, "?db=", 4) != 0)
-                return rp_err_set(err, RP_EINVAL, "redis.url", "only ?db=N is understood");
-            char *end;
-            conf->db = (int)strtol(q + 4, &end, 10);
-            if (*end || end == q + 4 || conf->db < 0)
-                return rp_err_set(err, RP_EINVAL, "redis.url", "bad database number");
-        }
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8) != 0)
+    if (strncmp(url, "unix://", 7) == 0)
+        return parse_unix_url(url, conf, err);
+    const char *p;
+    if (strncmp(url, "redis://", 8) == 0) {
+        p = url + 8;
+    } else if (strncmp(url, "redis-cluster://", 16) == 0) {
+        p = url + 16;
+        conf->cluster = 1;
+    } else {
         return rp_err_set(err, RP_EINVAL, "redis.url",
-                          "'%.80s' must start with redis:// or unix://", url);
-    const char *p = url + 8;
+                          "'%.80s' must start with redis://, redis-cluster:// or unix://", url);
+    }
     const char *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
@@ -77,39 +180,32 @@ int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_er
         p = at + 1;
     }
     const char *slash = strchr(p, '/');
-    size_t hostport_len = slash ? (size_t)(slash - p) : strlen(p);
-    char hostport[sizeof(conf->host) + 8];
-    if (hostport_len == 0 || hostport_len >= sizeof(hostport))
-        return rp_err_set(err, RP_EINVAL, "redis.url", "missing host");
-    memcpy(hostport, p, hostport_len);
-    hostport[hostport_len] = '\0';
-    char *colon = strrchr(hostport, ':');
-    conf->port = 6379;
-    if (colon && !strchr(colon, ']')) {
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (*end || end == colon + 1 || port < 1 || port > 65535)
-            return rp_err_set(err, RP_EINVAL, "redis.url", "bad port in '%.80s'", url);
-        conf->port = (int)port;
-        *colon = '\0';
-    }
-    char *host = hostport;
-    if (host[0] == '[') {
-        host++;
-        char *close = strchr(host, ']');
-        if (!close)
-            return rp_err_set(err, RP_EINVAL, "redis.url", "unterminated [ipv6] host");
-        *close = '\0';
-    }
-    if (!*host || strlen(host) >= sizeof(conf->host))
-        return rp_err_set(err, RP_EINVAL, "redis.url", "bad host");
-    memcpy(conf->host, host, strlen(host) + 1);
+    size_t hosts_len = slash ? (size_t)(slash - p) : strlen(p);
     if (slash && slash[1]) {
         char *end;
         long db = strtol(slash + 1, &end, 10);
         if (*end || db < 0 || db > 100000)
             return rp_err_set(err, RP_EINVAL, "redis.url", "bad database number");
+        if (conf->cluster && db != 0)
+            return rp_err_set(err, RP_EINVAL, "redis.url", "a Redis Cluster has database 0 only");
         conf->db = (int)db;
+    }
+    if (!conf->cluster)
+        return parse_hostport(p, hosts_len, conf->host, sizeof(conf->host), &conf->port, url, err);
+    /* host:port[,host:port...]: the first is host/port, the others seeds. */
+    const char *end = p + hosts_len;
+    for (int i = 0; p < end; i++) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t len = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        if (i > RP_STORE_MAX_SEEDS)
+            return rp_err_set(err, RP_EINVAL, "redis.url", "more than %d cluster nodes named",
+                              RP_STORE_MAX_SEEDS + 1);
+        char *host = i == 0 ? conf->host : conf->seeds[i - 1].host;
+        int *port = i == 0 ? &conf->port : &conf->seeds[i - 1].port;
+        if (parse_hostport(p, len, host, sizeof(conf->host), port, url, err))
+            return RP_EINVAL;
+        conf->n_seeds = i;
+        p = comma ? comma + 1 : end;
     }
     return 0;
 }
@@ -117,16 +213,61 @@ int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_er
 void rp_store_configure(const struct rp_store_conf *conf)
 {
     store_conf = *conf;
+    pthread_mutex_lock(&nodes_lock);
+    int n = 0;
+    snprintf(nodes[n].host, sizeof(nodes[n].host), "%s", conf->host);
+    nodes[n++].port = conf->port;
+    for (int i = 0; conf->cluster && i < conf->n_seeds && n < MAX_NODES; i++, n++) {
+        snprintf(nodes[n].host, sizeof(nodes[n].host), "%s", conf->seeds[i].host);
+        nodes[n].port = conf->seeds[i].port;
+    }
+    atomic_store(&n_nodes, n);
+    for (int s = 0; s < RP_CLUSTER_SLOTS; s++)
+        atomic_store(&slot_owner[s], NO_NODE);
+    atomic_store(&slots_stale, conf->cluster);
+    pthread_mutex_unlock(&nodes_lock);
 }
 
-static void drop_connection(void)
+int rp_store_is_cluster(void)
 {
-    if (thread_conn) {
-        redisFree(thread_conn);
-        thread_conn = NULL;
-        pthread_once(&conn_key_once, make_conn_key);
-        pthread_setspecific(conn_key, NULL);
+    return store_conf.cluster;
+}
+
+/* The node number of host:port, added when new. Returns -1 when the table is full. */
+static int node_index(const char *host, int port)
+{
+    int n = atomic_load(&n_nodes);
+    for (int i = 0; i < n; i++)
+        if (nodes[i].port == port && strcmp(nodes[i].host, host) == 0)
+            return i;
+    pthread_mutex_lock(&nodes_lock);
+    n = atomic_load(&n_nodes);
+    int found = -1;
+    for (int i = 0; i < n && found < 0; i++)
+        if (nodes[i].port == port && strcmp(nodes[i].host, host) == 0)
+            found = i;
+    if (found < 0 && n < MAX_NODES) {
+        snprintf(nodes[n].host, sizeof(nodes[n].host), "%s", host);
+        nodes[n].port = port;
+        atomic_store(&n_nodes, n + 1);
+        found = n;
     }
+    pthread_mutex_unlock(&nodes_lock);
+    if (found < 0)
+        rp_error("store", "more than %d Redis nodes: %s:%d not used", MAX_NODES, host, port);
+    return found;
+}
+
+/* ---- connections -------------------------------------------------------------------------- */
+
+static void drop_connection(int node)
+{
+    if (ts.conn[node]) {
+        redisFree(ts.conn[node]);
+        ts.conn[node] = NULL;
+    }
+    if (store_conf.cluster)
+        atomic_store(&slots_stale, 1); /* the node may have failed over */
 }
 
 static int handshake(redisContext *c)
@@ -158,25 +299,28 @@ static int handshake(redisContext *c)
     return 0;
 }
 
-static redisContext *connection(void)
+static redisContext *connection(int node)
 {
-    if (thread_conn)
-        return thread_conn;
+    if (ts.conn[node])
+        return ts.conn[node];
     int64_t now = rp_mono_ms();
-    if (thread_last_attempt_ms && now - thread_last_attempt_ms < RP_STORE_RETRY_MS &&
-        last_connect_ms <= thread_last_attempt_ms)
+    if (ts.last_attempt_ms[node] && now - ts.last_attempt_ms[node] < RP_STORE_RETRY_MS &&
+        last_connect_ms <= ts.last_attempt_ms[node])
         return NULL;
-    thread_last_attempt_ms = now;
+    ts.last_attempt_ms[node] = now;
     struct timeval tv = {store_conf.timeout_ms / 1000, (long)(store_conf.timeout_ms % 1000) * 1000};
     redisContext *c = store_conf.unix_path[0]
                           ? redisConnectUnixWithTimeout(store_conf.unix_path, tv)
-                          : redisConnectWithTimeout(store_conf.host, store_conf.port, tv);
+                          : redisConnectWithTimeout(nodes[node].host, nodes[node].port, tv);
     if (!c || c->err) {
-        if (!thread_was_down)
-            rp_warn("store", "cannot reach Redis: %s", c ? c->errstr : "out of memory");
-        thread_was_down = 1;
+        if (!ts.was_down)
+            rp_warn("store", "cannot reach Redis at %s:%d: %s", nodes[node].host,
+                    nodes[node].port, c ? c->errstr : "out of memory");
+        ts.was_down = 1;
         if (c)
             redisFree(c);
+        if (store_conf.cluster)
+            atomic_store(&slots_stale, 1);
         return NULL;
     }
     redisSetTimeout(c, tv);
@@ -184,30 +328,30 @@ static redisContext *connection(void)
         redisEnableKeepAlive(c);
     if (handshake(c)) {
         redisFree(c);
-        thread_was_down = 1;
+        ts.was_down = 1;
         return NULL;
     }
-    if (thread_was_down)
+    if (ts.was_down)
         rp_info("store", "Redis reachable again");
-    thread_was_down = 0;
-    thread_last_attempt_ms = 0;
+    ts.was_down = 0;
+    ts.last_attempt_ms[node] = 0;
     last_connect_ms = now;
-    thread_conn = c;
+    ts.conn[node] = c;
     pthread_once(&conn_key_once, make_conn_key);
-    pthread_setspecific(conn_key, c);
+    pthread_setspecific(conn_key, &ts);
     return c;
 }
 
 /* A NULL reply means the connection is unusable (I/O error, timeout): drop it so the next call
  * reconnects instead of reading a late answer meant for this one. */
-static redisReply *checked(redisReply *r)
+static redisReply *checked(int node, redisReply *r)
 {
     if (!r) {
-        if (thread_conn)
-            rp_warn("store", "Redis connection lost: %s", thread_conn->errstr);
-        drop_connection();
-        thread_was_down = 1;
-        thread_last_attempt_ms = rp_mono_ms();
+        if (ts.conn[node])
+            rp_warn("store", "Redis connection lost: %s", ts.conn[node]->errstr);
+        drop_connection(node);
+        ts.was_down = 1;
+        ts.last_attempt_ms[node] = rp_mono_ms();
     }
     return r;
 }
@@ -221,10 +365,241 @@ static int never_reached_server(const redisContext *c)
            (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
 }
 
+/* Sends one formatted command to a node and reads its reply; with asking, ASKING goes first (the
+ * node imports the slot and serves it only to clients that say they were redirected). */
+static redisReply *exec_on(int node, const char *cmd, size_t len, int asking)
+{
+    static const char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisContext *c = connection(node);
+        if (!c)
+            return NULL;
+        void *r = NULL;
+        int ok = (!asking || redisAppendFormattedCommand(c, asking_cmd, sizeof(asking_cmd) - 1) ==
+                                 REDIS_OK) &&
+                 redisAppendFormattedCommand(c, cmd, len) == REDIS_OK;
+        if (ok && asking) {
+            ok = redisGetReply(c, &r) == REDIS_OK && r;
+            if (r)
+                freeReplyObject(r);
+            r = NULL;
+        }
+        if (ok && redisGetReply(c, &r) == REDIS_OK && r)
+            return r;
+        if (attempt == 1 || !never_reached_server(c))
+            return checked(node, NULL);
+        drop_connection(node);
+        ts.last_attempt_ms[node] = 0;
+    }
+    return NULL;
+}
+
+/* ---- cluster routing ---------------------------------------------------------------------- */
+
+/* Reads the slot map from the first node that answers CLUSTER SLOTS. Only called with no
+ * pipeline in progress on this thread, as it uses this thread's connections. */
+static void refresh_slots(void)
+{
+    if (!atomic_load(&slots_stale) || pthread_mutex_trylock(&refresh_lock) != 0)
+        return;
+    atomic_store(&slots_stale, 0);
+    int n = atomic_load(&n_nodes), done = 0;
+    for (int i = 0; i < n && !done; i++) {
+        static const char cmd[] = "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
+        redisReply *r = exec_on(i, cmd, sizeof(cmd) - 1, 0);
+        if (!r)
+            continue;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+            for (size_t e = 0; e < r->elements; e++) {
+                const redisReply *range = r->element[e];
+                if (range->type != REDIS_REPLY_ARRAY || range->elements < 3 ||
+                    range->element[2]->type != REDIS_REPLY_ARRAY ||
+                    range->element[2]->elements < 2)
+                    continue;
+                const redisReply *master = range->element[2];
+                const char *host = master->element[0]->str && master->element[0]->str[0]
+                                       ? master->element[0]->str
+                                       : nodes[i].host;
+                int node = node_index(host, (int)master->element[1]->integer);
+                long long lo = range->element[0]->integer, hi = range->element[1]->integer;
+                for (long long s = lo; node >= 0 && s <= hi && s < RP_CLUSTER_SLOTS && s >= 0; s++)
+                    atomic_store(&slot_owner[s], (unsigned char)node);
+            }
+            done = 1;
+        }
+        freeReplyObject(r);
+    }
+    if (!done)
+        atomic_store(&slots_stale, 1);
+    pthread_mutex_unlock(&refresh_lock);
+}
+
+/* The node a formatted command goes to. may_refresh: no pipeline is in progress, so the slot map
+ * may be read again first. */
+static int route(const char *cmd, size_t len, int may_refresh)
+{
+    if (!store_conf.cluster)
+        return 0;
+    if (may_refresh)
+        refresh_slots();
+    const char *argv_small[64];
+    size_t lens_small[64];
+    const char **argv = argv_small;
+    size_t *lens = lens_small;
+    int argc = rp_cluster_parse_command(cmd, len, 64, argv, lens);
+    if (argc < 0) {
+        argv = rp_malloc(MAX_ARGS * sizeof(*argv));
+        lens = rp_malloc(MAX_ARGS * sizeof(*lens));
+        argc = rp_cluster_parse_command(cmd, len, MAX_ARGS, argv, lens);
+    }
+    const char *key;
+    size_t key_len;
+    int node = -1;
+    if (argc > 0 && rp_cluster_command_key(argc, argv, lens, &key, &key_len))
+        node = atomic_load(&slot_owner[rp_cluster_key_slot(key, key_len)]);
+    if (argv != argv_small) {
+        free(argv);
+        free(lens);
+    }
+    if (node < 0 || node == NO_NODE) {
+        /* Keyless, or a slot nobody claimed yet: any node that owns slots, else the first seed
+         * (a MOVED answer then teaches us the owner). */
+        int owner = atomic_load(&slot_owner[0]);
+        node = owner == NO_NODE ? 0 : owner;
+    }
+    return node;
+}
+
+/* Follows MOVED / ASK / TRYAGAIN answers for one command. Takes r (a reply from node for cmd)
+ * and returns the final reply, or NULL when a node cannot be reached. */
+static redisReply *follow_redirects(int node, const char *cmd, size_t len, redisReply *r)
+{
+    for (int hop = 0; r && r->type == REDIS_REPLY_ERROR && hop < MAX_REDIRECTS; hop++) {
+        unsigned slot;
+        char host[256];
+        int port, asking = 0;
+        int kind = rp_cluster_parse_redirect(r->str, &slot, host, sizeof(host), &port);
+        if (kind) {
+            int target = node_index(host[0] ? host : nodes[node].host, port);
+            if (target < 0)
+                return r;
+            rp_debug("store", "%s slot %u: %s:%d", kind == 1 ? "MOVED" : "ASK", slot,
+                     nodes[target].host, nodes[target].port);
+            if (kind == 1) {
+                atomic_store(&slot_owner[slot], (unsigned char)target);
+                atomic_store(&slots_stale, 1); /* more slots probably moved with this one */
+            }
+            asking = kind == 2;
+            node = target;
+        } else if (strncmp(r->str, "TRYAGAIN", 8) == 0) {
+            usleep(20 * 1000); /* a multi-key command during a migration: keys are moving */
+        } else {
+            return r;
+        }
+        freeReplyObject(r);
+        r = exec_on(node, cmd, len, asking);
+    }
+    return r;
+}
+
+static int is_redirect(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR &&
+           (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0 ||
+            strncmp(r->str, "TRYAGAIN", 8) == 0);
+}
+
+static redisReply *cluster_command(char *cmd, int len)
+{
+    if (len < 0)
+        return NULL;
+    int node = route(cmd, (size_t)len, ts.n_pending == 0);
+    redisReply *r = follow_redirects(node, cmd, (size_t)len, exec_on(node, cmd, (size_t)len, 0));
+    redisFreeCommand(cmd);
+    return r;
+}
+
+static int cluster_append(char *cmd, int len)
+{
+    if (len < 0) {
+        ts.append_failed = 1;
+        return RP_ESTORE;
+    }
+    int node = route(cmd, (size_t)len, ts.n_pending == 0);
+    redisContext *c = connection(node);
+    if (!c || redisAppendFormattedCommand(c, cmd, (size_t)len) != REDIS_OK) {
+        ts.append_failed = 1;
+        redisFreeCommand(cmd);
+        return RP_ESTORE;
+    }
+    if (ts.n_pending == ts.cap_pending) {
+        ts.cap_pending = ts.cap_pending ? ts.cap_pending * 2 : 64;
+        ts.pending = rp_realloc(ts.pending, ts.cap_pending * sizeof(*ts.pending));
+    }
+    ts.pending[ts.n_pending++] = (struct pending){.node = node, .cmd = cmd, .len = (size_t)len};
+    return 0;
+}
+
+static void clear_pending(void)
+{
+    for (size_t i = 0; i < ts.n_pending; i++)
+        redisFreeCommand(ts.pending[i].cmd);
+    ts.n_pending = 0;
+}
+
+static int cluster_collect(redisReply **replies, size_t n)
+{
+    int failed = ts.append_failed || n != ts.n_pending;
+    ts.append_failed = 0;
+    size_t got = 0;
+    /* Every queued reply is read first: a redirected command is only sent again once no
+     * connection of this thread has replies outstanding. */
+    for (; !failed && got < n; got++) {
+        struct pending *p = &ts.pending[got];
+        void *r = NULL;
+        if (!ts.conn[p->node] || redisGetReply(ts.conn[p->node], &r) != REDIS_OK || !r) {
+            checked(p->node, NULL);
+            failed = 1;
+            break;
+        }
+        replies[got] = r;
+    }
+    for (size_t i = 0; !failed && i < n; i++)
+        if (is_redirect(replies[i])) {
+            replies[i] = follow_redirects(ts.pending[i].node, ts.pending[i].cmd,
+                                          ts.pending[i].len, replies[i]);
+            if (!replies[i])
+                failed = 1;
+        }
+    if (failed) {
+        /* Connections with replies still unread are out of step: close them. */
+        for (size_t i = 0; i < ts.n_pending; i++)
+            if (ts.conn[ts.pending[i].node] && i >= got)
+                drop_connection(ts.pending[i].node);
+        for (size_t i = 0; i < n; i++)
+            if (replies[i]) {
+                freeReplyObject(replies[i]);
+                replies[i] = NULL;
+            }
+    }
+    clear_pending();
+    return failed ? RP_ESTORE : 0;
+}
+
+/* ---- commands ----------------------------------------------------------------------------- */
+
 redisReply *rp_store_command(const char *fmt, ...)
 {
+    if (store_conf.cluster) {
+        char *cmd = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int len = redisvFormatCommand(&cmd, fmt, ap);
+        va_end(ap);
+        return cluster_command(cmd, len);
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisContext *c = connection();
+        redisContext *c = connection(0);
         if (!c)
             return NULL;
         va_list ap;
@@ -232,36 +607,83 @@ redisReply *rp_store_command(const char *fmt, ...)
         redisReply *r = redisvCommand(c, fmt, ap);
         va_end(ap);
         if (r || attempt == 1 || !never_reached_server(c))
-            return checked(r);
-        drop_connection();
-        thread_last_attempt_ms = 0;
+            return checked(0, r);
+        drop_connection(0);
+        ts.last_attempt_ms[0] = 0;
     }
     return NULL;
 }
 
 redisReply *rp_store_commandv(int argc, const char **argv, const size_t *lens)
 {
+    if (store_conf.cluster) {
+        char *cmd = NULL;
+        int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+        return cluster_command(cmd, len);
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
-        redisContext *c = connection();
+        redisContext *c = connection(0);
         if (!c)
             return NULL;
         redisReply *r = redisCommandArgv(c, argc, argv, lens);
         if (r || attempt == 1 || !never_reached_server(c))
-            return checked(r);
-        drop_connection();
-        thread_last_attempt_ms = 0;
+            return checked(0, r);
+        drop_connection(0);
+        ts.last_attempt_ms[0] = 0;
     }
     return NULL;
 }
 
-/* Appends fail only when the connection is missing; the error then surfaces at collect. */
-static _Thread_local int thread_append_failed;
+redisReply *rp_store_command_on(int node, const char *fmt, ...)
+{
+    if (node < 0 || node >= atomic_load(&n_nodes))
+        return NULL;
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return NULL;
+    redisReply *r = exec_on(node, cmd, (size_t)len, 0);
+    redisFreeCommand(cmd);
+    return r;
+}
 
+int rp_store_data_nodes(int *out, int max)
+{
+    if (!store_conf.cluster) {
+        if (max > 0)
+            out[0] = 0;
+        return max > 0;
+    }
+    refresh_slots();
+    unsigned char seen[MAX_NODES] = {0};
+    int n = 0;
+    for (int s = 0; s < RP_CLUSTER_SLOTS; s++) {
+        int owner = atomic_load(&slot_owner[s]);
+        if (owner != NO_NODE && !seen[owner] && n < max) {
+            seen[owner] = 1;
+            out[n++] = owner;
+        }
+    }
+    return n;
+}
+
+/* Appends fail only when the connection is missing; the error then surfaces at collect. */
 int rp_store_append(const char *fmt, ...)
 {
-    redisContext *c = connection();
+    if (store_conf.cluster) {
+        char *cmd = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int len = redisvFormatCommand(&cmd, fmt, ap);
+        va_end(ap);
+        return cluster_append(cmd, len);
+    }
+    redisContext *c = connection(0);
     if (!c) {
-        thread_append_failed = 1;
+        ts.append_failed = 1;
         return RP_ESTORE;
     }
     va_list ap;
@@ -269,15 +691,20 @@ int rp_store_append(const char *fmt, ...)
     int rc = redisvAppendCommand(c, fmt, ap);
     va_end(ap);
     if (rc != REDIS_OK)
-        thread_append_failed = 1;
+        ts.append_failed = 1;
     return rc == REDIS_OK ? 0 : RP_ESTORE;
 }
 
 int rp_store_appendv(int argc, const char **argv, const size_t *lens)
 {
-    redisContext *c = connection();
+    if (store_conf.cluster) {
+        char *cmd = NULL;
+        int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+        return cluster_append(cmd, len);
+    }
+    redisContext *c = connection(0);
     if (!c || redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) {
-        thread_append_failed = 1;
+        ts.append_failed = 1;
         return RP_ESTORE;
     }
     return 0;
@@ -287,19 +714,21 @@ int rp_store_collect(redisReply **replies, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
-    if (thread_append_failed || !thread_conn) {
-        thread_append_failed = 0;
-        drop_connection();
+    if (store_conf.cluster)
+        return cluster_collect(replies, n);
+    if (ts.append_failed || !ts.conn[0]) {
+        ts.append_failed = 0;
+        drop_connection(0);
         return RP_ESTORE;
     }
     for (size_t i = 0; i < n; i++) {
         void *r = NULL;
-        if (redisGetReply(thread_conn, &r) != REDIS_OK || !r) {
+        if (redisGetReply(ts.conn[0], &r) != REDIS_OK || !r) {
             for (size_t j = 0; j < i; j++) {
                 freeReplyObject(replies[j]);
                 replies[j] = NULL;
             }
-            checked(NULL);
+            checked(0, NULL);
             return RP_ESTORE;
         }
         replies[i] = r;
@@ -337,6 +766,7 @@ redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const 
         argv[3 + i] = args[i];
         alens[3 + i] = lens ? lens[i] : strlen(args[i]);
     }
+    /* Each cluster node has its own script cache: NOSCRIPT is answered per node. */
     redisReply *r = rp_store_commandv(argc, argv, alens);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
@@ -390,5 +820,5 @@ int rp_store_ping(void)
 
 void rp_store_thread_close(void)
 {
-    drop_connection();
+    close_all(&ts);
 }

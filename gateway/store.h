@@ -1,7 +1,13 @@
-/* The Redis store as the API threads see it: one synchronous hiredis connection per thread,
- * opened lazily, with short timeouts so a Redis outage fails requests fast (RP_ESTORE, a
- * retryable 5xx at the API) instead of hanging them, and reconnection that happens by itself
- * once Redis is back (at most one attempt per thread every RP_STORE_RETRY_MS). */
+/* The Redis store as the API threads see it: one synchronous hiredis connection per thread (per
+ * node with a Redis Cluster), opened lazily, with short timeouts so a Redis outage fails requests
+ * fast (RP_ESTORE, a retryable 5xx at the API) instead of hanging them, and reconnection that
+ * happens by itself once Redis is back (at most one attempt per thread every RP_STORE_RETRY_MS).
+ *
+ * With a cluster (redis-cluster://host:port,host:port) every command goes to the node that owns
+ * its key's slot (gateway/cluster.h), from a slot map read with CLUSTER SLOTS; pipelines are split
+ * per node and their replies handed back in the order the commands were queued; MOVED and ASK
+ * redirections are followed (and the map refreshed) so a slot migration or a failover is invisible
+ * to callers. Keys a command or script uses together share a hash tag (gateway/keyspace.h). */
 #ifndef RP_STORE_H
 #define RP_STORE_H
 
@@ -12,10 +18,17 @@
 #include "err.h"
 
 #define RP_STORE_RETRY_MS 200
+#define RP_STORE_MAX_SEEDS 16
 
 struct rp_store_conf {
     char host[256];
     int port;
+    int cluster;                 /* redis-cluster://: host/port and seeds are entry points */
+    int n_seeds;                 /* further cluster entry points beyond host:port */
+    struct {
+        char host[256];
+        int port;
+    } seeds[RP_STORE_MAX_SEEDS];
     char unix_path[256];
     int db;
     char username[128];
@@ -23,7 +36,9 @@ struct rp_store_conf {
     int timeout_ms;
 };
 
-/* Parses redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]. */
+/* Parses redis://[[user]:password@]host[:port][/db], unix:///path[?db=N], or
+ * redis-cluster://[[user]:password@]host:port[,host:port...] (database 0 only, as the cluster
+ * has no other). */
 int rp_store_parse_url(const char *url, struct rp_store_conf *conf, struct rp_err *err);
 
 /* Sets the process-wide target; call before any thread uses the store. Borrows nothing. */
@@ -60,6 +75,16 @@ int rp_store_set_json(const char *key, const json_t *value);
 
 /* 1 when this thread's connection answers PING (used by /repoint/ready). */
 int rp_store_ping(void);
+
+/* 1 when talking to a Redis Cluster: commands over keys in different slots cannot be combined
+ * (one XREADGROUP per stream instead of one for all). */
+int rp_store_is_cluster(void);
+/* The nodes that hold data (every master of a cluster, the one server otherwise), for commands
+ * that must visit each (SCAN). Fills up to max node numbers; returns how many. */
+int rp_store_data_nodes(int *nodes, int max);
+/* Runs a keyless command on one node of rp_store_data_nodes. Same contract as
+ * rp_store_command. */
+redisReply *rp_store_command_on(int node, const char *fmt, ...);
 
 /* Closes this thread's connection (thread exit, tests). */
 void rp_store_thread_close(void);

@@ -24,6 +24,8 @@
 #define MAX_CHANNELS 16
 #define MAX_STREAMS 512
 #define READ_BLOCK_MS 50
+/* With a Redis Cluster: the pause between polls of empty streams (no BLOCK across slots). */
+#define CLUSTER_POLL_MS 5
 #define MAINTENANCE_MS 250
 #define SETTINGS_TTL_MS 2000
 #define REPLY_TTL_MS 60000
@@ -442,6 +444,40 @@ static void maintenance(struct unit *u, struct job **jobs, size_t cap, int64_t *
     }
 }
 
+/* A Redis Cluster spreads the streams over its nodes and refuses one XREADGROUP across slots:
+ * one non-blocking read per stream, pipelined (split per node by the store), and a short sleep
+ * when all are empty instead of BLOCK. Returns 1 when a consumer group is missing. */
+static int read_each_stream(struct unit *u, char (*keys)[128], int n_streams, const char *count,
+                            struct job **jobs, size_t cap)
+{
+    for (int k = 0; k < n_streams; k++)
+        rp_store_append("XREADGROUP GROUP " RP_QUEUE_GROUP " %s COUNT %s STREAMS %s >",
+                        u->consumer, count, keys[k]);
+    redisReply **replies = rp_calloc((size_t)n_streams, sizeof(redisReply *));
+    int missing_group = 0;
+    size_t n = 0;
+    if (rp_store_collect(replies, (size_t)n_streams)) {
+        free(replies);
+        usleep(200 * 1000);
+        return 0;
+    }
+    for (int k = 0; k < n_streams; k++) {
+        if (replies[k]->type == REDIS_REPLY_ERROR) {
+            rp_warn("worker", "XREADGROUP %s: %s", keys[k], replies[k]->str);
+            missing_group = 1;
+        } else if (replies[k]->type == REDIS_REPLY_ARRAY) {
+            n += collect_entries(u, replies[k], jobs + n, cap - n);
+        }
+        freeReplyObject(replies[k]);
+    }
+    free(replies);
+    if (n)
+        dispatch_batch(u, jobs, n);
+    else if (!u->held)
+        usleep(CLUSTER_POLL_MS * 1000);
+    return missing_group;
+}
+
 static void *reader_main(void *arg)
 {
     struct unit *u = arg;
@@ -496,6 +532,11 @@ static void *reader_main(void *arg)
             release_held(u, jobs, cap);
         if (atomic_load(&u->in_flight) >= in_flight_cap) {
             usleep(2000);
+            continue;
+        }
+        if (rp_store_is_cluster()) {
+            if (read_each_stream(u, keys, n_streams, count_s, jobs, cap))
+                groups_ready = 0;
             continue;
         }
         /* While deliveries wait for tokens, poll instead of blocking so they are not late. */
