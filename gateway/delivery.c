@@ -92,17 +92,6 @@ static char *dup_string(const json_t *v)
     return json_is_string(v) ? rp_strdup(json_string_value(v)) : NULL;
 }
 
-void rp_delivery_json_redact(json_t *doc)
-{
-    const json_t *content = json_object_get(doc, "c");
-    if (!json_is_true(json_object_get(content, "Sensitive")))
-        return;
-    /* A copy: doc's "c" is the delivery's own content object. */
-    json_t *copy = json_copy((json_t *)content);
-    json_object_del(copy, "Body");
-    json_object_set_new(doc, "c", copy);
-}
-
 int rp_delivery_from_json(struct rp_delivery *d, const json_t *doc)
 {
     if (!json_is_object(doc))

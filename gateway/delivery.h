@@ -61,19 +61,13 @@ struct rp_delivery {
  *          Badge (integer), Category, ThreadId, PreferredAuthenticationMethod, APNSPushType,
  *          RestrictedPackageName, ConsolidationKey, ExpiresAfter, MD5
  *   EMAIL: FromAddress, ReplyToAddresses (array), FeedbackForwardingAddress, Subject,
- *          TextPart, HtmlPart, Charset, RawEmail, Body
- *   any:   Sensitive (bool, Repoint's own): the Body holds a secret (a one-time password); it
- *          is kept only as long as the send needs it (queue entries, retries), never in
- *          events or dead letters (rp_delivery_json_redact) */
+ *          TextPart, HtmlPart, Charset, RawEmail, Body */
 
 void rp_delivery_init(struct rp_delivery *d);
 void rp_delivery_cleanup(struct rp_delivery *d);
 
 /* Returns a new JSON object (caller owns) holding every member of d. */
 json_t *rp_delivery_to_json(const struct rp_delivery *d);
-/* Drops the Body of a Sensitive delivery from doc (as rp_delivery_to_json made it), in place:
- * what a record kept after the send (a dead letter) holds instead. */
-void rp_delivery_json_redact(json_t *doc);
 /* Fills d (initialised by the caller) from JSON; returns 0 or RP_EINVAL for a malformed
  * document. Borrows doc; d takes its own references. */
 int rp_delivery_from_json(struct rp_delivery *d, const json_t *doc);

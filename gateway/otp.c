@@ -271,6 +271,21 @@ int rp_otp_parse_verify(const json_t *body, struct rp_otp_verify *out, struct rp
     return reference_id(body, &out->reference_id, err);
 }
 
+json_t *rp_otp_message_request(const struct rp_otp_send *p, const char *text)
+{
+    json_t *sms = json_pack("{s:s, s:s}", "Body", text, "MessageType", "TRANSACTIONAL");
+    json_object_set_new(sms, p->origination_is_number ? "OriginationNumber" : "SenderId",
+                        json_string(p->origination));
+    if (p->entity_id && *p->entity_id)
+        json_object_set_new(sms, "EntityId", json_string(p->entity_id));
+    if (p->template_id && *p->template_id)
+        json_object_set_new(sms, "TemplateId", json_string(p->template_id));
+    json_t *addresses = json_object();
+    json_object_set_new(addresses, p->destination, json_pack("{s:s}", "ChannelType", "SMS"));
+    return json_pack("{s:o, s:{s:o}}", "Addresses", addresses, "MessageConfiguration",
+                     "SMSMessage", sms);
+}
+
 uint64_t rp_otp_rejection_limit(uint32_t bound)
 {
     const uint64_t range = (uint64_t)1 << 32;

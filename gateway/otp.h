@@ -99,6 +99,12 @@ void rp_otp_generate(int length, char *out, rp_otp_random_fn rnd, void *arg);
 int rp_otp_message(const char *language, const char *brand, const char *code, int minutes,
                    char *out, size_t size);
 
+/* The MessageRequest (SendMessages' body) that sends text to p's destination over SMS:
+ * transactional, from the OriginationIdentity (as OriginationNumber for a long or short code,
+ * SenderId otherwise), with EntityId and TemplateId for the SMS provider. Returns a new
+ * object; text is copied. */
+json_t *rp_otp_message_request(const struct rp_otp_send *p, const char *text);
+
 /* HKDF-SHA256 of master (32 bytes) with info label into out (32 bytes). Returns 0 or
  * RP_ECRYPTO. */
 int rp_otp_derive_key(const unsigned char master[32], const char *label, unsigned char out[32]);

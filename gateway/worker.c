@@ -658,7 +658,6 @@ static size_t append_job(struct job *j)
     }
     if (j->outcome == OUTCOME_DEAD) {
         json_t *doc = j->parsed ? rp_delivery_to_json(&j->delivery) : json_object();
-        rp_delivery_json_redact(doc);
         text = json_dumps(doc, JSON_COMPACT);
         json_decref(doc);
         json_t *res = result_json(j);

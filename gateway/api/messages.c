@@ -104,8 +104,7 @@ static int resolve_users(const char *app, struct rp_render_plan *plan)
     return 0;
 }
 
-static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind kind,
-                      int sensitive)
+static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind kind)
 {
     const char *app = rp_request_app(req);
     struct rp_err err;
@@ -148,8 +147,6 @@ static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind 
         struct rp_render_recipient *r = rp_render_plan_recipient(plan, i);
         if (!r->queued)
             continue;
-        if (sensitive)
-            json_object_set_new(r->delivery.content, "Sensitive", json_true());
         deliveries[ctx->n_queued] = &r->delivery;
         ctx->queued[ctx->n_queued++] = i;
     }
@@ -172,12 +169,12 @@ static void send_common(struct rp_request *req, enum rp_render_kind kind)
 {
     json_t *body = rp_request_json_object(req);
     if (body)
-        send_body(req, body, kind, 0);
+        send_body(req, body, kind);
 }
 
-void rp_api_send_message_request(struct rp_request *req, json_t *body, int sensitive)
+void rp_api_send_message_request(struct rp_request *req, json_t *body)
 {
-    send_body(req, body, RP_RENDER_MESSAGES, sensitive);
+    send_body(req, body, RP_RENDER_MESSAGES);
 }
 
 void rp_api_send_messages(struct rp_request *req)

@@ -1,7 +1,8 @@
 /* SendOTPMessage and VerifyOTPMessage. The code exists in clear only on this stack and in the
- * SMS delivery (whose content is marked Sensitive: gateway/delivery.h); what is stored is its
- * MAC (gateway/otp.h, gateway/otp_store.h). Nothing here logs or answers a code, a guess or a
- * phone number. */
+ * SMS delivery's Body while it is being sent: the queue entry (deleted once acknowledged), a
+ * pending retry (bounded by direct.deadline_ms), never an event or a dead letter (direct sends
+ * are not dead-lettered: gateway/worker.c). What is stored is its MAC (gateway/otp.h,
+ * gateway/otp_store.h). Nothing here logs or answers a code, a guess or a phone number. */
 #include "otp.h"
 #include "api.h"
 #include "config.h"
@@ -27,22 +28,6 @@ static int derive(struct otp_keys *k)
 static void forget(struct otp_keys *k)
 {
     OPENSSL_cleanse(k, sizeof(*k));
-}
-
-/* The MessageRequest that carries the message: one SMS address, transactional. */
-static json_t *message_request(const struct rp_otp_send *p, const char *text)
-{
-    json_t *sms = json_pack("{s:s, s:s}", "Body", text, "MessageType", "TRANSACTIONAL");
-    json_object_set_new(sms, p->origination_is_number ? "OriginationNumber" : "SenderId",
-                        json_string(p->origination));
-    if (p->entity_id && *p->entity_id)
-        json_object_set_new(sms, "EntityId", json_string(p->entity_id));
-    if (p->template_id && *p->template_id)
-        json_object_set_new(sms, "TemplateId", json_string(p->template_id));
-    json_t *addresses = json_object();
-    json_object_set_new(addresses, p->destination, json_pack("{s:s}", "ChannelType", "SMS"));
-    return json_pack("{s:o, s:{s:o}}", "Addresses", addresses, "MessageConfiguration",
-                     "SMSMessage", sms);
 }
 
 static void too_many(struct rp_request *req, int which)
@@ -113,7 +98,7 @@ void rp_api_send_otp_message(struct rp_request *req)
         rc = rp_otp_store_put(app, record, mac,
                               rp_now_ms() + (int64_t)p.validity_minutes * 60000,
                               p.allowed_attempts);
-    json_t *request = rc ? NULL : message_request(&p, text);
+    json_t *request = rc ? NULL : rp_otp_message_request(&p, text);
     OPENSSL_cleanse(text, sizeof(text));
     json_decref(body);
     if (rc == RP_ESTORE) {
@@ -124,7 +109,7 @@ void rp_api_send_otp_message(struct rp_request *req)
         rp_respond_error(req, 500, "InternalServerErrorException", "cannot build the message");
         return;
     }
-    rp_api_send_message_request(req, request, 1);
+    rp_api_send_message_request(req, request);
 }
 
 void rp_api_verify_otp_message(struct rp_request *req)
