@@ -144,6 +144,13 @@ def test_expiry():
     code, _ = last_code(dest, before)
     keys = record_keys(app)
     assert len(keys) == 1, keys
+    # Stored as a MAC with its expiry and attempts left; neither the code nor the number is
+    # in the record or its name.
+    fields = redis.cli("HGETALL", keys[0]).split()
+    record = dict(zip(fields[::2], fields[1::2]))
+    assert set(record) == {"h", "exp", "left"}, record
+    assert re.fullmatch(r"[0-9a-f]{64}", record["h"]) and record["left"] == "3", record
+    assert code not in keys[0] + record["h"] and "4155550120" not in keys[0], keys
     ttl = int(redis.cli("PTTL", keys[0]))
     assert 290_000 < ttl <= 300_000, ttl  # the record lives as long as the code, no longer
     # Age the record as five minutes would (test-only: the stored expiry moved to the past).
