@@ -31,8 +31,8 @@ static const struct otp_language languages[] = {
      "Your verification code is {C}. It expires in {M} minutes. Do not share it with anyone."},
     {"en-US", "{B}: ",
      "Your verification code is {C}. It expires in {M} minutes. Do not share it with anyone."},
-    {"es-419", "{B}: ",
-     "Tu código de verificación es {C}. Vence en {M} minutos. No lo compartas con nadie."},
+    {"es-419",
+     "{B}: ", "Tu código de verificación es {C}. Vence en {M} minutos. No lo compartas con nadie."},
     {"es-ES", "{B}: ",
      "Tu código de verificación es {C}. Caduca en {M} minutos. No lo compartas con nadie."},
     {"fr-CA", "{B} : ",
@@ -41,8 +41,10 @@ static const struct otp_language languages[] = {
     {"fr-FR", "{B} : ",
      "Votre code de vérification est {C}. Il expire dans {M} minutes. Ne le partagez avec "
      "personne."},
-    {"ja-JP", "【{B}】", "認証コードは{C}です。有効期限は{M}分です。このコードを他の人に教えないでください。"},
-    {"ko-KR", "[{B}] ", "인증 코드는 {C}입니다. {M}분 후에 만료됩니다. 다른 사람에게 알려주지 마세요."},
+    {"ja-JP", "【{B}】",
+     "認証コードは{C}です。有効期限は{M}分です。このコードを他の人に教えないでください。"},
+    {"ko-KR", "[{B}] ",
+     "인증 코드는 {C}입니다. {M}분 후에 만료됩니다. 다른 사람에게 알려주지 마세요."},
     {"pt-BR", "{B}: ",
      "Seu código de verificação é {C}. Ele expira em {M} minutos. Não o compartilhe com "
      "ninguém."},
@@ -78,13 +80,29 @@ static int put(char *out, size_t size, size_t *pos, const char *src, size_t n)
     return 0;
 }
 
+/* The value a {X} placeholder at p stands for, or NULL when p starts none. */
+static const char *placeholder(const char *p, const char *brand, const char *code,
+                               const char *minutes)
+{
+    if (p[0] != '{' || p[1] == '\0' || p[2] != '}')
+        return NULL;
+    switch (p[1]) {
+    case 'C':
+        return code;
+    case 'M':
+        return minutes;
+    case 'B':
+        return brand;
+    default:
+        return NULL;
+    }
+}
+
 static int expand(const char *pattern, const char *brand, const char *code, const char *minutes,
                   char *out, size_t size, size_t *pos)
 {
     for (const char *p = pattern; *p;) {
-        const char *value = NULL;
-        if (p[0] == '{' && p[1] && p[2] == '}')
-            value = p[1] == 'C' ? code : p[1] == 'M' ? minutes : p[1] == 'B' ? brand : NULL;
+        const char *value = placeholder(p, brand, code, minutes);
         int rc = value ? put(out, size, pos, value, strlen(value)) : put(out, size, pos, p, 1);
         if (rc)
             return rc;
@@ -132,8 +150,8 @@ static int has_control(const char *s)
 }
 
 /* A required string member: present, a string, not empty. */
-static int required_string(const json_t *body, const char *name, size_t max_bytes,
-                           const char **out, struct rp_err *err)
+static int required_string(const json_t *body, const char *name, size_t max_bytes, const char **out,
+                           struct rp_err *err)
 {
     int rc = rp_jsonv_string(body, NULL, name, max_bytes, out, err);
     if (rc < 0)
@@ -146,7 +164,7 @@ static int required_string(const json_t *body, const char *name, size_t max_byte
 static int reference_id(const json_t *body, const char **out, struct rp_err *err)
 {
     /* 4 bytes per character at most: the character count is checked below. */
-    int rc = required_string(body, "ReferenceId", RP_OTP_REFERENCE_MAX * 4, out, err);
+    int rc = required_string(body, "ReferenceId", (size_t)RP_OTP_REFERENCE_MAX * 4, out, err);
     if (rc == RP_EINVAL && strstr(err->msg, "at most"))
         return rp_err_set(err, RP_EINVAL, "ReferenceId", "must be between 1 and %d characters",
                           RP_OTP_REFERENCE_MAX);
@@ -204,7 +222,7 @@ int rp_otp_parse_send(const json_t *body, struct rp_otp_send *out, struct rp_err
     if ((rc = required_string(body, "DestinationIdentity", 64, &out->destination, err)) ||
         (rc = rp_e164_validate(out->destination, "DestinationIdentity", err)))
         return rc;
-    rc = rp_jsonv_string(body, NULL, "BrandName", RP_OTP_BRAND_MAX * 4, &out->brand, err);
+    rc = rp_jsonv_string(body, NULL, "BrandName", (size_t)RP_OTP_BRAND_MAX * 4, &out->brand, err);
     if (rc < 0 && !strstr(err->msg, "at most"))
         return rc;
     if (rc < 0 || (rc == 1 && utf8_chars(out->brand) > RP_OTP_BRAND_MAX))
@@ -224,7 +242,8 @@ int rp_otp_parse_send(const json_t *body, struct rp_otp_send *out, struct rp_err
                           "must be one of de-DE, en-GB, en-US, es-419, es-ES, fr-CA, fr-FR, "
                           "ja-JP, ko-KR, pt-BR, zh-CN, zh-TW");
     out->code_length = RP_OTP_CODE_DEFAULT;
-    if ((rc = rp_jsonv_int(body, NULL, "CodeLength", RP_OTP_CODE_MIN, RP_OTP_CODE_MAX, &n, err)) < 0)
+    if ((rc = rp_jsonv_int(body, NULL, "CodeLength", RP_OTP_CODE_MIN, RP_OTP_CODE_MAX, &n, err)) <
+        0)
         return rc;
     if (rc)
         out->code_length = (int)n;
@@ -249,8 +268,8 @@ int rp_otp_parse_send(const json_t *body, struct rp_otp_send *out, struct rp_err
         return rc;
     if ((out->entity_id && has_control(out->entity_id)) ||
         (out->template_id && has_control(out->template_id)))
-        return rp_err_set(err, RP_EINVAL, out->entity_id && has_control(out->entity_id)
-                                              ? "EntityId" : "TemplateId",
+        return rp_err_set(err, RP_EINVAL,
+                          out->entity_id && has_control(out->entity_id) ? "EntityId" : "TemplateId",
                           "must not contain control characters");
     return 0;
 }
@@ -260,8 +279,7 @@ int rp_otp_parse_verify(const json_t *body, struct rp_otp_verify *out, struct rp
     memset(out, 0, sizeof(*out));
     int rc;
     if (!json_is_object(body))
-        return rp_err_set(err, RP_EINVAL, "VerifyOTPMessageRequestParameters",
-                          "must be an object");
+        return rp_err_set(err, RP_EINVAL, "VerifyOTPMessageRequestParameters", "must be an object");
     if ((rc = required_string(body, "DestinationIdentity", 64, &out->destination, err)) ||
         (rc = rp_e164_validate(out->destination, "DestinationIdentity", err)))
         return rc;
@@ -282,8 +300,8 @@ json_t *rp_otp_message_request(const struct rp_otp_send *p, const char *text)
         json_object_set_new(sms, "TemplateId", json_string(p->template_id));
     json_t *addresses = json_object();
     json_object_set_new(addresses, p->destination, json_pack("{s:s}", "ChannelType", "SMS"));
-    return json_pack("{s:o, s:{s:o}}", "Addresses", addresses, "MessageConfiguration",
-                     "SMSMessage", sms);
+    return json_pack("{s:o, s:{s:o}}", "Addresses", addresses, "MessageConfiguration", "SMSMessage",
+                     sms);
 }
 
 uint64_t rp_otp_rejection_limit(uint32_t bound)
@@ -311,8 +329,7 @@ static void csprng(void *arg, void *buf, size_t len)
 
 void rp_otp_generate(int length, char *out, rp_otp_random_fn rnd, void *arg)
 {
-    static const uint32_t pow10[] = {1,      10,      100,      1000,     10000,
-                                     100000, 1000000, 10000000, 100000000};
+    static const uint32_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
     if (length < RP_OTP_CODE_MIN || length > RP_OTP_CODE_MAX)
         length = RP_OTP_CODE_DEFAULT;
     uint32_t v = rp_otp_uniform(pow10[length], rnd ? rnd : csprng, arg);
@@ -327,12 +344,11 @@ int rp_otp_derive_key(const unsigned char master[32], const char *label, unsigne
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
     size_t len = 32;
-    int ok = ctx && EVP_PKEY_derive_init(ctx) > 0 &&
-             EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0 &&
-             EVP_PKEY_CTX_set1_hkdf_key(ctx, master, 32) > 0 &&
-             EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)label, (int)strlen(label)) >
-                 0 &&
-             EVP_PKEY_derive(ctx, out, &len) > 0 && len == 32;
+    int ok =
+        ctx && EVP_PKEY_derive_init(ctx) > 0 && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0 &&
+        EVP_PKEY_CTX_set1_hkdf_key(ctx, master, 32) > 0 &&
+        EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)label, (int)strlen(label)) > 0 &&
+        EVP_PKEY_derive(ctx, out, &len) > 0 && len == 32;
     EVP_PKEY_CTX_free(ctx);
     return ok ? 0 : RP_ECRYPTO;
 }
@@ -345,8 +361,8 @@ static int field(unsigned char *buf, size_t size, size_t *pos, const char *s)
         return RP_ETOOBIG;
     buf[(*pos)++] = (unsigned char)(n >> 8);
     buf[(*pos)++] = (unsigned char)n;
-    memcpy(buf + *pos, s, n);
-    *pos += n;
+    for (size_t i = 0; i < n; i++)
+        buf[(*pos)++] = (unsigned char)s[i];
     return 0;
 }
 

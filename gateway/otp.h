@@ -26,25 +26,25 @@
 
 #include "err.h"
 
-#define RP_OTP_CODE_MIN          5
-#define RP_OTP_CODE_MAX          8
-#define RP_OTP_CODE_DEFAULT      6
-#define RP_OTP_VALIDITY_MIN      5 /* minutes */
-#define RP_OTP_VALIDITY_MAX      60
-#define RP_OTP_VALIDITY_DEFAULT  15
-#define RP_OTP_ATTEMPTS_MIN      1
-#define RP_OTP_ATTEMPTS_MAX      5
-#define RP_OTP_ATTEMPTS_DEFAULT  3
-#define RP_OTP_BRAND_MAX         20 /* characters */
-#define RP_OTP_REFERENCE_MAX     48 /* characters */
-#define RP_OTP_REGULATORY_MAX    64 /* EntityId, TemplateId: bytes (Repoint's bound) */
-#define RP_OTP_GUESS_MAX         64 /* Otp in a verification: bytes (Repoint's bound) */
-#define RP_OTP_LANGUAGE_DEFAULT  "en-US"
+#define RP_OTP_CODE_MIN         5
+#define RP_OTP_CODE_MAX         8
+#define RP_OTP_CODE_DEFAULT     6
+#define RP_OTP_VALIDITY_MIN     5 /* minutes */
+#define RP_OTP_VALIDITY_MAX     60
+#define RP_OTP_VALIDITY_DEFAULT 15
+#define RP_OTP_ATTEMPTS_MIN     1
+#define RP_OTP_ATTEMPTS_MAX     5
+#define RP_OTP_ATTEMPTS_DEFAULT 3
+#define RP_OTP_BRAND_MAX        20 /* characters */
+#define RP_OTP_REFERENCE_MAX    48 /* characters */
+#define RP_OTP_REGULATORY_MAX   64 /* EntityId, TemplateId: bytes (Repoint's bound) */
+#define RP_OTP_GUESS_MAX        64 /* Otp in a verification: bytes (Repoint's bound) */
+#define RP_OTP_LANGUAGE_DEFAULT "en-US"
 
-#define RP_OTP_CODE_SIZE   (RP_OTP_CODE_MAX + 1)
-#define RP_OTP_MAC_HEX     65 /* 64 hex characters + NUL */
-#define RP_OTP_RECORD_HEX  33 /* 32 hex characters + NUL */
-#define RP_OTP_TEXT_MAX    480 /* bytes of a rendered message, NUL included */
+#define RP_OTP_CODE_SIZE  (RP_OTP_CODE_MAX + 1)
+#define RP_OTP_MAC_HEX    65  /* 64 hex characters + NUL */
+#define RP_OTP_RECORD_HEX 33  /* 32 hex characters + NUL */
+#define RP_OTP_TEXT_MAX   480 /* bytes of a rendered message, NUL included */
 
 #define RP_OTP_CODE_LABEL   "repoint otp code v1"
 #define RP_OTP_RECORD_LABEL "repoint otp record v1"
@@ -54,14 +54,14 @@ struct rp_otp_send {
     const char *origination;
     bool origination_is_number; /* an E.164 long code or a short code, else a sender id */
     const char *destination;
-    const char *brand;          /* NULL when none */
-    const char *language;       /* the canonical tag (static), never NULL */
+    const char *brand;    /* NULL when none */
+    const char *language; /* the canonical tag (static), never NULL */
     int code_length;
     int validity_minutes;
     int allowed_attempts;
     const char *reference_id;
-    const char *entity_id;      /* NULL when none */
-    const char *template_id;    /* NULL when none */
+    const char *entity_id;   /* NULL when none */
+    const char *template_id; /* NULL when none */
 };
 
 /* A validated VerifyOTPMessageRequestParameters; strings are borrowed from the body. */

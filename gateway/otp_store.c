@@ -9,44 +9,44 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HOUR_MS 3600000
+#define HOUR_MS   3600000
 #define MINUTE_MS 60000
 
 /* KEYS: destination counter, app counter. ARGV: their limits and windows (ms); 0 = none. */
-static struct rp_script admit_script = {.source =
-    "local dl, al = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
-    "if dl > 0 and tonumber(redis.call('GET', KEYS[1]) or '0') >= dl then return 1 end\n"
-    "if al > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= al then return 2 end\n"
-    "if dl > 0 and redis.call('INCR', KEYS[1]) == 1 then\n"
-    "  redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
-    "if al > 0 and redis.call('INCR', KEYS[2]) == 1 then\n"
-    "  redis.call('PEXPIRE', KEYS[2], ARGV[4]) end\n"
-    "return 0\n"};
+static struct rp_script admit_script = {
+    .source = "local dl, al = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
+              "if dl > 0 and tonumber(redis.call('GET', KEYS[1]) or '0') >= dl then return 1 end\n"
+              "if al > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= al then return 2 end\n"
+              "if dl > 0 and redis.call('INCR', KEYS[1]) == 1 then\n"
+              "  redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n"
+              "if al > 0 and redis.call('INCR', KEYS[2]) == 1 then\n"
+              "  redis.call('PEXPIRE', KEYS[2], ARGV[4]) end\n"
+              "return 0\n"};
 
 /* KEYS: record. ARGV: MAC, expiry (ms), attempts. */
-static struct rp_script put_script = {.source =
-    "redis.call('DEL', KEYS[1])\n"
-    "redis.call('HSET', KEYS[1], 'h', ARGV[1], 'exp', ARGV[2], 'left', ARGV[3])\n"
-    "redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
-    "return 1\n"};
+static struct rp_script put_script = {
+    .source = "redis.call('DEL', KEYS[1])\n"
+              "redis.call('HSET', KEYS[1], 'h', ARGV[1], 'exp', ARGV[2], 'left', ARGV[3])\n"
+              "redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
+              "return 1\n"};
 
 /* KEYS: record. ARGV: now (ms). Takes one attempt and answers the stored MAC, or nil when the
  * record is missing, expired or exhausted (then removed). The comparison is left to the caller
  * (constant time, in C). */
-static struct rp_script take_script = {.source =
-    "local r = redis.call('HMGET', KEYS[1], 'h', 'exp', 'left')\n"
-    "if not r[1] then return false end\n"
-    "local left = tonumber(r[3]) or 0\n"
-    "if (tonumber(r[2]) or 0) <= tonumber(ARGV[1]) or left <= 0 then\n"
-    "  redis.call('DEL', KEYS[1]) return false end\n"
-    "redis.call('HSET', KEYS[1], 'left', left - 1)\n"
-    "return r[1]\n"};
+static struct rp_script take_script = {
+    .source = "local r = redis.call('HMGET', KEYS[1], 'h', 'exp', 'left')\n"
+              "if not r[1] then return false end\n"
+              "local left = tonumber(r[3]) or 0\n"
+              "if (tonumber(r[2]) or 0) <= tonumber(ARGV[1]) or left <= 0 then\n"
+              "  redis.call('DEL', KEYS[1]) return false end\n"
+              "redis.call('HSET', KEYS[1], 'left', left - 1)\n"
+              "return r[1]\n"};
 
 /* KEYS: record. ARGV: the MAC that matched. Removes the record if it still holds that code. */
-static struct rp_script consume_script = {.source =
-    "if redis.call('HGET', KEYS[1], 'h') == ARGV[1] then\n"
-    "  redis.call('DEL', KEYS[1]) return 1 end\n"
-    "return 0\n"};
+static struct rp_script consume_script = {
+    .source = "if redis.call('HGET', KEYS[1], 'h') == ARGV[1] then\n"
+              "  redis.call('DEL', KEYS[1]) return 1 end\n"
+              "return 0\n"};
 
 static void record_key(char *out, const char *app, const char *record)
 {

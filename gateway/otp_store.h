@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define RP_OTP_LIMIT_DESTINATION 1
-#define RP_OTP_LIMIT_APP 2
+#define RP_OTP_LIMIT_APP         2
 
 /* Counts one send against the limits (0: no limit): both counters move together or neither
  * does. Returns 0, RP_ELIMIT with *which set to RP_OTP_LIMIT_DESTINATION or RP_OTP_LIMIT_APP,

@@ -61,8 +61,7 @@ void rp_api_send_otp_message(struct rp_request *req)
     struct otp_keys keys;
     char record[RP_OTP_RECORD_HEX], destination_id[RP_OTP_RECORD_HEX];
     if (derive(&keys) ||
-        rp_otp_mac(keys.record, app, p.destination, p.reference_id, NULL, record,
-                   sizeof(record)) ||
+        rp_otp_mac(keys.record, app, p.destination, p.reference_id, NULL, record, sizeof(record)) ||
         rp_otp_mac(keys.record, app, p.destination, "", NULL, destination_id,
                    sizeof(destination_id))) {
         forget(&keys);
@@ -71,10 +70,9 @@ void rp_api_send_otp_message(struct rp_request *req)
         return;
     }
     int which = 0;
-    int rc = rp_otp_store_admit(app, destination_id,
-                                (long)rp_config_int(rp_ctx.cfg, "otp.sends_per_destination_per_hour"),
-                                (long)rp_config_int(rp_ctx.cfg, "otp.sends_per_app_per_minute"),
-                                &which);
+    int rc = rp_otp_store_admit(
+        app, destination_id, (long)rp_config_int(rp_ctx.cfg, "otp.sends_per_destination_per_hour"),
+        (long)rp_config_int(rp_ctx.cfg, "otp.sends_per_app_per_minute"), &which);
     if (rc) {
         forget(&keys);
         json_decref(body);
@@ -95,8 +93,7 @@ void rp_api_send_otp_message(struct rp_request *req)
     OPENSSL_cleanse(code, sizeof(code));
     /* Stored before the send: a user may type the code before the provider has answered. */
     if (!rc)
-        rc = rp_otp_store_put(app, record, mac,
-                              rp_now_ms() + (int64_t)p.validity_minutes * 60000,
+        rc = rp_otp_store_put(app, record, mac, rp_now_ms() + (int64_t)p.validity_minutes * 60000,
                               p.allowed_attempts);
     json_t *request = rc ? NULL : rp_otp_message_request(&p, text);
     OPENSSL_cleanse(text, sizeof(text));

@@ -12,9 +12,9 @@
 #include "rc.h"
 #include "render.h"
 
-static const unsigned char master[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                         17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
-                                         31, 32};
+static const unsigned char master[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                         12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                         23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static void check_send(const json_t *body)
 {
@@ -56,8 +56,8 @@ static void check_verify(const json_t *body)
     if (rp_otp_parse_verify(body, &v, &err) != 0)
         return;
     char mac[RP_OTP_MAC_HEX];
-    if (rp_otp_mac(master, "0123456789abcdef0123456789abcdef", v.destination, v.reference_id,
-                   v.otp, mac, sizeof(mac)))
+    if (rp_otp_mac(master, "0123456789abcdef0123456789abcdef", v.destination, v.reference_id, v.otp,
+                   mac, sizeof(mac)))
         abort();
 }
 

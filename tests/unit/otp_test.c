@@ -111,7 +111,8 @@ static void every_documented_language_has_a_text(void **state)
         assert_null(strstr(out, "{")); /* no placeholder left */
         snprintf(seen[i], sizeof(seen[i]), "%s", out);
         /* The longest message there can be still fits the buffer. */
-        len = rp_otp_message(tags[i], "\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80"
+        len = rp_otp_message(tags[i],
+                             "\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80"
                              "\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80"
                              "\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80"
                              "\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80"
@@ -143,7 +144,8 @@ static void texts_read_as_written(void **state)
     rp_otp_message("zh-CN", "Acme", "012345", 10, out, sizeof(out));
     assert_string_equal(out, "【Acme】您的验证码是012345，10分钟内有效。请勿将验证码告诉他人。");
     rp_otp_message("ko-KR", NULL, "012345", 10, out, sizeof(out));
-    assert_string_equal(out, "인증 코드는 012345입니다. 10분 후에 만료됩니다. 다른 사람에게 알려주지 마세요.");
+    assert_string_equal(
+        out, "인증 코드는 012345입니다. 10분 후에 만료됩니다. 다른 사람에게 알려주지 마세요.");
     /* A brand that looks like a placeholder stays text. */
     rp_otp_message("en-GB", "{C}", "999999", 15, out, sizeof(out));
     assert_true(strncmp(out, "{C}: Your", 9) == 0);
@@ -184,8 +186,7 @@ static void macs_bind_every_field(void **state)
     assert_string_not_equal(a, b);
     /* Record names: no code, cut to the record size. */
     char rec[RP_OTP_RECORD_HEX];
-    assert_int_equal(rp_otp_mac(other, "app1", "+14155550100", "login", NULL, rec, sizeof(rec)),
-                     0);
+    assert_int_equal(rp_otp_mac(other, "app1", "+14155550100", "login", NULL, rec, sizeof(rec)), 0);
     assert_int_equal(strlen(rec), RP_OTP_RECORD_HEX - 1);
     assert_null(strstr(rec, "4155550100"));
 }
@@ -274,10 +275,10 @@ static void send_bounds_name_the_field(void **state)
     assert_string_equal(json_string_value(json_object_get(sms, "EntityId")), "E1");
     assert_string_equal(json_string_value(json_object_get(sms, "TemplateId")), "T1");
     assert_string_equal(json_string_value(json_object_get(sms, "MessageType")), "TRANSACTIONAL");
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(json_object_get(req, "Addresses"), "+14155550100"),
-                            "ChannelType")),
-                        "SMS");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(req, "Addresses"), "+14155550100"), "ChannelType")),
+        "SMS");
     json_decref(req);
     json_decref(body);
     /* A short code is a number too. */
