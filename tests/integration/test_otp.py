@@ -274,6 +274,19 @@ def test_bounds_name_the_field():
         assert e.response["Error"]["Code"] == "NotFoundException", e.response
 
 
+def test_deleting_the_app_removes_its_records():
+    redis = state["redis"]
+    app, dest, before = new_app(), "+14155550135", seq()
+    send(app, dest)
+    last_code(dest, before)
+
+    def keys():
+        return [k for k in redis.cli("--scan", "--pattern", f"rp:{{a:{app}}}:otp*").split() if k]
+    assert len(keys()) == 3, keys()  # the record and the two send counters
+    state["client"].delete_app(ApplicationId=app)
+    harness.wait_until(lambda: not keys(), timeout=10, what="the app's OTP keys to go")
+
+
 def too_many(call, fragment):
     try:
         call()
@@ -374,7 +387,8 @@ def main():
             harness.run_tests([
                 test_cli_send_then_verify, test_boto3_language_length_and_sender_id,
                 test_wrong_code_until_exhausted, test_expiry, test_newer_send_replaces_the_code,
-                test_concurrent_guesses_are_counted_atomically, test_bounds_name_the_field,
+                test_concurrent_guesses_are_counted_atomically,
+                test_deleting_the_app_removes_its_records, test_bounds_name_the_field,
                 test_send_limits, test_failed_send_leaves_no_code_behind,
                 test_code_absent_from_events_and_logs,
             ])
