@@ -358,7 +358,15 @@ def test_failed_send_leaves_no_code_behind():
     assert len(record_keys(app)) == 1
 
 
+def test_daemon_exits_cleanly():
+    """SIGTERM: exit status 0 (under the sanitizer build, also no leak on the OTP paths)."""
+    rc = state["daemon"].stop()
+    assert rc == 0, f"repoint exited {rc}"
+
+
 def test_code_absent_from_events_and_logs():
+    """Every code seen at the simulator, looked for in rp:events, in every Redis key, and in
+    the whole log of the daemon (debug level, read after it exited)."""
     codes = state["codes"]
     assert len(codes) >= 10, codes
     raw_events = state["redis"].cli("XRANGE", "rp:events", "-", "+")
@@ -390,7 +398,7 @@ def main():
                 test_concurrent_guesses_are_counted_atomically,
                 test_deleting_the_app_removes_its_records, test_bounds_name_the_field,
                 test_send_limits, test_failed_send_leaves_no_code_behind,
-                test_code_absent_from_events_and_logs,
+                test_daemon_exits_cleanly, test_code_absent_from_events_and_logs,
             ])
         except SystemExit as e:
             if e.code:
