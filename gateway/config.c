@@ -72,6 +72,9 @@ static const struct rp_config_key config_keys[] = {
 
     /* Templates and one-time passwords. */
 
+    KEY_INT("otp.sends_per_destination_per_hour", "10", 0, 1000000),
+    KEY_INT("otp.sends_per_app_per_minute", "600", 0, 10000000),
+
     /* Import and export jobs. */
 
     KEY_STR("account_id", "000000000000"),

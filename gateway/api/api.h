@@ -40,6 +40,9 @@ void rp_api_delete_user_endpoints(struct rp_request *req);
 /* messages.c */
 void rp_api_send_messages(struct rp_request *req);
 void rp_api_send_users_messages(struct rp_request *req);
+/* Sends a MessageRequest built by another handler (SendOTPMessage) as SendMessages does,
+ * answering req with the MessageResponse; takes body. */
+void rp_api_send_message_request(struct rp_request *req, json_t *body);
 
 /* deadletters.c (Repoint-only, under /repoint/v1) */
 void rp_api_get_dead_letters(struct rp_request *req);

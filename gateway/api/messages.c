@@ -104,12 +104,9 @@ static int resolve_users(const char *app, struct rp_render_plan *plan)
     return 0;
 }
 
-static void send_common(struct rp_request *req, enum rp_render_kind kind)
+static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind kind)
 {
     const char *app = rp_request_app(req);
-    json_t *body = rp_request_json_object(req);
-    if (!body)
-        return;
     struct rp_err err;
     rp_err_clear(&err);
     struct rp_render_plan *plan = rp_render_plan_new(body, kind, &err);
@@ -166,6 +163,18 @@ static void send_common(struct rp_request *req, enum rp_render_kind kind)
     }
     free(deliveries);
     rp_direct_wait(req, w);
+}
+
+static void send_common(struct rp_request *req, enum rp_render_kind kind)
+{
+    json_t *body = rp_request_json_object(req);
+    if (body)
+        send_body(req, body, kind);
+}
+
+void rp_api_send_message_request(struct rp_request *req, json_t *body)
+{
+    send_body(req, body, RP_RENDER_MESSAGES);
 }
 
 void rp_api_send_messages(struct rp_request *req)

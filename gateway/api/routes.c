@@ -2,6 +2,7 @@
 #include "api.h"
 #include "eventstream.h"
 #include "limits.h"
+#include "otp.h"
 #include "channels/sms/sms_receipts.h"
 
 #define APP RP_ROUTE_APP_SCOPED
@@ -59,6 +60,8 @@ static const struct rp_route routes[] = {
     /* Message templates. */
 
     /* One-time passwords. */
+    {"POST", "/v1/apps/{}/otp", rp_api_send_otp_message, "SendOTPMessage", APP},
+    {"POST", "/v1/apps/{}/verify-otp", rp_api_verify_otp_message, "VerifyOTPMessage", APP},
 
     /* Import and export jobs, segments. */
 
