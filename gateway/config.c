@@ -47,6 +47,8 @@ static const struct rp_config_key config_keys[] = {
     KEY_INT("direct.deadline_ms", "10000", 100, 600000),
     KEY_INT("workers.threads", "1", 0, 64),
     KEY_INT("shutdown.grace_seconds", "10", 0, 3600),
+    KEY_INT("admission.max_waiting_direct", "2000", 0, 1000000),
+    KEY_INT("admission.max_queue_per_channel", "100000", 0, 1000000000),
     KEY_INT("events.maxlen", "1000000", 1000, 1000000000),
     KEY_INT("limits.apns.messages_per_second", "0", 0, 1000000),
     KEY_INT("limits.apns_sandbox.messages_per_second", "0", 0, 1000000),

@@ -4,6 +4,7 @@
  *   repoint check-config [--config FILE]  print the effective configuration, secrets masked
  *   repoint init [--config FILE]          create the access key and secrets key files if missing
  * Exit status 2 for a bad configuration, 1 for other start-up failures. */
+#include "admission.h"
 #include "config.h"
 #include "credentials.h"
 #include "direct.h"
@@ -229,13 +230,15 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         .tls_cert_pem = cert_pem,
         .tls_key_pem = key_pem,
     };
-    int http_failed = (opt->api && rp_direct_start()) || rp_http_start(&http);
+    int http_failed =
+        (opt->api && (rp_direct_start() || rp_admission_start(cfg))) || rp_http_start(&http);
     /* MHD keeps its own copy of the key material. */
     if (key_pem)
         OPENSSL_cleanse(key_pem, strlen(key_pem));
     free(cert_pem);
     free(key_pem);
     if (http_failed) {
+        rp_admission_stop();
         rp_direct_stop();
         rp_workers_stop(0);
         rp_event_forwarder_stop();
@@ -263,6 +266,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
      * finish what is in flight. */
     rp_direct_stop();
     rp_http_stop();
+    rp_admission_stop();
     rp_workers_stop((int)rp_config_int(cfg, "shutdown.grace_seconds") * 1000);
     rp_event_forwarder_stop();
     rp_janitor_stop();

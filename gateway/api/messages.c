@@ -3,6 +3,7 @@
  * for every recipient's result (gateway/direct.h) before answering the MessageResponse or
  * SendUsersMessageResponse, as Pinpoint does. */
 #include "api.h"
+#include "admission.h"
 #include "config.h"
 #include "direct.h"
 #include "endpoint_store.h"
@@ -107,6 +108,12 @@ static int resolve_users(const char *app, struct rp_render_plan *plan)
 static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind kind)
 {
     const char *app = rp_request_app(req);
+    char why[256];
+    if (rp_admission_refuse_request(why, sizeof(why))) {
+        json_decref(body);
+        rp_respond_error(req, 429, "TooManyRequestsException", "%s", why);
+        return;
+    }
     struct rp_err err;
     rp_err_clear(&err);
     struct rp_render_plan *plan = rp_render_plan_new(body, kind, &err);
@@ -150,6 +157,13 @@ static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind 
         deliveries[ctx->n_queued] = &r->delivery;
         ctx->queued[ctx->n_queued++] = i;
     }
+    for (size_t i = 0; i < ctx->n_queued; i++)
+        if (rp_admission_refuse_channel(deliveries[i]->channel, why, sizeof(why))) {
+            free(deliveries);
+            send_ctx_free(ctx);
+            rp_respond_error(req, 429, "TooManyRequestsException", "%s", why);
+            return;
+        }
     struct rp_waiter *w =
         rp_direct_waiter_new(req->request_id, ctx->n_queued, answer, ctx, send_ctx_free);
     for (size_t i = 0; i < ctx->n_queued; i++)

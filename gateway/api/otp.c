@@ -7,6 +7,7 @@
 #include "api.h"
 #include "config.h"
 #include "otp_store.h"
+#include "admission.h"
 #include "../otp.h"
 #include "rc.h"
 #include "util.h"
@@ -56,6 +57,14 @@ void rp_api_send_otp_message(struct rp_request *req)
     if (rp_otp_parse_send(body, &p, &err)) {
         json_decref(body);
         rp_respond_bad_request(req, &err);
+        return;
+    }
+    /* Checked before the code is replaced, so a refused send leaves the previous code valid. */
+    char why[256];
+    if (rp_admission_refuse_request(why, sizeof(why)) ||
+        rp_admission_refuse_channel("SMS", why, sizeof(why))) {
+        json_decref(body);
+        rp_respond_error(req, 429, "TooManyRequestsException", "%s", why);
         return;
     }
     struct otp_keys keys;

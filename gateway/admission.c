@@ -1,0 +1,130 @@
+#include "admission.h"
+#include "channels/channel.h"
+#include "config.h"
+#include "direct.h"
+#include "log.h"
+#include "queue.h"
+#include "rc.h"
+#include "store.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_CHANNEL_TYPES 32
+
+static long long max_waiting, max_queue;
+static _Atomic long long depth[MAX_CHANNEL_TYPES];
+static pthread_t sampler;
+static atomic_int running;
+
+static int channel_index(const char *type)
+{
+    size_t n;
+    const struct rp_channel_ops *const *all = rp_channel_all(&n);
+    for (size_t i = 0; i < n && i < MAX_CHANNEL_TYPES; i++)
+        if (strcmp(all[i]->type, type) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* One pipelined XLEN per stream; a failed sample keeps the previous depths. replies has room for
+ * one per stream. */
+static void sample(redisReply **replies)
+{
+    size_t n;
+    const struct rp_channel_ops *const *all = rp_channel_all(&n);
+    int shards = rp_queue_conf()->shards;
+    size_t queued = 0;
+    for (size_t c = 0; c < n && c < MAX_CHANNEL_TYPES; c++)
+        for (int s = 0; s < shards; s++) {
+            char key[128];
+            rp_queue_stream_key(key, all[c]->type, s);
+            rp_store_append("XLEN %s", key);
+            queued++;
+        }
+    if (rp_store_collect(replies, queued))
+        return;
+    size_t k = 0;
+    for (size_t c = 0; c < n && c < MAX_CHANNEL_TYPES; c++) {
+        long long sum = 0;
+        for (int s = 0; s < shards; s++, k++) {
+            if (replies[k]->type == REDIS_REPLY_INTEGER)
+                sum += replies[k]->integer;
+            freeReplyObject(replies[k]);
+        }
+        atomic_store(&depth[c], sum);
+    }
+}
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    size_t n;
+    rp_channel_all(&n);
+    redisReply **replies =
+        rp_calloc(n * (size_t)rp_queue_conf()->shards, sizeof(redisReply *));
+    while (atomic_load(&running) == 1) {
+        sample(replies);
+        usleep(RP_ADMISSION_SAMPLE_MS * 1000);
+    }
+    free(replies);
+    rp_store_thread_close();
+    return NULL;
+}
+
+int rp_admission_start(const struct rp_config *cfg)
+{
+    max_waiting = rp_config_int(cfg, "admission.max_waiting_direct");
+    max_queue = rp_config_int(cfg, "admission.max_queue_per_channel");
+    if (max_queue == 0)
+        return 0;
+    atomic_store(&running, 1);
+    if (pthread_create(&sampler, NULL, sampler_main, NULL)) {
+        atomic_store(&running, 0);
+        return RP_EIO;
+    }
+    return 0;
+}
+
+void rp_admission_stop(void)
+{
+    if (atomic_load(&running) != 1)
+        return;
+    atomic_store(&running, 2);
+    pthread_join(sampler, NULL);
+    atomic_store(&running, 0);
+}
+
+int rp_admission_refuse_request(char *why, size_t size)
+{
+    if (max_waiting <= 0)
+        return 0;
+    size_t waiting = rp_direct_waiting();
+    if ((long long)waiting < max_waiting)
+        return 0;
+    snprintf(why, size,
+             "Too many sends waiting for results on this instance (%zu, "
+             "admission.max_waiting_direct): retry with backoff",
+             waiting);
+    return 1;
+}
+
+int rp_admission_refuse_channel(const char *channel, char *why, size_t size)
+{
+    int c = max_queue > 0 ? channel_index(channel) : -1;
+    if (c < 0)
+        return 0;
+    long long queued = atomic_load(&depth[c]);
+    if (queued < max_queue)
+        return 0;
+    snprintf(why, size,
+             "The %s queue holds %lld deliveries (admission.max_queue_per_channel %lld): "
+             "retry with backoff",
+             channel, queued, max_queue);
+    return 1;
+}
