@@ -3,6 +3,7 @@
 #include "config.h"
 #include "direct.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "rc.h"
 #include "store.h"
@@ -45,17 +46,29 @@ static void sample(redisReply **replies)
             char key[128];
             rp_queue_stream_key(key, all[c]->type, s);
             rp_store_append("XLEN %s", key);
-            queued++;
+            rp_store_append("XRANGE %s - + COUNT 1", key);
+            queued += 2;
         }
     if (rp_store_collect(replies, queued))
         return;
     size_t k = 0;
+    int64_t now = rp_now_ms();
     for (size_t c = 0; c < n && c < MAX_CHANNEL_TYPES; c++) {
         long long sum = 0;
-        for (int s = 0; s < shards; s++, k++) {
-            if (replies[k]->type == REDIS_REPLY_INTEGER)
-                sum += replies[k]->integer;
+        for (int s = 0; s < shards; s++, k += 2) {
+            long long len = replies[k]->type == REDIS_REPLY_INTEGER ? replies[k]->integer : 0;
+            /* An entry id starts with the milliseconds it was added at. */
+            const redisReply *first = replies[k + 1];
+            double age = 0;
+            if (first->type == REDIS_REPLY_ARRAY && first->elements == 1 &&
+                first->element[0]->type == REDIS_REPLY_ARRAY && first->element[0]->elements >= 1)
+                age = (double)(now - strtoll(first->element[0]->element[0]->str, NULL, 10)) / 1000;
+            char key[128];
+            rp_queue_stream_key(key, all[c]->type, s);
+            rp_metrics_queue(key, len, age > 0 ? age : 0);
+            sum += len;
             freeReplyObject(replies[k]);
+            freeReplyObject(replies[k + 1]);
         }
         atomic_store(&depth[c], sum);
     }
@@ -67,7 +80,7 @@ static void *sampler_main(void *arg)
     size_t n;
     rp_channel_all(&n);
     redisReply **replies =
-        rp_calloc(n * (size_t)rp_queue_conf()->shards, sizeof(redisReply *));
+        rp_calloc(2 * n * (size_t)rp_queue_conf()->shards, sizeof(redisReply *));
     while (atomic_load(&running) == 1) {
         sample(replies);
         usleep(RP_ADMISSION_SAMPLE_MS * 1000);
@@ -81,8 +94,6 @@ int rp_admission_start(const struct rp_config *cfg)
 {
     max_waiting = rp_config_int(cfg, "admission.max_waiting_direct");
     max_queue = rp_config_int(cfg, "admission.max_queue_per_channel");
-    if (max_queue == 0)
-        return 0;
     atomic_store(&running, 1);
     if (pthread_create(&sampler, NULL, sampler_main, NULL)) {
         atomic_store(&running, 0);
@@ -107,6 +118,7 @@ int rp_admission_refuse_request(char *why, size_t size)
     size_t waiting = rp_direct_waiting();
     if ((long long)waiting < max_waiting)
         return 0;
+    rp_metrics_count(RP_MC_ADMISSION_WAITING);
     snprintf(why, size,
              "Too many sends waiting for results on this instance (%zu, "
              "admission.max_waiting_direct): retry with backoff",
@@ -122,6 +134,7 @@ int rp_admission_refuse_channel(const char *channel, char *why, size_t size)
     long long queued = atomic_load(&depth[c]);
     if (queued < max_queue)
         return 0;
+    rp_metrics_count(RP_MC_ADMISSION_QUEUE);
     snprintf(why, size,
              "The %s queue holds %lld deliveries (admission.max_queue_per_channel %lld): "
              "retry with backoff",

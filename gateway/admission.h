@@ -4,8 +4,9 @@
  * sender slow and push admitted requests past their deadline.
  *   admission.max_waiting_direct     requests of this instance waiting for results
  *   admission.max_queue_per_channel  deliveries queued or in flight on a channel, all instances
- * Queue depths are sampled by one thread (XLEN of every stream, pipelined) every
- * RP_ADMISSION_SAMPLE_MS, so checking costs no Redis round trip per request. */
+ * Queue depths are sampled by one thread (XLEN and the oldest entry of every stream, pipelined)
+ * every RP_ADMISSION_SAMPLE_MS, so checking costs no Redis round trip per request; the samples
+ * are also the queue metrics (gateway/metrics.h). */
 #ifndef RP_ADMISSION_H
 #define RP_ADMISSION_H
 

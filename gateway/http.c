@@ -1,4 +1,5 @@
 #include "http.h"
+#include "metrics.h"
 #include "config.h"
 #include "keyspace.h"
 #include "log.h"
@@ -67,8 +68,8 @@ static void free_request(struct rp_request *req)
     free(req);
 }
 
-static void queue(struct rp_request *req, int status, char *body, size_t len,
-                  const char *error_type)
+static void queue_typed(struct rp_request *req, int status, char *body, size_t len,
+                        const char *error_type, const char *content_type)
 {
     if (req->responded) {
         free(body);
@@ -81,7 +82,7 @@ static void queue(struct rp_request *req, int status, char *body, size_t len,
         free(body);
         return;
     }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "x-amzn-RequestId", req->request_id);
     if (error_type)
         MHD_add_response_header(resp, "x-amzn-ErrorType", error_type);
@@ -89,10 +90,25 @@ static void queue(struct rp_request *req, int status, char *body, size_t len,
         MHD_add_response_header(resp, "Retry-After", "1");
     MHD_queue_response(req->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
+    size_t n_routes;
+    int route_index = req->route ? (int)(req->route - rp_routes(&n_routes)) : -1;
+    rp_metrics_api_request(route_index, status, (double)(rp_mono_ms() - req->start_ms) / 1000.0);
     int level = status >= 500 ? RP_LOG_WARN : RP_LOG_DEBUG;
     rp_log(level, "http", "%s %s op=%s status=%d ms=%lld", req->method,
            req->route ? req->route->pattern : "-", req->route ? req->route->operation : "-",
            status, (long long)(rp_mono_ms() - req->start_ms));
+}
+
+static void queue(struct rp_request *req, int status, char *body, size_t len,
+                  const char *error_type)
+{
+    queue_typed(req, status, body, len, error_type, "application/json");
+}
+
+void rp_respond_text(struct rp_request *req, int status, const char *content_type, char *body,
+                     size_t len)
+{
+    queue_typed(req, status, body, len, NULL, content_type);
 }
 
 void rp_respond_json(struct rp_request *req, int status, json_t *body)

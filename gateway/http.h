@@ -92,6 +92,9 @@ void rp_http_serve_probes_only(void);
 /* Responses. Each request gets exactly one; the first wins. */
 /* Takes body (even on failure); NULL sends an empty JSON object. */
 void rp_respond_json(struct rp_request *req, int status, json_t *body);
+/* Takes body (malloc'd, len bytes) even on failure. */
+void rp_respond_text(struct rp_request *req, int status, const char *content_type, char *body,
+                     size_t len);
 void rp_respond_error(struct rp_request *req, int status, const char *error_type,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 400 BadRequestException with "field: message". */

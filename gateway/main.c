@@ -230,8 +230,8 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         .tls_cert_pem = cert_pem,
         .tls_key_pem = key_pem,
     };
-    int http_failed =
-        (opt->api && (rp_direct_start() || rp_admission_start(cfg))) || rp_http_start(&http);
+    int http_failed = (opt->api && rp_direct_start()) || rp_admission_start(cfg) ||
+                      rp_http_start(&http);
     /* MHD keeps its own copy of the key material. */
     if (key_pem)
         OPENSSL_cleanse(key_pem, strlen(key_pem));

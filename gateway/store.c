@@ -1,6 +1,7 @@
 #include "store.h"
 #include "cluster.h"
 #include "log.h"
+#include "metrics.h"
 #include "rc.h"
 #include "util.h"
 
@@ -51,6 +52,8 @@ struct thread_store {
     int64_t last_attempt_ms[MAX_NODES];
     // cppcheck-suppress unusedStructMember
     int was_down;
+    // cppcheck-suppress unusedStructMember
+    unsigned char connected_before[MAX_NODES];
     // cppcheck-suppress unusedStructMember
     int append_failed;
     size_t appended;            /* single server: commands queued since the last collect */
@@ -313,6 +316,7 @@ static redisContext *connection(int node)
                           ? redisConnectUnixWithTimeout(store_conf.unix_path, tv)
                           : redisConnectWithTimeout(nodes[node].host, nodes[node].port, tv);
     if (!c || c->err) {
+        rp_metrics_count(RP_MC_REDIS_ERRORS);
         if (!ts.was_down)
             rp_warn("store", "cannot reach Redis at %s:%d: %s", nodes[node].host,
                     nodes[node].port, c ? c->errstr : "out of memory");
@@ -333,6 +337,9 @@ static redisContext *connection(int node)
     }
     if (ts.was_down)
         rp_info("store", "Redis reachable again");
+    if (ts.connected_before[node])
+        rp_metrics_count(RP_MC_REDIS_RECONNECTIONS);
+    ts.connected_before[node] = 1;
     ts.was_down = 0;
     ts.last_attempt_ms[node] = 0;
     last_connect_ms = now;
@@ -347,6 +354,7 @@ static redisContext *connection(int node)
 static redisReply *checked(int node, redisReply *r)
 {
     if (!r) {
+        rp_metrics_count(RP_MC_REDIS_ERRORS);
         if (ts.conn[node])
             rp_warn("store", "Redis connection lost: %s", ts.conn[node]->errstr);
         drop_connection(node);

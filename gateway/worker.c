@@ -5,6 +5,7 @@
 #include "endpoint_store.h"
 #include "events.h"
 #include "limiter.h"
+#include "metrics.h"
 #include "log.h"
 #include "queue.h"
 #include "rc.h"
@@ -48,6 +49,7 @@ struct job {
     enum outcome outcome;
     int64_t due_ms;             /* retry / reschedule time */
     int attempted;              /* a provider attempt happened (an event is due) */
+    int64_t started_us;         /* monotonic, when the attempt was handed to the channel */
     struct job *next;
 };
 
@@ -95,6 +97,13 @@ static int n_units;
 static int in_flight_cap;
 
 /* ---- small helpers ------------------------------------------------------------------------ */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void push(struct unit *u, struct job **list, struct job *j, int signal_writer)
 {
@@ -288,6 +297,7 @@ static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
                 continue;
             }
             int64_t due = now + (wait_ms > 0 ? wait_ms : 1);
+            rp_metrics_channel_count(RP_MCC_RATE_LIMIT_WAITS, j->delivery.channel);
             if (due >= j->delivery.deadline_ms && j->delivery.origin == RP_ORIGIN_DIRECT) {
                 finish_now(u, j, RP_DS_THROTTLED, 429,
                            "MessagesPerSecond limit reached before the request's deadline");
@@ -416,8 +426,10 @@ static void reclaim(struct unit *u, struct job **jobs, size_t cap)
                     entries->element[e]->elements == 2)
                 {
                     struct job *j = job_from_entry(key, entries->element[e]);
-                    if (working_add(u, j))
+                    if (working_add(u, j)) {
                         jobs[n++] = j; /* a dead consumer's entry */
+                        rp_metrics_channel_count(RP_MCC_RECLAIMED, served[c]->type);
+                    }
                     else
                         job_free(j);   /* ours, still in flight here */
                 }
@@ -602,6 +614,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
         j->send.delivery = &j->delivery;
         j->send.settings = j->settings;
         j->send.on_complete = on_send_complete;
+        j->started_us = mono_us();
         j->send.worker_data = u;
         if (!u->transports[j->channel_index]) {
             rp_delivery_result_set(&j->send.result, RP_DS_TEMPORARY_FAILURE, 0,
@@ -645,6 +658,7 @@ static void classify(struct job *j)
     const struct rp_queue_conf *qc = rp_queue_conf();
     struct rp_delivery *d = &j->delivery;
     struct rp_delivery_result *r = &j->send.result;
+    rp_metrics_delivery(d->channel, r->status, (double)(mono_us() - j->started_us) / 1e6);
     d->attempts++;
     if (!rp_delivery_status_retryable(r->status)) {
         j->outcome = OUTCOME_FINAL;
@@ -657,10 +671,13 @@ static void classify(struct job *j)
         /* Out of attempts or time: a direct send answers its last result; a campaign delivery
          * goes to the dead letters with it. */
         j->outcome = d->origin == RP_ORIGIN_DIRECT ? OUTCOME_FINAL : OUTCOME_DEAD;
+        if (j->outcome == OUTCOME_DEAD)
+            rp_metrics_channel_count(RP_MCC_DEAD_LETTERS, d->channel);
         return;
     }
     j->outcome = OUTCOME_RETRY;
     j->due_ms = due;
+    rp_metrics_channel_count(RP_MCC_RETRIES, d->channel);
 }
 
 static json_t *result_json(const struct job *j)

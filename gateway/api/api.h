@@ -51,6 +51,7 @@ void rp_api_replay_dead_letters(struct rp_request *req);
 /* health.c */
 void rp_api_health(struct rp_request *req);
 void rp_api_ready(struct rp_request *req);
+void rp_api_metrics(struct rp_request *req);
 /* Operations of the Pinpoint API that Repoint does not serve (API_SCOPE.md). */
 void rp_api_not_served(struct rp_request *req);
 

@@ -1,4 +1,5 @@
 #include "api.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -34,4 +35,15 @@ void rp_api_not_served(struct rp_request *req)
     rp_respond_error(req, 404, "NotFoundException",
                      "%s is not served by Repoint (see the README's list of served operations)",
                      req->route->operation);
+}
+
+void rp_api_metrics(struct rp_request *req)
+{
+    size_t len = 0;
+    char *text = rp_metrics_render(&len);
+    if (!text) {
+        rp_respond_unavailable(req);
+        return;
+    }
+    rp_respond_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

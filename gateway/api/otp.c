@@ -8,6 +8,7 @@
 #include "config.h"
 #include "otp_store.h"
 #include "admission.h"
+#include "metrics.h"
 #include "../otp.h"
 #include "rc.h"
 #include "util.h"
@@ -115,6 +116,7 @@ void rp_api_send_otp_message(struct rp_request *req)
         rp_respond_error(req, 500, "InternalServerErrorException", "cannot build the message");
         return;
     }
+    rp_metrics_count(RP_MC_OTP_SENDS);
     rp_api_send_message_request(req, request);
 }
 
@@ -151,5 +153,6 @@ void rp_api_verify_otp_message(struct rp_request *req)
         rp_respond_unavailable(req);
         return;
     }
+    rp_metrics_count(valid ? RP_MC_OTP_VERIFY_VALID : RP_MC_OTP_VERIFY_INVALID);
     rp_respond_json(req, 200, json_pack("{s:b}", "Valid", valid));
 }
