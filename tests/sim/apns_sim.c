@@ -54,7 +54,7 @@ static struct {
     struct settings s;
     /* counters */
     unsigned long long received, accepted, connections_opened, goaways, tokens_verified;
-    size_t connections_open, max_connections_open;
+    size_t connections_open, max_connections_open, max_delayed;
     json_t *by_status, *by_reason;
     /* records: a ring */
     json_t **records;
@@ -507,9 +507,12 @@ static void on_request(void *arg, struct rp_h2s_req *req)
     else
         rp_uuid_new(apns_id);
 
+    size_t delayed = rp_h2s_delayed(g.h2) + 1;
     pthread_mutex_lock(&g.lock);
     g.received++;
     cs->requests++;
+    if (delayed > g.max_delayed)
+        g.max_delayed = delayed;
     struct answer a;
     bool was_authenticated = cs->authenticated;
     if (g.s.throttle_next > 0) {
@@ -546,6 +549,7 @@ static void on_conn(void *arg, struct rp_h2s_conn *conn, bool open)
         g.connections_open++;
         if (g.connections_open > g.max_connections_open)
             g.max_connections_open = g.connections_open;
+    g.max_delayed = 0;
     } else {
         g.connections_open--;
     }
@@ -563,14 +567,14 @@ struct control_req {
 
 static json_t *stats_json_locked(void)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:I,s:s}", "received",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:I,s:s,s:I}", "received",
                      (json_int_t)g.received, "accepted", (json_int_t)g.accepted,
                      "connections_opened", (json_int_t)g.connections_opened, "connections_open",
                      (json_int_t)g.connections_open, "max_connections_open",
                      (json_int_t)g.max_connections_open, "goaways", (json_int_t)g.goaways,
                      "tokens_verified", (json_int_t)g.tokens_verified, "by_status", g.by_status,
                      "by_reason", g.by_reason, "last_seq", (json_int_t)g.seq, "environment",
-                     g.env_name);
+                     g.env_name, "max_held", (json_int_t)g.max_delayed);
 }
 
 static json_t *records_json_locked(struct MHD_Connection *conn)
@@ -594,6 +598,7 @@ static void reset_locked(void)
     g.received = g.accepted = g.goaways = g.tokens_verified = 0;
     g.connections_opened = g.connections_open;
     g.max_connections_open = g.connections_open;
+    g.max_delayed = 0;
     json_object_clear(g.by_status);
     json_object_clear(g.by_reason);
     for (size_t i = 0; i < g.n_records; i++)

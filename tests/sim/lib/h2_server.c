@@ -34,6 +34,7 @@ struct rp_h2s {
     uint64_t next_conn_id;
     struct rp_h2s_conn *conns;
     size_t n_conns;
+    size_t delayed;
 };
 
 struct rp_h2s_conn {
@@ -101,8 +102,10 @@ static void req_free(struct rp_h2s_req *r)
     }
     free(r->resp_nv);
     free(r->resp_body);
-    if (r->timer)
+    if (r->timer) {
         event_free(r->timer);
+        c->server->delayed--;
+    }
     if (c->session)
         nghttp2_session_set_stream_user_data(c->session, r->stream_id, NULL);
     free(r);
@@ -179,6 +182,9 @@ static void on_answer_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct rp_h2s_req *r = arg;
     struct rp_h2s_conn *c = r->conn;
+    event_free(r->timer);
+    r->timer = NULL;
+    c->server->delayed--;
     submit_answer(r);
     if (conn_send(c) < 0)
         conn_free(c);
@@ -220,6 +226,7 @@ void rp_h2s_respond(struct rp_h2s_req *req, int status, const struct rp_h2s_head
         return;
     }
     req->timer = evtimer_new(req->conn->server->base, on_answer_timer, req);
+    req->conn->server->delayed++;
     struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
     evtimer_add(req->timer, &tv);
 }
@@ -535,6 +542,11 @@ int rp_h2s_port(const struct rp_h2s *server)
 size_t rp_h2s_conn_count(const struct rp_h2s *server)
 {
     return server->n_conns;
+}
+
+size_t rp_h2s_delayed(const struct rp_h2s *server)
+{
+    return server->delayed;
 }
 
 void rp_h2s_free(struct rp_h2s *server)

@@ -50,6 +50,8 @@ int rp_h2s_port(const struct rp_h2s *server);
 void rp_h2s_free(struct rp_h2s *server);
 /* Connections open now. */
 size_t rp_h2s_conn_count(const struct rp_h2s *server);
+/* Requests handed to on_request whose answer is still held back by its delay. */
+size_t rp_h2s_delayed(const struct rp_h2s *server);
 
 /* ---- Requests ------------------------------------------------------------------------------ */
 
