@@ -196,7 +196,7 @@ def test_bad_ca_fails_without_spinning():
     other = harness.Repoint(redis.url, env={
         "REPOINT_APNS_PRODUCTION_URL": sim.url,
         "REPOINT_TLS_CA_FILE": os.path.join(harness.SOURCE_DIR, "tests/sim/testca/other-ca.pem"),
-        "REPOINT_DIRECT_DEADLINE_MS": "2000", "REPOINT_QUEUE_RETRY_BASE_MS": "100"})
+        "REPOINT_DIRECT_DEADLINE_MS": "2000", "REPOINT_QUEUE_MAX_ATTEMPTS": "1"})
     try:
         other.start()
         c = other.client()
@@ -207,7 +207,12 @@ def test_bad_ca_fails_without_spinning():
             "MessageConfiguration": {"APNSMessage": {"Body": "x"}}})["MessageResponse"]["Result"]
         r = r[token(40)]
         assert r["DeliveryStatus"] == "TEMPORARY_FAILURE", r
-        assert "TLS" in r["StatusMessage"] or "connect" in r["StatusMessage"], r
+        assert "certificate verify failed" in r["StatusMessage"], r
+        for _ in range(5):  # new sends during the backoff fail at once, without connecting
+            r = c.send_messages(ApplicationId=app, MessageRequest={
+                "Addresses": {token(41): {"ChannelType": "APNS"}},
+                "MessageConfiguration": {"APNSMessage": {"Body": "x"}}})["MessageResponse"]
+            assert r["Result"][token(41)]["DeliveryStatus"] == "TEMPORARY_FAILURE", r
         # Backoff: a handful of connection attempts in two seconds, not thousands.
         assert sim.stats()["connections_opened"] == 0
         logs = other.logs()
@@ -254,6 +259,58 @@ def test_goaway_with_thousands_in_flight():
     assert set(seen) == set(tokens), len(set(tokens) - set(seen))
     assert max(seen.values()) == 1, [t for t, k in seen.items() if k > 1][:5]
     assert "APNs sent GOAWAY" in d.logs()
+
+
+def test_pool_growth_ceiling_ping_and_idle():
+    """A server allowing 20 streams per connection, answers held 300 ms, 300 notifications at
+    once: the pool grows to apns.max_connections (3) and no further, queues the rest, loses
+    nothing; a quiet connection is PINGed (apns.ping_interval_seconds 1) and closed after
+    apns.idle_timeout_seconds (5)."""
+    import concurrent.futures
+    creds = state["creds"]
+    sim = ApnsSim(creds, extra=["--max-streams", "20"])
+    redis = harness.Redis().start()
+    d = harness.Repoint(redis.url, env={
+        "REPOINT_APNS_PRODUCTION_URL": sim.url,
+        "REPOINT_TLS_CA_FILE": os.path.join(harness.SOURCE_DIR, "tests/sim/testca/ca.pem"),
+        "REPOINT_APNS_MAX_CONNECTIONS": "3", "REPOINT_APNS_PING_INTERVAL_SECONDS": "1",
+        "REPOINT_APNS_IDLE_TIMEOUT_SECONDS": "5", "REPOINT_QUEUE_IN_FLIGHT": "1000",
+        "REPOINT_HTTP_THREADS": "8", "REPOINT_DIRECT_DEADLINE_MS": "8000"})
+    try:
+        d.start()
+        c = d.client()
+        app = c.create_app(CreateApplicationRequest={"Name": "pool"})["ApplicationResponse"]["Id"]
+        c.update_apns_channel(ApplicationId=app, APNSChannelRequest=creds.token_channel())
+        sim.config(latency_ms=300)
+        tokens = [f"{0xa0000 + i:064x}" for i in range(300)]
+        clients = [d.client() for _ in range(3)]
+
+        def send(k):
+            return clients[k].send_messages(ApplicationId=app, MessageRequest={
+                "Addresses": {t: {"ChannelType": "APNS"} for t in tokens[k * 100:(k + 1) * 100]},
+                "MessageConfiguration": {"APNSMessage": {"Body": "pool"}}})["MessageResponse"]["Result"]
+        results = {}
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            for r in pool.map(send, range(3)):
+                results.update(r)
+        assert all(r["DeliveryStatus"] == "SUCCESSFUL" for r in results.values()), results
+        s = sim.stats()
+        assert s["accepted"] == 300, s
+        assert s["max_connections_open"] == 3, s  # grew to the ceiling, not past it
+        assert s["max_held"] <= 3 * 20, s  # never more streams than SETTINGS allow
+        pings = s["pings"]
+        harness.wait_until(lambda: sim.stats()["pings"] > pings, timeout=4, what="a PING")
+        harness.wait_until(lambda: sim.stats()["connections_open"] == 0, timeout=10,
+                           what="idle connections closed")
+        # A send after the idle close reconnects.
+        r = c.send_messages(ApplicationId=app, MessageRequest={
+            "Addresses": {token(50): {"ChannelType": "APNS"}},
+            "MessageConfiguration": {"APNSMessage": {"Body": "again"}}})["MessageResponse"]
+        assert r["Result"][token(50)]["DeliveryStatus"] == "SUCCESSFUL", r
+    finally:
+        d.cleanup()
+        redis.cleanup()
+        sim.stop()
 
 
 def main():
@@ -305,6 +362,7 @@ def main():
             test_sandbox_and_voip_topics,
             test_bad_ca_fails_without_spinning,
             test_goaway_with_thousands_in_flight,
+            test_pool_growth_ceiling_ping_and_idle,
         ])
     except BaseException as e:
         if not (isinstance(e, SystemExit) and not e.code) and daemon is not None:

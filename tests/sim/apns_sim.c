@@ -53,7 +53,7 @@ static struct {
     pthread_mutex_t lock;
     struct settings s;
     /* counters */
-    unsigned long long received, accepted, connections_opened, goaways, tokens_verified;
+    unsigned long long received, accepted, connections_opened, goaways, tokens_verified, pings;
     size_t connections_open, max_connections_open, max_delayed;
     json_t *by_status, *by_reason;
     /* records: a ring */
@@ -508,11 +508,13 @@ static void on_request(void *arg, struct rp_h2s_req *req)
         rp_uuid_new(apns_id);
 
     size_t delayed = rp_h2s_delayed(g.h2) + 1;
+    uint64_t pings = rp_h2s_pings(g.h2);
     pthread_mutex_lock(&g.lock);
     g.received++;
     cs->requests++;
     if (delayed > g.max_delayed)
         g.max_delayed = delayed;
+    g.pings = pings;
     struct answer a;
     bool was_authenticated = cs->authenticated;
     if (g.s.throttle_next > 0) {
@@ -544,6 +546,7 @@ static void on_request(void *arg, struct rp_h2s_req *req)
 static void on_conn(void *arg, struct rp_h2s_conn *conn, bool open)
 {
     pthread_mutex_lock(&g.lock);
+    g.pings = rp_h2s_pings(g.h2);
     if (open) {
         g.connections_opened++;
         g.connections_open++;
@@ -567,14 +570,15 @@ struct control_req {
 
 static json_t *stats_json_locked(void)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:I,s:s,s:I}", "received",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:I,s:s,s:I,s:I}", "received",
                      (json_int_t)g.received, "accepted", (json_int_t)g.accepted,
                      "connections_opened", (json_int_t)g.connections_opened, "connections_open",
                      (json_int_t)g.connections_open, "max_connections_open",
                      (json_int_t)g.max_connections_open, "goaways", (json_int_t)g.goaways,
                      "tokens_verified", (json_int_t)g.tokens_verified, "by_status", g.by_status,
                      "by_reason", g.by_reason, "last_seq", (json_int_t)g.seq, "environment",
-                     g.env_name, "max_held", (json_int_t)g.max_delayed);
+                     g.env_name, "max_held", (json_int_t)g.max_delayed, "pings",
+                     (json_int_t)g.pings);
 }
 
 static json_t *records_json_locked(struct MHD_Connection *conn)
@@ -707,6 +711,14 @@ static int load_key(const char *spec)
     return 0;
 }
 
+/* Keeps the counters the loop owns current for the control thread. */
+static void on_stats_tick(evutil_socket_t fd, short what, void *arg)
+{
+    pthread_mutex_lock(&g.lock);
+    g.pings = rp_h2s_pings(g.h2);
+    pthread_mutex_unlock(&g.lock);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     event_base_loopbreak(g.base);
@@ -805,7 +817,11 @@ int main(int argc, char **argv)
     struct event *sigint = evsignal_new(g.base, SIGINT, on_signal, NULL);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
+    struct event *stats_tick = event_new(g.base, -1, EV_PERSIST, on_stats_tick, NULL);
+    struct timeval tv = {0, 100000};
+    event_add(stats_tick, &tv);
     event_base_dispatch(g.base);
+    event_free(stats_tick);
     MHD_stop_daemon(d);
     rp_h2s_free(g.h2);
     event_free(sigterm);

@@ -35,6 +35,7 @@ struct rp_h2s {
     struct rp_h2s_conn *conns;
     size_t n_conns;
     size_t delayed;
+    uint64_t pings;
 };
 
 struct rp_h2s_conn {
@@ -292,6 +293,8 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     struct rp_h2s_conn *c = user_data;
+    if (frame->hd.type == NGHTTP2_PING && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+        c->server->pings++;
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -547,6 +550,11 @@ size_t rp_h2s_conn_count(const struct rp_h2s *server)
 size_t rp_h2s_delayed(const struct rp_h2s *server)
 {
     return server->delayed;
+}
+
+uint64_t rp_h2s_pings(const struct rp_h2s *server)
+{
+    return server->pings;
 }
 
 void rp_h2s_free(struct rp_h2s *server)

@@ -52,6 +52,8 @@ void rp_h2s_free(struct rp_h2s *server);
 size_t rp_h2s_conn_count(const struct rp_h2s *server);
 /* Requests handed to on_request whose answer is still held back by its delay. */
 size_t rp_h2s_delayed(const struct rp_h2s *server);
+/* PING frames received (nghttp2 answers them). */
+uint64_t rp_h2s_pings(const struct rp_h2s *server);
 
 /* ---- Requests ------------------------------------------------------------------------------ */
 
