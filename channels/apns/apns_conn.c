@@ -34,7 +34,7 @@
 #define BACKOFF_BASE_MS  250
 #define BACKOFF_MAX_MS   30000
 /* Frames queued for the socket before nghttp2 is asked for more. */
-#define OUTPUT_HIGH_WATER (256 * 1024)
+#define OUTPUT_HIGH_WATER ((size_t)256 * 1024)
 /* An APNs error body is a small JSON object; more is not kept. */
 #define ANSWER_BODY_MAX 512
 
@@ -540,7 +540,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 static int submit(struct conn *c, struct req *r)
 {
     struct pool *p = c->pool;
-    char prio[4], exp[24];
+    /* The values must live until nghttp2_submit_request copies them, below. */
+    char prio[4], exp[24]; // cppcheck-suppress variableScope
     nghttp2_nv nv[12];
     size_t n = 0;
 #define NV(name, value)                                                                            \
@@ -551,7 +552,7 @@ static int submit(struct conn *c, struct req *r)
     NV(":authority", p->client->host);
     NV(":path", r->path);
     NV("content-type", "application/json");
-    char bearer[RP_APNS_JWT_MAX + 8];
+    char bearer[RP_APNS_JWT_MAX + 8]; // cppcheck-suppress variableScope
     if (p->token) {
         const char *jwt = token_current(p, rp_now_ms());
         if (!jwt)
@@ -624,10 +625,13 @@ static void conn_close(struct conn *c, const char *why)
 }
 
 /* A connection that never became usable: back off, and fail what waits rather than spin. */
-static void conn_failed(struct conn *c, const char *why)
+static void conn_failed(struct conn *c, const char *reason)
 {
     struct pool *p = c->pool;
     bool was_ready = c->state == CONN_READY || c->state == CONN_DRAINING;
+    /* reason may be c->error, which conn_close frees. */
+    char why[sizeof(c->error)];
+    snprintf(why, sizeof(why), "%s", reason);
     snprintf(p->last_error, sizeof(p->last_error), "%s", why);
     conn_close(c, why);
     if (was_ready) {
@@ -636,7 +640,7 @@ static void conn_failed(struct conn *c, const char *why)
     }
     p->failures++;
     int shift = p->failures < 8 ? p->failures : 8;
-    int64_t delay = (int64_t)BACKOFF_BASE_MS << shift;
+    int64_t delay = (int64_t)BACKOFF_BASE_MS << shift; /* 250 ms doubling */
     if (delay > BACKOFF_MAX_MS)
         delay = BACKOFF_MAX_MS;
     uint32_t rnd;
@@ -659,8 +663,10 @@ static void client_flush(struct rp_apns_client *cl)
 {
 restart:
     for (struct pool *p = cl->pools; p; p = p->next)
+        /* The analyzer cannot see that a list head's prev is NULL, so it believes a closed
+         * head may still be p->conns after conn_unlink. */
         for (struct conn *c = p->conns; c; c = c->next)
-            if (c->session && conn_flush(c) < 0) {
+            if (c->session && conn_flush(c) < 0) { // NOLINT(clang-analyzer-unix.Malloc)
                 conn_failed(c, c->error[0] ? c->error : "HTTP/2 session error");
                 goto restart;
             }

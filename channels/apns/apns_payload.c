@@ -127,6 +127,17 @@ static json_t *build_payload(const json_t *content, bool silent)
     return root;
 }
 
+/* The built payload as compact JSON text (never NULL). */
+static char *payload_text(const json_t *content, bool silent)
+{
+    json_t *payload = build_payload(content, silent);
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_decref(payload);
+    if (!text)
+        rp_panic("out of memory building an APNs payload");
+    return text;
+}
+
 int rp_apns_notification_build(const json_t *content, const char *bundle_id, bool voip,
                                int64_t now_s, struct rp_apns_notification *out, char *why,
                                size_t why_size)
@@ -200,17 +211,9 @@ int rp_apns_notification_build(const json_t *content, const char *bundle_id, boo
 
     size_t limit = voip || strcmp(push_type, "voip") == 0 ? RP_APNS_VOIP_PAYLOAD_MAX
                                                           : RP_APNS_PAYLOAD_MAX;
-    char *text;
-    if (raw) {
-        text = rp_strdup(raw_text); /* verbatim, as Pinpoint sends RawContent */
-        json_decref(raw);
-    } else {
-        json_t *payload = build_payload(content, silent);
-        text = json_dumps(payload, JSON_COMPACT);
-        json_decref(payload);
-        if (!text)
-            rp_panic("out of memory building an APNs payload");
-    }
+    char *text = raw ? rp_strdup(raw_text) /* verbatim, as Pinpoint sends RawContent */
+                     : payload_text(content, silent);
+    json_decref(raw);
     size_t len = strlen(text);
     if (len > limit) {
         free(text);
