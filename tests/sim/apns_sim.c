@@ -33,6 +33,8 @@ struct sim_key {
     char kid[64];
     char team[64];
     EVP_PKEY *pub;
+    long long last_iat;    /* of the newest token seen for this key */
+    long long last_change; /* when a new token for it was first seen */
 };
 
 struct settings {
@@ -47,6 +49,9 @@ struct settings {
     long long expire_tokens_before; /* provider tokens with iat below: ExpiredProviderToken */
     json_t *dead_tokens;    /* {"token": timestamp_ms} -> 410 Unregistered */
     json_t *wrong_topic_tokens; /* ["token"] -> 400 DeviceTokenNotForTopic */
+    json_t *throttled_tokens;   /* ["token"] -> 429 TooManyRequests (too many to one device) */
+    unsigned token_update_min_s; /* a key's new token within this many seconds of the last:
+                                  * 429 TooManyProviderTokenUpdates (0: never) */
 };
 
 static struct {
@@ -91,6 +96,7 @@ static void settings_defaults(struct settings *s)
 {
     json_decref(s->dead_tokens);
     json_decref(s->wrong_topic_tokens);
+    json_decref(s->throttled_tokens);
     memset(s, 0, sizeof(*s));
     s->fail_status = 500;
     snprintf(s->fail_reason, sizeof(s->fail_reason), "InternalServerError");
@@ -98,18 +104,22 @@ static void settings_defaults(struct settings *s)
     s->max_streams = 1000;
     s->dead_tokens = json_object();
     s->wrong_topic_tokens = json_array();
+    s->throttled_tokens = json_array();
 }
 
 static json_t *settings_json_locked(void)
 {
     const struct settings *s = &g.s;
-    return json_pack("{s:I,s:I,s:I,s:i,s:s,s:I,s:s,s:I,s:I,s:O,s:O}", "latency_ms",
+    json_t *doc = json_pack("{s:I,s:I,s:I,s:i,s:s,s:I,s:s,s:I,s:I,s:O,s:O}", "latency_ms",
                      (json_int_t)s->latency_ms, "throttle_next", (json_int_t)s->throttle_next,
                      "fail_next", (json_int_t)s->fail_next, "fail_status", s->fail_status,
                      "fail_reason", s->fail_reason, "goaway_after", (json_int_t)s->goaway_after,
                      "goaway_debug", s->goaway_debug, "max_streams", (json_int_t)s->max_streams,
                      "expire_tokens_before", (json_int_t)s->expire_tokens_before, "dead_tokens",
                      s->dead_tokens, "wrong_topic_tokens", s->wrong_topic_tokens);
+    json_object_set(doc, "throttled_tokens", s->throttled_tokens);
+    json_object_set_new(doc, "token_update_min_s", json_integer(s->token_update_min_s));
+    return doc;
 }
 
 /* Merges a control document into the settings; returns NULL or the name of a bad member. */
@@ -120,7 +130,8 @@ static const char *settings_merge_locked(const json_t *doc)
         unsigned *out;
     } uints[] = {{"latency_ms", &g.s.latency_ms},     {"throttle_next", &g.s.throttle_next},
                  {"fail_next", &g.s.fail_next},       {"goaway_after", &g.s.goaway_after},
-                 {"max_streams", &g.s.max_streams}};
+                 {"max_streams", &g.s.max_streams},
+                 {"token_update_min_s", &g.s.token_update_min_s}};
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)doc, key, v) {
@@ -150,6 +161,8 @@ static const char *settings_merge_locked(const json_t *doc)
             json_object_update(g.s.dead_tokens, v);
         } else if (strcmp(key, "wrong_topic_tokens") == 0 && json_is_array(v)) {
             json_array_extend(g.s.wrong_topic_tokens, v);
+        } else if (strcmp(key, "throttled_tokens") == 0 && json_is_array(v)) {
+            json_array_extend(g.s.throttled_tokens, v);
         } else {
             return key;
         }
@@ -291,6 +304,15 @@ static const char *check_jwt_locked(struct conn_state *cs, const char *auth, con
     if (now > iat + 3600 || iat < g.s.expire_tokens_before) {
         reason = "ExpiredProviderToken";
         goto out;
+    }
+    struct sim_key *mk = (struct sim_key *)key;
+    if (iat > mk->last_iat) {
+        if (mk->last_iat && g.s.token_update_min_s && now - mk->last_change < g.s.token_update_min_s) {
+            reason = "TooManyProviderTokenUpdates";
+            goto out;
+        }
+        mk->last_iat = iat;
+        mk->last_change = now;
     }
     if (!topic_allowed(topic)) {
         reason = "TopicDisallowed";
@@ -454,8 +476,17 @@ static void judge_locked(struct rp_h2s_req *req, struct conn_state *cs, const ch
         auth ? check_jwt_locked(cs, auth, topic, kid, team)
              : check_certificate(rp_h2s_conn_peer_cert(rp_h2s_req_conn(req)), topic, subject);
     if (reason) {
-        *a = (struct answer){strcmp(reason, "TopicDisallowed") == 0 ? 400 : 403, reason, 0};
+        int status = strcmp(reason, "TopicDisallowed") == 0               ? 400
+                     : strcmp(reason, "TooManyProviderTokenUpdates") == 0 ? 429
+                                                                          : 403;
+        *a = (struct answer){status, reason, 0};
         return;
+    }
+    json_array_foreach(g.s.throttled_tokens, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), token) == 0) {
+            *a = (struct answer){429, "TooManyRequests", 0};
+            return;
+        }
     }
     size_t len;
     const unsigned char *body = rp_h2s_req_body(req, &len);
@@ -831,6 +862,7 @@ int main(int argc, char **argv)
     reset_locked();
     json_decref(g.s.dead_tokens);
     json_decref(g.s.wrong_topic_tokens);
+    json_decref(g.s.throttled_tokens);
     pthread_mutex_unlock(&g.lock);
     json_decref(g.by_status);
     json_decref(g.by_reason);
