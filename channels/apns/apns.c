@@ -356,6 +356,12 @@ static void apns_send(void *transport, struct rp_send *send)
     } else {
         cred.cert_pem = setting(settings, "Certificate");
         cred.key_pem = setting(settings, "PrivateKey");
+        if (!cred.cert_pem || !cred.key_pem) {
+            fail_now(send, RP_DS_PERMANENT_FAILURE,
+                     "the channel has neither a TokenKey (with TokenKeyId and TeamId) nor a "
+                     "Certificate and PrivateKey");
+            return;
+        }
     }
     const char *bundle = setting(settings, "BundleId");
     if (cred.token && !bundle) {

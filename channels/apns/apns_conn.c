@@ -99,6 +99,7 @@ struct pool {
     int64_t retry_at_ms;
     char last_error[160];
     char broken[160]; /* the credential cannot be used: every send fails with this */
+    int64_t last_used_ms;
 };
 
 struct rp_apns_client {
@@ -914,6 +915,18 @@ static void on_client_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct rp_apns_client *cl = arg;
     int64_t now = rp_mono_ms();
+    /* A credential replaced by the app (a new key or certificate) leaves its pool unused: it
+     * goes once its connections have closed as idle. */
+    for (struct pool **pp = &cl->pools; *pp;) {
+        struct pool *p = *pp;
+        if (!p->conns && !p->queue.head &&
+            now - p->last_used_ms > (int64_t)cl->cfg.idle_timeout_s * 1000) {
+            *pp = p->next;
+            pool_free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
     for (struct pool *p = cl->pools; p; p = p->next) {
         while (p->queue.head && now - p->queue.head->since_ms > cl->cfg.timeout_ms) {
             struct req *r = p->queue.head;
@@ -1002,6 +1015,7 @@ void rp_apns_client_send(struct rp_apns_client *cl, const struct rp_apns_credent
                          struct rp_send *send)
 {
     struct pool *p = pool_get(cl, cred);
+    p->last_used_ms = rp_mono_ms();
     struct req *r = req_new(cl);
     r->send = send;
     r->n = *n;
@@ -1010,7 +1024,13 @@ void rp_apns_client_send(struct rp_apns_client *cl, const struct rp_apns_credent
     snprintf(r->path, sizeof(r->path), "/3/device/%s", device_token);
     r->since_ms = rp_mono_ms();
     if (p->broken[0]) {
-        complete(cl, r, p->broken);
+        /* The credential will not work on any later attempt either. */
+        rp_apns_notification_cleanup(&r->n);
+        r->next = cl->free_reqs;
+        cl->free_reqs = r;
+        cl->pending--;
+        rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 0, "%s", p->broken);
+        rp_send_complete(send);
         return;
     }
     if (p->n_conns == 0 && rp_mono_ms() < p->retry_at_ms) {

@@ -16,8 +16,13 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <event2/event.h>
+
 #include "channels/apns/apns_jwt.h"
 #include "channels/apns/apns_payload.h"
+#include "channels/channel.h"
+#include "gateway/config.h"
+#include "gateway/util.h"
 
 #define NOW 1800000000LL
 
@@ -403,6 +408,108 @@ static void test_b64url(void **state)
     assert_int_equal(rp_apns_b64url_decode("abcde", 5, back, sizeof(back)), -1);
 }
 
+/* ---- The send path before any connection ------------------------------------------------- */
+
+static void on_done(struct rp_send *send)
+{
+    (*(int *)send->worker_data)++;
+}
+
+/* Sends one delivery on transport t and returns its result (the send must complete at once). */
+static void send_now(const struct rp_channel_ops *ch, void *t, json_t *content,
+                     const json_t *settings, int64_t deadline_ms, struct rp_delivery_result *out)
+{
+    struct rp_delivery d;
+    rp_delivery_init(&d);
+    d.address = (char *)"00000000000000000000000000000000000000000000000000000000000000aa";
+    d.content = content;
+    d.deadline_ms = deadline_ms;
+    int done = 0;
+    struct rp_send send = {.delivery = &d, .settings = settings, .on_complete = on_done,
+                           .worker_data = &done};
+    rp_delivery_result_init(&send.result);
+    rp_channel_send(ch, t, &send);
+    assert_int_equal(done, 1);
+    *out = send.result;
+    json_decref(content);
+}
+
+static void test_send_refused_before_apns(void **state)
+{
+    char *env[] = {"REPOINT_APNS_PRODUCTION_URL=https://127.0.0.1:9", NULL};
+    struct rp_config cfg;
+    struct rp_err err;
+    assert_int_equal(rp_config_load(&cfg, NULL, env, &err), 0);
+    struct event_base *base = event_base_new();
+    const struct rp_channel_ops *ch = rp_channel_by_type("APNS");
+    void *t = rp_channel_transport_new(ch, base, &cfg);
+    assert_non_null(t);
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+    char *pem = NULL;
+    long pem_len = BIO_get_mem_data(bio, &pem);
+    json_t *settings = json_pack("{s:s%,s:s,s:s}", "TokenKey", pem, (size_t)pem_len,
+                                 "TokenKeyId", "ABC123DEFG", "TeamId", "TEAM123456");
+    struct rp_delivery_result r;
+
+    /* Token auth needs the topic. */
+    send_now(ch, t, json_pack("{s:s}", "Body", "hi"), settings, 0, &r);
+    assert_int_equal(r.status, RP_DS_PERMANENT_FAILURE);
+    assert_non_null(strstr(r.status_message, "BundleId"));
+    rp_delivery_result_cleanup(&r);
+
+    json_object_set_new(settings, "BundleId", json_string("com.example.app"));
+    char *big = malloc(5000);
+    memset(big, 'z', 4999);
+    big[4999] = '\0';
+    send_now(ch, t, json_pack("{s:s}", "Body", big), settings, 0, &r);
+    free(big);
+    assert_int_equal(r.status, RP_DS_PERMANENT_FAILURE);
+    assert_non_null(strstr(r.status_message, "over APNs' limit"));
+    rp_delivery_result_cleanup(&r);
+
+    send_now(ch, t, json_pack("{s:s}", "Body", "hi"), settings, rp_now_ms() - 1, &r);
+    assert_int_equal(r.status, RP_DS_TEMPORARY_FAILURE);
+    assert_non_null(strstr(r.status_message, "deadline"));
+    rp_delivery_result_cleanup(&r);
+
+    /* Neither credential. */
+    json_t *empty = json_object();
+    send_now(ch, t, json_pack("{s:s}", "Body", "hi"), empty, 0, &r);
+    assert_int_equal(r.status, RP_DS_PERMANENT_FAILURE);
+    rp_delivery_result_cleanup(&r);
+    json_decref(empty);
+
+    /* A certificate TLS cannot use fails for good, without a connection attempt. */
+    json_t *bad_cert = json_pack("{s:s,s:s}", "Certificate", "not a PEM", "PrivateKey", "nor this");
+    send_now(ch, t, json_pack("{s:s}", "Body", "hi"), bad_cert, 0, &r);
+    assert_int_equal(r.status, RP_DS_PERMANENT_FAILURE);
+    assert_non_null(strstr(r.status_message, "cannot be used for TLS"));
+    rp_delivery_result_cleanup(&r);
+    json_decref(bad_cert);
+
+    rp_channel_transport_free(ch, t);
+    json_decref(settings);
+    BIO_free(bio);
+    EVP_PKEY_free(key);
+    event_base_free(base);
+    rp_config_cleanup(&cfg);
+}
+
+static void test_transport_needs_https(void **state)
+{
+    char *env[] = {"REPOINT_APNS_SANDBOX_URL=http://127.0.0.1:9", NULL};
+    struct rp_config cfg;
+    struct rp_err err;
+    assert_int_equal(rp_config_load(&cfg, NULL, env, &err), 0);
+    struct event_base *base = event_base_new();
+    const struct rp_channel_ops *ch = rp_channel_by_type("APNS_SANDBOX");
+    assert_null(rp_channel_transport_new(ch, base, &cfg));
+    event_base_free(base);
+    rp_config_cleanup(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +527,8 @@ int main(void)
         cmocka_unit_test(test_classify_fields),
         cmocka_unit_test(test_jwt_verifies),
         cmocka_unit_test(test_b64url),
+        cmocka_unit_test(test_send_refused_before_apns),
+        cmocka_unit_test(test_transport_needs_https),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
