@@ -583,7 +583,6 @@ static void on_conn(void *arg, struct rp_h2s_conn *conn, bool open)
         g.connections_open++;
         if (g.connections_open > g.max_connections_open)
             g.max_connections_open = g.connections_open;
-    g.max_delayed = 0;
     } else {
         g.connections_open--;
     }
