@@ -128,6 +128,9 @@ static int certificate_pair_validate(const char *cert_pem, const char *key_pem, 
         rc = rp_err_set(err, RP_EINVAL, "PrivateKey", "does not match the Certificate");
         goto out;
     }
+    int days = 0, secs = 0;
+    if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)) == 1)
+        rp_info("apns", "msg=\"APNs certificate accepted\" days_left=%d", days);
 out:
     ERR_clear_error();
     EVP_PKEY_free(key);

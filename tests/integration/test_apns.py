@@ -176,6 +176,17 @@ def test_certificate_auth():
     assert accepted_for(sim, token(21))[0]["auth"] == "certificate"
     r = cli_send(both, [token(22)])[token(22)]
     assert accepted_for(sim, token(22))[0]["auth"] == "token"
+    # A certificate from a CA the server does not trust: the handshake fails, nothing is
+    # accepted, the send is not SUCCESSFUL.
+    stranger = Credentials(BUNDLE)
+    c = state["client"]
+    app = c.create_app(CreateApplicationRequest={"Name": "stranger"})["ApplicationResponse"]["Id"]
+    c.update_apns_channel(ApplicationId=app, APNSChannelRequest=stranger.certificate_channel())
+    opened = sim.stats()["connections_opened"]
+    r = cli_send(app, [token(23)])[token(23)]
+    assert r["DeliveryStatus"] == "TEMPORARY_FAILURE", r
+    assert accepted_for(sim, token(23)) == []
+    assert sim.stats()["connections_opened"] == opened  # refused in the TLS handshake
 
 
 def test_sandbox_and_voip_topics():
