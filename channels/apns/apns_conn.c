@@ -767,6 +767,12 @@ static void on_event(struct bufferevent *bev, short events, void *arg)
 {
     struct conn *c = arg;
     if (events & BEV_EVENT_CONNECTED) {
+        /* Small frames both ways: without this, Nagle and delayed ACKs stall the pipeline by
+         * tens of milliseconds. The socket exists only now (after DNS and connect). */
+        evutil_socket_t fd = bufferevent_getfd(bev);
+        int one = 1;
+        if (fd >= 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn_start_h2(c);
         return;
     }
@@ -866,12 +872,6 @@ static void conn_open(struct pool *p)
     p->n_conns++;
     if (bufferevent_socket_connect_hostname(c->bev, cl->dns, AF_UNSPEC, cl->host, cl->port) != 0)
         conn_failed(c, "cannot start connecting");
-    else {
-        evutil_socket_t fd = bufferevent_getfd(c->bev);
-        int one = 1;
-        if (fd >= 0)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
 }
 
 /* Moves queued requests onto connections with free streams; opens a connection when every

@@ -35,7 +35,8 @@ PY
 printf '%s' '{"aps":{"alert":{"title":"Bench","body":"Hello from Repoint"}}}' > "$tmp/payload.json"
 
 "$build/sim/apns_sim" --tls-cert tests/sim/testca/server.pem --tls-key tests/sim/testca/server.key \
-    --key "BENCH12345:TEAM123456:$tmp/AuthKey.p8" --max-streams 1000 --no-record > "$tmp/sim.out" &
+    --key "BENCH12345:TEAM123456:$tmp/AuthKey.p8" --max-streams 1000 --no-record \
+    --threads "${BENCH_SIM_THREADS:-2}" > "$tmp/sim.out" &
 sim_pid=$!
 for _ in $(seq 50); do [ -s "$tmp/sim.out" ] && break; sleep 0.1; done
 url=$(awk '{print $4}' "$tmp/sim.out")

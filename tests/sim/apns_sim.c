@@ -5,6 +5,7 @@
  * tokens, 429/500/503 bursts, expired provider tokens, GOAWAY after N streams, the concurrent
  * stream limit, latency. It counts and records what it accepts. See tests/sim/README.md. */
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <nghttp2/nghttp2.h>
@@ -27,6 +28,7 @@
 #include "h2_server.h"
 
 #define MAX_KEYS   16
+#define MAX_LOOPS  8
 #define MAX_TOPICS 32
 
 struct sim_key {
@@ -54,6 +56,16 @@ struct settings {
                                   * 429 TooManyProviderTokenUpdates (0: never) */
 };
 
+/* One event loop and server per thread, sharing the port (SO_REUSEPORT). */
+struct loop {
+    struct event_base *base;
+    struct rp_h2s *h2;
+    struct event *tick;
+    pthread_t thread;
+    size_t delayed;   /* its held answers when last seen, under g.lock */
+    uint64_t pings;   /* under g.lock */
+};
+
 static struct {
     pthread_mutex_t lock;
     struct settings s;
@@ -72,9 +84,25 @@ static struct {
     int n_topics;
     bool record;
     const char *env_name;
-    struct event_base *base;
-    struct rp_h2s *h2;
+    struct loop loops[MAX_LOOPS];
+    int n_loops;
 } g;
+
+/* Folds one loop's counters into the totals; called with g.lock held. */
+static void loop_counters_locked(struct loop *l, size_t delayed)
+{
+    l->delayed = delayed;
+    l->pings = rp_h2s_pings(l->h2);
+    size_t total = 0;
+    uint64_t pings = 0;
+    for (int i = 0; i < g.n_loops; i++) {
+        total += g.loops[i].delayed;
+        pings += g.loops[i].pings;
+    }
+    if (total > g.max_delayed)
+        g.max_delayed = total;
+    g.pings = pings;
+}
 
 /* Per connection: the team of its first provider token, the last token verified, and whether a
  * request has been authenticated (the stream limit opens up then). */
@@ -538,14 +566,11 @@ static void on_request(void *arg, struct rp_h2s_req *req)
     else
         rp_uuid_new(apns_id);
 
-    size_t delayed = rp_h2s_delayed(g.h2) + 1;
-    uint64_t pings = rp_h2s_pings(g.h2);
+    struct loop *loop = arg;
     pthread_mutex_lock(&g.lock);
     g.received++;
     cs->requests++;
-    if (delayed > g.max_delayed)
-        g.max_delayed = delayed;
-    g.pings = pings;
+    loop_counters_locked(loop, rp_h2s_delayed(loop->h2) + 1);
     struct answer a;
     bool was_authenticated = cs->authenticated;
     if (g.s.throttle_next > 0) {
@@ -576,8 +601,9 @@ static void on_request(void *arg, struct rp_h2s_req *req)
 
 static void on_conn(void *arg, struct rp_h2s_conn *conn, bool open)
 {
+    struct loop *loop = arg;
     pthread_mutex_lock(&g.lock);
-    g.pings = rp_h2s_pings(g.h2);
+    loop_counters_locked(loop, rp_h2s_delayed(loop->h2));
     if (open) {
         g.connections_opened++;
         g.connections_open++;
@@ -744,14 +770,23 @@ static int load_key(const char *spec)
 /* Keeps the counters the loop owns current for the control thread. */
 static void on_stats_tick(evutil_socket_t fd, short what, void *arg)
 {
+    struct loop *loop = arg;
     pthread_mutex_lock(&g.lock);
-    g.pings = rp_h2s_pings(g.h2);
+    loop_counters_locked(loop, rp_h2s_delayed(loop->h2));
     pthread_mutex_unlock(&g.lock);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    event_base_loopbreak(g.base);
+    for (int i = 0; i < g.n_loops; i++)
+        event_base_loopbreak(g.loops[i].base);
+}
+
+static void *loop_main(void *arg)
+{
+    struct loop *loop = arg;
+    event_base_dispatch(loop->base);
+    return NULL;
 }
 
 static void usage(void)
@@ -760,7 +795,7 @@ static void usage(void)
             "usage: apns_sim --tls-cert PEM --tls-key PEM [--port N] [--control-port N]\n"
             "                [--key KID:TEAM:P8FILE]... [--topic BUNDLE]... [--client-ca PEM]\n"
             "                [--max-streams N] [--initial-streams N] [--environment NAME]\n"
-            "                [--no-record] [--max-records N]\n");
+            "                [--no-record] [--max-records N] [--threads N]\n");
     exit(2);
 }
 
@@ -768,7 +803,7 @@ int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     struct rp_h2s_config cfg = {0};
-    int control_port = 0;
+    int control_port = 0, threads = 1;
     unsigned initial_streams = 0;
     g.record = true;
     g.max_records = 1000000;
@@ -806,6 +841,8 @@ int main(int argc, char **argv)
             g.s.max_streams = (unsigned)atoi(v);
         else if (strcmp(a, "--initial-streams") == 0)
             initial_streams = (unsigned)atoi(v);
+        else if (strcmp(a, "--threads") == 0)
+            threads = atoi(v) < 1 ? 1 : atoi(v) > MAX_LOOPS ? MAX_LOOPS : atoi(v);
         else if (strcmp(a, "--environment") == 0)
             g.env_name = v;
         else if (strcmp(a, "--max-records") == 0)
@@ -824,10 +861,21 @@ int main(int argc, char **argv)
                                                 : g.s.max_streams;
     cfg.on_request = on_request;
     cfg.on_conn = on_conn;
-    g.base = event_base_new();
-    g.h2 = rp_h2s_new(g.base, &cfg);
-    if (!g.h2)
-        return 1;
+    cfg.reuse_port = threads > 1;
+    evthread_use_pthreads(); /* the signal handler breaks the other threads' loops */
+    for (int i = 0; i < threads; i++) {
+        struct loop *l = &g.loops[i];
+        l->base = event_base_new();
+        cfg.arg = l;
+        l->h2 = rp_h2s_new(l->base, &cfg);
+        if (!l->h2)
+            return 1;
+        cfg.port = rp_h2s_port(l->h2); /* the others join the first one's port */
+        l->tick = event_new(l->base, -1, EV_PERSIST, on_stats_tick, l);
+        struct timeval tv = {0, 100000};
+        event_add(l->tick, &tv);
+        g.n_loops++;
+    }
     struct sockaddr_in addr = {.sin_family = AF_INET,
                                .sin_port = htons((uint16_t)control_port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -841,22 +889,25 @@ int main(int argc, char **argv)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     printf("apns_sim listening on https://127.0.0.1:%d control http://127.0.0.1:%u\n",
-           rp_h2s_port(g.h2), (unsigned)info->port);
+           rp_h2s_port(g.loops[0].h2), (unsigned)info->port);
     fflush(stdout);
-    struct event *sigterm = evsignal_new(g.base, SIGTERM, on_signal, NULL);
-    struct event *sigint = evsignal_new(g.base, SIGINT, on_signal, NULL);
+    struct event *sigterm = evsignal_new(g.loops[0].base, SIGTERM, on_signal, NULL);
+    struct event *sigint = evsignal_new(g.loops[0].base, SIGINT, on_signal, NULL);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
-    struct event *stats_tick = event_new(g.base, -1, EV_PERSIST, on_stats_tick, NULL);
-    struct timeval tv = {0, 100000};
-    event_add(stats_tick, &tv);
-    event_base_dispatch(g.base);
-    event_free(stats_tick);
+    for (int i = 1; i < g.n_loops; i++)
+        pthread_create(&g.loops[i].thread, NULL, loop_main, &g.loops[i]);
+    event_base_dispatch(g.loops[0].base);
+    for (int i = 1; i < g.n_loops; i++)
+        pthread_join(g.loops[i].thread, NULL);
     MHD_stop_daemon(d);
-    rp_h2s_free(g.h2);
     event_free(sigterm);
     event_free(sigint);
-    event_base_free(g.base);
+    for (int i = 0; i < g.n_loops; i++) {
+        rp_h2s_free(g.loops[i].h2);
+        event_free(g.loops[i].tick);
+        event_base_free(g.loops[i].base);
+    }
     pthread_mutex_lock(&g.lock);
     reset_locked();
     json_decref(g.s.dead_tokens);

@@ -521,8 +521,10 @@ struct rp_h2s *rp_h2s_new(struct event_base *base, const struct rp_h2s_config *c
         free(s);
         return NULL;
     }
-    s->listener = evconnlistener_new_bind(base, on_accept, s,
-                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE;
+    if (cfg->reuse_port)
+        flags |= LEV_OPT_REUSEABLE_PORT;
+    s->listener = evconnlistener_new_bind(base, on_accept, s, flags, 1024,
                                           (struct sockaddr *)&sin, sizeof(sin));
     if (!s->listener) {
         perror("h2_server: listen");

@@ -37,6 +37,9 @@ struct rp_h2s_config {
     const char *client_ca_file;
     bool require_client_cert;
     uint32_t max_concurrent_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS; 0: 100 */
+    /* SO_REUSEPORT: several servers (one per thread and event loop) share the port and the
+     * kernel spreads connections over them. */
+    bool reuse_port;
     rp_h2s_request_fn on_request;
     rp_h2s_conn_fn on_conn; /* may be NULL */
     void *arg;
