@@ -35,6 +35,8 @@
 #define BACKOFF_MAX_MS   30000
 /* Frames queued for the socket before nghttp2 is asked for more. */
 #define OUTPUT_HIGH_WATER ((size_t)256 * 1024)
+/* Times one request may be refused (GOAWAY, REFUSED_STREAM) and sent again. */
+#define MAX_REQUEUES 8
 /* An APNs error body is a small JSON object; more is not kept. */
 #define ANSWER_BODY_MAX 512
 
@@ -56,6 +58,7 @@ struct req {
     size_t answer_len;
     unsigned jwt_gen;
     int token_retries;
+    int requeues; /* refused or never sent: sent again on another stream */
     int64_t since_ms; /* queued, or sent */
 };
 
@@ -488,7 +491,9 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     r->conn = NULL;
     c->last_busy_ms = rp_mono_ms();
     if (r->status == 0) {
-        if (error_code == NGHTTP2_REFUSED_STREAM || !r->sent) {
+        /* GOAWAY refuses a stream once per connection; a request refused over and over (or one
+         * nghttp2 cannot send) must not cycle between connections for ever. */
+        if ((error_code == NGHTTP2_REFUSED_STREAM || !r->sent) && ++r->requeues <= MAX_REQUEUES) {
             /* Above GOAWAY's last-stream-id, or refused: APNs did not act on it. */
             r->body_off = 0;
             r->sent = false;
