@@ -825,9 +825,15 @@ static void on_conn_tick(evutil_socket_t fd, short what, void *arg)
         conn_failed(c, why);
         return;
     }
-    if (c->in_flight.n == 0 && now - c->last_busy_ms >= (int64_t)cfg->idle_timeout_s * 1000) {
+    if (c->state == CONN_READY && c->in_flight.n == 0 &&
+        now - c->last_busy_ms >= (int64_t)cfg->idle_timeout_s * 1000) {
+        /* A GOAWAY first, so APNs sees a clean close; the socket closes once it is written
+         * (conn_flush then finds nothing left to read or write). */
         rp_debug("apns", "msg=\"closing an idle APNs connection\" channel=%s", cfg->name);
-        conn_close(c, "idle");
+        c->state = CONN_DRAINING;
+        nghttp2_session_terminate_session(c->session, NGHTTP2_NO_ERROR);
+        if (conn_flush(c) < 0)
+            conn_close(c, "idle");
         return;
     }
     if (now - c->last_read_ms >= (int64_t)cfg->ping_interval_s * 1000) {
