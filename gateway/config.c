@@ -67,6 +67,13 @@ static const struct rp_config_key config_keys[] = {
     KEY_STR("sms.status_callback_url", ""),
     KEY_INT("sms.timeout_ms", "10000", 100, 120000),
     /* The APNs channels. */
+    KEY_STR("apns.production_url", "https://api.push.apple.com"),
+    KEY_STR("apns.sandbox_url", "https://api.sandbox.push.apple.com"),
+    KEY_INT("apns.max_connections", "4", 1, 64),
+    KEY_INT("apns.idle_timeout_seconds", "600", 5, 86400),
+    KEY_INT("apns.ping_interval_seconds", "60", 1, 3600),
+    KEY_INT("apns.token_refresh_minutes", "50", 20, 60),
+    KEY_INT("apns.timeout_ms", "10000", 100, 120000),
 
     /* FCM, ADM and Baidu. */
 

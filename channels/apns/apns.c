@@ -1,15 +1,24 @@
 /* The APNs channels: one plugin, four tables (production and sandbox, alert and VoIP). They
- * differ in host and topic when delivering and validate their settings alike. */
+ * differ in host and topic when delivering and validate their settings alike. Delivery builds
+ * the notification (apns_payload.c), picks the credential (DefaultAuthenticationMethod of the
+ * channel, PreferredAuthenticationMethod of the message) and hands both to the HTTP/2 client
+ * (apns_conn.c) of the worker's transport. */
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../../gateway/config.h"
+#include "../../gateway/log.h"
 #include "../../gateway/rc.h"
+#include "../../gateway/util.h"
 #include "../channel.h"
 #include "../keys.h"
 #include "../settings.h"
+#include "apns_conn.h"
+#include "apns_payload.h"
 
 /* Apple issues 10-character Team IDs and Key IDs; leave room without letting through anything
  * that could not sit in a JWT header or claim unescaped. */
@@ -119,6 +128,9 @@ static int certificate_pair_validate(const char *cert_pem, const char *key_pem, 
         rc = rp_err_set(err, RP_EINVAL, "PrivateKey", "does not match the Certificate");
         goto out;
     }
+    int days = 0, secs = 0;
+    if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)) == 1)
+        rp_info("apns", "msg=\"APNs certificate accepted\" days_left=%d", days);
 out:
     ERR_clear_error();
     EVP_PKEY_free(key);
@@ -236,6 +248,139 @@ static int apns_address_validate(const char *address, const char *field_name, st
     return 0;
 }
 
+/* ---- Delivery ------------------------------------------------------------------------------ */
+
+/* One per worker thread and channel: production or sandbox, alert or VoIP. */
+struct apns_transport {
+    struct rp_apns_client *client;
+    bool voip;
+};
+
+static void *transport_new(struct event_base *base, const struct rp_config *cfg, const char *name,
+                           bool sandbox, bool voip)
+{
+    struct rp_apns_client_config cc = {
+        .url = rp_config_str(cfg, sandbox ? "apns.sandbox_url" : "apns.production_url"),
+        .ca_file = rp_config_str(cfg, "tls.ca_file"),
+        .name = name,
+        .max_connections = (int)rp_config_int(cfg, "apns.max_connections"),
+        .idle_timeout_s = (int)rp_config_int(cfg, "apns.idle_timeout_seconds"),
+        .ping_interval_s = (int)rp_config_int(cfg, "apns.ping_interval_seconds"),
+        .token_refresh_minutes = (int)rp_config_int(cfg, "apns.token_refresh_minutes"),
+        .timeout_ms = (long)rp_config_int(cfg, "apns.timeout_ms"),
+    };
+    struct rp_apns_client *client = rp_apns_client_new(base, &cc);
+    if (!client)
+        return NULL;
+    struct apns_transport *t = rp_calloc(1, sizeof(*t));
+    t->client = client;
+    t->voip = voip;
+    return t;
+}
+
+static void *apns_transport_new(struct event_base *base, const struct rp_config *cfg)
+{
+    return transport_new(base, cfg, "APNS", false, false);
+}
+
+static void *apns_sandbox_transport_new(struct event_base *base, const struct rp_config *cfg)
+{
+    return transport_new(base, cfg, "APNS_SANDBOX", true, false);
+}
+
+static void *apns_voip_transport_new(struct event_base *base, const struct rp_config *cfg)
+{
+    return transport_new(base, cfg, "APNS_VOIP", false, true);
+}
+
+static void *apns_voip_sandbox_transport_new(struct event_base *base, const struct rp_config *cfg)
+{
+    return transport_new(base, cfg, "APNS_VOIP_SANDBOX", true, true);
+}
+
+static void apns_transport_free(void *transport)
+{
+    struct apns_transport *t = transport;
+    if (!t)
+        return;
+    rp_apns_client_free(t->client);
+    free(t);
+}
+
+static const char *setting(const json_t *settings, const char *name)
+{
+    const char *s = json_string_value(json_object_get(settings, name));
+    return s && *s ? s : NULL;
+}
+
+/* The message's PreferredAuthenticationMethod, else the channel's DefaultAuthenticationMethod,
+ * else the credential present (TOKEN when both are). A method whose credential the channel
+ * lacks falls back to the other, so a message never fails for asking. */
+static bool use_token(const json_t *settings, const json_t *content)
+{
+    bool has_token = setting(settings, "TokenKey") != NULL;
+    bool has_cert = setting(settings, "Certificate") && setting(settings, "PrivateKey");
+    const char *m = json_string_value(json_object_get(content, "PreferredAuthenticationMethod"));
+    if (!m || !*m)
+        m = setting(settings, "DefaultAuthenticationMethod");
+    if (m && strcasecmp(m, "CERTIFICATE") == 0)
+        return !has_cert && has_token;
+    if (m && (strcasecmp(m, "TOKEN") == 0 || strcasecmp(m, "KEY") == 0))
+        return has_token || !has_cert;
+    return has_token;
+}
+
+static void fail_now(struct rp_send *send, enum rp_delivery_status status, const char *msg)
+{
+    rp_delivery_result_set(&send->result, status, 0, "%s", msg);
+    rp_send_complete(send);
+}
+
+static void apns_send(void *transport, struct rp_send *send)
+{
+    struct apns_transport *t = transport;
+    const struct rp_delivery *d = send->delivery;
+    const json_t *settings = send->settings;
+    if (d->deadline_ms > 0 && d->deadline_ms <= rp_now_ms()) {
+        fail_now(send, RP_DS_TEMPORARY_FAILURE, "the delivery deadline passed before sending");
+        return;
+    }
+    struct rp_apns_credential cred = {.token = use_token(settings, d->content)};
+    if (cred.token) {
+        cred.key_pem = setting(settings, "TokenKey");
+        cred.key_id = setting(settings, "TokenKeyId");
+        cred.team_id = setting(settings, "TeamId");
+        if (!cred.key_pem || !cred.key_id || !cred.team_id) {
+            fail_now(send, RP_DS_PERMANENT_FAILURE,
+                     "the channel has neither a TokenKey (with TokenKeyId and TeamId) nor a "
+                     "Certificate and PrivateKey");
+            return;
+        }
+    } else {
+        cred.cert_pem = setting(settings, "Certificate");
+        cred.key_pem = setting(settings, "PrivateKey");
+        if (!cred.cert_pem || !cred.key_pem) {
+            fail_now(send, RP_DS_PERMANENT_FAILURE,
+                     "the channel has neither a TokenKey (with TokenKeyId and TeamId) nor a "
+                     "Certificate and PrivateKey");
+            return;
+        }
+    }
+    const char *bundle = setting(settings, "BundleId");
+    if (cred.token && !bundle) {
+        fail_now(send, RP_DS_PERMANENT_FAILURE, "token authentication needs the BundleId");
+        return;
+    }
+    struct rp_apns_notification n;
+    char why[200];
+    if (rp_apns_notification_build(d->content, bundle, t->voip, rp_now_ms() / 1000, &n, why,
+                                   sizeof(why)) < 0) {
+        fail_now(send, RP_DS_PERMANENT_FAILURE, why);
+        return;
+    }
+    rp_apns_client_send(t->client, &cred, &n, d->address, send);
+}
+
 const struct rp_channel_ops rp_apns_channel = {
     .type = "APNS",
     .path = "apns",
@@ -243,7 +388,9 @@ const struct rp_channel_ops rp_apns_channel = {
     .request_shape = "APNSChannelRequest",
     .settings_validate = apns_settings_validate,
     .address_validate = apns_address_validate,
-    RP_CHANNEL_NO_TRANSPORT,
+    .transport_new = apns_transport_new,
+    .transport_free = apns_transport_free,
+    .send = apns_send,
 };
 
 const struct rp_channel_ops rp_apns_sandbox_channel = {
@@ -253,7 +400,9 @@ const struct rp_channel_ops rp_apns_sandbox_channel = {
     .request_shape = "APNSSandboxChannelRequest",
     .settings_validate = apns_settings_validate,
     .address_validate = apns_address_validate,
-    RP_CHANNEL_NO_TRANSPORT,
+    .transport_new = apns_sandbox_transport_new,
+    .transport_free = apns_transport_free,
+    .send = apns_send,
 };
 
 const struct rp_channel_ops rp_apns_voip_channel = {
@@ -263,7 +412,9 @@ const struct rp_channel_ops rp_apns_voip_channel = {
     .request_shape = "APNSVoipChannelRequest",
     .settings_validate = apns_settings_validate,
     .address_validate = apns_address_validate,
-    RP_CHANNEL_NO_TRANSPORT,
+    .transport_new = apns_voip_transport_new,
+    .transport_free = apns_transport_free,
+    .send = apns_send,
 };
 
 const struct rp_channel_ops rp_apns_voip_sandbox_channel = {
@@ -273,5 +424,7 @@ const struct rp_channel_ops rp_apns_voip_sandbox_channel = {
     .request_shape = "APNSVoipSandboxChannelRequest",
     .settings_validate = apns_settings_validate,
     .address_validate = apns_address_validate,
-    RP_CHANNEL_NO_TRANSPORT,
+    .transport_new = apns_voip_sandbox_transport_new,
+    .transport_free = apns_transport_free,
+    .send = apns_send,
 };
