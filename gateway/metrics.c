@@ -44,7 +44,7 @@ static struct {
 } streams[MAX_STREAMS];
 static size_t n_streams;
 static struct {
-    char app[48];
+    char subject[128];
     char channel[24];
     int64_t expiry;
 } certs[MAX_CERTS];
@@ -130,15 +130,19 @@ void rp_metrics_queue(const char *stream, int64_t depth, double oldest_age_secon
     pthread_mutex_unlock(&tables_lock);
 }
 
-void rp_metrics_certificate_expiry(const char *app_id, const char *channel, int64_t unix_seconds)
+void rp_metrics_certificate_expiry(const char *subject, const char *channel, int64_t unix_seconds)
 {
     pthread_mutex_lock(&tables_lock);
     size_t i = 0;
     while (i < n_certs &&
-           (strcmp(certs[i].app, app_id) != 0 || strcmp(certs[i].channel, channel) != 0))
+           (strcmp(certs[i].subject, subject) != 0 || strcmp(certs[i].channel, channel) != 0))
         i++;
     if (i == n_certs && n_certs < MAX_CERTS) {
-        snprintf(certs[i].app, sizeof(certs[i].app), "%s", app_id);
+        snprintf(certs[i].subject, sizeof(certs[i].subject), "%s", subject);
+        /* A label value from a certificate: nothing that would need escaping survives. */
+        for (char *ch = certs[i].subject; *ch; ch++)
+            if (*ch == '"' || *ch == '\\' || (unsigned char)*ch < 0x20)
+                *ch = '_';
         snprintf(certs[i].channel, sizeof(certs[i].channel), "%s", channel);
         n_certs++;
     }
@@ -276,11 +280,12 @@ static void write_tables(FILE *out)
         fprintf(out, "repoint_queue_oldest_age_seconds{stream=\"%s\"} %.3f\n", streams[i].name,
                 streams[i].age);
     header(out, "repoint_certificate_expiry_timestamp_seconds", "gauge",
-           "When a provider client certificate expires (Unix time), by app and channel");
+           "When a provider client certificate expires (Unix time), by subject and channel");
     for (size_t i = 0; i < n_certs; i++)
         fprintf(out,
-                "repoint_certificate_expiry_timestamp_seconds{app=\"%s\",channel=\"%s\"} %lld\n",
-                certs[i].app, certs[i].channel, (long long)certs[i].expiry);
+                "repoint_certificate_expiry_timestamp_seconds{subject=\"%s\",channel=\"%s\"} "
+                "%lld\n",
+                certs[i].subject, certs[i].channel, (long long)certs[i].expiry);
     pthread_mutex_unlock(&tables_lock);
 }
 

@@ -83,9 +83,10 @@ void rp_metrics_api_request(int route_index, int status, double seconds);
 void rp_metrics_delivery(const char *channel, enum rp_delivery_status status, double seconds);
 /* A stream's depth and the age of its oldest entry (from the queue sampler). */
 void rp_metrics_queue(const char *stream, int64_t depth, double oldest_age_seconds);
-/* When a provider client certificate stops being valid (APNs certificate auth), by app and
- * channel; a later call for the same pair replaces the value. */
-void rp_metrics_certificate_expiry(const char *app_id, const char *channel, int64_t unix_seconds);
+/* When a provider client certificate stops being valid (APNs certificate auth), by the
+ * certificate's subject common name and channel; a later call for the same pair replaces the
+ * value. */
+void rp_metrics_certificate_expiry(const char *subject, const char *channel, int64_t unix_seconds);
 
 /* The exposition text (owned by the caller, free()); *len set. */
 char *rp_metrics_render(size_t *len);

@@ -5,6 +5,7 @@
  * A request is in exactly one place at a time: a pool's queue, a connection's in-flight list,
  * or the client's free list (requests are recycled, so steady sending allocates only the
  * payload). It completes exactly once, through complete(). */
+#include "metrics.h"
 #include "apns_conn.h"
 
 #include <arpa/inet.h>
@@ -215,8 +216,10 @@ static int token_make(struct pool *p, int64_t now)
                              sizeof(p->jwt));
     if (n < 0) {
         snprintf(p->broken, sizeof(p->broken), "cannot sign an APNs provider token with TokenKey");
+        rp_metrics_channel_count(RP_MCC_TOKEN_FAILURES, p->client->cfg.name);
         return -1;
     }
+    rp_metrics_channel_count(RP_MCC_TOKEN_REFRESHES, p->client->cfg.name);
     p->jwt_made_ms = now;
     p->jwt_gen++;
     return 0;
@@ -298,8 +301,10 @@ static void log_certificate(const struct pool *p)
                               sizeof(subject));
     struct tm tm;
     char expires[32] = "unknown";
-    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1) {
         strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        rp_metrics_certificate_expiry(subject, p->client->cfg.name, (int64_t)timegm(&tm));
+    }
     int days = 0, secs = 0;
     ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
     if (days < 30)
@@ -488,6 +493,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     if (!r)
         return 0;
     list_remove(&c->in_flight, r);
+    rp_metrics_channel_gauge(RP_MCG_STREAMS, cl->cfg.name, -1);
     r->conn = NULL;
     c->last_busy_ms = rp_mono_ms();
     if (r->status == 0) {
@@ -589,6 +595,7 @@ static int submit(struct conn *c, struct req *r)
     r->conn = c;
     r->since_ms = rp_mono_ms();
     list_push_back(&c->in_flight, r);
+    rp_metrics_channel_gauge(RP_MCG_STREAMS, c->pool->client->cfg.name, 1);
     c->last_busy_ms = r->since_ms;
     return 0;
 }
@@ -603,6 +610,7 @@ static void conn_unlink(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     p->n_conns--;
+    rp_metrics_channel_gauge(RP_MCG_CONNECTIONS, p->client->cfg.name, -1);
 }
 
 /* Closes and frees c. Requests in flight that were sent complete with why (APNs may or may
@@ -617,6 +625,7 @@ static void conn_close(struct conn *c, const char *why)
     while (c->in_flight.head) {
         struct req *r = c->in_flight.tail;
         list_remove(&c->in_flight, r);
+        rp_metrics_channel_gauge(RP_MCG_STREAMS, c->pool->client->cfg.name, -1);
         r->conn = NULL;
         if (!r->sent && r->status == 0) {
             r->body_off = 0;
@@ -881,6 +890,7 @@ static void conn_open(struct pool *p)
         p->conns->prev = c;
     p->conns = c;
     p->n_conns++;
+    rp_metrics_channel_gauge(RP_MCG_CONNECTIONS, cl->cfg.name, 1);
     if (bufferevent_socket_connect_hostname(c->bev, cl->dns, AF_UNSPEC, cl->host, cl->port) != 0)
         conn_failed(c, "cannot start connecting");
 }

@@ -7,8 +7,10 @@ auth, the sandbox and VoIP channels, provider-token renewal on ExpiredProviderTo
 deactivating an endpoint, error mapping, and GOAWAY with thousands of streams open."""
 import json
 import os
+import re
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
@@ -168,6 +170,14 @@ def test_certificate_auth():
     assert n["auth"] == "certificate" and n["certificate"].endswith(BUNDLE), n
     assert "kid" not in n and n["topic"] is None, n
     assert "APNs certificate in use" in state["daemon"].logs()
+    # Operators alert on the expiry from /metrics, and on token and connection counts.
+    with urllib.request.urlopen(state["daemon"].url + "/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    assert re.search(r'^repoint_certificate_expiry_timestamp_seconds\{subject="[^"]*",'
+                     r'channel="APNS"\} [1-9][0-9]{9}$', metrics, re.M), metrics[-3000:]
+    assert re.search(r'^repoint_provider_token_refreshes_total\{channel="APNS"\} [1-9]', metrics,
+                     re.M)
+    assert re.search(r'^repoint_provider_connections\{channel="APNS"\} [1-9]', metrics, re.M)
     # The message may ask for the other method when the channel has both credentials.
     both = state["both_app"]
     r = cli_send(both, [token(21)], message={"Body": "x", "PreferredAuthenticationMethod":
