@@ -1,0 +1,272 @@
+/* An import job's pieces (jobs.h): stream one object through the reader (import_reader.h),
+ * write its endpoints in batches through the shared endpoint write path (endpoint_write.h), and
+ * commit each batch's counts, failures, segment members and checkpoint in one MULTI. */
+#include "config.h"
+#include "endpoint.h"
+#include "endpoint_store.h"
+#include "endpoint_write.h"
+#include "import_reader.h"
+#include "job_location.h"
+#include "jobs.h"
+#include "rc.h"
+#include "segments.h"
+#include "store.h"
+#include "util.h"
+
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH 200
+#define ID_BUF (RP_ENDPOINT_MAX_ID_LEN * 4 + 1) /* UTF-8 */
+
+struct piece_run {
+    struct rp_job_ctx *ctx;
+    const char *name;      /* the object as failures name it */
+    long long checkpoint;  /* records of this piece already committed */
+    long long index;       /* records seen */
+    int register_endpoints;
+    const char *segment;   /* imported segment members key, or NULL */
+    char seg_key[RP_KEY_MAX_JOB];
+    json_t *removed;
+    json_t *reqs[BATCH];
+    char ids[BATCH][ID_BUF];
+    const char *id_ptrs[BATCH];
+    size_t n;
+    json_t *failures;      /* texts of this batch */
+    long long failed;      /* records of this batch that failed */
+    long long seen;        /* records of this batch, good or not */
+    int rc;                /* RP_ESTORE once the store failed */
+    struct rp_import_reader reader;
+};
+
+/* An endpoint without an Id gets one derived from the job, the piece and the record, so a piece
+ * that runs again after a crash writes the same endpoint instead of a second one. */
+static void derived_id(const struct piece_run *run, char *out)
+{
+    char seed[256];
+    int n = snprintf(seed, sizeof(seed), "%s/%d/%lld", run->ctx->id, run->ctx->piece, run->index);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)seed, (size_t)n, digest);
+    rp_hex(digest, 16, out);
+}
+
+static void add_failure(struct piece_run *run, long long line, const struct rp_err *err)
+{
+    run->failed++;
+    if (json_array_size(run->failures) < RP_JOB_MAX_FAILURES)
+        json_array_append_new(run->failures,
+                              json_sprintf("%s line %lld: %s%s%s", run->name, line, err->field,
+                                           err->field[0] ? ": " : "", err->msg));
+}
+
+/* Writes the batch and commits its progress. */
+static int flush(struct piece_run *run)
+{
+    if (run->seen == 0)
+        return 0;
+    const char *app = run->ctx->app;
+    int rcs[BATCH];
+    struct rp_err errs[BATCH];
+    if (run->n && run->register_endpoints &&
+        rp_endpoint_write_many(app, run->n, run->id_ptrs, run->reqs, run->removed, rcs, errs))
+        return RP_ESTORE;
+    if (!run->register_endpoints)
+        for (size_t i = 0; i < run->n; i++)
+            rcs[i] = 0;
+    char k_job[RP_KEY_MAX_JOB];
+    rp_key_job(k_job, app, run->ctx->id);
+    char piece_field[24];
+    snprintf(piece_field, sizeof(piece_field), "c%d", run->ctx->piece);
+    size_t queued = 0;
+    rp_store_append("MULTI");
+    queued++;
+    for (size_t i = 0; i < run->n; i++) {
+        if (rcs[i]) {
+            /* The line of a record refused by the merge is not kept; the id says which. */
+            struct rp_err e = errs[i];
+            run->failed++;
+            if (json_array_size(run->failures) < RP_JOB_MAX_FAILURES)
+                json_array_append_new(run->failures,
+                                      json_sprintf("%s endpoint %s: %s%s%s", run->name,
+                                                   run->ids[i], e.field, e.field[0] ? ": " : "",
+                                                   e.msg));
+            continue;
+        }
+        const char *ch = json_string_value(json_object_get(run->reqs[i], "ChannelType"));
+        if (ch) {
+            rp_store_append("HINCRBY %s ch:%s 1", k_job, ch);
+            queued++;
+        }
+        if (run->segment) {
+            rp_store_append("ZADD %s 0 %s", run->seg_key, run->ids[i]);
+            queued++;
+        }
+    }
+    rp_store_append("HINCRBY %s proc %lld", k_job, run->seen);
+    rp_store_append("HINCRBY %s fail %lld", k_job, run->failed);
+    rp_store_append("HSET %s %s %lld", k_job, piece_field, run->index);
+    queued += 3;
+    size_t i;
+    json_t *text;
+    json_array_foreach(run->failures, i, text)
+    {
+        rp_job_append_failure(app, run->ctx->id, json_string_value(text));
+        queued += 2;
+    }
+    rp_store_append("EXEC");
+    queued++;
+    redisReply **replies = rp_calloc(queued, sizeof(redisReply *));
+    int rc = rp_store_collect(replies, queued);
+    if (rc == 0 && replies[queued - 1]->type != REDIS_REPLY_ARRAY)
+        rc = RP_ESTORE; /* EXEC did not run the transaction */
+    for (size_t k = 0; k < queued; k++)
+        if (replies[k])
+            freeReplyObject(replies[k]);
+    free(replies);
+    for (size_t k = 0; k < run->n; k++)
+        json_decref(run->reqs[k]);
+    run->n = 0;
+    run->seen = 0;
+    run->failed = 0;
+    json_array_clear(run->failures);
+    if (rc)
+        return RP_ESTORE;
+    run->ctx->progress(run->ctx);
+    return 0;
+}
+
+static int on_record(void *ud, const json_t *req, const struct rp_err *err, long long line)
+{
+    struct piece_run *run = ud;
+    run->index++;
+    if (run->index <= run->checkpoint)
+        return 0; /* committed before a restart */
+    run->seen++;
+    if (!req) {
+        add_failure(run, line, err);
+    } else {
+        const char *id = json_string_value(json_object_get(req, "Id"));
+        if (id)
+            snprintf(run->ids[run->n], sizeof(run->ids[run->n]), "%s", id);
+        else
+            derived_id(run, run->ids[run->n]);
+        run->id_ptrs[run->n] = run->ids[run->n];
+        run->reqs[run->n++] = json_incref((json_t *)req);
+    }
+    if (run->seen >= BATCH) {
+        if (flush(run)) {
+            run->rc = RP_ESTORE;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int on_data(void *ud, const char *data, size_t len)
+{
+    struct piece_run *run = ud;
+    rp_import_reader_feed(&run->reader, data, len);
+    return run->reader.failed || run->reader.stopped;
+}
+
+static const char *record_field(const json_t *rec, const char *name)
+{
+    const char *v = json_string_value(json_object_get(rec, name));
+    return v ? v : "";
+}
+
+int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
+{
+    json_t *def = json_loads(record_field(ctx->record, "def"), 0, NULL);
+    json_t *objects = json_loads(record_field(ctx->record, "objects"), 0, NULL);
+    json_t *object = json_array_get(objects, (size_t)ctx->piece);
+    const char *key = json_string_value(json_array_get(object, 0));
+    if (!def || !key) {
+        json_decref(def);
+        json_decref(objects);
+        return rp_err_set(err, RP_EINVAL, "job", "the job record is damaged");
+    }
+    struct piece_run *run = rp_calloc(1, sizeof(*run));
+    run->ctx = ctx;
+    run->name = key;
+    char cp_field[24];
+    snprintf(cp_field, sizeof(cp_field), "c%d", ctx->piece);
+    run->checkpoint = strtoll(record_field(ctx->record, cp_field), NULL, 10);
+    run->register_endpoints = !json_is_false(json_object_get(def, "RegisterEndpoints"));
+    const char *seg = record_field(ctx->record, "seg");
+    const char *segver = record_field(ctx->record, "segver");
+    if (*seg) {
+        rp_key_segment_members(run->seg_key, ctx->app, seg, atoi(segver));
+        run->segment = run->seg_key;
+    }
+    run->failures = json_array();
+    int rc = 0;
+    run->removed = rp_endpoint_store_removed_attributes(ctx->app);
+    struct rp_location loc;
+    const char *format = json_string_value(json_object_get(def, "Format"));
+    if (!run->removed) {
+        rc = RP_ESTORE;
+    } else if ((rc = rp_location_open(&loc, json_string_value(json_object_get(def, "S3Url")),
+                                      rp_config_str(ctx->cfg, "import.file_root"), 0, "S3Url",
+                                      err)) == 0) {
+        rp_import_reader_init(&run->reader,
+                              format && strcmp(format, "CSV") == 0 ? RP_IMPORT_CSV
+                                                                   : RP_IMPORT_JSON,
+                              on_record, run);
+        rc = rp_location_read(&loc, key, on_data, run, err);
+        if (rc == 0 || run->reader.failed || run->reader.stopped) {
+            rc = 0;
+            if (!run->reader.failed && !run->reader.stopped)
+                rp_import_reader_finish(&run->reader);
+            if (run->rc)
+                rc = run->rc;
+            else if (run->reader.failed) {
+                rc = RP_EINVAL;
+                rp_err_set(err, RP_EINVAL, "", "%s: %s%s%s", key, run->reader.fatal.field,
+                           run->reader.fatal.field[0] ? ": " : "", run->reader.fatal.msg);
+            } else if (flush(run)) {
+                rc = RP_ESTORE;
+            }
+        } else {
+            char why[sizeof(err->msg)];
+            snprintf(why, sizeof(why), "%s", err->msg);
+            rp_err_set(err, rc, "", "%s: %s", key, why);
+        }
+        rp_import_reader_cleanup(&run->reader);
+        rp_location_close(&loc);
+    } else if (rc) {
+        rc = RP_EINVAL;
+    }
+    for (size_t k = 0; k < run->n; k++)
+        json_decref(run->reqs[k]);
+    json_decref(run->failures);
+    json_decref(run->removed);
+    free(run);
+    json_decref(def);
+    json_decref(objects);
+    return rc;
+}
+
+int rp_import_finish(struct rp_job_ctx *ctx)
+{
+    const char *seg = record_field(ctx->record, "seg");
+    if (!*seg)
+        return 0;
+    json_t *counts = json_object();
+    const char *name;
+    json_t *v;
+    json_object_foreach(ctx->record, name, v)
+    {
+        if (strncmp(name, "ch:", 3) == 0)
+            json_object_set_new(counts, name + 3,
+                                json_integer(strtoll(json_string_value(v), NULL, 10)));
+    }
+    json_t *def = json_loads(record_field(ctx->record, "def"), 0, NULL);
+    int rc = rp_segment_import_done(ctx->app, seg, atoi(record_field(ctx->record, "segver")),
+                                    def, counts);
+    json_decref(def);
+    json_decref(counts);
+    return rc;
+}
