@@ -32,6 +32,7 @@ struct piece_run {
     json_t *removed;
     json_t *reqs[BATCH];
     char ids[BATCH][ID_BUF];
+    long long lines[BATCH];
     const char *id_ptrs[BATCH];
     size_t n;
     json_t *failures;      /* texts of this batch */
@@ -84,14 +85,7 @@ static int flush(struct piece_run *run)
     queued++;
     for (size_t i = 0; i < run->n; i++) {
         if (rcs[i]) {
-            /* The line of a record refused by the merge is not kept; the id says which. */
-            struct rp_err e = errs[i];
-            run->failed++;
-            if (json_array_size(run->failures) < RP_JOB_MAX_FAILURES)
-                json_array_append_new(run->failures,
-                                      json_sprintf("%s endpoint %s: %s%s%s", run->name,
-                                                   run->ids[i], e.field, e.field[0] ? ": " : "",
-                                                   e.msg));
+            add_failure(run, run->lines[i], &errs[i]);
             continue;
         }
         const char *ch = json_string_value(json_object_get(run->reqs[i], "ChannelType"));
@@ -153,6 +147,7 @@ static int on_record(void *ud, const json_t *req, const struct rp_err *err, long
         else
             derived_id(run, run->ids[run->n]);
         run->id_ptrs[run->n] = run->ids[run->n];
+        run->lines[run->n] = line;
         run->reqs[run->n++] = json_incref((json_t *)req);
     }
     if (run->seen >= BATCH) {
@@ -202,6 +197,7 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
         run->segment = run->seg_key;
     }
     run->failures = json_array();
+    rp_endpoint_lenient_addresses(true);
     int rc = 0;
     run->removed = rp_endpoint_store_removed_attributes(ctx->app);
     struct rp_location loc;
@@ -244,6 +240,7 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
     json_decref(run->failures);
     json_decref(run->removed);
     free(run);
+    rp_endpoint_lenient_addresses(false);
     json_decref(def);
     json_decref(objects);
     return rc;
