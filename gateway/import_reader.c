@@ -208,7 +208,7 @@ int rp_import_reader_feed(struct rp_import_reader *r, const char *data, size_t l
 {
     if (r->failed || r->stopped)
         return RP_EINVAL;
-    if (r->seen == 0 && len) {
+    if (r->seen == 0 && len && !r->bom_matched) {
         if (rp_import_looks_compressed((const unsigned char *)data, len)) {
             rp_err_set(&r->fatal, RP_EINVAL, "file",
                        "is compressed; import files must be uncompressed UTF-8 text");
@@ -216,11 +216,18 @@ int rp_import_reader_feed(struct rp_import_reader *r, const char *data, size_t l
             return RP_EINVAL;
         }
     }
-    /* A UTF-8 byte order mark at the start of the file is not data. */
-    if (r->seen == 0 && len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
-        data += 3;
-        len -= 3;
-        r->seen = 3;
+    /* A UTF-8 byte order mark at the start of the file is not data (it may arrive split over
+     * chunks; a partial mark followed by other bytes is not UTF-8 and fails its record). */
+    while (!r->bom_done && len) {
+        if ((unsigned char)data[0] != (unsigned char)"\xef\xbb\xbf"[r->bom_matched]) {
+            r->bom_done = 1;
+            break;
+        }
+        data++;
+        len--;
+        r->seen++;
+        if (++r->bom_matched == 3)
+            r->bom_done = 1;
     }
     r->seen += len;
     while (len && !r->failed && !r->stopped) {

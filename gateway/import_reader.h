@@ -33,6 +33,7 @@ struct rp_import_reader {
     int failed, stopped;
     long long line, record_line;
     size_t seen;
+    int bom_matched, bom_done;
     /* CSV */
     struct csv_parser csv;
     int csv_open, have_header;
