@@ -204,18 +204,8 @@ static void json_feed(struct rp_import_reader *r, const char *p, size_t n, int e
     }
 }
 
-int rp_import_reader_feed(struct rp_import_reader *r, const char *data, size_t len)
+static int feed_body(struct rp_import_reader *r, const char *data, size_t len)
 {
-    if (r->failed || r->stopped)
-        return RP_EINVAL;
-    if (r->seen == 0 && len && !r->bom_matched) {
-        if (rp_import_looks_compressed((const unsigned char *)data, len)) {
-            rp_err_set(&r->fatal, RP_EINVAL, "file",
-                       "is compressed; import files must be uncompressed UTF-8 text");
-            r->failed = 1;
-            return RP_EINVAL;
-        }
-    }
     /* A UTF-8 byte order mark at the start of the file is not data (it may arrive split over
      * chunks; a partial mark followed by other bytes is not UTF-8 and fails its record). */
     while (!r->bom_done && len) {
@@ -245,9 +235,40 @@ int rp_import_reader_feed(struct rp_import_reader *r, const char *data, size_t l
     return r->failed || r->stopped ? RP_EINVAL : 0;
 }
 
+/* The first RP_IMPORT_SNIFF_BYTES of a file are held back until the compressed-file check has seen
+ * them, whatever the chunking. */
+static int sniff(struct rp_import_reader *r, const char *data, size_t len, int at_end)
+{
+    size_t take = RP_IMPORT_SNIFF_BYTES - r->head_len < len ? RP_IMPORT_SNIFF_BYTES - r->head_len : len;
+    memcpy(r->head + r->head_len, data, take);
+    r->head_len += take;
+    if (r->head_len < RP_IMPORT_SNIFF_BYTES && !at_end)
+        return 0;
+    r->sniffed = 1;
+    if (rp_import_looks_compressed(r->head, r->head_len)) {
+        rp_err_set(&r->fatal, RP_EINVAL, "file",
+                   "is compressed; import files must be uncompressed UTF-8 text");
+        r->failed = 1;
+        return RP_EINVAL;
+    }
+    int rc = feed_body(r, (const char *)r->head, r->head_len);
+    return rc ? rc : feed_body(r, data + take, len - take);
+}
+
+int rp_import_reader_feed(struct rp_import_reader *r, const char *data, size_t len)
+{
+    if (r->failed || r->stopped)
+        return RP_EINVAL;
+    if (!r->sniffed)
+        return sniff(r, data, len, 0);
+    return feed_body(r, data, len);
+}
+
 int rp_import_reader_finish(struct rp_import_reader *r)
 {
     if (r->failed || r->stopped)
+        return RP_EINVAL;
+    if (!r->sniffed && sniff(r, "", 0, 1))
         return RP_EINVAL;
     if (r->format == RP_IMPORT_CSV) {
         csv_fini(&r->csv, on_field, on_record, r);

@@ -16,6 +16,7 @@
 
 #define RP_IMPORT_RECORD_MAX (1u << 20) /* bytes per record or line */
 #define RP_IMPORT_FIELDS_MAX 1024
+#define RP_IMPORT_SNIFF_BYTES 6
 
 enum rp_import_format { RP_IMPORT_CSV, RP_IMPORT_JSON };
 
@@ -34,6 +35,9 @@ struct rp_import_reader {
     long long line, record_line;
     size_t seen;
     int bom_matched, bom_done;
+    unsigned char head[RP_IMPORT_SNIFF_BYTES];
+    size_t head_len;
+    int sniffed;
     /* CSV */
     struct csv_parser csv;
     int csv_open, have_header;

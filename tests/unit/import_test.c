@@ -233,6 +233,16 @@ static void test_compressed_refused(void **state)
     out = read_all(RP_IMPORT_CSV, zip, sizeof(zip) - 1, 0, &rc, &fatal);
     assert_int_equal(rc, RP_EINVAL);
     json_decref(out);
+    /* The magic is recognised even when it arrives one byte at a time. */
+    out = read_all(RP_IMPORT_JSON, gz, sizeof(gz) - 1, 1, &rc, &fatal);
+    assert_int_equal(rc, RP_EINVAL);
+    assert_non_null(strstr(fatal.msg, "compressed"));
+    json_decref(out);
+    /* A short file that is not compressed is read whole. */
+    out = read_all(RP_IMPORT_JSON, "{}", 2, 1, &rc, &fatal);
+    assert_int_equal(rc, 0);
+    assert_int_equal(json_array_size(out), 1);
+    json_decref(out);
 }
 
 static void test_ndjson(void **state)
