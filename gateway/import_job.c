@@ -183,6 +183,14 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
         json_decref(objects);
         return rp_err_set(err, RP_EINVAL, "job", "the job record is damaged");
     }
+    const char *mark = json_string_value(json_array_get(object, 2));
+    if (mark && strcmp(mark, "compressed") == 0) {
+        rp_err_set(err, RP_EINVAL, "", "%.150s: is compressed; import files must be "
+                   "uncompressed UTF-8 text", key);
+        json_decref(def);
+        json_decref(objects);
+        return RP_EINVAL;
+    }
     struct piece_run *run = rp_calloc(1, sizeof(*run));
     run->ctx = ctx;
     run->name = key;

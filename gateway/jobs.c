@@ -172,9 +172,40 @@ static json_t *response_of(const char *app, const char *id, const json_t *rec,
     return out;
 }
 
+/* The fields a response shows (the object list of a large import stays in Redis). */
+static json_t *load_summary(const char *app, const char *id, int *rc)
+{
+    static const char *const names[] = {"type", "def", "created", "status", "tp",
+                                        "cp",   "fp",  "proc",    "fail",   "done"};
+    char key[RP_KEY_MAX_JOB];
+    rp_key_job(key, app, id);
+    const char *argv[2 + 10] = {"HMGET", key};
+    for (size_t i = 0; i < 10; i++)
+        argv[2 + i] = names[i];
+    redisReply *r = rp_store_commandv(12, argv, NULL);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 10) {
+        if (r)
+            freeReplyObject(r);
+        *rc = RP_ESTORE;
+        return NULL;
+    }
+    json_t *rec = json_object();
+    for (size_t i = 0; i < 10; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            json_object_set_new(rec, names[i],
+                                json_stringn(r->element[i]->str, r->element[i]->len));
+    freeReplyObject(r);
+    *rc = json_object_get(rec, "type") ? 0 : RP_ENOTFOUND;
+    if (*rc) {
+        json_decref(rec);
+        return NULL;
+    }
+    return rec;
+}
+
 json_t *rp_job_response(const char *app, const char *id, enum rp_job_type type, int *rc)
 {
-    json_t *rec = load_record(app, id, rc);
+    json_t *rec = load_summary(app, id, rc);
     if (!rec)
         return NULL;
     if (strcmp(field(rec, "type"), type == RP_JOB_IMPORT ? "IMPORT" : "EXPORT") != 0) {
