@@ -76,6 +76,8 @@ static void deliver(struct rp_import_reader *r, const json_t *req, const struct 
 static void on_field(void *s, size_t len, void *data)
 {
     struct rp_import_reader *r = data;
+    if (r->failed || r->stopped)
+        return; /* libcsv goes on to the end of the piece fed; nothing more is taken */
     if (r->nf == 0) {
         size_t nl = 0;
         for (size_t i = 0; i < len; i++)
@@ -102,6 +104,8 @@ static void on_record(int c, void *data)
 {
     (void)c;
     struct rp_import_reader *r = data;
+    if (r->failed || r->stopped)
+        return;
     const char *fields[RP_IMPORT_FIELDS_MAX];
     for (size_t i = 0; i < r->nf; i++)
         fields[i] = r->fbuf + r->offs[i];

@@ -108,7 +108,10 @@ int rp_import_path_parse(const char *name, size_t len, struct rp_import_column *
 {
     memset(col, 0, sizeof(*col));
     char shown[64];
-    snprintf(shown, sizeof(shown), "%.*s", (int)(len < 60 ? len : 60), name);
+    size_t cut = len < 60 ? len : 60;
+    while (cut && cut < len && ((unsigned char)name[cut] & 0xC0) == 0x80)
+        cut--; /* not inside a UTF-8 sequence */
+    snprintf(shown, sizeof(shown), "%.*s", (int)cut, name);
     if (!rp_utf8_valid(name, len) || memchr(name, '\0', len))
         return rp_err_set(err, RP_EINVAL, "header", "an attribute name is not valid UTF-8");
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
@@ -173,7 +176,7 @@ int rp_import_header_parse(const char *const *fields, const size_t *lens, size_t
         h->n = i + 1;
         for (size_t j = 0; j < i; j++)
             if (same_column(&h->cols[j], &h->cols[i])) {
-                rp_err_set(err, RP_EINVAL, "header", "%.60s is named twice", fields[i]);
+                rp_err_set(err, RP_EINVAL, "header", "a column is named twice");
                 rp_import_header_cleanup(h);
                 return RP_EINVAL;
             }

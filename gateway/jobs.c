@@ -1,6 +1,7 @@
 /* Job records, the run queue and the runner threads (jobs.h). */
 #include "jobs.h"
 #include "config.h"
+#include "import_row.h"
 #include "log.h"
 #include "rc.h"
 #include "store.h"
@@ -277,7 +278,11 @@ void rp_job_append_failure(const char *app, const char *id, const char *text)
 {
     char key[RP_KEY_MAX_JOB];
     rp_key_job_failures(key, app, id);
-    rp_store_append("RPUSH %s %s", key, text);
+    /* Texts were cut to fit buffers, maybe inside a UTF-8 sequence: keep the valid prefix. */
+    size_t n = strlen(text);
+    while (n && !rp_utf8_valid(text, n))
+        n--;
+    rp_store_append("RPUSH %s %b", key, text, n);
     rp_store_append("LTRIM %s 0 %d", key, RP_JOB_MAX_FAILURES - 1);
 }
 

@@ -198,14 +198,14 @@ void rp_api_create_import_job(struct rp_request *req)
         }
         json_decref(imp);
         if (!segment) {
-            json_decref(def);
-            json_decref(l.objects);
-            json_decref(body);
             if (rc == RP_ENOTFOUND)
                 rp_respond_error(req, 404, "NotFoundException", "Segment %.64s not found",
                                  seg_id);
             else
                 respond_store(req);
+            json_decref(def);
+            json_decref(l.objects);
+            json_decref(body);
             return;
         }
         json_object_set(def, "SegmentId", json_object_get(segment, "Id"));

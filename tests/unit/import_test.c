@@ -212,7 +212,7 @@ static void test_csv_bad_header_refuses_file(void **state)
     json_decref(out);
     out = read_all(RP_IMPORT_CSV, "Address,Address\n", 16, 0, &rc, &fatal);
     assert_int_equal(rc, RP_EINVAL);
-    assert_non_null(strstr(fatal.msg, "twice"));
+    assert_non_null(strstr(fatal.msg, "named twice"));
     json_decref(out);
     out = read_all(RP_IMPORT_CSV, "", 0, 0, &rc, &fatal);
     assert_int_equal(rc, RP_EINVAL);
