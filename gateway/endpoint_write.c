@@ -236,7 +236,7 @@ int rp_endpoint_write_many(const char *app, size_t n, const char *const *ids,
     if (n == 0)
         return 0;
     struct rp_stored_endpoint *cur = rp_calloc(n, sizeof(*cur));
-    json_t **merged = rp_calloc(n, sizeof(*merged));
+    json_t **merged = rp_calloc(n, sizeof(json_t *));
     const char **w_ids = rp_calloc(n, sizeof(char *)), **w_revs = rp_calloc(n, sizeof(char *));
     const char **w_users = rp_calloc(n, sizeof(char *));
     json_t **w_eps = rp_calloc(n, sizeof(json_t *));

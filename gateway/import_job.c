@@ -68,7 +68,7 @@ static int flush(struct piece_run *run)
     if (run->seen == 0)
         return 0;
     const char *app = run->ctx->app;
-    int rcs[BATCH];
+    int rcs[BATCH] = {0};
     struct rp_err errs[BATCH];
     if (run->n && run->register_endpoints &&
         rp_endpoint_write_many(app, run->n, run->id_ptrs, run->reqs, run->removed, rcs, errs))

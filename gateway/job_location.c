@@ -150,7 +150,8 @@ static int walk(const struct rp_location *loc, const char *dir, rp_location_list
         names[n++] = rp_strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_names);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_names);
     int stop = 0;
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX * 2], real[PATH_MAX];

@@ -263,7 +263,7 @@ int rp_s3_list(const struct rp_s3_conf *conf, const char *bucket, const char *pr
             free(sink.buf);
             break;
         }
-        const char *at = sink.buf ? sink.buf : "";
+        const char *body = sink.buf ? sink.buf : "", *at = body;
         char block[4096];
         int stop = 0;
         /* Each <Contents> holds one object's <Key> and <Size>. */
@@ -286,10 +286,10 @@ int rp_s3_list(const struct rp_s3_conf *conf, const char *bucket, const char *pr
             at = end + 11;
         }
         char truncated[16] = "false";
-        xml_text(sink.buf ? sink.buf : "", "IsTruncated", truncated, sizeof(truncated));
+        xml_text(body, "IsTruncated", truncated, sizeof(truncated));
         token[0] = '\0';
         if (!stop && strcmp(truncated, "true") == 0)
-            xml_text(sink.buf, "NextContinuationToken", token, sizeof(token));
+            xml_text(body, "NextContinuationToken", token, sizeof(token));
         free(sink.buf);
         if (stop || !token[0])
             break;
