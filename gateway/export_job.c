@@ -30,7 +30,6 @@ struct part {
     unsigned char *buf;
     size_t len, cap;
     int open, number;
-    long long endpoints;
 };
 
 static void part_open(struct part *p)

@@ -240,7 +240,7 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
         }
         rp_import_reader_cleanup(&run->reader);
         rp_location_close(&loc);
-    } else if (rc) {
+    } else {
         rc = RP_EINVAL;
     }
     for (size_t k = 0; k < run->n; k++)

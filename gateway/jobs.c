@@ -58,11 +58,11 @@ int rp_job_create(const char *app, enum rp_job_type type, const json_t *definiti
                   long long running_limit, char *id, int segment_version)
 {
     rp_id_new(id);
-    char k_job[RP_KEY_MAX_JOB], k_index[RP_KEY_MAX_JOB], k_seg[RP_KEY_MAX_JOB];
-    char k_running[RP_KEY_MAX_JOB];
+    char k_job[RP_KEY_MAX_JOB], k_index[RP_KEY_MAX_JOB];
     rp_key_job(k_job, app, id);
     rp_key_jobs(k_index, app, type);
     if (type == RP_JOB_IMPORT && running_limit > 0) {
+        char k_running[RP_KEY_MAX_JOB];
         rp_key_jobs_running(k_running, app);
         char limit[24];
         snprintf(limit, sizeof(limit), "%lld", running_limit);
@@ -93,6 +93,7 @@ int rp_job_create(const char *app, enum rp_job_type type, const json_t *definiti
     rp_store_append("ZADD %s %s %s", k_index, now_s, id);
     size_t n = 2;
     if (segment) {
+        char k_seg[RP_KEY_MAX_JOB];
         rp_key_segment_jobs(k_seg, app, segment, type);
         rp_store_append("ZADD %s %s %s", k_seg, now_s, id);
         n++;

@@ -184,11 +184,11 @@ static int perform(const struct rp_s3_conf *conf, const char *method, const char
     snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", conf->region);
     snprintf(userpwd, sizeof(userpwd), "%s:%s", conf->access_key, conf->secret_key);
     struct curl_slist *headers = NULL;
-    char ctype[128];
     /* S3 wants the payload hash signed in; an unsigned payload is allowed over any transport
      * S3 accepts, and the body is not kept around to hash twice. */
     headers = curl_slist_append(headers, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
     if (content_type) {
+        char ctype[128];
         snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type);
         headers = curl_slist_append(headers, ctype);
     }
@@ -277,8 +277,9 @@ int rp_s3_list(const struct rp_s3_conf *conf, const char *bucket, const char *pr
                 n = sizeof(block) - 1;
             memcpy(block, next, n);
             block[n] = '\0';
-            char key[1100], size_s[32] = "0";
+            char key[1100];
             if (xml_text(block, "Key", key, sizeof(key))) {
+                char size_s[32] = "0";
                 xml_text(block, "Size", size_s, sizeof(size_s));
                 xml_unescape(key);
                 stop = fn(ud, key, strtoll(size_s, NULL, 10));

@@ -95,9 +95,12 @@ static int is_member(void *ud, const char *id, int version, const json_t *endpoi
                                (int)json_integer_value(json_object_get(doc, "Version")));
         redisReply *r = rp_store_command("ZSCORE %s %s",
                                          key, json_string_value(json_object_get(endpoint, "Id")));
-        in = !rp_reply_ok(r) ? RP_ESTORE : r->type == REDIS_REPLY_STRING;
-        if (r)
+        if (!r) {
+            in = RP_ESTORE;
+        } else {
+            in = r->type == REDIS_REPLY_ERROR ? RP_ESTORE : r->type == REDIS_REPLY_STRING;
             freeReplyObject(r);
+        }
     } else {
         struct member_ctx inner = {m->app, m->depth + 1};
         in = rp_segment_doc_match(doc, endpoint, is_member, &inner);
