@@ -24,7 +24,8 @@
 struct piece_run {
     struct rp_job_ctx *ctx;
     const char *name;      /* the object as failures name it */
-    long long checkpoint;  /* records of this piece already committed */
+    long long checkpoint;  /* records of this piece committed before this run */
+    long long committed;   /* records committed so far, as the job record says */
     long long index;       /* records seen */
     int register_endpoints;
     const char *segment;   /* imported segment members key, or NULL */
@@ -56,11 +57,36 @@ static void derived_id(const struct piece_run *run, char *out)
 static void add_failure(struct piece_run *run, long long line, const struct rp_err *err)
 {
     run->failed++;
-    if (json_array_size(run->failures) < RP_JOB_MAX_FAILURES)
-        json_array_append_new(run->failures,
-                              json_sprintf("%s line %lld: %s%s%s", run->name, line, err->field,
-                                           err->field[0] ? ": " : "", err->msg));
+    if (json_array_size(run->failures) >= RP_JOB_MAX_FAILURES)
+        return;
+    char text[512];
+    snprintf(text, sizeof(text), "%s line %lld: %s%s%s", run->name, line, err->field,
+             err->field[0] ? ": " : "", err->msg);
+    /* Cut to fit, maybe inside a UTF-8 sequence: keep the valid prefix. */
+    size_t n = strlen(text);
+    while (n && !rp_utf8_valid(text, n))
+        n--;
+    json_array_append_new(run->failures, json_stringn(text, n));
 }
+
+/* KEYS[1] job, KEYS[2] its failures. ARGV: checkpoint field, the value this run last saw, the
+ * new value, rows, failed rows, the number of channels, then channel/count pairs, then failure
+ * texts (kept while the list holds fewer than 100). Returns 0 when the checkpoint moved. */
+static struct rp_script commit_script = {.source =
+    "local cur = redis.call('HGET', KEYS[1], ARGV[1]) or '0'\n"
+    "if cur ~= ARGV[2] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])\n"
+    "redis.call('HINCRBY', KEYS[1], 'proc', ARGV[4])\n"
+    "redis.call('HINCRBY', KEYS[1], 'fail', ARGV[5])\n"
+    "local i = 7\n"
+    "for k = 1, tonumber(ARGV[6]) do\n"
+    "  redis.call('HINCRBY', KEYS[1], 'ch:' .. ARGV[i], ARGV[i + 1]); i = i + 2\n"
+    "end\n"
+    "local have = redis.call('LLEN', KEYS[2])\n"
+    "for k = i, #ARGV do\n"
+    "  if have < 100 then redis.call('RPUSH', KEYS[2], ARGV[k]); have = have + 1 end\n"
+    "end\n"
+    "return 1\n"};
 
 /* Writes the batch and commits its progress. */
 static int flush(struct piece_run *run)
@@ -76,49 +102,82 @@ static int flush(struct piece_run *run)
     if (!run->register_endpoints)
         for (size_t i = 0; i < run->n; i++)
             rcs[i] = 0;
-    char k_job[RP_KEY_MAX_JOB];
-    rp_key_job(k_job, app, run->ctx->id);
-    char piece_field[24];
-    snprintf(piece_field, sizeof(piece_field), "c%d", run->ctx->piece);
-    size_t queued = 0;
-    rp_store_append("MULTI");
-    queued++;
+    /* Segment members first: adding an id twice is harmless, counting a batch twice is not. */
+    const char **argv = rp_calloc(2 + 2 * (size_t)BATCH + 16 + RP_JOB_MAX_FAILURES,
+                                  sizeof(char *));
+    int argc = 0;
+    argv[argc++] = "ZADD";
+    argv[argc++] = run->seg_key;
+    const char *channels[16];
+    long long counts[16];
+    size_t nch = 0;
     for (size_t i = 0; i < run->n; i++) {
         if (rcs[i]) {
             add_failure(run, run->lines[i], &errs[i]);
             continue;
         }
-        const char *ch = json_string_value(json_object_get(run->reqs[i], "ChannelType"));
-        if (ch) {
-            rp_store_append("HINCRBY %s ch:%s 1", k_job, ch);
-            queued++;
-        }
         if (run->segment) {
-            rp_store_append("ZADD %s 0 %s", run->seg_key, run->ids[i]);
-            queued++;
+            argv[argc++] = "0";
+            argv[argc++] = run->ids[i];
         }
+        const char *ch = json_string_value(json_object_get(run->reqs[i], "ChannelType"));
+        size_t k = 0;
+        while (ch && k < nch && strcmp(channels[k], ch) != 0)
+            k++;
+        if (ch && k == nch && nch < 16) {
+            channels[nch] = ch;
+            counts[nch++] = 0;
+        }
+        if (ch && k < nch)
+            counts[k]++;
     }
-    rp_store_append("HINCRBY %s proc %lld", k_job, run->seen);
-    rp_store_append("HINCRBY %s fail %lld", k_job, run->failed);
-    rp_store_append("HSET %s %s %lld", k_job, piece_field, run->index);
-    queued += 3;
+    int rc = 0;
+    if (argc > 2) {
+        redisReply *r = rp_store_commandv(argc, argv, NULL);
+        rc = rp_reply_ok(r) ? 0 : RP_ESTORE;
+        if (r)
+            freeReplyObject(r);
+    }
+    /* The progress commit, conditional on the checkpoint this run last saw: a runner that lost
+     * its lease to another one stops here instead of counting a batch the other counts too. */
+    char k_job[RP_KEY_MAX_JOB], k_fail[RP_KEY_MAX_JOB], field[24], prev[24], next[24],
+        proc[24], fail[24], nch_s[24], count_s[16][24];
+    rp_key_job(k_job, app, run->ctx->id);
+    rp_key_job_failures(k_fail, app, run->ctx->id);
+    snprintf(field, sizeof(field), "c%d", run->ctx->piece);
+    snprintf(prev, sizeof(prev), "%lld", run->committed);
+    snprintf(next, sizeof(next), "%lld", run->index);
+    snprintf(proc, sizeof(proc), "%lld", run->seen);
+    snprintf(fail, sizeof(fail), "%lld", run->failed);
+    snprintf(nch_s, sizeof(nch_s), "%zu", nch);
+    argc = 0;
+    argv[argc++] = k_job;
+    argv[argc++] = k_fail;
+    argv[argc++] = field;
+    argv[argc++] = prev;
+    argv[argc++] = next;
+    argv[argc++] = proc;
+    argv[argc++] = fail;
+    argv[argc++] = nch_s;
+    for (size_t k = 0; k < nch; k++) {
+        snprintf(count_s[k], sizeof(count_s[k]), "%lld", counts[k]);
+        argv[argc++] = channels[k];
+        argv[argc++] = count_s[k];
+    }
     size_t i;
     json_t *text;
-    json_array_foreach(run->failures, i, text)
-    {
-        rp_job_append_failure(app, run->ctx->id, json_string_value(text));
-        queued += 2;
+    json_array_foreach(run->failures, i, text) argv[argc++] = json_string_value(text);
+    if (rc == 0) {
+        redisReply *r = rp_store_eval(&commit_script, 2, argc, argv, NULL);
+        rc = !rp_reply_ok(r) || r->type != REDIS_REPLY_INTEGER ? RP_ESTORE
+             : r->integer == 1                                 ? 0
+                                                               : RP_ECONFLICT;
+        if (r)
+            freeReplyObject(r);
     }
-    rp_store_append("EXEC");
-    queued++;
-    redisReply **replies = rp_calloc(queued, sizeof(redisReply *));
-    int rc = rp_store_collect(replies, queued);
-    if (rc == 0 && replies[queued - 1]->type != REDIS_REPLY_ARRAY)
-        rc = RP_ESTORE; /* EXEC did not run the transaction */
-    for (size_t k = 0; k < queued; k++)
-        if (replies[k])
-            freeReplyObject(replies[k]);
-    free(replies);
+    free(argv);
+    if (rc == 0)
+        run->committed = run->index;
     for (size_t k = 0; k < run->n; k++)
         json_decref(run->reqs[k]);
     run->n = 0;
@@ -126,7 +185,7 @@ static int flush(struct piece_run *run)
     run->failed = 0;
     json_array_clear(run->failures);
     if (rc)
-        return RP_ESTORE;
+        return rc;
     run->ctx->progress(run->ctx);
     return 0;
 }
@@ -151,8 +210,9 @@ static int on_record(void *ud, const json_t *req, const struct rp_err *err, long
         run->reqs[run->n++] = json_incref((json_t *)req);
     }
     if (run->seen >= BATCH) {
-        if (flush(run)) {
-            run->rc = RP_ESTORE;
+        int rc = flush(run);
+        if (rc) {
+            run->rc = rc;
             return 1;
         }
     }
@@ -197,6 +257,7 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
     char cp_field[24];
     snprintf(cp_field, sizeof(cp_field), "c%d", ctx->piece);
     run->checkpoint = strtoll(record_field(ctx->record, cp_field), NULL, 10);
+    run->committed = run->checkpoint;
     run->register_endpoints = !json_is_false(json_object_get(def, "RegisterEndpoints"));
     const char *seg = record_field(ctx->record, "seg");
     const char *segver = record_field(ctx->record, "segver");
@@ -230,8 +291,8 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
                 rc = RP_EINVAL;
                 rp_err_set(err, RP_EINVAL, "", "%s: %s%s%s", key, run->reader.fatal.field,
                            run->reader.fatal.field[0] ? ": " : "", run->reader.fatal.msg);
-            } else if (flush(run)) {
-                rc = RP_ESTORE;
+            } else {
+                rc = flush(run);
             }
         } else {
             char why[sizeof(err->msg)];

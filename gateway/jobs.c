@@ -379,8 +379,8 @@ static int run_piece(struct rp_job_ctx *ctx)
     rp_err_clear(&err);
     int rc = strcmp(field(ctx->record, "type"), "IMPORT") == 0 ? rp_import_piece(ctx, &err)
                                                                 : rp_export_piece(ctx, &err);
-    if (rc == RP_ESTORE)
-        return rc; /* the lease lapses and the piece runs again */
+    if (rc == RP_ESTORE || rc == RP_ECONFLICT)
+        return rc; /* the lease lapses and the piece runs again, or another runner has it */
     char key[RP_KEY_MAX_JOB], piece[16];
     rp_key_job(key, ctx->app, ctx->id);
     snprintf(piece, sizeof(piece), "%d", ctx->piece);
