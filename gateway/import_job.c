@@ -169,11 +169,12 @@ static int flush(struct piece_run *run)
     json_array_foreach(run->failures, i, text) argv[argc++] = json_string_value(text);
     if (rc == 0) {
         redisReply *r = rp_store_eval(&commit_script, 2, argc, argv, NULL);
-        rc = !rp_reply_ok(r) || r->type != REDIS_REPLY_INTEGER ? RP_ESTORE
-             : r->integer == 1                                 ? 0
-                                                               : RP_ECONFLICT;
-        if (r)
+        if (!r) {
+            rc = RP_ESTORE;
+        } else {
+            rc = r->type != REDIS_REPLY_INTEGER ? RP_ESTORE : r->integer == 1 ? 0 : RP_ECONFLICT;
             freeReplyObject(r);
+        }
     }
     free(argv);
     if (rc == 0)
