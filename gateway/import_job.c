@@ -274,16 +274,15 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
     const char *format = json_string_value(json_object_get(def, "Format"));
     if (!run->removed) {
         rc = RP_ESTORE;
-    } else if ((rc = rp_location_open(&loc, json_string_value(json_object_get(def, "S3Url")),
-                                      rp_config_str(ctx->cfg, "import.file_root"), 0, "S3Url",
-                                      err)) == 0) {
+    } else if (rp_location_open(&loc, json_string_value(json_object_get(def, "S3Url")),
+                                rp_config_str(ctx->cfg, "import.file_root"), 0, "S3Url",
+                                err) == 0) {
         rp_import_reader_init(&run->reader,
                               format && strcmp(format, "CSV") == 0 ? RP_IMPORT_CSV
                                                                    : RP_IMPORT_JSON,
                               on_record, run);
         rc = rp_location_read(&loc, key, on_data, run, err);
         if (rc == 0 || run->reader.failed || run->reader.stopped) {
-            rc = 0;
             if (!run->reader.failed && !run->reader.stopped)
                 rp_import_reader_finish(&run->reader);
             if (run->rc)
