@@ -124,6 +124,8 @@ int rp_export_piece(struct rp_job_ctx *ctx, struct rp_err *err)
         }
         json_decref(batch);
         ctx->progress(ctx);
+        if (rc == 0 && rp_jobs_stopping())
+            rc = RP_EAGAIN; /* rewritten from the start of the piece after the restart */
     }
     if (rc == 0)
         rc = part_close(&p, &loc, ctx->id, ctx->piece, err);

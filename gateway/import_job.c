@@ -212,6 +212,8 @@ static int on_record(void *ud, const json_t *req, const struct rp_err *err, long
     }
     if (run->seen >= BATCH) {
         int rc = flush(run);
+        if (rc == 0 && rp_jobs_stopping())
+            rc = RP_EAGAIN;
         if (rc) {
             run->rc = rc;
             return 1;

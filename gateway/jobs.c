@@ -308,6 +308,7 @@ static struct rp_script piece_done_script = {.source =
     "return 0\n"};
 
 static const struct rp_config *job_cfg;
+static atomic_int stopping;
 
 const struct rp_config *rp_job_config(void)
 {
@@ -379,6 +380,14 @@ static int run_piece(struct rp_job_ctx *ctx)
     rp_err_clear(&err);
     int rc = strcmp(field(ctx->record, "type"), "IMPORT") == 0 ? rp_import_piece(ctx, &err)
                                                                 : rp_export_piece(ctx, &err);
+    if (rc == RP_EAGAIN) {
+        /* Shutting down: the piece is claimable again at once, by this instance after a
+         * restart or by another one, and resumes from its checkpoint. */
+        redisReply *r = rp_store_command("ZADD %s XX 0 %s", RP_KEY_JOBQ, ctx->unit);
+        if (r)
+            freeReplyObject(r);
+        return 0;
+    }
     if (rc == RP_ESTORE || rc == RP_ECONFLICT)
         return rc; /* the lease lapses and the piece runs again, or another runner has it */
     char key[RP_KEY_MAX_JOB], piece[16];
@@ -481,9 +490,13 @@ int rp_jobs_run_once(const struct rp_config *cfg)
 
 static pthread_t *threads;
 static int n_threads;
-static atomic_int stopping;
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+
+int rp_jobs_stopping(void)
+{
+    return atomic_load(&stopping);
+}
 
 static void *runner_main(void *arg)
 {

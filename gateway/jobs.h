@@ -84,6 +84,10 @@ int rp_import_finish(struct rp_job_ctx *ctx);
 /* The configuration the runner was started with (job creation reads its limits). */
 const struct rp_config *rp_job_config(void);
 
+/* True once rp_jobs_stop was called: a piece stops at its next batch with RP_EAGAIN and its
+ * unit is put back for any runner (it resumes from its checkpoint). */
+int rp_jobs_stopping(void);
+
 /* Starts threads runner threads (0: none) / stops them, waiting for the unit in hand. */
 int rp_jobs_start(const struct rp_config *cfg, int threads);
 void rp_jobs_stop(void);
