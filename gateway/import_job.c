@@ -8,6 +8,7 @@
 #include "import_reader.h"
 #include "job_location.h"
 #include "jobs.h"
+#include "keyspace.h"
 #include "rc.h"
 #include "segments.h"
 #include "store.h"
@@ -33,6 +34,7 @@ struct piece_run {
     json_t *removed;
     json_t *reqs[BATCH];
     char ids[BATCH][ID_BUF];
+    char folded[BATCH][ID_BUF]; /* segment members: ids are case-insensitive */
     long long lines[BATCH];
     const char *id_ptrs[BATCH];
     size_t n;
@@ -117,8 +119,9 @@ static int flush(struct piece_run *run)
             continue;
         }
         if (run->segment) {
+            rp_endpoint_key_id(run->ids[i], run->folded[i], sizeof(run->folded[i]));
             argv[argc++] = "0";
-            argv[argc++] = run->ids[i];
+            argv[argc++] = run->folded[i];
         }
         const char *ch = json_string_value(json_object_get(run->reqs[i], "ChannelType"));
         size_t k = 0;

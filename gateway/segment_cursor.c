@@ -93,8 +93,10 @@ static int is_member(void *ud, const char *id, int version, const json_t *endpoi
         char key[RP_KEY_MAX];
         rp_key_segment_members(key, m->app, id,
                                (int)json_integer_value(json_object_get(doc, "Version")));
-        redisReply *r = rp_store_command("ZSCORE %s %s",
-                                         key, json_string_value(json_object_get(endpoint, "Id")));
+        const char *ep_id = json_string_value(json_object_get(endpoint, "Id"));
+        char folded[RP_KEY_MAX];
+        rp_endpoint_key_id(ep_id ? ep_id : "", folded, sizeof(folded));
+        redisReply *r = rp_store_command("ZSCORE %s %s", key, folded);
         if (!r) {
             in = RP_ESTORE;
         } else {

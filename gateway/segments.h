@@ -7,7 +7,8 @@
  *   rp:{a:APP}:segs            zset: segment ids by creation time
  *   rp:{a:APP}:seg:ID          hash: cur (latest version) and, per version N, field N holding
  *                              that version's SegmentResponse JSON
- *   rp:{a:APP}:seg:ID:m:N      zset (all scores 0): the endpoint ids of imported version N */
+ *   rp:{a:APP}:seg:ID:m:N      zset (all scores 0): the endpoint ids of imported version N,
+ *                              folded to lower case as endpoint keys are (keyspace.h) */
 #ifndef RP_SEGMENTS_H
 #define RP_SEGMENTS_H
 
