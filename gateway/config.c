@@ -85,6 +85,17 @@ static const struct rp_config_key config_keys[] = {
     KEY_INT("otp.sends_per_app_per_minute", "600", 0, 10000000),
 
     /* Import and export jobs. */
+    KEY_STR("import.file_root", ""),
+    KEY_STR("export.file_root", ""),
+    KEY_INT("import.concurrent_jobs", "2", 1, 1000),
+    KEY_INT("import.max_bytes", "1073741824", 1024, 1099511627776LL),
+    KEY_INT("jobs.threads", "2", 0, 64),
+    KEY_INT("jobs.lease_ms", "30000", 500, 3600000),
+    KEY_STR("s3.endpoint", ""),
+    KEY_STR("s3.region", "us-east-1"),
+    KEY_STR("s3.access_key_id", ""),
+    KEY_SECRET("s3.secret_access_key", ""),
+    KEY_BOOL("s3.path_style", "no"),
 
     KEY_STR("account_id", "000000000000"),
     KEY_STR("region", "us-east-1"),

@@ -67,6 +67,13 @@ json_t *rp_endpoint_merge(const json_t *existing, const json_t *req, const json_
                           const char *app_id, const char *endpoint_id, const char *now_iso,
                           struct rp_err *err);
 
+/* On the calling thread, validation and merge stop checking an Address against its channel's
+ * format (ChannelType is still checked, and a new endpoint still needs an Address). Import jobs
+ * use it: Pinpoint imports the guides' own examples ("2065550182" for SMS, a non-hex APNs token)
+ * and a file that imported into Pinpoint must import here; such an address fails at send time,
+ * where the channel checks it again. */
+void rp_endpoint_lenient_addresses(bool on);
+
 /* Validates a RemoveAttributes attribute-type path segment (borrowed, NULL refused). */
 int rp_endpoint_attribute_type_validate(const char *attribute_type, struct rp_err *err);
 

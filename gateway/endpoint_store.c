@@ -5,7 +5,10 @@
 #include "store.h"
 #include "util.h"
 
+#include <openssl/sha.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,45 +89,102 @@ int rp_endpoint_store_get_many(const char *app, const char *const *ids, size_t n
     return rc;
 }
 
-int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoint,
-                          const char *expected_rev, const char *old_user)
+/* The keys and arguments of put_script for one endpoint; text (the JSON) is owned by the
+ * caller afterwards. */
+struct put_args {
+    char k_ep[RP_KEY_MAX], k_members[RP_KEY_MAX], k_old[RP_KEY_MAX], k_new[RP_KEY_MAX];
+    char folded[RP_KEY_MAX], rev[33];
+    char *text;
+    const char *args[11];
+    int nk, na;
+};
+
+static void put_args_build(struct put_args *p, const char *app, const char *id,
+                           const json_t *endpoint, const char *expected_rev, const char *old_user)
 {
     unsigned shard = rp_endpoint_shard(id);
-    char folded[RP_KEY_MAX];
-    rp_endpoint_key_id(id, folded, sizeof(folded));
+    rp_endpoint_key_id(id, p->folded, sizeof(p->folded));
     const json_t *user = json_object_get(json_object_get(endpoint, "User"), "UserId");
     const char *new_user = json_is_string(user) && json_string_length(user) ? json_string_value(user) : "";
     int has_old = old_user && *old_user && strcmp(old_user, new_user) != 0;
     int has_new = *new_user && !(old_user && strcmp(old_user, new_user) == 0);
-    char k_ep[RP_KEY_MAX], k_members[RP_KEY_MAX], k_old[RP_KEY_MAX], k_new[RP_KEY_MAX];
-    rp_key_endpoint(k_ep, app, shard, id);
-    rp_key_shard_members(k_members, app, shard);
-    const char *args[11];
-    int nk = 0;
-    args[nk++] = k_ep;
-    args[nk++] = k_members;
+    rp_key_endpoint(p->k_ep, app, shard, id);
+    rp_key_shard_members(p->k_members, app, shard);
+    p->nk = 0;
+    p->args[p->nk++] = p->k_ep;
+    p->args[p->nk++] = p->k_members;
     if (has_old) {
-        rp_key_user(k_old, app, shard, old_user);
-        args[nk++] = k_old;
+        rp_key_user(p->k_old, app, shard, old_user);
+        p->args[p->nk++] = p->k_old;
     }
     if (has_new) {
-        rp_key_user(k_new, app, shard, new_user);
-        args[nk++] = k_new;
+        rp_key_user(p->k_new, app, shard, new_user);
+        p->args[p->nk++] = p->k_new;
     }
-    char rev[33];
-    rp_id_new(rev);
-    char *text = json_dumps(endpoint, JSON_COMPACT);
-    int na = nk;
-    args[na++] = expected_rev;
-    args[na++] = rev;
-    args[na++] = text;
-    args[na++] = folded;
-    args[na++] = new_user;
-    args[na++] = has_old ? "1" : "0";
-    args[na++] = has_new ? "1" : "0";
-    redisReply *r = rp_store_eval(&put_script, nk, na, args, NULL);
-    free(text);
+    rp_id_new(p->rev);
+    p->text = json_dumps(endpoint, JSON_COMPACT);
+    p->na = p->nk;
+    p->args[p->na++] = expected_rev ? expected_rev : "";
+    p->args[p->na++] = p->rev;
+    p->args[p->na++] = p->text;
+    p->args[p->na++] = p->folded;
+    p->args[p->na++] = new_user;
+    p->args[p->na++] = has_old ? "1" : "0";
+    p->args[p->na++] = has_new ? "1" : "0";
+}
+
+int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoint,
+                          const char *expected_rev, const char *old_user)
+{
+    struct put_args p;
+    put_args_build(&p, app, id, endpoint, expected_rev, old_user);
+    redisReply *r = rp_store_eval(&put_script, p.nk, p.na, p.args, NULL);
+    free(p.text);
     return cas_result(r);
+}
+
+static char put_sha[41];
+static pthread_once_t put_sha_once = PTHREAD_ONCE_INIT;
+
+static void put_sha_init(void)
+{
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)put_script.source, strlen(put_script.source), digest);
+    rp_hex(digest, sizeof(digest), put_sha);
+}
+
+int rp_endpoint_store_put_many(const char *app, size_t n, const char *const *ids,
+                               json_t *const *endpoints, const char *const *expected_revs,
+                               const char *const *old_users, int *rcs)
+{
+    pthread_once(&put_sha_once, put_sha_init);
+    /* SCRIPT LOAD first in the same pipeline: the EVALSHAs behind it cannot meet NOSCRIPT. */
+    rp_store_append("SCRIPT LOAD %s", put_script.source);
+    for (size_t i = 0; i < n; i++) {
+        struct put_args p;
+        put_args_build(&p, app, ids[i], endpoints[i], expected_revs[i], old_users[i]);
+        const char *argv[14];
+        char nk[8];
+        snprintf(nk, sizeof(nk), "%d", p.nk);
+        argv[0] = "EVALSHA";
+        argv[1] = put_sha;
+        argv[2] = nk;
+        memcpy(argv + 3, p.args, (size_t)p.na * sizeof(char *));
+        rp_store_appendv(3 + p.na, argv, NULL);
+        free(p.text);
+    }
+    redisReply **replies = rp_malloc((n + 1) * sizeof(redisReply *));
+    int rc = rp_store_collect(replies, n + 1);
+    if (rc == 0) {
+        freeReplyObject(replies[0]);
+        for (size_t i = 0; i < n; i++) {
+            rcs[i] = cas_result(replies[i + 1]);
+            if (rcs[i] == RP_ESTORE)
+                rc = RP_ESTORE;
+        }
+    }
+    free(replies);
+    return rc;
 }
 
 int rp_endpoint_store_delete(const char *app, const char *id, const char *expected_rev,

@@ -28,6 +28,12 @@ int rp_endpoint_store_get_many(const char *app, const char *const *ids, size_t n
 int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoint,
                           const char *expected_rev, const char *old_user);
 
+/* The pipelined form of rp_endpoint_store_put for n endpoints (all borrowed) in one round trip;
+ * rcs[i] is 0 or RP_ECONFLICT. Returns 0 or RP_ESTORE (rcs then unreliable). */
+int rp_endpoint_store_put_many(const char *app, size_t n, const char *const *ids,
+                               json_t *const *endpoints, const char *const *expected_revs,
+                               const char *const *old_users, int *rcs);
+
 /* Deletes an endpoint if its revision still equals expected_rev, removing it from the member
  * set and the user index. Returns 0, RP_ECONFLICT, or RP_ESTORE. */
 int rp_endpoint_store_delete(const char *app, const char *id, const char *expected_rev,

@@ -11,6 +11,7 @@
 #include "event_forwarder.h"
 #include "http.h"
 #include "janitor.h"
+#include "jobs.h"
 #include "limiter.h"
 #include "log.h"
 #include "queue.h"
@@ -245,6 +246,15 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         rp_janitor_stop();
         return 1;
     }
+    if (rp_jobs_start(cfg, (int)rp_config_int(cfg, "jobs.threads"))) {
+        rp_direct_stop();
+        rp_http_stop();
+        rp_admission_stop();
+        rp_workers_stop(0);
+        rp_event_forwarder_stop();
+        rp_janitor_stop();
+        return 1;
+    }
     if (opt->api)
         rp_info("main", "repoint listening on %s://%s:%d (redis %s, auth %s, %d worker unit(s))",
                 cert_path[0] ? "https" : "http", host, port, store.unix_path[0] ? store.unix_path : store.host,
@@ -267,6 +277,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     rp_direct_stop();
     rp_http_stop();
     rp_admission_stop();
+    rp_jobs_stop();
     rp_workers_stop((int)rp_config_int(cfg, "shutdown.grace_seconds") * 1000);
     rp_event_forwarder_stop();
     rp_janitor_stop();

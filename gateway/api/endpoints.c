@@ -4,6 +4,7 @@
 #include "api.h"
 #include "endpoint.h"
 #include "endpoint_store.h"
+#include "endpoint_write.h"
 #include "keyspace.h"
 #include "rc.h"
 #include "store.h"
@@ -13,11 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-/* Writers to one endpoint race through compare-and-set; a loser re-reads and retries after a
- * short random pause, so even dozens of concurrent writers to one endpoint all land. */
-#define CAS_ATTEMPTS 64
+#define CAS_ATTEMPTS 64 /* as in endpoint_write.c */
 #define MAX_BATCH 100
 #define MAX_USER_ID 256
 
@@ -27,15 +25,6 @@ static void prefix_item_field(struct rp_err *err, size_t index)
     char field[sizeof(err->field) + 32];
     snprintf(field, sizeof(field), "Item[%zu]%s%s", index, err->field[0] ? "." : "", err->field);
     snprintf(err->field, sizeof(err->field), "%.63s", field);
-}
-
-static void backoff(int attempt)
-{
-    unsigned char r;
-    rp_random_bytes(&r, 1);
-    int cap_us = attempt < 8 ? 200 << (attempt / 2) : 3200;
-    struct timespec ts = {0, (long)(r % (unsigned)cap_us) * 1000L};
-    nanosleep(&ts, NULL);
 }
 
 static void respond_accepted(struct rp_request *req)
@@ -51,174 +40,6 @@ static int validate_user_id(const json_t *req_body, const char *prefix, struct r
         return rp_err_set(err, RP_EINVAL, prefix[0] ? "Item.User.UserId" : "User.UserId",
                           "must be at most %d characters", MAX_USER_ID);
     return 0;
-}
-
-static const char *str_member(const json_t *obj, const char *name)
-{
-    return json_string_value(json_object_get(obj, name));
-}
-
-/* The bookkeeping that follows an endpoint write, in one pipelined round trip:
- * - the address index, for Pinpoint's rule that updating an endpoint with an address makes
- *   every other endpoint of the app with that address (on that channel) INACTIVE;
- * - the app's attribute registry (the names RemoveAttributes answers).
- * Repeated on every write that names an Address, so a retry repairs an index that a crash left
- * behind. Returns the folded ids of the other endpoints holding the address (new reference) or
- * NULL on store failure. */
-static json_t *after_write(const char *app, const char *id, const json_t *before,
-                           const json_t *after, const json_t *req)
-{
-    char folded[RP_KEY_MAX], key[RP_KEY_MAX];
-    rp_endpoint_key_id(id, folded, sizeof(folded));
-    const char *old_ch = str_member(before, "ChannelType"), *old_ad = str_member(before, "Address");
-    const char *ch = str_member(after, "ChannelType"), *ad = str_member(after, "Address");
-    int names_address = json_object_get(req, "Address") || json_object_get(req, "ChannelType");
-    size_t queued = 0;
-    int members_at = -1;
-    if (names_address && old_ch && old_ad && (strcmp(old_ch, ch) != 0 || strcmp(old_ad, ad) != 0)) {
-        rp_key_address(key, app, old_ch, old_ad);
-        rp_store_append("SREM %s %s", key, folded);
-        queued++;
-    }
-    if (names_address && ch && ad && *ad) {
-        rp_key_address(key, app, ch, ad);
-        rp_store_append("SMEMBERS %s", key);
-        members_at = (int)queued++;
-        rp_store_append("SADD %s %s", key, folded);
-        queued++;
-    }
-    static const struct {
-        const char *type, *map, *sub;
-    } registries[] = {{"endpoint-custom-attributes", "Attributes", NULL},
-                      {"endpoint-metric-attributes", "Metrics", NULL},
-                      {"endpoint-user-attributes", "User", "UserAttributes"}};
-    for (size_t i = 0; i < 3; i++) {
-        const json_t *sent = json_object_get(req, registries[i].map);
-        const json_t *kept = json_object_get(after, registries[i].map);
-        if (registries[i].sub) {
-            sent = json_object_get(sent, registries[i].sub);
-            kept = json_object_get(kept, registries[i].sub);
-        }
-        const char *name;
-        json_t *v;
-        const char *argv[2 + RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES];
-        int argc = 0;
-        rp_key_attribute_names(key, app, registries[i].type);
-        argv[argc++] = "SADD";
-        argv[argc++] = key;
-        /* Only names the merge kept: removed attributes stay out of the registry. */
-        json_object_foreach((json_t *)sent, name, v)
-        {
-            /* A merged map holds at most RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES names. */
-            if (argc == 2 + RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES)
-                break;
-            if (json_object_get(kept, name))
-                argv[argc++] = name;
-        }
-        if (argc > 2) {
-            rp_store_appendv(argc, argv, NULL);
-            queued++;
-        }
-    }
-    redisReply *replies[8];
-    if (queued && rp_store_collect(replies, queued))
-        return NULL;
-    json_t *others = json_array();
-    for (size_t i = 0; i < queued; i++) {
-        redisReply *r = replies[i];
-        if ((int)i == members_at && r->type == REDIS_REPLY_ARRAY)
-            for (size_t j = 0; j < r->elements; j++)
-                if (strcmp(r->element[j]->str, folded) != 0)
-                    json_array_append_new(others, json_string(r->element[j]->str));
-        freeReplyObject(r);
-    }
-    return others;
-}
-
-/* Sets another endpoint INACTIVE if it still holds the address on the channel; an index entry
- * whose endpoint moved on is dropped. Returns 0 or RP_ESTORE. */
-static int deactivate_duplicate(const char *app, const char *other, const char *channel,
-                                const char *address)
-{
-    for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        struct rp_stored_endpoint ep;
-        const char *ids[1] = {other};
-        if (rp_endpoint_store_get_many(app, ids, 1, &ep))
-            return RP_ESTORE;
-        const char *ch = str_member(ep.json, "ChannelType"), *ad = str_member(ep.json, "Address");
-        if (!ep.json || !ch || !ad || strcmp(ch, channel) != 0 || strcmp(ad, address) != 0) {
-            rp_stored_endpoint_cleanup(&ep);
-            char key[RP_KEY_MAX];
-            rp_key_address(key, app, channel, address);
-            redisReply *r = rp_store_command("SREM %s %s", key, other);
-            int ok = rp_reply_ok(r);
-            if (r)
-                freeReplyObject(r);
-            return ok ? 0 : RP_ESTORE;
-        }
-        const char *status = str_member(ep.json, "EndpointStatus");
-        if (status && strcmp(status, "INACTIVE") == 0) {
-            rp_stored_endpoint_cleanup(&ep);
-            return 0;
-        }
-        json_object_set_new(ep.json, "EndpointStatus", json_string("INACTIVE"));
-        int rc = rp_endpoint_store_put(app, other, ep.json, ep.rev, ep.user);
-        rp_stored_endpoint_cleanup(&ep);
-        if (rc != RP_ECONFLICT)
-            return rc;
-    }
-    return RP_ECONFLICT;
-}
-
-/* Index upkeep after a successful write; duplicates of the address are made INACTIVE. */
-static int finish_write(const char *app, const char *id, const json_t *before,
-                        const json_t *after, const json_t *req)
-{
-    json_t *others = after_write(app, id, before, after, req);
-    if (!others)
-        return RP_ESTORE;
-    int rc = 0;
-    size_t i;
-    json_t *other;
-    json_array_foreach(others, i, other)
-    {
-        int r = deactivate_duplicate(app, json_string_value(other),
-                                     str_member(after, "ChannelType"), str_member(after, "Address"));
-        if (r == RP_ESTORE)
-            rc = r;
-    }
-    json_decref(others);
-    return rc;
-}
-
-/* Applies one validated request to one endpoint with retries. Returns 0, RP_EINVAL (err set),
- * RP_ESTORE, or RP_ECONFLICT after too many lost races. */
-static int apply_update(const char *app, const char *id, const json_t *body,
-                        const json_t *removed, struct rp_err *err)
-{
-    for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        struct rp_stored_endpoint cur;
-        const char *ids[1] = {id};
-        if (rp_endpoint_store_get_many(app, ids, 1, &cur))
-            return RP_ESTORE;
-        char now[RP_ISO_SIZE];
-        rp_api_now_iso(now);
-        json_t *merged = rp_endpoint_merge(cur.json, body, removed, app, id, now, err);
-        if (!merged) {
-            rp_stored_endpoint_cleanup(&cur);
-            return RP_EINVAL;
-        }
-        int rc = rp_endpoint_store_put(app, id, merged, cur.rev, cur.user);
-        if (rc == 0)
-            rc = finish_write(app, id, cur.json, merged, body);
-        json_decref(merged);
-        rp_stored_endpoint_cleanup(&cur);
-        if (rc != RP_ECONFLICT)
-            return rc;
-        if (attempt >= 2)
-            backoff(attempt);
-    }
-    return RP_ECONFLICT;
 }
 
 static void respond_rc(struct rp_request *req, int rc, const struct rp_err *err)
@@ -251,7 +72,7 @@ void rp_api_update_endpoint(struct rp_request *req)
         return;
     }
     json_t *removed = rp_endpoint_store_removed_attributes(app);
-    int rc = removed ? apply_update(app, id, body, removed, &err) : RP_ESTORE;
+    int rc = removed ? rp_endpoint_apply_update(app, id, body, removed, &err) : RP_ESTORE;
     json_decref(removed);
     json_decref(body);
     if (rc)
@@ -304,13 +125,13 @@ static int write_batch(const char *app, const json_t *items, const json_t *remov
         int put = rp_endpoint_store_put(app, ids[i], merged[i], cur[i].rev, cur[i].user);
         for (size_t j = i; put == 0 && j <= last[i]; j++)
             if (strcasecmp(ids[j], ids[i]) == 0)
-                put = finish_write(app, ids[i], cur[i].json, merged[i], json_array_get(items, j));
+                put = rp_endpoint_finish_write(app, ids[i], cur[i].json, merged[i], json_array_get(items, j));
         if (put == RP_ECONFLICT) {
             put = 0;
             for (size_t j = i; j <= last[i] && !put; j++) {
                 if (strcasecmp(ids[j], ids[i]) != 0)
                     continue;
-                put = apply_update(app, ids[i], json_array_get(items, j), removed, err);
+                put = rp_endpoint_apply_update(app, ids[i], json_array_get(items, j), removed, err);
                 if (put == RP_EINVAL)
                     prefix_item_field(err, j);
             }

@@ -1,6 +1,7 @@
 /* The route table: every path Repoint answers, in the reference's own terms. */
 #include "api.h"
 #include "eventstream.h"
+#include "jobs_api.h"
 #include "limits.h"
 #include "otp.h"
 #include "channels/sms/sms_receipts.h"
@@ -65,6 +66,25 @@ static const struct rp_route routes[] = {
     {"POST", "/v1/apps/{}/verify-otp", rp_api_verify_otp_message, "VerifyOTPMessage", APP},
 
     /* Import and export jobs, segments. */
+    {"POST", "/v1/apps/{}/jobs/import", rp_api_create_import_job, "CreateImportJob", APP},
+    {"GET", "/v1/apps/{}/jobs/import", rp_api_get_import_jobs, "GetImportJobs", APP},
+    {"GET", "/v1/apps/{}/jobs/import/{}", rp_api_get_import_job, "GetImportJob", APP},
+    {"POST", "/v1/apps/{}/jobs/export", rp_api_create_export_job, "CreateExportJob", APP},
+    {"GET", "/v1/apps/{}/jobs/export", rp_api_get_export_jobs, "GetExportJobs", APP},
+    {"GET", "/v1/apps/{}/jobs/export/{}", rp_api_get_export_job, "GetExportJob", APP},
+    {"POST", "/v1/apps/{}/segments", rp_api_create_segment, "CreateSegment", APP},
+    {"GET", "/v1/apps/{}/segments", rp_api_get_segments, "GetSegments", APP},
+    {"GET", "/v1/apps/{}/segments/{}", rp_api_get_segment, "GetSegment", APP},
+    {"PUT", "/v1/apps/{}/segments/{}", rp_api_update_segment, "UpdateSegment", APP},
+    {"DELETE", "/v1/apps/{}/segments/{}", rp_api_delete_segment, "DeleteSegment", APP},
+    {"GET", "/v1/apps/{}/segments/{}/versions", rp_api_get_segment_versions,
+     "GetSegmentVersions", APP},
+    {"GET", "/v1/apps/{}/segments/{}/versions/{}", rp_api_get_segment_version,
+     "GetSegmentVersion", APP},
+    {"GET", "/v1/apps/{}/segments/{}/jobs/import", rp_api_get_segment_import_jobs,
+     "GetSegmentImportJobs", APP},
+    {"GET", "/v1/apps/{}/segments/{}/jobs/export", rp_api_get_segment_export_jobs,
+     "GetSegmentExportJobs", APP},
 
     /* Repoint extension: the EMAIL channel's per-app SMTP relay. */
 

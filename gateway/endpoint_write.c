@@ -1,0 +1,326 @@
+/* Endpoint writes with their bookkeeping (endpoint_write.h). */
+#include "endpoint_write.h"
+#include "api/api.h"
+#include "endpoint.h"
+#include "endpoint_store.h"
+#include "keyspace.h"
+#include "rc.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Writers to one endpoint race through compare-and-set; a loser re-reads and retries after a
+ * short random pause, so even dozens of concurrent writers to one endpoint all land. */
+#define CAS_ATTEMPTS 64
+
+static const char *str_member(const json_t *obj, const char *name)
+{
+    return json_string_value(json_object_get(obj, name));
+}
+
+static void backoff(int attempt)
+{
+    unsigned char r;
+    rp_random_bytes(&r, 1);
+    int cap_us = attempt < 8 ? 200 << (attempt / 2) : 3200;
+    struct timespec ts = {0, (long)(r % (unsigned)cap_us) * 1000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The bookkeeping that follows an endpoint write, in one pipelined round trip:
+ * - the address index, for Pinpoint's rule that updating an endpoint with an address makes
+ *   every other endpoint of the app with that address (on that channel) INACTIVE;
+ * - the app's attribute registry (the names RemoveAttributes answers).
+ * Repeated on every write that names an Address, so a retry repairs an index that a crash left
+ * behind. Returns the folded ids of the other endpoints holding the address (new reference) or
+ * NULL on store failure. */
+static size_t queue_after_write(const char *app, const char *id, const json_t *before,
+                                const json_t *after, const json_t *req, int *members_at_out)
+{
+    char folded[RP_KEY_MAX], key[RP_KEY_MAX];
+    rp_endpoint_key_id(id, folded, sizeof(folded));
+    const char *old_ch = str_member(before, "ChannelType"), *old_ad = str_member(before, "Address");
+    const char *ch = str_member(after, "ChannelType"), *ad = str_member(after, "Address");
+    int names_address = json_object_get(req, "Address") || json_object_get(req, "ChannelType");
+    size_t queued = 0;
+    int members_at = -1;
+    if (names_address && old_ch && old_ad && (strcmp(old_ch, ch) != 0 || strcmp(old_ad, ad) != 0)) {
+        rp_key_address(key, app, old_ch, old_ad);
+        rp_store_append("SREM %s %s", key, folded);
+        queued++;
+    }
+    if (names_address && ch && ad && *ad) {
+        rp_key_address(key, app, ch, ad);
+        rp_store_append("SMEMBERS %s", key);
+        members_at = (int)queued++;
+        rp_store_append("SADD %s %s", key, folded);
+        queued++;
+    }
+    static const struct {
+        const char *type, *map, *sub;
+    } registries[] = {{"endpoint-custom-attributes", "Attributes", NULL},
+                      {"endpoint-metric-attributes", "Metrics", NULL},
+                      {"endpoint-user-attributes", "User", "UserAttributes"}};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *sent = json_object_get(req, registries[i].map);
+        const json_t *kept = json_object_get(after, registries[i].map);
+        if (registries[i].sub) {
+            sent = json_object_get(sent, registries[i].sub);
+            kept = json_object_get(kept, registries[i].sub);
+        }
+        const char *name;
+        json_t *v;
+        const char *argv[2 + RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES];
+        int argc = 0;
+        rp_key_attribute_names(key, app, registries[i].type);
+        argv[argc++] = "SADD";
+        argv[argc++] = key;
+        /* Only names the merge kept: removed attributes stay out of the registry. */
+        json_object_foreach((json_t *)sent, name, v)
+        {
+            /* A merged map holds at most RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES names. */
+            if (argc == 2 + RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES)
+                break;
+            if (json_object_get(kept, name))
+                argv[argc++] = name;
+        }
+        if (argc > 2) {
+            rp_store_appendv(argc, argv, NULL);
+            queued++;
+        }
+    }
+    *members_at_out = members_at;
+    return queued;
+}
+
+/* Takes the replies of one write's bookkeeping (freeing them): the other endpoints holding the
+ * address are appended to others. */
+static void take_after_write(const char *id, redisReply **replies, size_t queued, int members_at,
+                             json_t *others)
+{
+    char folded[RP_KEY_MAX];
+    rp_endpoint_key_id(id, folded, sizeof(folded));
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *r = replies[i];
+        if ((int)i == members_at && r->type == REDIS_REPLY_ARRAY)
+            for (size_t j = 0; j < r->elements; j++)
+                if (strcmp(r->element[j]->str, folded) != 0)
+                    json_array_append_new(others, json_string(r->element[j]->str));
+        freeReplyObject(r);
+    }
+}
+
+/* At most 1 SREM, SMEMBERS + SADD and 3 registry SADDs per write. */
+#define AFTER_WRITE_MAX 6
+
+static json_t *after_write(const char *app, const char *id, const json_t *before,
+                           const json_t *after, const json_t *req)
+{
+    int members_at;
+    size_t queued = queue_after_write(app, id, before, after, req, &members_at);
+    redisReply *replies[AFTER_WRITE_MAX];
+    if (queued && rp_store_collect(replies, queued))
+        return NULL;
+    json_t *others = json_array();
+    take_after_write(id, replies, queued, members_at, others);
+    return others;
+}
+
+/* Sets another endpoint INACTIVE if it still holds the address on the channel; an index entry
+ * whose endpoint moved on is dropped. Returns 0 or RP_ESTORE. */
+static int deactivate_duplicate(const char *app, const char *other, const char *channel,
+                                const char *address)
+{
+    for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        struct rp_stored_endpoint ep;
+        const char *ids[1] = {other};
+        if (rp_endpoint_store_get_many(app, ids, 1, &ep))
+            return RP_ESTORE;
+        const char *ch = str_member(ep.json, "ChannelType"), *ad = str_member(ep.json, "Address");
+        if (!ep.json || !ch || !ad || strcmp(ch, channel) != 0 || strcmp(ad, address) != 0) {
+            rp_stored_endpoint_cleanup(&ep);
+            char key[RP_KEY_MAX];
+            rp_key_address(key, app, channel, address);
+            redisReply *r = rp_store_command("SREM %s %s", key, other);
+            int ok = rp_reply_ok(r);
+            if (r)
+                freeReplyObject(r);
+            return ok ? 0 : RP_ESTORE;
+        }
+        const char *status = str_member(ep.json, "EndpointStatus");
+        if (status && strcmp(status, "INACTIVE") == 0) {
+            rp_stored_endpoint_cleanup(&ep);
+            return 0;
+        }
+        json_object_set_new(ep.json, "EndpointStatus", json_string("INACTIVE"));
+        int rc = rp_endpoint_store_put(app, other, ep.json, ep.rev, ep.user);
+        rp_stored_endpoint_cleanup(&ep);
+        if (rc != RP_ECONFLICT)
+            return rc;
+    }
+    return RP_ECONFLICT;
+}
+
+/* Makes the other endpoints holding the written address INACTIVE; takes others. */
+static int deactivate_others(const char *app, const json_t *after, json_t *others)
+{
+    int rc = 0;
+    size_t i;
+    json_t *other;
+    json_array_foreach(others, i, other)
+    {
+        int r = deactivate_duplicate(app, json_string_value(other),
+                                     str_member(after, "ChannelType"), str_member(after, "Address"));
+        if (r == RP_ESTORE)
+            rc = r;
+    }
+    json_decref(others);
+    return rc;
+}
+
+int rp_endpoint_finish_write(const char *app, const char *id, const json_t *before,
+                             const json_t *after, const json_t *req)
+{
+    json_t *others = after_write(app, id, before, after, req);
+    return others ? deactivate_others(app, after, others) : RP_ESTORE;
+}
+
+/* Applies one validated request to one endpoint with retries. Returns 0, RP_EINVAL (err set),
+ * RP_ESTORE, or RP_ECONFLICT after too many lost races. */
+int rp_endpoint_apply_update(const char *app, const char *id, const json_t *body,
+                             const json_t *removed, struct rp_err *err)
+{
+    for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        struct rp_stored_endpoint cur;
+        const char *ids[1] = {id};
+        if (rp_endpoint_store_get_many(app, ids, 1, &cur))
+            return RP_ESTORE;
+        char now[RP_ISO_SIZE];
+        rp_api_now_iso(now);
+        json_t *merged = rp_endpoint_merge(cur.json, body, removed, app, id, now, err);
+        if (!merged) {
+            rp_stored_endpoint_cleanup(&cur);
+            return RP_EINVAL;
+        }
+        int rc = rp_endpoint_store_put(app, id, merged, cur.rev, cur.user);
+        if (rc == 0)
+            rc = rp_endpoint_finish_write(app, id, cur.json, merged, body);
+        json_decref(merged);
+        rp_stored_endpoint_cleanup(&cur);
+        if (rc != RP_ECONFLICT)
+            return rc;
+        if (attempt >= 2)
+            backoff(attempt);
+    }
+    return RP_ECONFLICT;
+}
+
+
+/* True when ids[i] was named earlier in the batch (ids are case-insensitive). */
+static int repeated(const char *const *ids, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcasecmp(ids[j], ids[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int rp_endpoint_write_many(const char *app, size_t n, const char *const *ids,
+                           json_t *const *reqs, const json_t *removed, int *rcs,
+                           struct rp_err *errs)
+{
+    if (n == 0)
+        return 0;
+    struct rp_stored_endpoint *cur = rp_calloc(n, sizeof(*cur));
+    json_t **merged = rp_calloc(n, sizeof(json_t *));
+    const char **w_ids = rp_calloc(n, sizeof(char *)), **w_revs = rp_calloc(n, sizeof(char *));
+    const char **w_users = rp_calloc(n, sizeof(char *));
+    json_t **w_eps = rp_calloc(n, sizeof(json_t *));
+    size_t *w_at = rp_calloc(n, sizeof(size_t));
+    int *w_rc = rp_calloc(n, sizeof(int)), *members_at = rp_calloc(n, sizeof(int));
+    size_t *queued = rp_calloc(n, sizeof(size_t));
+    int rc = rp_endpoint_store_get_many(app, ids, n, cur);
+    char now[RP_ISO_SIZE];
+    rp_api_now_iso(now);
+    size_t nw = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rcs[i] = 0;
+        rp_err_clear(&errs[i]);
+        if (repeated(ids, i))
+            continue; /* written on its own below, after the earlier request for the id */
+        merged[i] = rp_endpoint_merge(cur[i].json, reqs[i], removed, app, ids[i], now, &errs[i]);
+        if (!merged[i]) {
+            rcs[i] = RP_EINVAL;
+            continue;
+        }
+        w_ids[nw] = ids[i];
+        w_eps[nw] = merged[i];
+        w_revs[nw] = cur[i].rev;
+        w_users[nw] = cur[i].user;
+        w_at[nw++] = i;
+    }
+    if (rc == 0 && nw)
+        rc = rp_endpoint_store_put_many(app, nw, w_ids, w_eps, w_revs, w_users, w_rc);
+    /* The bookkeeping of every write that landed, in one round trip. */
+    size_t total = 0;
+    for (size_t k = 0; rc == 0 && k < nw; k++)
+        if (w_rc[k] == 0) {
+            size_t i = w_at[k];
+            queued[k] = queue_after_write(app, ids[i], cur[i].json, merged[i], reqs[i],
+                                          &members_at[k]);
+            total += queued[k];
+        }
+    redisReply **replies = rp_calloc(total + 1, sizeof(redisReply *));
+    if (rc == 0 && total)
+        rc = rp_store_collect(replies, total);
+    size_t at = 0;
+    int collected = rc == 0; /* the replies must be taken even when a later step fails */
+    for (size_t k = 0; collected && k < nw; k++) {
+        size_t i = w_at[k];
+        if (w_rc[k] == RP_ECONFLICT) {
+            if (rc)
+                continue;
+            int r = rp_endpoint_apply_update(app, ids[i], reqs[i], removed, &errs[i]);
+            if (r == RP_EINVAL)
+                rcs[i] = r;
+            else if (r)
+                rc = RP_ESTORE;
+            continue;
+        }
+        json_t *others = json_array();
+        take_after_write(ids[i], replies + at, queued[k], members_at[k], others);
+        at += queued[k];
+        if (json_array_size(others) == 0 || rc)
+            json_decref(others);
+        else if (deactivate_others(app, merged[i], others) == RP_ESTORE)
+            rc = RP_ESTORE;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (repeated(ids, i)) {
+            int r = rp_endpoint_apply_update(app, ids[i], reqs[i], removed, &errs[i]);
+            if (r == RP_EINVAL)
+                rcs[i] = r;
+            else if (r)
+                rc = RP_ESTORE;
+        }
+    for (size_t i = 0; i < n; i++) {
+        json_decref(merged[i]);
+        rp_stored_endpoint_cleanup(&cur[i]);
+    }
+    free(replies);
+    free(cur);
+    free(merged);
+    free(w_ids);
+    free(w_revs);
+    free(w_users);
+    free(w_eps);
+    free(w_at);
+    free(w_rc);
+    free(members_at);
+    free(queued);
+    return rc;
+}

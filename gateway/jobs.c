@@ -1,0 +1,550 @@
+/* Job records, the run queue and the runner threads (jobs.h). */
+#include "jobs.h"
+#include "config.h"
+#include "import_row.h"
+#include "log.h"
+#include "rc.h"
+#include "store.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define IDLE_POLL_MS 250
+
+int rp_key_job(char *out, const char *app, const char *job)
+{
+    return snprintf(out, RP_KEY_MAX_JOB, "rp:{a:%s}:job:%s", app, job);
+}
+
+int rp_key_job_failures(char *out, const char *app, const char *job)
+{
+    return snprintf(out, RP_KEY_MAX_JOB, "rp:{a:%s}:job:%s:fail", app, job);
+}
+
+int rp_key_jobs(char *out, const char *app, enum rp_job_type type)
+{
+    return snprintf(out, RP_KEY_MAX_JOB, "rp:{a:%s}:jobs:%s", app,
+                    type == RP_JOB_IMPORT ? "import" : "export");
+}
+
+int rp_key_segment_jobs(char *out, const char *app, const char *segment, enum rp_job_type type)
+{
+    return snprintf(out, RP_KEY_MAX_JOB, "rp:{a:%s}:seg:%s:jobs:%s", app, segment,
+                    type == RP_JOB_IMPORT ? "import" : "export");
+}
+
+int rp_key_jobs_running(char *out, const char *app)
+{
+    return snprintf(out, RP_KEY_MAX_JOB, "rp:{a:%s}:jobs:running", app);
+}
+
+static long long lease_ms(const struct rp_config *cfg)
+{
+    return cfg ? rp_config_int(cfg, "jobs.lease_ms") : 30000;
+}
+
+/* KEYS[1] running set. ARGV: job id, limit. Adds the job unless the app is at its limit. */
+static struct rp_script admit_script = {.source =
+    "if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end\n"
+    "redis.call('SADD', KEYS[1], ARGV[1])\n"
+    "return 1\n"};
+
+int rp_job_create(const char *app, enum rp_job_type type, const json_t *definition,
+                  const json_t *pieces, int total_pieces, const char *segment,
+                  long long running_limit, char *id, int segment_version)
+{
+    rp_id_new(id);
+    char k_job[RP_KEY_MAX_JOB], k_index[RP_KEY_MAX_JOB];
+    rp_key_job(k_job, app, id);
+    rp_key_jobs(k_index, app, type);
+    if (type == RP_JOB_IMPORT && running_limit > 0) {
+        char k_running[RP_KEY_MAX_JOB];
+        rp_key_jobs_running(k_running, app);
+        char limit[24];
+        snprintf(limit, sizeof(limit), "%lld", running_limit);
+        const char *args[] = {k_running, id, limit};
+        redisReply *r = rp_store_eval(&admit_script, 1, 3, args, NULL);
+        int ok = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER;
+        int admitted = ok && r->integer == 1;
+        if (r)
+            freeReplyObject(r);
+        if (!ok)
+            return RP_ESTORE;
+        if (!admitted)
+            return RP_ELIMIT;
+    }
+    int64_t now = rp_now_ms();
+    char created[RP_ISO_SIZE], now_s[24], tp[16], segver[16];
+    snprintf(segver, sizeof(segver), "%d", segment_version);
+    rp_time_iso(now, created);
+    snprintf(now_s, sizeof(now_s), "%lld", (long long)now);
+    snprintf(tp, sizeof(tp), "%d", total_pieces);
+    char *def = json_dumps(definition, JSON_COMPACT);
+    char *objects = pieces ? json_dumps(pieces, JSON_COMPACT) : rp_strdup("[]");
+    const char *argv[] = {"HSET", k_job, "type", type == RP_JOB_IMPORT ? "IMPORT" : "EXPORT",
+                          "def", def, "created", created, "status", "CREATED", "tp", tp,
+                          "cp", "0", "fp", "0", "proc", "0", "fail", "0", "objects", objects,
+                          "seg", segment ? segment : "", "segver", segver};
+    rp_store_appendv((int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
+    rp_store_append("ZADD %s %s %s", k_index, now_s, id);
+    size_t n = 2;
+    if (segment) {
+        char k_seg[RP_KEY_MAX_JOB];
+        rp_key_segment_jobs(k_seg, app, segment, type);
+        rp_store_append("ZADD %s %s %s", k_seg, now_s, id);
+        n++;
+    }
+    char unit[160];
+    snprintf(unit, sizeof(unit), "%s/%s/init", app, id);
+    rp_store_append("ZADD %s 0 %s", RP_KEY_JOBQ, unit);
+    n++;
+    free(def);
+    free(objects);
+    redisReply *replies[4];
+    if (rp_store_collect(replies, n))
+        return RP_ESTORE;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rp_reply_ok(replies[i]))
+            rc = RP_ESTORE;
+        freeReplyObject(replies[i]);
+    }
+    return rc;
+}
+
+/* The job hash as an object of strings (new reference); NULL when absent (*rc NOTFOUND) or on
+ * store failure. */
+static json_t *load_record(const char *app, const char *id, int *rc)
+{
+    char key[RP_KEY_MAX_JOB];
+    rp_key_job(key, app, id);
+    redisReply *r = rp_store_command("HGETALL %s", key);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        *rc = RP_ESTORE;
+        return NULL;
+    }
+    if (r->elements == 0) {
+        freeReplyObject(r);
+        *rc = RP_ENOTFOUND;
+        return NULL;
+    }
+    json_t *rec = json_object();
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        json_object_set_new(rec, r->element[i]->str,
+                            json_stringn(r->element[i + 1]->str, r->element[i + 1]->len));
+    freeReplyObject(r);
+    *rc = 0;
+    return rec;
+}
+
+static const char *field(const json_t *rec, const char *name)
+{
+    const char *v = json_string_value(json_object_get(rec, name));
+    return v ? v : "";
+}
+
+static json_int_t int_field(const json_t *rec, const char *name)
+{
+    return strtoll(field(rec, name), NULL, 10);
+}
+
+/* Builds the response from a record and its failures (borrowed). */
+static json_t *response_of(const char *app, const char *id, const json_t *rec,
+                           const json_t *failures)
+{
+    json_t *def = json_loads(field(rec, "def"), 0, NULL);
+    json_t *out = json_pack("{s:s, s:I, s:s, s:o, s:I, s:s, s:s, s:I, s:I, s:I, s:s}",
+                            "ApplicationId", app, "CompletedPieces", int_field(rec, "cp"),
+                            "CreationDate", field(rec, "created"), "Definition",
+                            def ? def : json_object(), "FailedPieces", int_field(rec, "fp"), "Id",
+                            id, "JobStatus", field(rec, "status"), "TotalFailures",
+                            int_field(rec, "fail"), "TotalPieces", int_field(rec, "tp"),
+                            "TotalProcessed", int_field(rec, "proc"), "Type",
+                            field(rec, "type"));
+    if (*field(rec, "done"))
+        json_object_set_new(out, "CompletionDate", json_string(field(rec, "done")));
+    if (json_array_size(failures))
+        json_object_set(out, "Failures", (json_t *)failures);
+    return out;
+}
+
+/* The fields a response shows (the object list of a large import stays in Redis). */
+static json_t *load_summary(const char *app, const char *id, int *rc)
+{
+    static const char *const names[] = {"type", "def", "created", "status", "tp",
+                                        "cp",   "fp",  "proc",    "fail",   "done"};
+    char key[RP_KEY_MAX_JOB];
+    rp_key_job(key, app, id);
+    const char *argv[2 + 10] = {"HMGET", key};
+    for (size_t i = 0; i < 10; i++)
+        argv[2 + i] = names[i];
+    redisReply *r = rp_store_commandv(12, argv, NULL);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 10) {
+        if (r)
+            freeReplyObject(r);
+        *rc = RP_ESTORE;
+        return NULL;
+    }
+    json_t *rec = json_object();
+    for (size_t i = 0; i < 10; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            json_object_set_new(rec, names[i],
+                                json_stringn(r->element[i]->str, r->element[i]->len));
+    freeReplyObject(r);
+    *rc = json_object_get(rec, "type") ? 0 : RP_ENOTFOUND;
+    if (*rc) {
+        json_decref(rec);
+        return NULL;
+    }
+    return rec;
+}
+
+json_t *rp_job_response(const char *app, const char *id, enum rp_job_type type, int *rc)
+{
+    json_t *rec = load_summary(app, id, rc);
+    if (!rec)
+        return NULL;
+    if (strcmp(field(rec, "type"), type == RP_JOB_IMPORT ? "IMPORT" : "EXPORT") != 0) {
+        json_decref(rec);
+        *rc = RP_ENOTFOUND;
+        return NULL;
+    }
+    char key[RP_KEY_MAX_JOB];
+    rp_key_job_failures(key, app, id);
+    redisReply *r = rp_store_command("LRANGE %s 0 %d", key, RP_JOB_MAX_FAILURES - 1);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        json_decref(rec);
+        *rc = RP_ESTORE;
+        return NULL;
+    }
+    json_t *failures = json_array();
+    for (size_t i = 0; i < r->elements; i++)
+        json_array_append_new(failures, json_stringn(r->element[i]->str, r->element[i]->len));
+    freeReplyObject(r);
+    json_t *out = response_of(app, id, rec, failures);
+    json_decref(failures);
+    json_decref(rec);
+    return out;
+}
+
+json_t *rp_job_list(const char *app, enum rp_job_type type, const char *segment, long page_size,
+                    const char *token)
+{
+    char key[RP_KEY_MAX_JOB];
+    if (segment)
+        rp_key_segment_jobs(key, app, segment, type);
+    else
+        rp_key_jobs(key, app, type);
+    long start = token && *token ? strtol(token, NULL, 10) : 0;
+    if (start < 0)
+        start = 0;
+    redisReply *r = rp_store_command("ZREVRANGE %s %ld %ld", key, start, start + page_size);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        return NULL;
+    }
+    json_t *items = json_array();
+    size_t shown = r->elements > (size_t)page_size ? (size_t)page_size : r->elements;
+    for (size_t i = 0; i < shown; i++) {
+        int rc;
+        json_t *one = rp_job_response(app, r->element[i]->str, type, &rc);
+        if (rc == RP_ESTORE) {
+            json_decref(items);
+            freeReplyObject(r);
+            return NULL;
+        }
+        if (one)
+            json_array_append_new(items, one);
+    }
+    json_t *out = json_pack("{s:o}", "Item", items);
+    if (r->elements > (size_t)page_size) {
+        char next[24];
+        snprintf(next, sizeof(next), "%ld", start + page_size);
+        json_object_set_new(out, "NextToken", json_string(next));
+    }
+    freeReplyObject(r);
+    return out;
+}
+
+void rp_job_append_failure(const char *app, const char *id, const char *text)
+{
+    char key[RP_KEY_MAX_JOB];
+    rp_key_job_failures(key, app, id);
+    /* Texts were cut to fit buffers, maybe inside a UTF-8 sequence: keep the valid prefix. */
+    size_t n = strlen(text);
+    while (n && !rp_utf8_valid(text, n))
+        n--;
+    rp_store_append("RPUSH %s %b", key, text, n);
+    rp_store_append("LTRIM %s 0 %d", key, RP_JOB_MAX_FAILURES - 1);
+}
+
+/* ---- The runner ------------------------------------------------------------------------- */
+
+/* KEYS[1] run queue. ARGV: now, lease. Claims the first claimable unit. */
+static struct rp_script claim_script = {.source =
+    "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)\n"
+    "if #m == 0 then return false end\n"
+    "redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), m[1])\n"
+    "return m[1]\n"};
+
+/* KEYS[1] job. ARGV: piece, 'cp' or 'fp'. Counts a piece once; returns 1 when it was the last. */
+static struct rp_script piece_done_script = {.source =
+    "if redis.call('HSETNX', KEYS[1], 'd' .. ARGV[1], '1') == 1 then\n"
+    "  redis.call('HINCRBY', KEYS[1], ARGV[2], 1)\n"
+    "end\n"
+    "local cp = tonumber(redis.call('HGET', KEYS[1], 'cp') or '0')\n"
+    "local fp = tonumber(redis.call('HGET', KEYS[1], 'fp') or '0')\n"
+    "local tp = tonumber(redis.call('HGET', KEYS[1], 'tp') or '0')\n"
+    "if cp + fp >= tp then return 1 end\n"
+    "return 0\n"};
+
+static const struct rp_config *job_cfg;
+static atomic_int stopping;
+
+const struct rp_config *rp_job_config(void)
+{
+    return job_cfg;
+}
+
+static void renew(struct rp_job_ctx *ctx)
+{
+    char score[24];
+    snprintf(score, sizeof(score), "%lld", (long long)(rp_now_ms() + lease_ms(ctx->cfg)));
+    redisReply *r = rp_store_command("ZADD %s XX %s %s", RP_KEY_JOBQ, score, ctx->unit);
+    if (r)
+        freeReplyObject(r);
+}
+
+static int simple(redisReply *r)
+{
+    int ok = rp_reply_ok(r);
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : RP_ESTORE;
+}
+
+static int set_status(const char *app, const char *id, const char *status)
+{
+    char key[RP_KEY_MAX_JOB];
+    rp_key_job(key, app, id);
+    return simple(rp_store_command("HSET %s status %s", key, status));
+}
+
+static int queue_unit(const char *app, const char *id, const char *unit)
+{
+    char member[160];
+    snprintf(member, sizeof(member), "%s/%s/%s", app, id, unit);
+    return simple(rp_store_command("ZADD %s 0 %s", RP_KEY_JOBQ, member));
+}
+
+static int unit_done(const char *member)
+{
+    return simple(rp_store_command("ZREM %s %s", RP_KEY_JOBQ, member));
+}
+
+static int run_init(struct rp_job_ctx *ctx)
+{
+    if (set_status(ctx->app, ctx->id, "INITIALIZING"))
+        return RP_ESTORE;
+    json_int_t tp = int_field(ctx->record, "tp");
+    if (tp == 0)
+        return queue_unit(ctx->app, ctx->id, "fin") || unit_done(ctx->unit) ? RP_ESTORE : 0;
+    if (set_status(ctx->app, ctx->id, "PROCESSING"))
+        return RP_ESTORE;
+    for (json_int_t i = 0; i < tp; i++) {
+        char member[160];
+        snprintf(member, sizeof(member), "%s/%s/%lld", ctx->app, ctx->id, (long long)i);
+        rp_store_append("ZADD %s NX 0 %s", RP_KEY_JOBQ, member);
+    }
+    for (json_int_t i = 0; i < tp; i++) {
+        redisReply *r;
+        if (rp_store_collect(&r, 1))
+            return RP_ESTORE;
+        freeReplyObject(r);
+    }
+    return unit_done(ctx->unit);
+}
+
+static int run_piece(struct rp_job_ctx *ctx)
+{
+    struct rp_err err;
+    rp_err_clear(&err);
+    int rc = strcmp(field(ctx->record, "type"), "IMPORT") == 0 ? rp_import_piece(ctx, &err)
+                                                                : rp_export_piece(ctx, &err);
+    if (rc == RP_EAGAIN) {
+        /* Shutting down: the piece is claimable again at once, by this instance after a
+         * restart or by another one, and resumes from its checkpoint. */
+        redisReply *r = rp_store_command("ZADD %s XX 0 %s", RP_KEY_JOBQ, ctx->unit);
+        if (r)
+            freeReplyObject(r);
+        return 0;
+    }
+    if (rc == RP_ESTORE || rc == RP_ECONFLICT)
+        return rc; /* the lease lapses and the piece runs again, or another runner has it */
+    char key[RP_KEY_MAX_JOB], piece[16];
+    rp_key_job(key, ctx->app, ctx->id);
+    snprintf(piece, sizeof(piece), "%d", ctx->piece);
+    if (rc) {
+        char text[400];
+        snprintf(text, sizeof(text), "%s%s%s", err.field, err.field[0] ? ": " : "", err.msg);
+        rp_job_append_failure(ctx->app, ctx->id, text);
+        redisReply *r[2];
+        if (rp_store_collect(r, 2))
+            return RP_ESTORE;
+        freeReplyObject(r[0]);
+        freeReplyObject(r[1]);
+    }
+    const char *args[] = {key, piece, rc ? "fp" : "cp"};
+    redisReply *r = rp_store_eval(&piece_done_script, 1, 3, args, NULL);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_INTEGER) {
+        if (r)
+            freeReplyObject(r);
+        return RP_ESTORE;
+    }
+    int last = r->integer == 1;
+    freeReplyObject(r);
+    if (last && queue_unit(ctx->app, ctx->id, "fin"))
+        return RP_ESTORE;
+    return unit_done(ctx->unit);
+}
+
+static int run_fin(struct rp_job_ctx *ctx)
+{
+    int failed = int_field(ctx->record, "fp") > 0;
+    if (set_status(ctx->app, ctx->id, failed ? "FAILING" : "COMPLETING"))
+        return RP_ESTORE;
+    if (strcmp(field(ctx->record, "type"), "IMPORT") == 0 && rp_import_finish(ctx))
+        return RP_ESTORE;
+    char key[RP_KEY_MAX_JOB], running[RP_KEY_MAX_JOB], done[RP_ISO_SIZE];
+    rp_key_job(key, ctx->app, ctx->id);
+    rp_key_jobs_running(running, ctx->app);
+    rp_time_iso(rp_now_ms(), done);
+    rp_store_append("HSET %s status %s done %s", key, failed ? "FAILED" : "COMPLETED", done);
+    rp_store_append("SREM %s %s", running, ctx->id);
+    redisReply *r[2];
+    if (rp_store_collect(r, 2))
+        return RP_ESTORE;
+    freeReplyObject(r[0]);
+    freeReplyObject(r[1]);
+    rp_info("jobs", "%s job %s of app %s %s", field(ctx->record, "type"), ctx->id, ctx->app,
+            failed ? "FAILED" : "COMPLETED");
+    return unit_done(ctx->unit);
+}
+
+int rp_jobs_run_once(const struct rp_config *cfg)
+{
+    char now[24], lease[24];
+    snprintf(now, sizeof(now), "%lld", (long long)rp_now_ms());
+    snprintf(lease, sizeof(lease), "%lld", lease_ms(cfg));
+    const char *args[] = {RP_KEY_JOBQ, now, lease};
+    redisReply *r = rp_store_eval(&claim_script, 1, 3, args, NULL);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_STRING) {
+        if (r)
+            freeReplyObject(r);
+        return 0;
+    }
+    struct rp_job_ctx ctx = {.cfg = cfg, .progress = renew, .piece = -1};
+    snprintf(ctx.unit, sizeof(ctx.unit), "%s", r->str);
+    freeReplyObject(r);
+    char parts[160];
+    snprintf(parts, sizeof(parts), "%s", ctx.unit);
+    char *s1 = strchr(parts, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+    if (!s1 || !s2) {
+        unit_done(ctx.unit);
+        return 1;
+    }
+    *s1 = *s2 = '\0';
+    ctx.app = parts;
+    ctx.id = s1 + 1;
+    const char *unit = s2 + 1;
+    int rc;
+    ctx.record = load_record(ctx.app, ctx.id, &rc);
+    if (!ctx.record) {
+        if (rc == RP_ENOTFOUND)
+            unit_done(ctx.unit); /* the app was deleted */
+        return 1;
+    }
+    if (strcmp(unit, "init") == 0) {
+        rc = run_init(&ctx);
+    } else if (strcmp(unit, "fin") == 0) {
+        rc = run_fin(&ctx);
+    } else {
+        ctx.piece = atoi(unit);
+        rc = run_piece(&ctx);
+    }
+    if (rc)
+        rp_warn("jobs", "job %s of app %s, unit %s: %s; retried after the lease", ctx.id, ctx.app,
+                unit, rp_rc_msg(rc));
+    json_decref(ctx.record);
+    return 1;
+}
+
+static pthread_t *threads;
+static int n_threads;
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+
+int rp_jobs_stopping(void)
+{
+    return atomic_load(&stopping);
+}
+
+static void *runner_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stopping)) {
+        if (rp_jobs_run_once(job_cfg))
+            continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += IDLE_POLL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&idle_lock);
+        if (!atomic_load(&stopping))
+            pthread_cond_timedwait(&idle_cond, &idle_lock, &ts);
+        pthread_mutex_unlock(&idle_lock);
+    }
+    rp_store_thread_close();
+    return NULL;
+}
+
+int rp_jobs_start(const struct rp_config *cfg, int count)
+{
+    job_cfg = cfg;
+    atomic_store(&stopping, 0);
+    if (count <= 0)
+        return 0;
+    threads = rp_calloc((size_t)count, sizeof(pthread_t));
+    for (n_threads = 0; n_threads < count; n_threads++)
+        if (pthread_create(&threads[n_threads], NULL, runner_main, NULL)) {
+            rp_error("jobs", "cannot start job runner threads");
+            rp_jobs_stop();
+            return RP_EFATAL;
+        }
+    return 0;
+}
+
+void rp_jobs_stop(void)
+{
+    pthread_mutex_lock(&idle_lock);
+    atomic_store(&stopping, 1);
+    pthread_cond_broadcast(&idle_cond);
+    pthread_mutex_unlock(&idle_lock);
+    for (int i = 0; i < n_threads; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+    threads = NULL;
+    n_threads = 0;
+}
