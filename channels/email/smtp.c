@@ -94,7 +94,10 @@ static SSL_CTX *tls_context(const struct rp_smtp_relay *r, const char *ca_file)
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx)
         return NULL;
+    /* TLS 1.2 only: libESMTP 1.1's reader loses the reply that follows a TLS 1.3 session
+     * ticket now and then (the EHLO after STARTTLS goes unanswered and the session ends). */
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_default_verify_paths(ctx);
     if (ca_file && *ca_file && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
         rp_warn("email", "msg=\"cannot load tls.ca_file\" file=%s", ca_file);
@@ -219,6 +222,15 @@ void rp_email_map_status(int code, const char *text, int enh_class, int enh_subj
         rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "%s",
                                session_error ? session_error : "the relay gave no answer");
         return;
+    }
+    /* Relays that do not announce ENHANCEDSTATUSCODES often still start their text with one
+     * (RFC 3463: "5.1.1 User unknown"); libESMTP only parses it when announced. */
+    int c = 0, s = 0, d = 0;
+    if (enh_class == 0 && text && sscanf(text, "%1d.%3d.%3d", &c, &s, &d) == 3 &&
+        c == code / 100) {
+        enh_class = c;
+        enh_subject = s;
+        enh_detail = d;
     }
     enum rp_delivery_status status =
         code >= 500 ? RP_DS_PERMANENT_FAILURE : RP_DS_TEMPORARY_FAILURE;
@@ -346,7 +358,8 @@ static void run_session(struct relay *relay, struct job *batch)
              smtp_set_messagecb(j->msg, message_cb, j);
     }
     char why[400] = "";
-    if (!ok || !smtp_start_session(s)) {
+    int session_ok = ok && smtp_start_session(s);
+    if (!session_ok || st.starttls_missing || st.bad_certificate) {
         char buf[128];
         const char *e = smtp_strerror(smtp_errno(), buf, sizeof(buf));
         if (st.starttls_missing)
@@ -359,6 +372,13 @@ static void run_session(struct relay *relay, struct job *batch)
             snprintf(why, sizeof(why), "SMTP session with the relay failed: %s",
                      e ? e : "unknown error");
     }
+    /* smtp_start_session can answer success for a session the relay dropped (seen after a
+     * refused STARTTLS): a message without any answer then says what smtp_errno says. */
+    char dropped[200];
+    char errbuf[128];
+    const char *e = smtp_strerror(smtp_errno(), errbuf, sizeof(errbuf));
+    snprintf(dropped, sizeof(dropped), "the SMTP session ended before this message: %s",
+             e ? e : "unknown error");
     for (struct job *j = batch; j; j = j->next) {
         struct rp_delivery_result *r = &j->send->result;
         const smtp_status_t *from = j->msg ? smtp_reverse_path_status(j->msg) : NULL;
@@ -376,7 +396,7 @@ static void run_session(struct relay *relay, struct job *batch)
             rp_email_map_status(decisive->code, decisive->text, decisive->enh_class,
                                 decisive->enh_subject, decisive->enh_detail, why, r);
         else
-            rp_email_map_status(0, NULL, 0, 0, 0, why[0] ? why : NULL, r);
+            rp_email_map_status(0, NULL, 0, 0, 0, why[0] ? why : dropped, r);
         snprintf(r->message_id, sizeof(r->message_id), "%s", j->message_id);
     }
     if (s)

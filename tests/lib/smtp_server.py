@@ -37,6 +37,12 @@ def serve(args):
     user, password = (args.auth.split(":", 1) if args.auth else (None, None))
     counter = [0]
 
+    def login_of(session):
+        data = getattr(session, "auth_data", None)
+        if isinstance(data, LoginPassword) and session.authenticated:
+            return data.login.decode()
+        return None
+
     class Handler:
         async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
             answer = rules.get(address.lower())
@@ -52,7 +58,7 @@ def serve(args):
                 "rcpt_tos": envelope.rcpt_tos,
                 "data": base64.b64encode(envelope.original_content or envelope.content).decode(),
                 "tls": session.ssl is not None,
-                "auth": session.login_data.login.decode() if session.login_data else None,
+                "auth": login_of(session),
             }
             path = os.path.join(args.dir, "%06d.json" % counter[0])
             with open(path + ".tmp", "w") as f:
@@ -63,7 +69,7 @@ def serve(args):
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = (isinstance(auth_data, LoginPassword) and user is not None and
               auth_data.login.decode() == user and auth_data.password.decode() == password)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, auth_data=auth_data if ok else None)
 
     params = {}
     if args.tls:
