@@ -87,6 +87,17 @@ static void auth_init(void)
 
 /* ---- Relays ---------------------------------------------------------------------------------- */
 
+/* Why OpenSSL refused the relay's certificate in this thread's current session (0: it did
+ * not), so the failure can be told in words: libESMTP only sees a failed handshake. */
+static _Thread_local int tls_verify_error;
+
+static int on_verify(int preverify_ok, X509_STORE_CTX *store)
+{
+    if (!preverify_ok && !tls_verify_error)
+        tls_verify_error = X509_STORE_CTX_get_error(store);
+    return preverify_ok;
+}
+
 /* System CAs plus tls.ca_file; the peer must present a certificate for the relay's host
  * (checked by OpenSSL here, whatever libESMTP itself checks). */
 static SSL_CTX *tls_context(const struct rp_smtp_relay *r, const char *ca_file)
@@ -101,7 +112,7 @@ static SSL_CTX *tls_context(const struct rp_smtp_relay *r, const char *ca_file)
     SSL_CTX_set_default_verify_paths(ctx);
     if (ca_file && *ca_file && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
         rp_warn("email", "msg=\"cannot load tls.ca_file\" file=%s", ca_file);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, on_verify);
     X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
     int ok = X509_VERIFY_PARAM_set1_ip_asc(param, r->host) == 1 ||
              X509_VERIFY_PARAM_set1_host(param, r->host, 0) == 1;
@@ -358,8 +369,12 @@ static void run_session(struct relay *relay, struct job *batch)
              smtp_set_messagecb(j->msg, message_cb, j);
     }
     char why[400] = "";
+    tls_verify_error = 0;
     int session_ok = ok && smtp_start_session(s);
-    if (!session_ok || st.starttls_missing || st.bad_certificate) {
+    if (tls_verify_error)
+        snprintf(why, sizeof(why), "the relay's TLS certificate was refused: %s",
+                 X509_verify_cert_error_string(tls_verify_error));
+    else if (!session_ok || st.starttls_missing || st.bad_certificate) {
         char buf[128];
         const char *e = smtp_strerror(smtp_errno(), buf, sizeof(buf));
         if (st.starttls_missing)

@@ -32,6 +32,14 @@ def events():
     return found
 
 
+def assert_softbounce_says(address, words):
+    """Each attempt leaves an event; a direct send retried until its deadline may answer only
+    "not attempted before the deadline", so the reason is read from the attempts' events."""
+    found = [e for e in events() if e["attributes"].get("address") == address]
+    assert found and all(e["event_type"] == "_email.softbounce" for e in found), found
+    assert any(words in e["attributes"]["status_message"] for e in found), found
+
+
 def parse(record):
     return email.message_from_bytes(record["data"], policy=email.policy.default)
 
@@ -197,9 +205,10 @@ def test_app_relay_login_and_starttls_required():
     status, body = relay_request("PUT", {"url": plain_srv.url, "starttls": "required"})
     assert status == 200, body
     time.sleep(SETTINGS_TTL_S)  # workers cache channel settings this long
-    resp = send(["ann@example.org"], {"Body": "must not go in clear"})
-    r = resp["Result"]["ann@example.org"]
-    assert r["DeliveryStatus"] == "TEMPORARY_FAILURE" and "STARTTLS" in r["StatusMessage"], r
+    resp = send(["tls-required@example.org"], {"Body": "must not go in clear"})
+    r = resp["Result"]["tls-required@example.org"]
+    assert r["DeliveryStatus"] == "TEMPORARY_FAILURE", r
+    assert_softbounce_says("tls-required@example.org", "STARTTLS")
     assert plain_srv.messages() == []
     # The same relay with STARTTLS off and AUTH LOGIN (the only mechanism it offers).
     status, body = relay_request("PUT", {"url": plain_srv.url, "starttls": "off",
@@ -229,6 +238,23 @@ def test_app_relay_login_and_starttls_required():
     assert status == 404, body
 
 
+def test_certificate_for_another_name_refused():
+    # The test certificate names localhost and 127.0.0.1 only; this relay answers on 127.0.0.2.
+    other = SmtpServer(tls=True, host="127.0.0.2").start()
+    try:
+        status, body = relay_request("PUT", {"url": other.url, "starttls": "required"})
+        assert status == 200, body
+        time.sleep(SETTINGS_TTL_S)
+        resp = send(["impostor@example.org"], {"Body": "must not reach an impostor"})
+        r = resp["Result"]["impostor@example.org"]
+        assert r["DeliveryStatus"] == "TEMPORARY_FAILURE", r
+        assert_softbounce_says("impostor@example.org", "certificate was refused")
+        assert other.messages() == []
+    finally:
+        relay_request("DELETE")
+        other.stop()
+
+
 def test_smtps_url_is_a_config_error():
     import subprocess
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPOINT_")}
@@ -251,7 +277,7 @@ def main():
             "REPOINT_SMTP_USERNAME": "relayuser", "REPOINT_SMTP_PASSWORD": "relaypass",
             "REPOINT_SMTP_CONNECTIONS": "2", "REPOINT_SMTP_TIMEOUT_MS": "5000",
             "REPOINT_TLS_CA_FILE": os.path.join(TESTCA, "ca.pem"),
-            "REPOINT_DIRECT_DEADLINE_MS": "3000"})
+            "REPOINT_DIRECT_DEADLINE_MS": "5000"})
         daemon.start()
         client = daemon.client()
         app = client.create_app(CreateApplicationRequest={"Name": "mail"})["ApplicationResponse"]["Id"]
@@ -266,7 +292,7 @@ def main():
                 test_cli_simple_email_multipart, test_body_only_and_charset, test_cli_raw_email,
                 test_relay_answers_map, test_endpoint_deactivated_by_unknown_user,
                 test_header_injection_refused, test_app_relay_login_and_starttls_required,
-                test_smtps_url_is_a_config_error,
+                test_certificate_for_another_name_refused, test_smtps_url_is_a_config_error,
             ])
         except SystemExit as e:
             if e.code:

@@ -2,7 +2,7 @@
 which has it) with a handler that stores every accepted message as a JSON file, answers chosen
 recipients with 4xx/5xx, offers STARTTLS with the test certificate and AUTH PLAIN/LOGIN.
 
-As a script (the server):  /usr/bin/python3 smtp_server.py --port P --dir D [--tls]
+As a script (the server):  /usr/bin/python3 smtp_server.py [--host H] --port P --dir D [--tls]
     [--auth user:password] [--login-only] [--rule address=CODE text]...
 As a module (the tests):   SmtpServer(tls=True, auth="u:p", rules={...}).start(); .messages()
 """
@@ -81,7 +81,7 @@ def serve(args):
         params["auth_require_tls"] = False
         if args.login_only:
             params["auth_exclude_mechanism"] = ["PLAIN"]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=args.port,
+    controller = Controller(Handler(), hostname=args.host, port=args.port,
                             decode_data=False, **params)
     controller.start()
     with open(os.path.join(args.dir, "ready"), "w") as f:
@@ -102,11 +102,12 @@ def free_port():
 class SmtpServer:
     """The server above as a child process on a free loopback port."""
 
-    def __init__(self, tls=False, auth=None, rules=None, login_only=False):
+    def __init__(self, tls=False, auth=None, rules=None, login_only=False, host="127.0.0.1"):
+        self.host = host
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="rp-smtp-")
-        self.args = [SYSTEM_PYTHON, os.path.abspath(__file__), "--port", str(self.port),
-                     "--dir", self.dir]
+        self.args = [SYSTEM_PYTHON, os.path.abspath(__file__), "--host", host,
+                     "--port", str(self.port), "--dir", self.dir]
         if tls:
             self.args.append("--tls")
         if auth:
@@ -119,7 +120,7 @@ class SmtpServer:
 
     @property
     def url(self):
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"smtp://{self.host}:{self.port}"
 
     def start(self):
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
@@ -168,6 +169,7 @@ class SmtpServer:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--tls", action="store_true")
