@@ -177,8 +177,9 @@ def test_endpoint_deactivated_by_unknown_user():
         "MessageConfiguration": {"EmailMessage": {"Body": "hi"}}})["MessageResponse"]
     r = resp["EndpointResult"]["mail-1"]
     assert r["DeliveryStatus"] == "PERMANENT_FAILURE", r
-    ep = c.get_endpoint(ApplicationId=app, EndpointId="mail-1")["EndpointResponse"]
-    assert ep["EndpointStatus"] == "INACTIVE", ep
+    # The worker deactivates the endpoint after answering: wait for it.
+    harness.wait_until(lambda: c.get_endpoint(ApplicationId=app, EndpointId="mail-1")[
+        "EndpointResponse"]["EndpointStatus"] == "INACTIVE", what="endpoint INACTIVE")
 
 
 def test_header_injection_refused():
