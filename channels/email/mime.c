@@ -263,7 +263,7 @@ static int convert(const char *text, const char *charset, char **out, size_t *ou
     if (is_utf8_name(charset))
         return 0;
     iconv_t cd = iconv_open(charset, "UTF-8");
-    if (cd == (iconv_t)-1)
+    if (cd == (iconv_t)-1) /* NOLINT(performance-no-int-to-ptr): iconv's error value */
         return rp_err_set(err, RP_EINVAL, "Charset", "names a character set Repoint cannot "
                                                      "encode");
     size_t in_left = strlen(text), cap = in_left * 4 + 16;
@@ -367,7 +367,7 @@ static void put_qp(struct rp_mime_buf *b, const unsigned char *s, size_t len)
 
 static void put_base64_lines(struct rp_mime_buf *b, const unsigned char *s, size_t len)
 {
-    const size_t per_line = ENCODED_LINE / 4 * 3;
+    const size_t per_line = (size_t)ENCODED_LINE / 4 * 3;
     for (size_t i = 0; i < len; i += per_line) {
         put_base64(b, s + i, len - i < per_line ? len - i : per_line);
         puts_(b, "\r\n");
@@ -522,7 +522,7 @@ int rp_mime_build(const struct rp_mime_message *m, struct rp_mime_buf *out, stru
     if (rc < 0)
         return rc;
     if (out->overflow)
-        return rp_err_set(err, RP_ETOOBIG, "Message", "is larger than %u bytes", RP_MIME_MAX);
+        return rp_err_set(err, RP_ETOOBIG, "Message", "is larger than %zu bytes", RP_MIME_MAX);
     return 0;
 }
 
@@ -677,6 +677,6 @@ int rp_mime_raw_prepare(const char *b64, size_t b64_len, const char *message_id,
     put_7bit(out, (const char *)raw, len);
     free(raw);
     if (out->overflow)
-        return rp_err_set(err, RP_ETOOBIG, field, "is larger than %u bytes", RP_MIME_MAX);
+        return rp_err_set(err, RP_ETOOBIG, field, "is larger than %zu bytes", RP_MIME_MAX);
     return 0;
 }

@@ -16,7 +16,7 @@
 #include "../../gateway/err.h"
 
 /* SES's limit on a whole message, which Pinpoint inherits: 10 MB before encoding. */
-#define RP_MIME_MAX (10u * 1024u * 1024u)
+#define RP_MIME_MAX ((size_t)10 * 1024 * 1024)
 
 /* A growable byte buffer with a hard ceiling (no input makes it grow without bound). */
 struct rp_mime_buf {

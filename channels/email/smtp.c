@@ -286,7 +286,7 @@ static void set_nodelay_to_port(int port)
         long fd = strtol(e->d_name, &end, 10);
         if (*end || end == e->d_name || fd == dirfd(dir))
             continue;
-        struct sockaddr_storage peer;
+        struct sockaddr_storage peer = {0};
         socklen_t len = sizeof(peer);
         int type = 0;
         socklen_t tlen = sizeof(type);

@@ -157,7 +157,7 @@ int rp_smtp_relay_from_json(const json_t *doc, const struct rp_config *cfg,
     memset(r, 0, sizeof(*r));
     if (!json_is_object(doc))
         return rp_err_set(err, RP_EINVAL, "relay", "must be a JSON object");
-    const char *url, *starttls, *user, *pass;
+    const char *url = NULL, *starttls = NULL, *user = NULL, *pass = NULL;
     int rc = get_string(doc, "url", 2048, &url, err);
     if (rc == 0)
         rc = get_string(doc, "starttls", 16, &starttls, err);
