@@ -191,6 +191,16 @@ def test_header_injection_refused():
     except ClientError as e:
         assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
         assert "SimpleEmail.Subject.Data" in e.response["Error"]["Message"], e.response
+    # A per-address TitleOverride is the subject too: refused before anything is sent.
+    srv = state["server"]
+    before = len(srv.messages())
+    resp = state["client"].send_messages(ApplicationId=state["app"], MessageRequest={
+        "Addresses": {"ann@example.org": {"ChannelType": "EMAIL",
+                                          "TitleOverride": "hi\r\nBcc: victim@example.net"}},
+        "MessageConfiguration": {"EmailMessage": {"Body": "x"}}})["MessageResponse"]
+    r = resp["Result"]["ann@example.org"]
+    assert r["DeliveryStatus"] == "PERMANENT_FAILURE" and "Subject" in r["StatusMessage"], r
+    assert len(srv.messages()) == before
     try:
         send(["ann@example.org"], {"FromAddress": "a@example.com\nBcc: v@example.net",
                                    "Body": "x"})
