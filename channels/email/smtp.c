@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,16 +330,11 @@ static void on_event(smtp_session_t session, int event_no, void *arg, ...)
         break;
     }
     case SMTP_EV_INVALID_PEER_CERTIFICATE:
-    case SMTP_EV_NO_PEER_CERTIFICATE: {
-        /* (long result, int *ok, ...) for the first, (int *ok, ...) for the other: refuse. */
-        if (event_no == SMTP_EV_INVALID_PEER_CERTIFICATE)
-            (void)va_arg(ap, long);
-        int *ok = va_arg(ap, int *);
-        if (ok)
-            *ok = 0;
+    case SMTP_EV_NO_PEER_CERTIFICATE:
+        /* libESMTP's own verdict for these is already "refuse" (its ok flag starts at 0); only
+         * note it for the result's message. */
         st->bad_certificate = 1;
         break;
-    }
     default:
         break;
     }
@@ -469,9 +465,11 @@ static void run_session(struct relay *relay, struct job *batch)
  * it for the same relay. Lock held. */
 static struct job *take_batch(struct email_transport *t)
 {
-    struct job **link = &t->pending;
-    while (*link && (*link)->relay->active >= (*link)->relay->cfg.connections)
+    struct job **link = &t->pending, *prev = NULL;
+    while (*link && (*link)->relay->active >= (*link)->relay->cfg.connections) {
+        prev = *link;
         link = &(*link)->next;
+    }
     if (!*link)
         return NULL;
     struct relay *relay = (*link)->relay;
@@ -480,19 +478,18 @@ static struct job *take_batch(struct email_transport *t)
     while (*link && n < relay->cfg.messages_per_connection) {
         struct job *j = *link;
         if (j->relay != relay) {
+            prev = j;
             link = &j->next;
             continue;
         }
         *link = j->next;
+        if (t->pending_tail == j)
+            t->pending_tail = prev;
         j->next = NULL;
         *tail = j;
         tail = &j->next;
         n++;
     }
-    /* The tail pointer of the pending list follows whatever now ends it. */
-    t->pending_tail = NULL;
-    for (struct job *j = t->pending; j; j = j->next)
-        t->pending_tail = j;
     relay->active++;
     return batch;
 }
