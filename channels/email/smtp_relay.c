@@ -104,6 +104,10 @@ int rp_smtp_relay_from_config(const struct rp_config *cfg, struct rp_smtp_relay 
         r->username = rp_strdup(user);
         r->password = rp_strdup(pass);
     }
+    if (r->username && r->starttls == RP_SMTP_STARTTLS_OFF && !rp_smtp_host_is_loopback(r->host))
+        return rp_err_set(err, RP_EINVAL, "smtp.starttls",
+                          "is off for a remote relay with smtp.username: the password would "
+                          "cross the network in clear");
     r->connections = (int)rp_config_int(cfg, "smtp.connections");
     r->messages_per_connection = (int)rp_config_int(cfg, "smtp.messages_per_connection");
     r->timeout_ms = (long)rp_config_int(cfg, "smtp.timeout_ms");
@@ -173,6 +177,10 @@ int rp_smtp_relay_from_json(const json_t *doc, const struct rp_config *cfg,
         return rp_err_set(err, RP_EINVAL, "password", "is given without a username");
     if ((rc = rp_smtp_relay_parse_url(url, starttls, r, "url", "starttls", err)) < 0)
         return rc;
+    if (user && r->starttls == RP_SMTP_STARTTLS_OFF && !rp_smtp_host_is_loopback(r->host))
+        return rp_err_set(err, RP_EINVAL, "starttls",
+                          "is off for a remote relay with a username: the password would cross "
+                          "the network in clear");
     long long connections = rp_config_int(cfg, "smtp.connections");
     long long per = rp_config_int(cfg, "smtp.messages_per_connection");
     long long timeout = rp_config_int(cfg, "smtp.timeout_ms");

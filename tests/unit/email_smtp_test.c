@@ -122,6 +122,8 @@ static void test_relay_json(void **state)
         {"{\"url\": \"smtp://h\", \"connections\": 0}", "connections"},
         {"{\"url\": \"smtp://h\", \"timeout_ms\": 5}", "timeout_ms"},
         {"{\"url\": \"smtp://h\", \"username\": \"a\\nb\"}", "username"},
+        {"{\"url\": \"smtp://mx.example.com\", \"starttls\": \"off\", \"username\": \"u\"}",
+         "starttls"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         doc = json_loads(bad[i][0], 0, NULL);
