@@ -80,7 +80,9 @@ void rp_api_create_app(struct rp_request *req)
     rp_id_new(id);
     int64_t now_ms = rp_now_ms();
     rp_time_iso(now_ms, now);
-    char *tags_json = json_dumps(tags ? tags : json_object(), JSON_COMPACT);
+    json_t *no_tags = tags ? NULL : json_object();
+    char *tags_json = json_dumps(tags ? tags : no_tags, JSON_COMPACT);
+    json_decref(no_tags);
     char key[RP_KEY_MAX];
     rp_key_app(key, id);
     /* Record first, index second: a crash between them leaves an unlisted app, never a listed

@@ -280,6 +280,13 @@ def test_smtps_url_is_a_config_error():
     assert p.returncode == 2 and "smtp.url" in p.stderr and "smtps" in p.stderr, p.stderr
 
 
+def test_sigterm_exits_cleanly():
+    # Last: the transport stops its sender threads and frees every relay (under ASan a leak
+    # would make the exit status non-zero).
+    rc = state["daemon"].stop()
+    assert rc == 0, (rc, state["daemon"].logs()[-3000:])
+
+
 def main():
     server = SmtpServer(tls=True, auth="relayuser:relaypass", rules={
         "gone@example.org": "550 5.1.1 User unknown",
@@ -309,6 +316,7 @@ def main():
                 test_relay_answers_map, test_endpoint_deactivated_by_unknown_user,
                 test_header_injection_refused, test_app_relay_login_and_starttls_required,
                 test_certificate_for_another_name_refused, test_smtps_url_is_a_config_error,
+                test_sigterm_exits_cleanly,
             ])
         except SystemExit as e:
             if e.code:
