@@ -158,10 +158,10 @@ def test_relay_answers_map():
     assert gone["DeliveryStatus"] == "PERMANENT_FAILURE" and gone["StatusCode"] == 550, gone
     assert "User unknown" in gone["StatusMessage"], gone
     # A direct send retries a 4xx until its deadline, so its last word may be the deadline;
-    # every attempt's event carries the relay's 451.
+    # the events of the attempts the relay answered carry its 451.
     assert busy["DeliveryStatus"] == "TEMPORARY_FAILURE", busy
     assert_softbounce_says("busy@example.org", "Try again later")
-    assert all(e["attributes"]["status_code"] == "451" for e in events()
+    assert any(e["attributes"]["status_code"] == "451" for e in events()
                if e["attributes"].get("address") == "busy@example.org")
     found = {e["attributes"]["address"]: e for e in events()
              if e["attributes"].get("address") in ("gone@example.org", "busy@example.org")}
@@ -288,7 +288,8 @@ def test_sigterm_exits_cleanly():
 
 
 def main():
-    server = SmtpServer(tls=True, auth="relayuser:relaypass", rules={
+    # The main relay offers AUTH PLAIN only, the app relay AUTH LOGIN only: both are used.
+    server = SmtpServer(tls=True, auth="relayuser:relaypass", plain_only=True, rules={
         "gone@example.org": "550 5.1.1 User unknown",
         "busy@example.org": "451 4.3.0 Try again later"}).start()
     plain_server = SmtpServer(auth="loginuser:s3cret", login_only=True).start()

@@ -3,7 +3,7 @@ which has it) with a handler that stores every accepted message as a JSON file, 
 recipients with 4xx/5xx, offers STARTTLS with the test certificate and AUTH PLAIN/LOGIN.
 
 As a script (the server):  /usr/bin/python3 smtp_server.py [--host H] --port P --dir D [--tls]
-    [--auth user:password] [--login-only] [--rule address=CODE text]...
+    [--auth user:password] [--login-only|--plain-only] [--rule address=CODE text]...
 As a module (the tests):   SmtpServer(tls=True, auth="u:p", rules={...}).start(); .messages()
 """
 import argparse
@@ -81,6 +81,8 @@ def serve(args):
         params["auth_require_tls"] = False
         if args.login_only:
             params["auth_exclude_mechanism"] = ["PLAIN"]
+        if args.plain_only:
+            params["auth_exclude_mechanism"] = ["LOGIN"]
     controller = Controller(Handler(), hostname=args.host, port=args.port,
                             decode_data=False, **params)
     controller.start()
@@ -102,7 +104,8 @@ def free_port():
 class SmtpServer:
     """The server above as a child process on a free loopback port."""
 
-    def __init__(self, tls=False, auth=None, rules=None, login_only=False, host="127.0.0.1"):
+    def __init__(self, tls=False, auth=None, rules=None, login_only=False, plain_only=False,
+                 host="127.0.0.1"):
         self.host = host
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="rp-smtp-")
@@ -114,6 +117,8 @@ class SmtpServer:
             self.args += ["--auth", auth]
         if login_only:
             self.args.append("--login-only")
+        if plain_only:
+            self.args.append("--plain-only")
         for address, answer in (rules or {}).items():
             self.args += ["--rule", f"{address}={answer}"]
         self.proc = None
@@ -176,5 +181,6 @@ if __name__ == "__main__":
     parser.add_argument("--auth")
     parser.add_argument("--rule", action="append")
     parser.add_argument("--login-only", action="store_true")
+    parser.add_argument("--plain-only", action="store_true")
     serve(parser.parse_args())
     sys.exit(0)
