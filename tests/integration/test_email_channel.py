@@ -196,14 +196,27 @@ def test_header_injection_refused():
     except ClientError as e:
         assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
         assert "SimpleEmail.Subject.Data" in e.response["Error"]["Message"], e.response
-    # A per-address TitleOverride is the subject too: refused before anything is sent.
+    # A per-address TitleOverride is the subject too.
+    try:
+        state["client"].send_messages(ApplicationId=state["app"], MessageRequest={
+            "Addresses": {"ann@example.org": {"ChannelType": "EMAIL",
+                                              "TitleOverride": "hi\r\nBcc: victim@example.net"}},
+            "MessageConfiguration": {"EmailMessage": {"Body": "x"}}})
+        raise AssertionError("accepted a TitleOverride with a line break")
+    except ClientError as e:
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert "].TitleOverride" in e.response["Error"]["Message"], e.response
+    # Through an endpoint the channel is known only once the endpoint is read: the message
+    # builder refuses it then, before anything reaches the relay.
     srv = state["server"]
     before = len(srv.messages())
+    state["client"].update_endpoint(ApplicationId=state["app"], EndpointId="mail-title",
+                                    EndpointRequest={"ChannelType": "EMAIL",
+                                                     "Address": "ann@example.org"})
     resp = state["client"].send_messages(ApplicationId=state["app"], MessageRequest={
-        "Addresses": {"ann@example.org": {"ChannelType": "EMAIL",
-                                          "TitleOverride": "hi\r\nBcc: victim@example.net"}},
+        "Endpoints": {"mail-title": {"TitleOverride": "hi\nBcc: victim@example.net"}},
         "MessageConfiguration": {"EmailMessage": {"Body": "x"}}})["MessageResponse"]
-    r = resp["Result"]["ann@example.org"]
+    r = resp["EndpointResult"]["mail-title"]
     assert r["DeliveryStatus"] == "PERMANENT_FAILURE" and "Subject" in r["StatusMessage"], r
     assert len(srv.messages()) == before
     try:
