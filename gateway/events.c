@@ -239,9 +239,9 @@ static json_t *email_facets(const struct rp_delivery *d, const struct rp_deliver
     } else if (strcmp(type, "_email.rejected") == 0) {
         json_object_set_new(mail_event, "reject", json_pack("{s:s}", "reason", r->status_message));
     } else {
-        json_t *recipient = json_pack("{s:s, s:s, s:s}", "email_address",
-                                      d->address ? d->address : "", "diagnostic_code", diagnostic,
-                                      "action", "failed");
+        json_t *recipient =
+            json_pack("{s:s, s:s, s:s}", "email_address", d->address ? d->address : "",
+                      "diagnostic_code", diagnostic, "action", "failed");
         const char *enhanced =
             json_string_value(json_object_get(r->attributes, "smtp_enhanced_status"));
         if (enhanced)

@@ -149,8 +149,8 @@ static void put_text_value(struct rp_mime_buf *b, const char *value)
 
 static bool is_atext_or_space(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == ' ' || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
+           strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
 const char *rp_mime_address_of(const char *s, size_t *len)
@@ -264,8 +264,9 @@ static int convert(const char *text, const char *charset, char **out, size_t *ou
         return 0;
     iconv_t cd = iconv_open(charset, "UTF-8");
     if (cd == (iconv_t)-1) /* NOLINT(performance-no-int-to-ptr): iconv's error value */
-        return rp_err_set(err, RP_EINVAL, "Charset", "names a character set Repoint cannot "
-                                                     "encode");
+        return rp_err_set(err, RP_EINVAL, "Charset",
+                          "names a character set Repoint cannot "
+                          "encode");
     size_t in_left = strlen(text), cap = in_left * 4 + 16;
     if (cap > RP_MIME_MAX) {
         iconv_close(cd);
@@ -406,10 +407,19 @@ static int put_part(struct rp_mime_buf *b, const char *subtype, const char *text
 /* Headers Repoint writes itself; a request's Headers may not repeat them. */
 static bool reserved_header(const char *name)
 {
-    static const char *const names[] = {
-        "From",        "To",           "Cc",      "Bcc",  "Reply-To",
-        "Subject",     "Date",         "Message-ID", "MIME-Version", "Content-Type",
-        "Content-Transfer-Encoding", "Return-Path", "Sender"};
+    static const char *const names[] = {"From",
+                                        "To",
+                                        "Cc",
+                                        "Bcc",
+                                        "Reply-To",
+                                        "Subject",
+                                        "Date",
+                                        "Message-ID",
+                                        "MIME-Version",
+                                        "Content-Type",
+                                        "Content-Transfer-Encoding",
+                                        "Return-Path",
+                                        "Sender"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(name, names[i]) == 0)
             return true;
@@ -610,8 +620,7 @@ static void copy_message_id(const unsigned char *value, size_t len, char *out, s
 }
 
 int rp_mime_raw_prepare(const char *b64, size_t b64_len, const char *message_id, int64_t date_ms,
-                        struct rp_mime_buf *out, struct rp_mime_raw_info *info,
-                        struct rp_err *err)
+                        struct rp_mime_buf *out, struct rp_mime_raw_info *info, struct rp_err *err)
 {
     const char *field = "RawEmail.Data";
     memset(info, 0, sizeof(*info));
@@ -641,8 +650,7 @@ int rp_mime_raw_prepare(const char *b64, size_t b64_len, const char *message_id,
                 rc = rp_err_set(err, RP_EINVAL, field, "starts with a continuation line");
         } else if (in_headers) {
             size_t colon = 0;
-            while (colon < line_len && line[colon] > 32 && line[colon] < 127 &&
-                   line[colon] != ':')
+            while (colon < line_len && line[colon] > 32 && line[colon] < 127 && line[colon] != ':')
                 colon++;
             if (colon == 0 || colon >= line_len || line[colon] != ':')
                 rc = rp_err_set(err, RP_EINVAL, field,

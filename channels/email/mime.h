@@ -39,18 +39,18 @@ struct rp_mime_header {
 
 /* Everything borrowed. Strings are UTF-8 unless charset says otherwise for the bodies. */
 struct rp_mime_message {
-    const char *from;             /* "Name <user@example.com>" or "user@example.com" */
-    const char *to;               /* the recipient's bare address */
-    const char *const *reply_to;  /* reply_to_count addresses, named or bare */
+    const char *from;            /* "Name <user@example.com>" or "user@example.com" */
+    const char *to;              /* the recipient's bare address */
+    const char *const *reply_to; /* reply_to_count addresses, named or bare */
     size_t reply_to_count;
-    const char *subject;          /* NULL or "" for none */
-    const char *text;             /* text/plain body or NULL */
-    const char *html;             /* text/html body or NULL */
-    const char *charset;          /* of subject and bodies; NULL or "" -> UTF-8 */
+    const char *subject;                  /* NULL or "" for none */
+    const char *text;                     /* text/plain body or NULL */
+    const char *html;                     /* text/html body or NULL */
+    const char *charset;                  /* of subject and bodies; NULL or "" -> UTF-8 */
     const struct rp_mime_header *headers; /* extra headers (SimpleEmail.Headers) */
     size_t header_count;
-    const char *message_id;       /* "id@domain", without angle brackets */
-    int64_t date_ms;              /* Unix milliseconds for the Date header (UTC) */
+    const char *message_id; /* "id@domain", without angle brackets */
+    int64_t date_ms;        /* Unix milliseconds for the Date header (UTC) */
 };
 
 /* Appends the whole message to out. With neither text nor html an empty text/plain body is
@@ -60,7 +60,7 @@ int rp_mime_build(const struct rp_mime_message *m, struct rp_mime_buf *out, stru
 
 /* What rp_mime_raw_prepare learned about a raw message. */
 struct rp_mime_raw_info {
-    int has_message_id; /* 1 when the message carried its own Message-ID */
+    int has_message_id;   /* 1 when the message carried its own Message-ID */
     char message_id[256]; /* its value without angle brackets or the one added ("" when none) */
 };
 
@@ -71,8 +71,7 @@ struct rp_mime_raw_info {
  * message has none, as SES does; everything else is relayed as is. Returns 0, or RP_EINVAL with
  * err naming "RawEmail.Data", or RP_ETOOBIG. */
 int rp_mime_raw_prepare(const char *b64, size_t b64_len, const char *message_id, int64_t date_ms,
-                        struct rp_mime_buf *out, struct rp_mime_raw_info *info,
-                        struct rp_err *err);
+                        struct rp_mime_buf *out, struct rp_mime_raw_info *info, struct rp_err *err);
 
 /* The bare address of "Name <addr>" or of a bare address: returns a pointer into s and its
  * length (borrowed). */

@@ -47,11 +47,11 @@
  * it. Shared by jobs (refs), guarded by the transport's lock. */
 struct relay {
     struct rp_smtp_relay cfg;
-    char *key;     /* the relay document as stored (global: ""), to find it again; owned */
-    SSL_CTX *tls;  /* NULL with STARTTLS off */
-    int refs;      /* jobs using it */
-    int active;    /* sessions running now */
-    int kept;      /* held by the transport (global, cached): not freed with its last job */
+    char *key;    /* the relay document as stored (global: ""), to find it again; owned */
+    SSL_CTX *tls; /* NULL with STARTTLS off */
+    int refs;     /* jobs using it */
+    int active;   /* sessions running now */
+    int kept;     /* held by the transport (global, cached): not freed with its last job */
 };
 
 struct job {
@@ -225,9 +225,8 @@ static void clean_text(const char *text, char *out, size_t size)
     out[n] = '\0';
 }
 
-void rp_email_map_status(int code, const char *text, int enh_class, int enh_subject,
-                         int enh_detail, const char *session_error,
-                         struct rp_delivery_result *r)
+void rp_email_map_status(int code, const char *text, int enh_class, int enh_subject, int enh_detail,
+                         const char *session_error, struct rp_delivery_result *r)
 {
     char clean[200];
     clean_text(text, clean, sizeof(clean));
@@ -243,8 +242,7 @@ void rp_email_map_status(int code, const char *text, int enh_class, int enh_subj
     /* Relays that do not announce ENHANCEDSTATUSCODES often still start their text with one
      * (RFC 3463: "5.1.1 User unknown"); libESMTP only parses it when announced. */
     int c = 0, s = 0, d = 0;
-    if (enh_class == 0 && text && sscanf(text, "%1d.%3d.%3d", &c, &s, &d) == 3 &&
-        c == code / 100) {
+    if (enh_class == 0 && text && sscanf(text, "%1d.%3d.%3d", &c, &s, &d) == 3 && c == code / 100) {
         enh_class = c;
         enh_subject = s;
         enh_detail = d;
@@ -294,8 +292,7 @@ static void set_nodelay_to_port(int port)
         if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_STREAM ||
             getpeername((int)fd, (struct sockaddr *)&peer, &len) != 0)
             continue;
-        int peer_port = peer.ss_family == AF_INET
-                            ? ntohs(((struct sockaddr_in *)&peer)->sin_port)
+        int peer_port = peer.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&peer)->sin_port)
                         : peer.ss_family == AF_INET6
                             ? ntohs(((struct sockaddr_in6 *)&peer)->sin6_port)
                             : -1;
@@ -385,8 +382,7 @@ static void run_session(struct relay *relay, struct job *batch)
         static const int waits[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
                                     Timeout_TRANSFER, Timeout_DATA2};
         for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++)
-            smtp_set_timeout(s, waits[i] | Timeout_OVERRIDE_RFC2822_MINIMUM,
-                             relay->cfg.timeout_ms);
+            smtp_set_timeout(s, waits[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, relay->cfg.timeout_ms);
         smtp_set_eventcb(s, on_event, &st);
         if (relay->cfg.starttls == RP_SMTP_STARTTLS_OFF) {
             smtp_starttls_enable(s, Starttls_DISABLED);
@@ -419,8 +415,9 @@ static void run_session(struct relay *relay, struct job *batch)
         char buf[128];
         const char *e = smtp_strerror(smtp_errno(), buf, sizeof(buf));
         if (st.starttls_missing)
-            snprintf(why, sizeof(why), "the relay does not offer STARTTLS, which smtp.starttls "
-                                       "requires");
+            snprintf(why, sizeof(why),
+                     "the relay does not offer STARTTLS, which smtp.starttls "
+                     "requires");
         else if (st.bad_certificate)
             snprintf(why, sizeof(why), "the relay's TLS certificate is not valid for %s",
                      relay->cfg.host);
@@ -552,9 +549,8 @@ static void complete_list(struct email_transport *t, struct job *list)
         if (rp_log_min_level <= RP_LOG_DEBUG) {
             char to[32];
             rp_redact(send->delivery->address, to, sizeof(to));
-            rp_debug("email", "msg=sent id=%s to=%s status=%s code=%d",
-                     send->delivery->message_id, to,
-                     rp_delivery_status_name(send->result.status), send->result.status_code);
+            rp_debug("email", "msg=sent id=%s to=%s status=%s code=%d", send->delivery->message_id,
+                     to, rp_delivery_status_name(send->result.status), send->result.status_code);
         }
         job_free(t, list);
         rp_send_complete(send);
@@ -693,8 +689,7 @@ static int build_message(struct job *j, const json_t *settings, struct rp_err *e
     int64_t now = rp_now_ms();
     if (raw) {
         struct rp_mime_raw_info info;
-        int rc = rp_mime_raw_prepare(raw, strlen(raw), j->message_id, now, &j->message, &info,
-                                     err);
+        int rc = rp_mime_raw_prepare(raw, strlen(raw), j->message_id, now, &j->message, &info, err);
         if (rc == 0)
             snprintf(j->message_id, sizeof(j->message_id), "%s", info.message_id);
         return rc;

@@ -19,8 +19,7 @@ void rp_email_send(void *transport, struct rp_send *send);
 /* Maps one recipient's SMTP outcome (libESMTP's status: code, text, enhanced triplet; code 0
  * when the session ended before the recipient got an answer) onto r. session_error (NULL when
  * the session succeeded) says why a message without an answer failed. Pure, for unit tests. */
-void rp_email_map_status(int code, const char *text, int enh_class, int enh_subject,
-                         int enh_detail, const char *session_error,
-                         struct rp_delivery_result *r);
+void rp_email_map_status(int code, const char *text, int enh_class, int enh_subject, int enh_detail,
+                         const char *session_error, struct rp_delivery_result *r);
 
 #endif

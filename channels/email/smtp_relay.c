@@ -12,12 +12,12 @@
 #include "../../gateway/util.h"
 
 /* Submission (RFC 6409), libESMTP's own default. */
-#define SMTP_DEFAULT_PORT 587
-#define SMTP_CONNECTIONS_MAX 256
+#define SMTP_DEFAULT_PORT       587
+#define SMTP_CONNECTIONS_MAX    256
 #define SMTP_PER_CONNECTION_MAX 10000
-#define SMTP_TIMEOUT_MIN 1000
-#define SMTP_TIMEOUT_MAX 600000
-#define SMTP_CREDENTIAL_MAX 512
+#define SMTP_TIMEOUT_MIN        1000
+#define SMTP_TIMEOUT_MAX        600000
+#define SMTP_CREDENTIAL_MAX     512
 
 void rp_smtp_relay_cleanup(struct rp_smtp_relay *r)
 {
@@ -35,8 +35,7 @@ bool rp_smtp_host_is_loopback(const char *host)
 }
 
 int rp_smtp_relay_parse_url(const char *url, const char *starttls, struct rp_smtp_relay *r,
-                            const char *url_field, const char *starttls_field,
-                            struct rp_err *err)
+                            const char *url_field, const char *starttls_field, struct rp_err *err)
 {
     if (strncmp(url, "smtps://", 8) == 0)
         return rp_err_set(err, RP_EINVAL, url_field,
@@ -74,7 +73,7 @@ int rp_smtp_relay_parse_url(const char *url, const char *starttls, struct rp_smt
     r->port = port;
     if (!starttls || !*starttls || strcmp(starttls, "auto") == 0)
         r->starttls = rp_smtp_host_is_loopback(r->host) ? RP_SMTP_STARTTLS_OPTIONAL
-                                                         : RP_SMTP_STARTTLS_REQUIRED;
+                                                        : RP_SMTP_STARTTLS_REQUIRED;
     else if (strcmp(starttls, "required") == 0)
         r->starttls = RP_SMTP_STARTTLS_REQUIRED;
     else if (strcmp(starttls, "optional") == 0)
@@ -143,8 +142,8 @@ static int get_string(const json_t *doc, const char *name, size_t max, const cha
     return 0;
 }
 
-static int get_int(const json_t *doc, const char *name, long long lo, long long hi,
-                   long long *out, struct rp_err *err)
+static int get_int(const json_t *doc, const char *name, long long lo, long long hi, long long *out,
+                   struct rp_err *err)
 {
     const json_t *v = json_object_get(doc, name);
     if (!v || json_is_null(v))
@@ -155,8 +154,8 @@ static int get_int(const json_t *doc, const char *name, long long lo, long long 
     return 0;
 }
 
-int rp_smtp_relay_from_json(const json_t *doc, const struct rp_config *cfg,
-                            struct rp_smtp_relay *r, struct rp_err *err)
+int rp_smtp_relay_from_json(const json_t *doc, const struct rp_config *cfg, struct rp_smtp_relay *r,
+                            struct rp_err *err)
 {
     memset(r, 0, sizeof(*r));
     if (!json_is_object(doc))

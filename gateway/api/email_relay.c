@@ -16,9 +16,8 @@
 #include "../secrets.h"
 #include "../store.h"
 
-static const char *const relay_members[] = {"url",         "starttls",
-                                            "username",    "password",
-                                            "connections", "messages_per_connection",
+static const char *const relay_members[] = {"url",       "starttls",    "username",
+                                            "password",  "connections", "messages_per_connection",
                                             "timeout_ms"};
 
 /* Opens the EMAIL channel settings of the request's app. Returns 1 with *settings (new),

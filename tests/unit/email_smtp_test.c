@@ -42,8 +42,8 @@ static void test_map_status(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct rp_delivery_result r;
         rp_delivery_result_init(&r);
-        rp_email_map_status(cases[i].code, cases[i].text, cases[i].c, cases[i].s, cases[i].d,
-                            NULL, &r);
+        rp_email_map_status(cases[i].code, cases[i].text, cases[i].c, cases[i].s, cases[i].d, NULL,
+                            &r);
         assert_int_equal(r.status, cases[i].status);
         assert_int_equal(r.status_code, cases[i].code);
         assert_int_equal(r.address_dead, cases[i].dead);
@@ -71,21 +71,27 @@ static void test_parse_url(void **state)
     struct rp_smtp_relay r;
     struct rp_err err;
     memset(&r, 0, sizeof(r));
-    assert_int_equal(rp_smtp_relay_parse_url("smtp://mail.example.com", "auto", &r, "u", "s",
-                                             &err), 0);
+    assert_int_equal(rp_smtp_relay_parse_url("smtp://mail.example.com", "auto", &r, "u", "s", &err),
+                     0);
     assert_string_equal(r.host, "mail.example.com");
     assert_int_equal(r.port, 587);
     assert_int_equal(r.starttls, RP_SMTP_STARTTLS_REQUIRED);
-    assert_int_equal(rp_smtp_relay_parse_url("smtp://127.0.0.1:2525", "auto", &r, "u", "s",
-                                             &err), 0);
+    assert_int_equal(rp_smtp_relay_parse_url("smtp://127.0.0.1:2525", "auto", &r, "u", "s", &err),
+                     0);
     assert_int_equal(r.port, 2525);
     assert_int_equal(r.starttls, RP_SMTP_STARTTLS_OPTIONAL);
-    assert_int_equal(rp_smtp_relay_parse_url("smtp://localhost:25", "off", &r, "u", "s", &err),
-                     0);
+    assert_int_equal(rp_smtp_relay_parse_url("smtp://localhost:25", "off", &r, "u", "s", &err), 0);
     assert_int_equal(r.starttls, RP_SMTP_STARTTLS_OFF);
     static const char *const bad[] = {
-        "smtps://mail.example.com:465", "http://x", "smtp://", "smtp://h:0", "smtp://h:70000",
-        "smtp://user@h", "smtp://h/path", "smtp://h_x", "smtp://h:25x",
+        "smtps://mail.example.com:465",
+        "http://x",
+        "smtp://",
+        "smtp://h:0",
+        "smtp://h:70000",
+        "smtp://user@h",
+        "smtp://h/path",
+        "smtp://h_x",
+        "smtp://h:25x",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         rp_err_clear(&err);
@@ -105,11 +111,12 @@ static void test_relay_json(void **state)
     char *env[] = {NULL};
     assert_int_equal(rp_config_load(&cfg, NULL, env, &err), 0);
     struct rp_smtp_relay r;
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:i}", "url", "smtp://mx.example.com:2525",
-                            "username", "u", "password", "p", "connections", 3);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:i}", "url", "smtp://mx.example.com:2525", "username",
+                            "u", "password", "p", "connections", 3);
     assert_int_equal(rp_smtp_relay_from_json(doc, &cfg, &r, &err), 0);
     assert_int_equal(r.connections, 3);
-    assert_int_equal(r.messages_per_connection, rp_config_int(&cfg, "smtp.messages_per_connection"));
+    assert_int_equal(r.messages_per_connection,
+                     rp_config_int(&cfg, "smtp.messages_per_connection"));
     assert_string_equal(r.username, "u");
     assert_string_equal(r.password, "p");
     rp_smtp_relay_cleanup(&r);

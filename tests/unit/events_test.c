@@ -268,7 +268,7 @@ static void test_email(void **state)
         if (strcmp(cases[i].facet, "bounce") == 0)
             assert_string_equal(str(json_object_get(me, "bounce"), "bounce_type"),
                                 strcmp(cases[i].type, "_email.hardbounce") == 0 ? "Permanent"
-                                                                                 : "Transient");
+                                                                                : "Transient");
         assert_no_content(e);
         json_decref(e);
         rp_delivery_result_cleanup(&r);

@@ -88,7 +88,8 @@ static void test_multipart_utf8(void **state)
     assert_lines_ok(&b);
     /* "Grüße" in UTF-8, base64 */
     assert_non_null(strstr(b.data, "Subject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n"));
-    assert_non_null(strstr(b.data, "From: =?UTF-8?B?SsO8cmdlbidzIFNob3A=?=\r\n <shop@example.com>"));
+    assert_non_null(
+        strstr(b.data, "From: =?UTF-8?B?SsO8cmdlbidzIFNob3A=?=\r\n <shop@example.com>"));
     assert_non_null(strstr(b.data, "Reply-To: help@example.com,\r\n "));
     assert_non_null(strstr(b.data, "<eu@example.com>\r\n"));
     assert_non_null(strstr(b.data, "Content-Type: multipart/alternative;\r\n boundary=\"=_rp_m1"
@@ -315,9 +316,9 @@ static void test_raw_rejects(void **state)
     (void)state;
     static const char *const bad[] = {
         "not base64!",
-        "U3ViamVjdDogeAoKYm9keQo=", /* "Subject: x\n\nbody\n": no From */
-        "IEZyb206IGFAZXhhbXBsZS5jb20KCg==", /* " From: a@example.com\n\n": continuation first */
-        "RnJvbSBhQGV4YW1wbGUuY29tCgo=",     /* "From a@example.com\n\n": not Name: value */
+        "U3ViamVjdDogeAoKYm9keQo=",             /* "Subject: x\n\nbody\n": no From */
+        "IEZyb206IGFAZXhhbXBsZS5jb20KCg==",     /* " From: a@example.com\n\n": continuation first */
+        "RnJvbSBhQGV4YW1wbGUuY29tCgo=",         /* "From a@example.com\n\n": not Name: value */
         "RnJvbTogYUBleGFtcGxlLmNvbQ1YOiB5Cgo=", /* bare CR inside the header section */
         "",
     };
