@@ -78,6 +78,13 @@ static const struct rp_config_key config_keys[] = {
     /* FCM, ADM and Baidu. */
 
     /* The EMAIL channel's SMTP relay. */
+    KEY_STR("smtp.url", ""),
+    KEY_ENUM("smtp.starttls", "auto", "auto|required|optional|off"),
+    KEY_STR("smtp.username", ""),
+    KEY_SECRET("smtp.password", ""),
+    KEY_INT("smtp.connections", "4", 1, 256),
+    KEY_INT("smtp.messages_per_connection", "100", 1, 10000),
+    KEY_INT("smtp.timeout_ms", "30000", 1000, 600000),
 
     /* Templates and one-time passwords. */
 

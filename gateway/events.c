@@ -100,7 +100,11 @@ static const char *email_event_type(const struct rp_delivery_result *r)
     case RP_DS_SUCCESSFUL:
         return "_email.send";
     case RP_DS_PERMANENT_FAILURE:
-        return r->address_dead ? "_email.hardbounce" : "_email.rejected";
+        /* A 5xx from the relay is SES's permanent bounce; "rejected" is for a message Repoint
+         * itself refused to send (no SMTP code). */
+        return r->address_dead || (r->status_code >= 500 && r->status_code < 600)
+                   ? "_email.hardbounce"
+                   : "_email.rejected";
     case RP_DS_THROTTLED:
     case RP_DS_TEMPORARY_FAILURE:
     case RP_DS_UNKNOWN_FAILURE:
@@ -235,8 +239,13 @@ static json_t *email_facets(const struct rp_delivery *d, const struct rp_deliver
     } else if (strcmp(type, "_email.rejected") == 0) {
         json_object_set_new(mail_event, "reject", json_pack("{s:s}", "reason", r->status_message));
     } else {
-        json_t *recipient = json_pack("{s:s, s:s}", "email_address", d->address ? d->address : "",
-                                      "diagnostic_code", diagnostic);
+        json_t *recipient =
+            json_pack("{s:s, s:s, s:s}", "email_address", d->address ? d->address : "",
+                      "diagnostic_code", diagnostic, "action", "failed");
+        const char *enhanced =
+            json_string_value(json_object_get(r->attributes, "smtp_enhanced_status"));
+        if (enhanced)
+            set_str(recipient, "status", enhanced);
         json_object_set_new(
             mail_event, "bounce",
             json_pack("{s:s, s:[o]}", "bounce_type",

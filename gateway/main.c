@@ -20,6 +20,7 @@
 #include "store.h"
 #include "util.h"
 #include "worker.h"
+#include "../channels/email/smtp_relay.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -56,6 +57,10 @@ static int load_config(struct rp_config *cfg, const char *path)
     rp_err_clear(&err);
     if (rp_config_load(cfg, path, environ, &err))
         return config_fail(&err);
+    if (rp_smtp_config_check(cfg, &err)) {
+        rp_config_cleanup(cfg);
+        return config_fail(&err);
+    }
     rp_log_set_level(rp_log_level_parse(rp_config_str(cfg, "log.level")));
     rp_log_set_format(rp_config_str(cfg, "log.format"));
     return 0;

@@ -197,6 +197,12 @@ static int validate_address(const json_t *body, const char *address, const json_
         return RP_EINVAL;
     if (rp_channel_address_validate(rp_channel_by_type(ch->type), address, field, err) < 0)
         return RP_EINVAL;
+    /* For email the title is the Subject header: a line break would start another header. */
+    const char *title = json_string_value(member(cfg, "TitleOverride"));
+    if (ch->family == RP_RENDER_EMAIL && title && strpbrk(title, "\r\n")) {
+        address_field(sub, sizeof(sub), address, ".TitleOverride");
+        return rp_err_set(err, RP_EINVAL, sub, "must not contain line breaks (it is the subject)");
+    }
     const json_t *mc = member(body, "MessageConfiguration");
     if (!rp_render_recipient_has_content(ch, mc, cfg) &&
         !template_for(member(body, "TemplateConfiguration"), ch))

@@ -476,6 +476,12 @@ static int check_simple_email(const json_t *v, const char *path, struct rp_err *
         if (part && !json_is_null(part) && (rc = check_email_part(part, sub, err)) < 0)
             return rc;
     }
+    /* The subject becomes a header line: a line break in it would start another header. */
+    const char *subject = json_string_value(json_object_get(json_object_get(v, "Subject"), "Data"));
+    if (subject && strpbrk(subject, "\r\n")) {
+        join_path(sub, sizeof(sub), path, "Subject.Data");
+        return fail(err, sub, "must not contain line breaks");
+    }
     const json_t *headers = json_object_get(v, "Headers");
     join_path(sub, sizeof(sub), path, "Headers");
     if (headers && !json_is_null(headers) && (rc = check_headers(headers, sub, err)) < 0)

@@ -7,6 +7,7 @@
 #include "../channel.h"
 #include "../settings.h"
 #include "email_address.h"
+#include "smtp.h"
 
 /* IAM's limit on an ARN. */
 #define EMAIL_ARN_MAX 2048
@@ -78,5 +79,7 @@ const struct rp_channel_ops rp_email_channel = {
     .request_shape = "EmailChannelRequest",
     .settings_validate = email_settings_validate,
     .address_validate = rp_email_address_validate,
-    RP_CHANNEL_NO_TRANSPORT,
+    .transport_new = rp_email_transport_new,
+    .transport_free = rp_email_transport_free,
+    .send = rp_email_send,
 };

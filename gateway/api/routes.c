@@ -1,5 +1,6 @@
 /* The route table: every path Repoint answers, in the reference's own terms. */
 #include "api.h"
+#include "email_relay.h"
 #include "eventstream.h"
 #include "jobs_api.h"
 #include "limits.h"
@@ -87,6 +88,12 @@ static const struct rp_route routes[] = {
      "GetSegmentExportJobs", APP},
 
     /* Repoint extension: the EMAIL channel's per-app SMTP relay. */
+    {"GET", "/repoint/v1/apps/{}/channels/email/relay", rp_api_get_email_relay, "GetEmailRelay",
+     APP},
+    {"PUT", "/repoint/v1/apps/{}/channels/email/relay", rp_api_put_email_relay, "PutEmailRelay",
+     APP},
+    {"DELETE", "/repoint/v1/apps/{}/channels/email/relay", rp_api_delete_email_relay,
+     "DeleteEmailRelay", APP},
 
     /* Not served (API_SCOPE.md): a clear Pinpoint error rather than a fake success. */
     {"GET", "/v1/apps/{}/journeys", rp_api_not_served, "ListJourneys", 0},

@@ -240,7 +240,10 @@ static void test_email(void **state)
     } cases[] = {
         {RP_DS_SUCCESSFUL, 250, 0, "_email.send", "send"},
         {RP_DS_PERMANENT_FAILURE, 550, 1, "_email.hardbounce", "bounce"},
-        {RP_DS_PERMANENT_FAILURE, 554, 0, "_email.rejected", "reject"},
+        /* Any 5xx from the relay is a permanent bounce; "rejected" is Repoint refusing to send
+         * (no SMTP code), like SES rejecting a message. */
+        {RP_DS_PERMANENT_FAILURE, 554, 0, "_email.hardbounce", "bounce"},
+        {RP_DS_PERMANENT_FAILURE, 0, 0, "_email.rejected", "reject"},
         {RP_DS_TEMPORARY_FAILURE, 451, 0, "_email.softbounce", "bounce"},
         {RP_DS_THROTTLED, 421, 0, "_email.softbounce", "bounce"},
         {RP_DS_OPT_OUT, 0, 0, "_email.rejected", "reject"},
@@ -264,7 +267,8 @@ static void test_email(void **state)
         assert_non_null(json_object_get(me, cases[i].facet));
         if (strcmp(cases[i].facet, "bounce") == 0)
             assert_string_equal(str(json_object_get(me, "bounce"), "bounce_type"),
-                                cases[i].dead ? "Permanent" : "Transient");
+                                strcmp(cases[i].type, "_email.hardbounce") == 0 ? "Permanent"
+                                                                                : "Transient");
         assert_no_content(e);
         json_decref(e);
         rp_delivery_result_cleanup(&r);
