@@ -66,6 +66,8 @@ static const struct rp_config_key config_keys[] = {
     /* The EMAIL channel's SMTP relay. */
 
     /* Templates and one-time passwords. */
+    KEY_INT("templates.cache_size", "1024", 16, 1048576),
+    KEY_INT("templates.max_rendered_bytes", "1048576", 1024, 16777216),
 
     /* Import and export jobs. */
 
