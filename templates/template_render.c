@@ -222,14 +222,34 @@ static struct tmpl_val walk(const struct rp_tmpl *t, struct tmpl_val cur, uint32
     return cur;
 }
 
+/* A name in a map keyed by whole dotted names (Substitutions, DefaultSubstitutions): the
+ * longest leading part of the path that is a key, then the rest walked inside its value, so
+ * {"Attributes.Items": [...]} also answers Attributes.Items.[0]. */
+static struct tmpl_val keyed_lookup(struct tmpl_render *r, const json_t *map,
+                                    const struct tmpl_arg *a)
+{
+    const struct rp_tmpl *t = r->t;
+    const char *name = t->src + a->off;
+    for (uint32_t k = a->seg_count; k > 0; k--) {
+        const struct tmpl_seg *last = &t->segs[a->seg_first + k - 1];
+        size_t end = last->off + last->len;
+        if (t->src[end] == ']')
+            end++;
+        struct tmpl_val v = from_json(json_object_getn(map, name, end - a->off));
+        if (v.k == V_UNDEF)
+            continue;
+        return k == a->seg_count ? v : walk(t, v, a->seg_first + k, a->seg_count - k);
+    }
+    return (struct tmpl_val){.k = V_UNDEF};
+}
+
 /* A top-level name: Substitutions, then the endpoint, then DefaultSubstitutions (template.h). */
 static struct tmpl_val root_lookup(struct tmpl_render *r, const struct tmpl_arg *a)
 {
-    const char *name = r->t->src + a->off;
     const struct rp_tmpl_vars *vars = r->vars;
     struct tmpl_val v = {.k = V_UNDEF};
     if (vars->substitutions) {
-        v = from_json(json_object_getn(vars->substitutions, name, a->len));
+        v = keyed_lookup(r, vars->substitutions, a);
         if (v.k != V_UNDEF && v.k != V_NULL)
             return v;
     }
@@ -240,7 +260,7 @@ static struct tmpl_val root_lookup(struct tmpl_render *r, const struct tmpl_arg 
             return v;
     }
     if (vars->defaults)
-        v = from_json(json_object_getn(vars->defaults, name, a->len));
+        v = keyed_lookup(r, vars->defaults, a);
     return v;
 }
 

@@ -135,7 +135,8 @@ static void test_precedence(void **state)
            {"{{Attributes.Plan}}", "gold"},
            {"{{Attributes.Missing}}", "dflt"},
            {"{{name}}", "Sam"},
-           {"{{fallback}}", "from-defaults"});
+           {"{{fallback}}", "from-defaults"},
+           {"{{list.[1]}} {{list.0}}", "y x"});
 }
 
 static void test_blocks(void **state)
