@@ -109,6 +109,9 @@ struct tmpl_render {
     size_t cap, len;
     int rc;
     struct rp_tmpl_error *err;
+    /* First bytes of the keys of Substitutions and defaults (bit c & 63): a name whose first
+     * byte is not there is not looked up in that map, which most endpoint paths are not. */
+    uint64_t subs_mask, defaults_mask;
     struct tmpl_frame frames[RP_TMPL_MAX_DEPTH + 2];
     int n_frames;
 };

@@ -25,11 +25,29 @@ int tmpl_fail(struct tmpl_render *r, const struct tmpl_node *n, int rc, const ch
     return rc;
 }
 
+/* Bytes {{x}} escapes. */
+static const bool needs_escape[256] = {['&'] = true, ['<'] = true, ['>'] = true, ['"'] = true,
+                                       ['\''] = true, ['`'] = true, ['='] = true};
+
 void tmpl_emit(struct tmpl_render *r, const char *s, size_t len, bool escape)
 {
     if (r->rc)
         return;
-    if (!escape) {
+    if (escape) {
+        /* Runs of bytes that need no escaping are copied whole. */
+        size_t from = 0;
+        for (size_t i = 0; i < len && !r->rc; i++) {
+            if (!needs_escape[(unsigned char)s[i]])
+                continue;
+            tmpl_emit(r, s + from, i - from, false);
+            tmpl_emit_char(r, s[i], true);
+            from = i + 1;
+        }
+        if (from < len)
+            tmpl_emit(r, s + from, len - from, false);
+        return;
+    }
+    {
         if (len >= r->cap - r->len) {
             tmpl_fail(r, NULL, RP_TMPL_ETOOBIG, "the rendered text is longer than %zu bytes",
                       r->cap - 1);
@@ -39,8 +57,6 @@ void tmpl_emit(struct tmpl_render *r, const char *s, size_t len, bool escape)
         r->len += len;
         return;
     }
-    for (size_t i = 0; i < len && !r->rc; i++)
-        tmpl_emit_char(r, s[i], true);
 }
 
 void tmpl_emit_char(struct tmpl_render *r, char c, bool escape)
@@ -248,7 +264,8 @@ static struct tmpl_val root_lookup(struct tmpl_render *r, const struct tmpl_arg 
 {
     const struct rp_tmpl_vars *vars = r->vars;
     struct tmpl_val v = {.k = V_UNDEF};
-    if (vars->substitutions) {
+    uint64_t bit = 1ull << ((unsigned char)r->t->src[a->off] & 63);
+    if (vars->substitutions && (r->subs_mask & bit)) {
         v = keyed_lookup(r, vars->substitutions, a);
         if (v.k != V_UNDEF && v.k != V_NULL)
             return v;
@@ -259,7 +276,7 @@ static struct tmpl_val root_lookup(struct tmpl_render *r, const struct tmpl_arg 
         if (v.k != V_UNDEF && v.k != V_NULL)
             return v;
     }
-    if (vars->defaults)
+    if (vars->defaults && (r->defaults_mask & bit))
         v = keyed_lookup(r, vars->defaults, a);
     return v;
 }
@@ -540,6 +557,20 @@ static int render_range(struct tmpl_render *r, size_t from, size_t to)
     return r->rc;
 }
 
+static uint64_t key_mask(const json_t *map)
+{
+    uint64_t mask = 0;
+    const char *key;
+    size_t key_len;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)map, key, key_len, v)
+    {
+        if (key_len)
+            mask |= 1ull << ((unsigned char)key[0] & 63);
+    }
+    return mask;
+}
+
 int rp_tmpl_render(const struct rp_tmpl *t, const struct rp_tmpl_vars *vars, char *buf,
                    size_t cap, size_t *len, struct rp_tmpl_error *err)
 {
@@ -550,6 +581,8 @@ int rp_tmpl_render(const struct rp_tmpl *t, const struct rp_tmpl_vars *vars, cha
     if (cap == 0)
         return RP_TMPL_ETOOBIG;
     struct tmpl_render r = {.t = t, .vars = vars ? vars : &none, .buf = buf, .cap = cap, .err = err};
+    r.subs_mask = key_mask(r.vars->substitutions);
+    r.defaults_mask = key_mask(r.vars->defaults);
     r.frames[0].root = true;
     r.frames[0].v.k = V_UNDEF;
     r.n_frames = 1;
