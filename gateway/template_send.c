@@ -172,5 +172,14 @@ int rp_template_send_render(void *arg, const char *channel, const json_t *tmpl, 
         if (rc < 0)
             return rc;
     }
+    if (family == RP_RENDER_PUSH && !given(content, "Action")) {
+        /* Action is not a template: the channel's section's, else Default's. */
+        const json_t *action =
+            json_object_get(json_object_get(set->source, push_section(channel)), "Action");
+        if (!json_is_string(action))
+            action = json_object_get(json_object_get(set->source, "Default"), "Action");
+        if (json_is_string(action))
+            json_object_set(content, "Action", (json_t *)action);
+    }
     return 0;
 }

@@ -183,6 +183,7 @@ int rp_template_compile(const char *type, const json_t *version, const char *key
         rp_tmpl_set_unref(set);
         return rc;
     }
+    set->source = json_incref((json_t *)version);
     *out = set;
     return 0;
 }

@@ -38,6 +38,7 @@ void rp_tmpl_set_unref(struct rp_tmpl_set *set)
     for (size_t i = 0; i < set->n_parts; i++)
         rp_tmpl_free(set->parts[i].tmpl);
     json_decref(set->defaults);
+    json_decref(set->source);
     free(set);
 }
 

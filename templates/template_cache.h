@@ -28,6 +28,8 @@ struct rp_tmpl_set {
     size_t n_parts;
     struct rp_tmpl_part parts[RP_TMPL_SET_MAX_PARTS];
     json_t *defaults; /* owned, NULL when the version has none */
+    json_t *source;   /* owned, NULL or the stored version the parts came from (for members
+                       * that are not templates, such as a push section's Action) */
 };
 
 /* A new, empty set with one reference (the caller's). */

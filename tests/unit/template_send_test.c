@@ -105,6 +105,8 @@ static void test_push_sections(void **state)
     assert_string_equal(json_string_value(json_object_get(apns, "Title")), "Hi Ann");
     assert_string_equal(json_string_value(json_object_get(gcm, "Body")), "default body");
     assert_string_equal(json_string_value(json_object_get(gcm, "Title")), "Hi Ann");
+    assert_string_equal(json_string_value(json_object_get(apns, "Action")), "OPEN_APP");
+    assert_null(json_object_get(gcm, "Action"));
     /* No template for the SMS family in this request: nothing is added. */
     json_t *sms = json_object();
     assert_int_equal(rp_template_send_render(ts, "SMS", NULL, vars, NULL, sms, &err), 0);
