@@ -73,7 +73,7 @@ static int compile_member(const json_t *obj, const char *prefix, const char *nam
     struct rp_tmpl *t = rp_tmpl_compile(s, json_string_length(json_object_get(obj, name)), &te);
     if (!t) {
         char field[64];
-        snprintf(field, sizeof(field), "%s%s", prefix ? prefix : "", name);
+        snprintf(field, sizeof(field), "%s%s%s", prefix ? prefix : "", prefix ? "." : "", name);
         if (te.line)
             return rp_err_set(err, RP_EINVAL, field, "line %d, column %d: %s", te.line, te.column,
                               te.msg);
@@ -151,8 +151,7 @@ static int compile_all(const char *type, const json_t *body, struct rp_tmpl_set 
             return rc;
         if (rc == 0)
             continue;
-        char prefix[32];
-        snprintf(prefix, sizeof(prefix), "%s.", push_sections[i]);
+        const char *prefix = push_sections[i];
         if ((rc = rp_jsonv_enum(sec, prefix, "Action", "OPEN_APP|DEEP_LINK|URL", &s, err)) < 0)
             return rc;
         for (size_t k = 0; push_texts[k]; k++) {
@@ -161,7 +160,7 @@ static int compile_all(const char *type, const json_t *body, struct rp_tmpl_set 
                 return rc;
             if (t) {
                 struct rp_tmpl_part *p = &set->parts[set->n_parts++];
-                snprintf(p->name, sizeof(p->name), "%s%s", prefix, push_texts[k]);
+                snprintf(p->name, sizeof(p->name), "%s.%s", prefix, push_texts[k]);
                 p->tmpl = t;
             }
         }
