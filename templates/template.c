@@ -361,16 +361,16 @@ static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
         helper = find_helper(p->s + f.off, f.len);
     /* Arguments: positional first, then hash pairs. */
     uint32_t n_pos = 0, n_hash = 0;
-    struct tmpl_arg *pending[TMPL_MAX_ARGS * 2];
+    enum { MAX_PENDING = TMPL_MAX_ARGS * 2 };
     size_t n_pending = 0;
-    struct tmpl_arg tmp[TMPL_MAX_ARGS * 2];
+    struct tmpl_arg tmp[MAX_PENDING];
     for (;;) {
         skip_space(p);
         if (p->i >= p->len)
             return fail(p, p->tag, "the tag is never closed with }}%s", triple ? "}" : "");
         if (close_tag(p, triple))
             break;
-        if (n_pending == TMPL_MAX_ARGS * 2)
+        if (n_pending == (size_t)MAX_PENDING)
             return fail(p, p->i, "too many arguments");
         size_t arg_pos = p->i;
         struct tmpl_arg *a = &tmp[n_pending];
@@ -385,11 +385,10 @@ static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
             if (++n_pos > TMPL_MAX_ARGS - 1)
                 return fail(p, arg_pos, "too many arguments");
         }
-        pending[n_pending] = a;
         n_pending++;
     }
     for (size_t k = 0; k < n_pending; k++)
-        *add_arg(p) = *pending[k];
+        *add_arg(p) = tmp[k];
     struct tmpl_node *n = &p->t->nodes[ni];
     n->arg_first = arg_first;
     n->n_args = 1 + n_pos;
@@ -569,7 +568,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
 static int parse_block(struct parser *p, size_t ni, int depth, size_t name_off, size_t name_len)
 {
     size_t open_pos = p->t->nodes[ni].pos;
-    struct terminator term;
+    struct terminator term = {.type = T_EOF};
     if (parse_seq(p, depth, &term) < 0)
         return -1;
     p->t->nodes[ni].body_end = (uint32_t)p->t->n_nodes;
@@ -620,7 +619,7 @@ struct rp_tmpl *rp_tmpl_compile(const char *src, size_t len, struct rp_tmpl_erro
         memset(err, 0, sizeof(*err));
     if (len > RP_TMPL_MAX_SOURCE) {
         if (err)
-            snprintf(err->msg, sizeof(err->msg), "is longer than %d bytes", RP_TMPL_MAX_SOURCE);
+            snprintf(err->msg, sizeof(err->msg), "is longer than %zu bytes", RP_TMPL_MAX_SOURCE);
         return NULL;
     }
     if (memchr(src, '\0', len)) {
@@ -638,7 +637,7 @@ struct rp_tmpl *rp_tmpl_compile(const char *src, size_t len, struct rp_tmpl_erro
     t->src_len = len;
     t->strs = rp_malloc(len + 1);
     struct parser p = {.t = t, .s = t->src, .len = len, .err = err};
-    struct terminator term;
+    struct terminator term = {.type = T_EOF};
     if (parse_seq(&p, 0, &term) == 0) {
         if (term.type == T_CLOSE)
             fail(&p, term.pos, "{{/%.*s}} closes nothing",

@@ -33,7 +33,7 @@
 
 /* Largest template source the engine compiles (Repoint's bound; an email HtmlPart is the big
  * one and Pinpoint caps the whole message template at 500 KB). */
-#define RP_TMPL_MAX_SOURCE (512 * 1024)
+#define RP_TMPL_MAX_SOURCE ((size_t)512 * 1024)
 /* Nesting of blocks allowed at compile time, so rendering recursion is bounded. */
 #define RP_TMPL_MAX_DEPTH 32
 /* Pinpoint: "The maximum list size is 15 items" for #each. */

@@ -12,7 +12,11 @@
 #include "gateway/util.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rp_tmpl_set **slots;
+struct slot {
+    struct rp_tmpl_set *set;
+};
+
+static struct slot *slots;
 static size_t n_slots;
 
 struct rp_tmpl_set *rp_tmpl_set_new(const char *key)
@@ -54,7 +58,7 @@ static void ensure(void)
 {
     if (!slots) {
         n_slots = n_slots ? n_slots : 1024;
-        slots = rp_calloc(n_slots, sizeof(*slots));
+        slots = rp_calloc(n_slots, sizeof(struct slot));
     }
 }
 
@@ -77,7 +81,7 @@ struct rp_tmpl_set *rp_tmpl_cache_get(const char *key)
     struct rp_tmpl_set *found = NULL;
     pthread_mutex_lock(&lock);
     ensure();
-    struct rp_tmpl_set *s = slots[slot_of(key)];
+    struct rp_tmpl_set *s = slots[slot_of(key)].set;
     if (s && strcmp(s->key, key) == 0) {
         rp_tmpl_set_ref(s);
         found = s;
@@ -92,8 +96,8 @@ void rp_tmpl_cache_put(struct rp_tmpl_set *set)
     pthread_mutex_lock(&lock);
     ensure();
     size_t i = slot_of(set->key);
-    struct rp_tmpl_set *old = slots[i];
-    slots[i] = set;
+    struct rp_tmpl_set *old = slots[i].set;
+    slots[i].set = set;
     pthread_mutex_unlock(&lock);
     rp_tmpl_set_unref(old);
 }
@@ -104,9 +108,9 @@ void rp_tmpl_cache_drop_prefix(const char *prefix)
     pthread_mutex_lock(&lock);
     ensure();
     for (size_t i = 0; i < n_slots; i++) {
-        struct rp_tmpl_set *s = slots[i];
+        struct rp_tmpl_set *s = slots[i].set;
         if (s && strncmp(s->key, prefix, len) == 0) {
-            slots[i] = NULL;
+            slots[i].set = NULL;
             rp_tmpl_set_unref(s);
         }
     }

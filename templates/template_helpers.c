@@ -270,6 +270,8 @@ static void emit_value_text(struct tmpl_render *r, struct tmpl_val v, bool escap
 static int join(struct tmpl_render *r, const struct tmpl_node *n, const struct tmpl_val *args,
                 bool escape)
 {
+    /* sep may point into stmp: it must live as long as sep. */
+    // cppcheck-suppress variableScope
     char stmp[32];
     const char *sep = ",";
     size_t sep_len = 1;
@@ -738,9 +740,6 @@ static int encoding(struct tmpl_render *r, const struct tmpl_node *n, const stru
 int tmpl_helper_inline(struct tmpl_render *r, const struct tmpl_node *n, const struct tmpl_val *args,
                        bool escape)
 {
-    char tmp[32];
-    const char *s;
-    size_t len;
     switch (n->helper) {
     case H_DEFAULT:
     case H_DEFAULT_IF_EMPTY: {
@@ -765,6 +764,9 @@ int tmpl_helper_inline(struct tmpl_render *r, const struct tmpl_node *n, const s
     case H_DATE_FORMAT:
     case H_NOW: return date_helper(r, n, args, escape);
     case H_INFLECT: {
+        char tmp[32];
+        const char *s;
+        size_t len;
         double count;
         if (n->n_args < 3 ||
             !number_arg(r, n, args[0], "the count", &count))

@@ -400,19 +400,14 @@ static int render_each(struct tmpl_render *r, const struct tmpl_node *n, size_t 
             render_range(r, ni + 1, n->body_end);
         }
     } else {
-        size_t i = 0;
-        const char *key;
-        size_t key_len;
-        json_t *member;
-        json_object_keylen_foreach((json_t *)v.j, key, key_len, member)
-        {
-            if (i >= count || r->rc)
-                break;
-            f->index = i++;
-            f->key = key;
-            f->key_len = key_len;
-            f->v = from_json(member);
+        void *it = json_object_iter((json_t *)v.j);
+        for (size_t i = 0; it && i < count && !r->rc; i++) {
+            f->index = i;
+            f->key = json_object_iter_key(it);
+            f->key_len = json_object_iter_key_len(it);
+            f->v = from_json(json_object_iter_value(it));
             render_range(r, ni + 1, n->body_end);
+            it = json_object_iter_next((json_t *)v.j, it);
         }
     }
     r->n_frames--;

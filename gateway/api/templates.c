@@ -602,9 +602,7 @@ void rp_api_list_templates(struct rp_request *req)
     char min[RP_TEMPLATE_NAME_MAX + 20], max[RP_TEMPLATE_NAME_MAX + 20];
     int min_len, max_len;
     if (token[0]) {
-        min[0] = '(';
-        memcpy(min + 1, after, after_len);
-        min_len = (int)after_len + 1;
+        min_len = snprintf(min, sizeof(min), "(%.*s", (int)after_len, after);
     } else {
         min_len = snprintf(min, sizeof(min), "[%s", prefix);
     }
@@ -670,7 +668,7 @@ void rp_api_list_templates(struct rp_request *req)
             json_object_set_new(item, "tags", tags ? json_incref(tags) : json_object());
             json_array_append_new(items, item);
             json_decref(doc);
-            memcpy(last, m, mlen);
+            snprintf(last, sizeof(last), "%.*s", (int)mlen, m);
             last_len = mlen;
         }
         bool exhausted = (long)n < page_size + 1;

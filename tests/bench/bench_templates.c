@@ -74,7 +74,7 @@ int main(int argc, char **argv)
     struct rp_tmpl_vars vars = {.substitutions = subs, .endpoint = endpoint, .defaults = defaults,
                                 .now_ms = 0};
     static char out[3][8192];
-    size_t len[3], total_bytes = 0;
+    size_t len[3] = {0}, total_bytes = 0;
     long renders = 0;
     double start = clock_s(CLOCK_MONOTONIC), cpu_start = clock_s(CLOCK_THREAD_CPUTIME_ID);
     double elapsed = 0;
