@@ -142,6 +142,7 @@ int rp_template_send_render(void *arg, const char *channel, const json_t *tmpl, 
                              .endpoint = endpoint,
                              .defaults = set->defaults,
                              .now_ms = ts->now_ms};
+    rp_tmpl_vars_prepare(&v);
     static const char *const email[] = {"Subject", "TextPart", "HtmlPart", NULL};
     static const char *const sms[] = {"Body", NULL};
     static const char *const push[] = {"Title", "Body", "Url", "Sound", "ImageUrl",

@@ -28,6 +28,7 @@
 #define RP_TEMPLATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,7 +60,15 @@ struct rp_tmpl_vars {
     const json_t *endpoint;      /* borrowed or NULL: EndpointResponse */
     const json_t *defaults;      /* borrowed or NULL: object, name -> string */
     int64_t now_ms;              /* what {{now}} prints */
+    /* Filled by rp_tmpl_vars_prepare (zero-initialise the struct otherwise). */
+    bool prepared;
+    uint64_t subs_mask, defaults_mask;
 };
+
+/* Precomputes what every render with vars would (which first bytes the keys of substitutions
+ * and defaults start with). Call again after changing either map; optional, saves time when
+ * several templates render with the same vars (an email's Subject, TextPart and HtmlPart). */
+void rp_tmpl_vars_prepare(struct rp_tmpl_vars *vars);
 
 struct rp_tmpl;
 

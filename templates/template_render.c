@@ -566,6 +566,13 @@ static uint64_t key_mask(const json_t *map)
     return mask;
 }
 
+void rp_tmpl_vars_prepare(struct rp_tmpl_vars *vars)
+{
+    vars->subs_mask = key_mask(vars->substitutions);
+    vars->defaults_mask = key_mask(vars->defaults);
+    vars->prepared = true;
+}
+
 int rp_tmpl_render(const struct rp_tmpl *t, const struct rp_tmpl_vars *vars, char *buf,
                    size_t cap, size_t *len, struct rp_tmpl_error *err)
 {
@@ -575,9 +582,24 @@ int rp_tmpl_render(const struct rp_tmpl *t, const struct rp_tmpl_vars *vars, cha
     *len = 0;
     if (cap == 0)
         return RP_TMPL_ETOOBIG;
-    struct tmpl_render r = {.t = t, .vars = vars ? vars : &none, .buf = buf, .cap = cap, .err = err};
-    r.subs_mask = key_mask(r.vars->substitutions);
-    r.defaults_mask = key_mask(r.vars->defaults);
+    /* Not zero-initialised as a whole: the frame stack is 2 KB and only frames[0] is read
+     * before it is written. */
+    struct tmpl_render r;
+    r.t = t;
+    r.vars = vars ? vars : &none;
+    r.buf = buf;
+    r.cap = cap;
+    r.len = 0;
+    r.rc = 0;
+    r.err = err;
+    if (r.vars->prepared) {
+        r.subs_mask = r.vars->subs_mask;
+        r.defaults_mask = r.vars->defaults_mask;
+    } else {
+        r.subs_mask = key_mask(r.vars->substitutions);
+        r.defaults_mask = key_mask(r.vars->defaults);
+    }
+    memset(&r.frames[0], 0, sizeof(r.frames[0]));
     r.frames[0].root = true;
     r.frames[0].v.k = V_UNDEF;
     r.n_frames = 1;

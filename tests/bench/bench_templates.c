@@ -73,6 +73,7 @@ int main(int argc, char **argv)
     json_t *defaults = json_loads("{\"brand\": \"Example Tea Co.\"}", 0, NULL);
     struct rp_tmpl_vars vars = {.substitutions = subs, .endpoint = endpoint, .defaults = defaults,
                                 .now_ms = 0};
+    rp_tmpl_vars_prepare(&vars); /* once per recipient, as the send hook does */
     static char out[3][8192];
     size_t len[3] = {0}, total_bytes = 0;
     long renders = 0;
