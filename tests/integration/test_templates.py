@@ -1,4 +1,5 @@
-"""Message templates through the real AWS CLI: create, update (in place and as new versions),
+"""Message templates through the real AWS CLI (every operation at least once; boto3 for the
+checks around them, the CLI costing about a second a call on a busy machine): create, update (in place and as new versions),
 get (active or named version), list templates and versions, the active version, delete (one
 version or all), templates that do not parse refused with line and column, and send-messages /
 send-users-messages with a TemplateConfiguration rendered per recipient, read back at the SMS
@@ -10,6 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
 
 state = {}
 
@@ -22,6 +24,19 @@ def cli_error(*args):
     rc, out, err = cli(*args, check=False)
     assert rc != 0, f"expected a failure: {out}"
     return err
+
+
+def api():
+    """boto3, for the checks around each CLI call (the CLI costs a second per call here)."""
+    return state["client"]
+
+
+def api_error(method, **kwargs):
+    try:
+        getattr(api(), method)(**kwargs)
+    except ClientError as e:
+        return f"{e.response['Error']['Code']}: {e.response['Error']['Message']}"
+    raise AssertionError(f"{method} succeeded")
 
 
 def test_sms_template_versions():
@@ -40,53 +55,52 @@ def test_sms_template_versions():
     assert json.loads(got["DefaultSubstitutions"]) == {"User.UserAttributes.FirstName": "there"}
     assert got["CreationDate"] and got["LastModifiedDate"], got
     # Creating it again is refused.
-    assert "already exists" in cli_error("create-sms-template", "--template-name", "welcome-sms",
-                                         "--sms-template-request", '{"Body": "x"}')
+    assert "already exists" in api_error("create_sms_template", TemplateName="welcome-sms",
+                                         SMSTemplateRequest={"Body": "x"})
     # A new version does not change the active one.
     cli("update-sms-template", "--template-name", "welcome-sms", "--create-new-version",
         "--sms-template-request", json.dumps({"Body": "Hello {{User.UserAttributes.FirstName}}, v2"}))
-    assert cli("get-sms-template", "--template-name", "welcome-sms")[
-        "SMSTemplateResponse"]["Version"] == "1"
+    assert api().get_sms_template(TemplateName="welcome-sms")["SMSTemplateResponse"][
+        "Version"] == "1"
     v2 = cli("get-sms-template", "--template-name", "welcome-sms", "--template-version", "2")[
         "SMSTemplateResponse"]
     assert v2["Body"].endswith("v2") and v2["Version"] == "2", v2
     # An update in place must name the latest version, if it names one.
-    err = cli_error("update-sms-template", "--template-name", "welcome-sms", "--template-version",
-                    "1", "--sms-template-request", '{"Body": "nope"}')
+    err = api_error("update_sms_template", TemplateName="welcome-sms", Version="1",
+                    SMSTemplateRequest={"Body": "nope"})
     assert "BadRequestException" in err and "latest" in err, err
-    err = cli_error("update-sms-template", "--template-name", "welcome-sms", "--template-version",
-                    "2", "--create-new-version", "--sms-template-request", '{"Body": "nope"}')
+    err = api_error("update_sms_template", TemplateName="welcome-sms", Version="2",
+                    CreateNewVersion=True, SMSTemplateRequest={"Body": "nope"})
     assert "BadRequestException" in err, err
     cli("update-sms-template", "--template-name", "welcome-sms", "--template-version", "2",
         "--sms-template-request", json.dumps({"Body": "Hello {{User.UserAttributes.FirstName}}!"}))
-    cli("update-sms-template", "--template-name", "welcome-sms", "--create-new-version",
-        "--sms-template-request", '{"Body": "v3"}')
+    api().update_sms_template(TemplateName="welcome-sms", CreateNewVersion=True,
+                              SMSTemplateRequest={"Body": "v3"})
     versions = cli("list-template-versions", "--template-name", "welcome-sms", "--template-type",
                    "SMS")["TemplateVersionsResponse"]
     assert [v["Version"] for v in versions["Item"]] == ["1", "2", "3"], versions
     assert versions["Item"][0]["TemplateDescription"] == "first", versions
-    page = cli("list-template-versions", "--template-name", "welcome-sms", "--template-type",
-               "SMS", "--page-size", "2")["TemplateVersionsResponse"]
+    page = api().list_template_versions(TemplateName="welcome-sms", TemplateType="SMS",
+                                        PageSize="2")["TemplateVersionsResponse"]
     assert [v["Version"] for v in page["Item"]] == ["1", "2"] and page["NextToken"], page
-    rest = cli("list-template-versions", "--template-name", "welcome-sms", "--template-type",
-               "SMS", "--page-size", "2", "--next-token", page["NextToken"])[
+    rest = api().list_template_versions(TemplateName="welcome-sms", TemplateType="SMS",
+                                        PageSize="2", NextToken=page["NextToken"])[
         "TemplateVersionsResponse"]
     assert [v["Version"] for v in rest["Item"]] == ["3"] and "NextToken" not in rest, rest
     # The active version moves on request only.
     answer = cli("update-template-active-version", "--template-name", "welcome-sms",
                  "--template-type", "SMS", "--template-active-version-request", "Version=2")
     assert answer["MessageBody"]["Message"], answer
-    got = cli("get-sms-template", "--template-name", "welcome-sms")["SMSTemplateResponse"]
+    got = api().get_sms_template(TemplateName="welcome-sms")["SMSTemplateResponse"]
     assert got["Version"] == "2" and got["Body"] == "Hello {{User.UserAttributes.FirstName}}!"
-    assert "NotFoundException" in cli_error(
-        "update-template-active-version", "--template-name", "welcome-sms", "--template-type",
-        "SMS", "--template-active-version-request", "Version=9")
+    assert "NotFoundException" in api_error(
+        "update_template_active_version", TemplateName="welcome-sms", TemplateType="SMS",
+        TemplateActiveVersionRequest={"Version": "9"})
     # Deleting one version; not the active one.
-    assert "active" in cli_error("delete-sms-template", "--template-name", "welcome-sms",
-                                 "--template-version", "2")
+    assert "active" in api_error("delete_sms_template", TemplateName="welcome-sms", Version="2")
     cli("delete-sms-template", "--template-name", "welcome-sms", "--template-version", "3")
-    assert "NotFoundException" in cli_error("get-sms-template", "--template-name", "welcome-sms",
-                                            "--template-version", "3")
+    assert "NotFoundException" in api_error("get_sms_template", TemplateName="welcome-sms",
+                                            Version="3")
 
 
 def test_email_and_push_templates_and_listing():
@@ -105,58 +119,55 @@ def test_email_and_push_templates_and_listing():
     push = cli("get-push-template", "--template-name", "receipt")["PushNotificationTemplateResponse"]
     assert push["APNS"]["Body"] == "iOS {{Attributes.Name}}" and push["Default"]["Title"] == "Order"
     for name in ("alpha-1", "alpha-2", "beta"):
-        cli("create-sms-template", "--template-name", name, "--sms-template-request",
-            '{"Body": "b"}')
+        api().create_sms_template(TemplateName=name, SMSTemplateRequest={"Body": "b"})
     listed = cli("list-templates", "--prefix", "alpha")["TemplatesResponse"]["Item"]
     assert [t["TemplateName"] for t in listed] == ["alpha-1", "alpha-2"], listed
     assert listed[0]["TemplateType"] == "SMS" and listed[0]["Version"] == "1", listed
-    emails = cli("list-templates", "--template-type", "EMAIL")["TemplatesResponse"]["Item"]
+    emails = api().list_templates(TemplateType="EMAIL")["TemplatesResponse"]["Item"]
     assert [(t["TemplateName"], t["TemplateDescription"]) for t in emails] == [
         ("receipt", "orders")], emails
     first = cli("list-templates", "--page-size", "2")["TemplatesResponse"]
     assert len(first["Item"]) == 2 and first["NextToken"], first
     seen = [(t["TemplateName"], t["TemplateType"]) for t in first["Item"]]
     token = first["NextToken"]
-    client = state["daemon"].client()  # the rest of the pages through boto3: quicker
     while token:
-        page = client.list_templates(PageSize="2", NextToken=token)["TemplatesResponse"]
+        page = api().list_templates(PageSize="2", NextToken=token)["TemplatesResponse"]
         seen += [(t["TemplateName"], t["TemplateType"]) for t in page["Item"]]
         token = page.get("NextToken")
     assert ("receipt", "EMAIL") in seen and ("receipt", "PUSH") in seen
     assert ("beta", "SMS") in seen and len(seen) == len(set(seen)), seen
     assert [n for n, _ in seen] == sorted(n for n, _ in seen), seen
     cli("delete-sms-template", "--template-name", "beta")
-    assert "NotFoundException" in cli_error("get-sms-template", "--template-name", "beta")
-    assert "beta" not in [t["TemplateName"] for t in cli("list-templates")["TemplatesResponse"]["Item"]]
+    assert "NotFoundException" in api_error("get_sms_template", TemplateName="beta")
+    assert "beta" not in [t["TemplateName"]
+                          for t in api().list_templates()["TemplatesResponse"]["Item"]]
 
 
 def test_templates_that_do_not_parse_are_refused():
     err = cli_error("create-email-template", "--template-name", "broken", "--email-template-request",
                     json.dumps({"Subject": "ok", "HtmlPart": "<p>\n  {{#if Attributes.X}}open\n"}))
     assert "BadRequestException" in err and "HtmlPart" in err and "line 2, column 3" in err, err
-    err = cli_error("create-sms-template", "--template-name", "broken", "--sms-template-request",
-                    json.dumps({"Body": "Total: {{formatCurrency Attributes.Price \"USD\"}}"}))
+    err = api_error("create_sms_template", TemplateName="broken", SMSTemplateRequest={
+        "Body": "Total: {{formatCurrency Attributes.Price \"USD\"}}"})
     assert "unknown helper 'formatCurrency'" in err and "line 1, column 10" in err, err
-    err = cli_error("create-sms-template", "--template-name", "broken", "--sms-template-request",
-                    json.dumps({"Body": "x", "DefaultSubstitutions": "not json"}))
+    err = api_error("create_sms_template", TemplateName="broken", SMSTemplateRequest={
+        "Body": "x", "DefaultSubstitutions": "not json"})
     assert "DefaultSubstitutions" in err, err
-    err = cli_error("create-sms-template", "--template-name", "-bad", "--sms-template-request",
-                    '{"Body": "x"}')
+    err = api_error("create_sms_template", TemplateName="-bad", SMSTemplateRequest={"Body": "x"})
     assert "template-name" in err, err
-    assert "NotFoundException" in cli_error("get-sms-template", "--template-name", "broken")
+    assert "NotFoundException" in api_error("get_sms_template", TemplateName="broken")
 
 
 def test_send_messages_with_sms_template():
     app, sim = state["app"], state["sim"]
-    cli("create-sms-template", "--template-name", "greet", "--sms-template-request", json.dumps({
+    api().create_sms_template(TemplateName="greet", SMSTemplateRequest={
         "Body": "Hi {{User.UserAttributes.FirstName}}{{#if Attributes.Vip}} (VIP){{/if}}, "
                 "code {{code}} from {{brand}}",
         "DefaultSubstitutions": json.dumps({"brand": "Repoint",
-                                            "User.UserAttributes.FirstName": "there"})}))
-    cli("update-endpoint", "--application-id", app, "--endpoint-id", "tpl-1", "--endpoint-request",
-        json.dumps({"ChannelType": "SMS", "Address": "+14155550301",
-                    "Attributes": {"Vip": ["yes"]},
-                    "User": {"UserId": "tpl-user", "UserAttributes": {"FirstName": ["Ann"]}}}))
+                                            "User.UserAttributes.FirstName": "there"})})
+    api().update_endpoint(ApplicationId=app, EndpointId="tpl-1", EndpointRequest={
+        "ChannelType": "SMS", "Address": "+14155550301", "Attributes": {"Vip": ["yes"]},
+        "User": {"UserId": "tpl-user", "UserAttributes": {"FirstName": ["Ann"]}}})
     before = len(sim.messages()["messages"])
     resp = cli("send-messages", "--application-id", app, "--message-request", json.dumps({
         "Endpoints": {"tpl-1": {"Substitutions": {"code": ["111"]}}},
@@ -178,35 +189,38 @@ def test_send_messages_with_sms_template():
 
 def test_template_versions_and_overrides_in_sends():
     app, sim = state["app"], state["sim"]
-    cli("create-sms-template", "--template-name", "versioned", "--sms-template-request",
-        '{"Body": "one {{n}}"}')
-    cli("update-sms-template", "--template-name", "versioned", "--create-new-version",
-        "--sms-template-request", '{"Body": "two {{upper n}}"}')
+    api().create_sms_template(TemplateName="versioned", SMSTemplateRequest={"Body": "one {{n}}"})
+    api().update_sms_template(TemplateName="versioned", CreateNewVersion=True,
+                              SMSTemplateRequest={"Body": "two {{upper n}}"})
     before = len(sim.messages()["messages"])
     req = {"Addresses": {"+14155550311": {"ChannelType": "SMS"}},
            "MessageConfiguration": {"SMSMessage": {"Substitutions": {"n": ["x"]}}},
            "TemplateConfiguration": {"SMSTemplate": {"Name": "versioned"}}}
-    cli("send-messages", "--application-id", app, "--message-request", json.dumps(req))
+
+    def send():
+        r = api().send_messages(ApplicationId=app, MessageRequest=req)["MessageResponse"]
+        assert r["Result"]["+14155550311"]["DeliveryStatus"] == "SUCCESSFUL", r
+
+    send()
     req["TemplateConfiguration"]["SMSTemplate"]["Version"] = "2"
     cli("send-messages", "--application-id", app, "--message-request", json.dumps(req))
     # A Body in the message overrides the template's.
     req["MessageConfiguration"]["SMSMessage"]["Body"] = "plain {{n}}"
-    cli("send-messages", "--application-id", app, "--message-request", json.dumps(req))
+    send()
     # The active version changes what later sends use: the compiled cache follows.
-    cli("update-template-active-version", "--template-name", "versioned", "--template-type",
-        "SMS", "--template-active-version-request", "Version=2")
+    api().update_template_active_version(TemplateName="versioned", TemplateType="SMS",
+                                         TemplateActiveVersionRequest={"Version": "2"})
     del req["MessageConfiguration"]["SMSMessage"]["Body"]
     del req["TemplateConfiguration"]["SMSTemplate"]["Version"]
-    cli("send-messages", "--application-id", app, "--message-request", json.dumps(req))
+    send()
     # Overwriting the active version in place is seen by the next send too.
-    cli("update-sms-template", "--template-name", "versioned", "--sms-template-request",
-        '{"Body": "three {{n}}"}')
-    cli("send-messages", "--application-id", app, "--message-request", json.dumps(req))
+    api().update_sms_template(TemplateName="versioned", SMSTemplateRequest={"Body": "three {{n}}"})
+    send()
     bodies = [m["body"] for m in sim.messages()["messages"][before:]]
     assert bodies == ["one x", "two X", "plain x", "two X", "three x"], bodies
     # A template that does not exist: 404, nothing sent.
     req["TemplateConfiguration"]["SMSTemplate"]["Name"] = "missing"
-    err = cli_error("send-messages", "--application-id", app, "--message-request", json.dumps(req))
+    err = api_error("send_messages", ApplicationId=app, MessageRequest=req)
     assert "NotFoundException" in err and "TemplateConfiguration.SMSTemplate" in err, err
     assert len(sim.messages()["messages"]) == before + 5
 
@@ -235,7 +249,7 @@ def main():
         app = client.create_app(CreateApplicationRequest={"Name": "tpl"})["ApplicationResponse"]["Id"]
         client.update_sms_channel(ApplicationId=app, SMSChannelRequest={"Enabled": True,
                                                                        "SenderId": "Repoint"})
-        state.update(sim=sim, redis=redis, daemon=daemon, app=app)
+        state.update(sim=sim, redis=redis, daemon=daemon, app=app, client=client)
         try:
             harness.run_tests([
                 test_sms_template_versions, test_email_and_push_templates_and_listing,
