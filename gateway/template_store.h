@@ -3,14 +3,15 @@
  * Templates are account-level in Pinpoint (not scoped to an app). One JSON document per template
  * name and type holds every version, so a change is one atomic write:
  *   rp:{tpl}:t:<TYPE>:<name>  string: {"TemplateName", "TemplateType", "CreationDate", "tags",
- *                             "Active": "1", "Latest": 2, "NextRev": 7,
+ *                             "Active": "1", "Latest": 2,
  *                             "Versions": {"1": {content members, TemplateDescription,
- *                             DefaultSubstitutions, CreationDate, LastModifiedDate, "Rev": 3}}}
+ *                             DefaultSubstitutions, CreationDate, LastModifiedDate, "Rev": n}}}
  *   rp:{tpl}:index            zset (score 0, ordered by member): "<name>\x01<TYPE>"
  * Both share one hash tag so a write changes them together (MULTI/EXEC under WATCH) on Redis
  * Cluster too. A version's Rev changes whenever its content does (an update that overwrites the
- * latest version), and the compiled-template cache is keyed by it, so no instance can render a
- * stale compile of a version that was overwritten elsewhere. */
+ * latest version) to a value no earlier content had (time and random bits, so also across a
+ * delete and re-create of the name), and the compiled-template cache is keyed by it: no instance
+ * can render a stale compile of a version changed elsewhere. */
 #ifndef RP_TEMPLATE_STORE_H
 #define RP_TEMPLATE_STORE_H
 

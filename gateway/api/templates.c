@@ -74,6 +74,16 @@ static long long version_number(const char *s)
     return s && *s && !*end && v > 0 ? v : -1;
 }
 
+/* A revision for new version content: unique across deletes and re-creates of the same name
+ * and across instances (milliseconds and 16 random bits), so a cache key that names it can
+ * only ever mean this content. */
+static long long fresh_rev(void)
+{
+    uint16_t noise;
+    rp_random_bytes(&noise, sizeof(noise));
+    return (long long)rp_now_ms() * 65536 + noise;
+}
+
 /* The version object for body: its content members, description, defaults. */
 static json_t *version_object(const struct edit *e, const char *number, long long rev,
                               const char *created)
@@ -108,13 +118,14 @@ static int apply(struct edit *e, const json_t *doc, json_t **out)
         if (doc)
             return rp_err_set(&e->err, RP_EEXISTS, "template-name",
                               "a %s template named %s already exists", e->type, e->name);
-        json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:{}}", "TemplateName", e->name,
+        json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:I, s:{}}", "TemplateName", e->name,
                               "TemplateType", e->type, "CreationDate", e->now, "Active", "1",
-                              "Latest", (json_int_t)1, "NextRev", (json_int_t)2, "Versions");
+                              "Latest", (json_int_t)1, "Versions");
         json_t *tags = json_object_get(e->body, "tags");
         if (json_is_object(tags))
             json_object_set(d, "tags", tags);
-        json_object_set_new(json_object_get(d, "Versions"), "1", version_object(e, "1", 1, e->now));
+        json_object_set_new(json_object_get(d, "Versions"), "1",
+                            version_object(e, "1", fresh_rev(), e->now));
         *out = d;
         return 0;
     }
@@ -124,7 +135,7 @@ static int apply(struct edit *e, const json_t *doc, json_t **out)
     json_t *d = json_deep_copy(doc);
     json_t *versions = json_object_get(d, "Versions");
     long long latest = json_integer_value(json_object_get(d, "Latest"));
-    long long rev = json_integer_value(json_object_get(d, "NextRev"));
+    long long rev = fresh_rev();
     char latest_s[24];
     snprintf(latest_s, sizeof(latest_s), "%lld", latest);
     if (e->set_active) {
@@ -189,7 +200,6 @@ static int apply(struct edit *e, const json_t *doc, json_t **out)
         json_object_set_new(versions, latest_s,
                             version_object(e, latest_s, rev, created ? created : e->now));
     }
-    json_object_set_new(d, "NextRev", json_integer(rev + 1));
     *out = d;
     return 0;
 }

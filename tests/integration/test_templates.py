@@ -223,6 +223,12 @@ def test_template_versions_and_overrides_in_sends():
     err = api_error("send_messages", ApplicationId=app, MessageRequest=req)
     assert "NotFoundException" in err and "TemplateConfiguration.SMSTemplate" in err, err
     assert len(sim.messages()["messages"]) == before + 5
+    # Deleted and created again under the same name: the new content is sent.
+    api().delete_sms_template(TemplateName="versioned")
+    api().create_sms_template(TemplateName="versioned", SMSTemplateRequest={"Body": "fresh {{n}}"})
+    req["TemplateConfiguration"]["SMSTemplate"]["Name"] = "versioned"
+    send()
+    assert sim.messages()["messages"][-1]["body"] == "fresh x"
 
 
 def test_send_users_messages_with_template():
