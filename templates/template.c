@@ -140,6 +140,43 @@ static void trim_previous(struct parser *p)
         n->len--;
 }
 
+/* The text node that ends right at tag, or SIZE_MAX. */
+static size_t text_before(const struct parser *p, size_t tag)
+{
+    const struct rp_tmpl *t = p->t;
+    if (t->n_nodes == 0)
+        return SIZE_MAX;
+    const struct tmpl_node *n = &t->nodes[t->n_nodes - 1];
+    return n->type == N_TEXT && n->off + n->len == tag ? t->n_nodes - 1 : SIZE_MAX;
+}
+
+/* Handlebars' standalone rule: a block tag, {{else}} or a comment alone on its line (only
+ * spaces or tabs around it) takes its whole line with it, so
+ *   {{#if x}}\nHello\n{{/if}}\n  renders "Hello\n", not "\nHello\n".
+ * tag is where the tag starts, p->i just after it; text_node the text before it (text_before). */
+static void standalone(struct parser *p, size_t tag, size_t text_node)
+{
+    size_t b = tag;
+    while (b > 0 && (p->s[b - 1] == ' ' || p->s[b - 1] == '\t'))
+        b--;
+    if (b > 0 && p->s[b - 1] != '\n')
+        return;
+    size_t a = p->i;
+    while (a < p->len && (p->s[a] == ' ' || p->s[a] == '\t'))
+        a++;
+    if (a + 1 < p->len && p->s[a] == '\r' && p->s[a + 1] == '\n')
+        a += 2;
+    else if (a < p->len && p->s[a] == '\n')
+        a++;
+    else if (a < p->len)
+        return;
+    if (text_node != SIZE_MAX) {
+        struct tmpl_node *n = &p->t->nodes[text_node];
+        n->len = b > n->off ? (uint32_t)(b - n->off) : 0;
+    }
+    p->i = a;
+}
+
 static void skip_space(struct parser *p)
 {
     while (p->i < p->len && isspace((unsigned char)p->s[p->i]))
@@ -476,6 +513,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
                 return fail(p, tag, "a comment is never closed");
             p->i = (size_t)(end - p->s) + (long_form ? 4 : 2);
             p->trim_next = end > p->s && end[-1] == '~';
+            standalone(p, tag, text_before(p, tag));
             text_from = p->i;
             continue;
         }
@@ -493,6 +531,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             skip_space(p);
             if (!close_tag(p, false))
                 return fail(p, tag, "a closing tag must be {{/name}}");
+            standalone(p, tag, text_before(p, tag));
             term->type = T_CLOSE;
             term->pos = tag;
             term->name_off = off;
@@ -506,6 +545,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             skip_space(p);
             term->pos = tag;
             if (close_tag(p, false)) {
+                standalone(p, tag, text_before(p, tag));
                 term->type = T_ELSE;
                 return 0;
             }
@@ -517,6 +557,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             p->i++;
             skip_space(p);
             if (close_tag(p, false)) {
+                standalone(p, tag, text_before(p, tag));
                 term->type = T_ELSE;
                 term->pos = tag;
                 return 0;
@@ -528,6 +569,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             p->i++;
             if (depth >= RP_TMPL_MAX_DEPTH)
                 return fail(p, tag, "blocks nest deeper than %d", RP_TMPL_MAX_DEPTH);
+            size_t before = text_before(p, tag);
             size_t ni = add_node(p, N_BLOCK, tag);
             p->t->nodes[ni].invert = invert;
             skip_space(p);
@@ -542,6 +584,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             if (invert && n->helper != H_NONE)
                 return fail(p, tag, "{{^%s}} is not supported: use {{#unless ...}}",
                             rp_tmpl_helper_names[n->helper]);
+            standalone(p, tag, before);
             if (parse_block(p, ni, depth + 1, name_off, name_len) < 0)
                 return -1;
             text_from = p->i;
@@ -578,9 +621,11 @@ static int parse_block(struct parser *p, size_t ni, int depth, size_t name_off, 
     } else if (term.type == T_ELSE_CHAIN) {
         if (depth >= RP_TMPL_MAX_DEPTH)
             return fail(p, term.pos, "blocks nest deeper than %d", RP_TMPL_MAX_DEPTH);
+        size_t before = text_before(p, term.pos);
         size_t ci = add_node(p, N_BLOCK, term.pos);
         if (parse_call(p, ci, true, false) < 0)
             return -1;
+        standalone(p, term.pos, before);
         if (p->t->nodes[ci].helper == H_NONE)
             return fail(p, term.pos, "{{else name}} needs a block helper such as if");
         if (parse_block(p, ci, depth + 1, name_off, name_len) < 0)

@@ -164,6 +164,19 @@ static void test_blocks(void **state)
            {"{{#list}}<{{this}}>{{/list}}", "<x><y>"});
 }
 
+static void test_standalone_lines(void **state)
+{
+    (void)state;
+    /* Handlebars: block tags, else and comments alone on a line take the line with them. */
+    GOLDEN({"{{#if name}}\nHello\n{{/if}}\n", "Hello\n"},
+           {"a\n  {{#each list}}\n  - {{this}}\n  {{/each}}\nb", "a\n  - x\n  - y\nb"},
+           {"{{#if nothing}}\nA\n{{else}}\nB\n{{/if}}", "B\n"},
+           {"x {{#if name}}y{{/if}} z\n", "x y z\n"},
+           {"a\n{{! note }}\nb", "a\nb"},
+           {"{{#if nothing}}\r\nA\r\n{{else if name}}\r\nC\r\n{{/if}}\r\n", "C\r\n"},
+           {"{{name}}\n", "Sam\n"});
+}
+
 static void test_conditional_helpers(void **state)
 {
     (void)state;
@@ -334,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_blocks),
+        cmocka_unit_test(test_standalone_lines),
         cmocka_unit_test(test_conditional_helpers),
         cmocka_unit_test(test_string_helpers),
         cmocka_unit_test(test_date_helpers),
