@@ -171,7 +171,7 @@ int rp_template_send_render(void *arg, const char *channel, const json_t *tmpl, 
             continue;
         int rc = render_part(ts, family, t, part, &v, content, members[i], err);
         if (rc < 0)
-            return rc;
+            return rp_render_err_clean(rc, err); /* it quotes template bytes, cut to fit */
     }
     if (family == RP_RENDER_PUSH && !given(content, "Action")) {
         /* Action is not a template: the channel's section's, else Default's. */

@@ -2,12 +2,16 @@
  * compile, rendered against a fixed endpoint, Substitutions and defaults into a large and a tiny
  * buffer. Beyond "no crash, no leak": a render answers 0 or one of its error codes, never writes
  * past its buffer (ASan), keeps within the bound, NUL-terminates, and a compile error carries a
- * position inside the source. */
+ * position inside the source. Input that is a JSON object also goes through the Create/Update
+ * request validation of each template type (gateway/template_store.c), which compiles every
+ * templated member of a request body. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rc.h"
+#include "template_store.h"
 #include "templates/template.h"
 
 static json_t *endpoint, *subs, *defaults;
@@ -42,9 +46,31 @@ static void check_render(const struct rp_tmpl *t, const struct rp_tmpl_vars *var
     free(buf);
 }
 
+static void check_request(const uint8_t *data, size_t size)
+{
+    json_t *body = json_loadb((const char *)data, size, 0, NULL);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return;
+    }
+    static const char *const types[] = {"EMAIL", "SMS", "PUSH"};
+    for (size_t i = 0; i < 3; i++) {
+        struct rp_err err;
+        rp_err_clear(&err);
+        int rc = rp_template_validate(types[i], body, &err);
+        if (rc != 0 && (rc != RP_EINVAL || !err.msg[0]))
+            abort();
+        struct rp_tmpl_set *set = NULL;
+        if (rc == 0 && rp_template_compile(types[i], body, "fuzz", &set, &err) == 0)
+            rp_tmpl_set_unref(set);
+    }
+    json_decref(body);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init();
+    check_request(data, size);
     struct rp_tmpl_error err;
     struct rp_tmpl *t = rp_tmpl_compile((const char *)data, size, &err);
     if (!t) {
