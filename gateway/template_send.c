@@ -11,6 +11,7 @@
 #include "config.h"
 #include "http.h"
 #include "rc.h"
+#include "render.h"
 #include "render_content.h"
 #include "template_store.h"
 #include "templates/template.h"
@@ -24,6 +25,7 @@ struct rp_template_send {
     const char *names[3];        /* borrowed from the request */
     char *buf;
     size_t cap;
+    size_t rendered; /* bytes rendered for the whole request so far */
     int64_t now_ms;
 };
 
@@ -118,6 +120,13 @@ static int render_part(struct rp_template_send *ts, size_t family, const struct 
         return rp_err_set(err, RP_EPARSE, "", "The %s template %.64s does not render: %s: %s",
                           type_of[family], ts->names[family], part, te.msg);
     }
+    /* The same bound as `{{Name}}` substitution in the message (render.h): 100 recipients of
+     * large templates must not turn one request into gigabytes. */
+    if (len > RP_RENDER_MAX_RENDERED_BYTES - ts->rendered)
+        return rp_err_set(err, RP_EINVAL, "TemplateConfiguration",
+                          "the request renders to more than %zu bytes across its recipients",
+                          RP_RENDER_MAX_RENDERED_BYTES);
+    ts->rendered += len;
     json_t *s = json_stringn(ts->buf, len);
     if (!s)
         return rp_err_set(err, RP_EPARSE, "", "The %s template %.64s does not render: %s is not "

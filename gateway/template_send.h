@@ -25,8 +25,9 @@ struct rp_template_send;
 int rp_template_send_load(const json_t *tc, struct rp_template_send **out, struct rp_err *err);
 void rp_template_send_free(struct rp_template_send *ts);
 
-/* rp_render_template_fn over a loaded struct rp_template_send (arg). Returns 0, or RP_EPARSE
- * with err->msg saying why this recipient's message does not render. */
+/* rp_render_template_fn over a loaded struct rp_template_send (arg). Returns 0, RP_EPARSE
+ * with err->msg saying why this recipient's message does not render, or RP_EINVAL once the
+ * request as a whole renders to more than RP_RENDER_MAX_RENDERED_BYTES (answered 400). */
 int rp_template_send_render(void *arg, const char *channel, const json_t *tmpl, const json_t *vars,
                             const json_t *endpoint, json_t *content, struct rp_err *err);
 

@@ -133,6 +133,17 @@ static void test_output_bound(void **state)
     assert_int_equal(rp_template_send_render(ts, "SMS", NULL, vars, NULL, content, &err),
                      RP_EPARSE);
     assert_non_null(strstr(err.msg, "longer than"));
+    /* Within the part bound, but over the request's: many recipients of a big template. */
+    big[n / 2] = '\0';
+    json_object_set_new(vars, "big", json_pack("[s]", big));
+    int rc = 0;
+    for (int i = 0; i < 100 && rc == 0; i++) {
+        json_t *c = json_object();
+        rc = rp_template_send_render(ts, "SMS", NULL, vars, NULL, c, &err);
+        json_decref(c);
+    }
+    assert_int_equal(rc, RP_EINVAL);
+    assert_string_equal(err.field, "TemplateConfiguration");
     free(big);
     json_decref(vars);
     json_decref(content);
