@@ -86,11 +86,13 @@ enum tmpl_val_kind { V_UNDEF, V_NULL, V_BOOL, V_NUM, V_STR, V_ARR, V_OBJ };
 
 struct tmpl_val {
     uint8_t k;
-    bool b;
-    double n;
-    const char *s;
-    size_t len;
-    const json_t *j; /* V_ARR, V_OBJ */
+    bool b;     /* V_BOOL */
+    size_t len; /* V_STR */
+    union {     /* small, as values are passed around by value on every lookup */
+        double n;        /* V_NUM */
+        const char *s;   /* V_STR */
+        const json_t *j; /* V_ARR, V_OBJ */
+    };
 };
 
 struct tmpl_frame {
