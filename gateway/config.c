@@ -87,6 +87,8 @@ static const struct rp_config_key config_keys[] = {
     KEY_INT("smtp.timeout_ms", "30000", 1000, 600000),
 
     /* Templates and one-time passwords. */
+    KEY_INT("templates.cache_size", "1024", 16, 1048576),
+    KEY_INT("templates.max_rendered_bytes", "1048576", 1024, 16777216),
 
     KEY_INT("otp.sends_per_destination_per_hour", "10", 0, 1000000),
     KEY_INT("otp.sends_per_app_per_minute", "600", 0, 10000000),

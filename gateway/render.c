@@ -558,6 +558,14 @@ static int render_recipient(struct build *b, struct rp_render_recipient *r,
         rc = b->params->template_fn(b->params->template_arg, ch->type, tmpl, vars, endpoint,
                                     content, err);
     json_decref(vars);
+    if (rc == RP_EPARSE) {
+        /* The recipient's template does not render (a variable with no value anywhere ...):
+         * Pinpoint does not send such a message, and the others still go. */
+        rp_render_recipient_set(r, RP_DS_PERMANENT_FAILURE, STATUS_NOT_SENT, "%s", err->msg);
+        rp_err_clear(err);
+        json_decref(content);
+        return 0;
+    }
     if (rc == 0 && rp_render_content_empty(ch, content)) {
         if (tmpl && !b->params->template_fn) {
             char field[FIELD_SIZE];

@@ -79,7 +79,9 @@ int rp_render_validate_users_request(const json_t *body, struct rp_err *err);
  * replaces members as gateway/delivery.h lists them for channel). vars (borrowed) are the merged
  * Substitutions, endpoint (borrowed, NULL for an address) the recipient's stored endpoint for
  * attribute variables. The hook must be pure (templates loaded beforehand through arg) and
- * return 0, RP_EINVAL with err (answered 400), or another rp_rc the caller answers. Until it
+ * return 0, RP_EINVAL with err (answered 400), RP_EPARSE with err->msg (this recipient's
+ * template does not render: it gets PERMANENT_FAILURE with that message and no delivery, the
+ * other recipients are unaffected), or another rp_rc the caller answers. Until it
  * exists (template_fn NULL), a recipient whose content is empty and whose channel has a template
  * makes rp_render_build answer 400 "templates are not served yet"; a template beside message
  * content is not used. */

@@ -10,6 +10,7 @@
 #include "queue.h"
 #include "rc.h"
 #include "render.h"
+#include "template_send.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -138,7 +139,22 @@ static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind 
         .deadline_ms = now + rp_config_int(rp_ctx.cfg, "direct.deadline_ms"),
         .reply_to = rp_direct_reply_key(),
     };
-    int rc = rp_render_build(plan, &params, &err);
+    struct rp_template_send *templates = NULL;
+    int rc = rp_template_send_load(rp_render_plan_templates(plan), &templates, &err);
+    if (rc) {
+        send_ctx_free(ctx);
+        if (rc == RP_ENOTFOUND)
+            rp_respond_error(req, 404, "NotFoundException", "%s: %s", err.field, err.msg);
+        else if (rc == RP_EINVAL)
+            rp_respond_bad_request(req, &err);
+        else
+            rp_respond_unavailable(req);
+        return;
+    }
+    params.template_fn = templates ? rp_template_send_render : NULL;
+    params.template_arg = templates;
+    rc = rp_render_build(plan, &params, &err);
+    rp_template_send_free(templates);
     if (rc) {
         send_ctx_free(ctx);
         if (rc == RP_EINVAL)

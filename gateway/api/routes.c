@@ -5,6 +5,7 @@
 #include "jobs_api.h"
 #include "limits.h"
 #include "otp.h"
+#include "templates.h"
 #include "channels/sms/sms_receipts.h"
 
 #define APP RP_ROUTE_APP_SCOPED
@@ -61,6 +62,23 @@ static const struct rp_route routes[] = {
     {"DELETE", "/v1/apps/{}/users/{}", rp_api_delete_user_endpoints, "DeleteUserEndpoints", APP},
 
     /* Message templates. */
+    {"GET", "/v1/templates", rp_api_list_templates, "ListTemplates", 0},
+    {"POST", "/v1/templates/{}/email", rp_api_create_email_template, "CreateEmailTemplate", 0},
+    {"PUT", "/v1/templates/{}/email", rp_api_update_email_template, "UpdateEmailTemplate", 0},
+    {"GET", "/v1/templates/{}/email", rp_api_get_email_template, "GetEmailTemplate", 0},
+    {"DELETE", "/v1/templates/{}/email", rp_api_delete_email_template, "DeleteEmailTemplate", 0},
+    {"POST", "/v1/templates/{}/sms", rp_api_create_sms_template, "CreateSmsTemplate", 0},
+    {"PUT", "/v1/templates/{}/sms", rp_api_update_sms_template, "UpdateSmsTemplate", 0},
+    {"GET", "/v1/templates/{}/sms", rp_api_get_sms_template, "GetSmsTemplate", 0},
+    {"DELETE", "/v1/templates/{}/sms", rp_api_delete_sms_template, "DeleteSmsTemplate", 0},
+    {"POST", "/v1/templates/{}/push", rp_api_create_push_template, "CreatePushTemplate", 0},
+    {"PUT", "/v1/templates/{}/push", rp_api_update_push_template, "UpdatePushTemplate", 0},
+    {"GET", "/v1/templates/{}/push", rp_api_get_push_template, "GetPushTemplate", 0},
+    {"DELETE", "/v1/templates/{}/push", rp_api_delete_push_template, "DeletePushTemplate", 0},
+    {"GET", "/v1/templates/{}/{}/versions", rp_api_list_template_versions,
+     "ListTemplateVersions", 0},
+    {"PUT", "/v1/templates/{}/{}/active-version", rp_api_update_template_active_version,
+     "UpdateTemplateActiveVersion", 0},
 
     /* One-time passwords. */
     {"POST", "/v1/apps/{}/otp", rp_api_send_otp_message, "SendOTPMessage", APP},

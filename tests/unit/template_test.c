@@ -1,0 +1,361 @@
+/* The template engine (templates/): golden renders for every helper and escaping rule, where a
+ * template that does not parse is said to fail, the precedence of variable sources, missing
+ * variables, and the output bound. Cases are data: template, expected output. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "templates/template.h"
+
+static const char endpoint_json[] =
+    "{\"Id\": \"ep-1\", \"Address\": \"+12065550100\", \"ChannelType\": \"SMS\","
+    " \"Attributes\": {\"Plan\": [\"gold\"], \"Colors\": [\"red\", \"blue\", \"<b>\"],"
+    "   \"Empty\": [], \"Tags\": [\"a&b\"]},"
+    " \"User\": {\"UserId\": \"u-1\", \"UserAttributes\": {\"FirstName\": [\"Ann\"],"
+    "   \"LastName\": [\"O'Hara\"]}},"
+    " \"Demographic\": {\"Platform\": \"ios\", \"Locale\": \"en_US\"},"
+    " \"Location\": {\"City\": \"Seattle\", \"Country\": \"US\"},"
+    " \"Metrics\": {\"visits\": 3, \"score\": 2.5, \"none\": 0},"
+    " \"Shop\": {\"Items\": [{\"name\": \"tea\", \"qty\": 2}, {\"name\": \"cup\", \"qty\": 1}],"
+    "   \"Owner\": {\"name\": \"Bo\"}}}";
+
+static const char subs_json[] =
+    "{\"name\": [\"Sam\"], \"City\": [\"Paris\"], \"Location.City\": [\"Lyon\"],"
+    " \"amount\": [\"1234.5\"], \"count\": [\"1\"], \"zero\": [\"0\"], \"html\": [\"<i>x</i>\"],"
+    " \"when\": [\"2026-11-22T10:33:07.123Z\"], \"list\": [\"x\", \"y\"], \"blank\": [\"\"],"
+    " \"words\": [\"hello big world\"], \"url\": [\"a b&c/d\"], \"n10\": [\"10\"],"
+    " \"x\": [\"&<>\\\"'`=\"]}";
+
+static const char defaults_json[] =
+    "{\"Attributes.Missing\": \"dflt\", \"name\": \"never\", \"Attributes.Plan\": \"never\","
+    " \"fallback\": \"from-defaults\"}";
+
+struct fixture {
+    json_t *endpoint, *subs, *defaults;
+};
+
+static struct fixture fx;
+
+static int setup(void **state)
+{
+    (void)state;
+    fx.endpoint = json_loads(endpoint_json, 0, NULL);
+    fx.subs = json_loads(subs_json, 0, NULL);
+    fx.defaults = json_loads(defaults_json, 0, NULL);
+    return fx.endpoint && fx.subs && fx.defaults ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    json_decref(fx.endpoint);
+    json_decref(fx.subs);
+    json_decref(fx.defaults);
+    return 0;
+}
+
+/* 2026-11-22T10:33:07.123Z */
+#define NOW_MS 1795343587123LL
+
+static int render(const char *src, char *out, size_t cap, struct rp_tmpl_error *err)
+{
+    struct rp_tmpl *t = rp_tmpl_compile(src, strlen(src), err);
+    if (!t)
+        return RP_TMPL_ESYNTAX;
+    struct rp_tmpl_vars vars = {
+        .substitutions = fx.subs, .endpoint = fx.endpoint, .defaults = fx.defaults,
+        .now_ms = NOW_MS};
+    size_t len;
+    int rc = rp_tmpl_render(t, &vars, out, cap, &len, err);
+    if (rc == 0)
+        assert_int_equal(len, strlen(out));
+    rp_tmpl_free(t);
+    return rc;
+}
+
+struct golden {
+    const char *src, *want;
+};
+
+static void check_goldens(const struct golden *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char out[4096];
+        struct rp_tmpl_error err;
+        int rc = render(g[i].src, out, sizeof(out), &err);
+        if (rc != 0 || strcmp(out, g[i].want) != 0)
+            fail_msg("template %s\n  want [%s]\n  got  [%s] rc %d (%d:%d %s)", g[i].src,
+                     g[i].want, rc == 0 ? out : "", rc, err.line, err.column, err.msg);
+    }
+}
+
+#define GOLDEN(...)                                                                            \
+    do {                                                                                       \
+        static const struct golden cases[] = {__VA_ARGS__};                                    \
+        check_goldens(cases, sizeof(cases) / sizeof(cases[0]));                                \
+    } while (0)
+
+static void test_variables(void **state)
+{
+    (void)state;
+    GOLDEN({"Hi {{User.UserAttributes.FirstName}}!", "Hi Ann!"},
+           {"{{Attributes.Plan}} {{Id}} {{Address}} {{ChannelType}}", "gold ep-1 +12065550100 SMS"},
+           {"{{Demographic.Platform}}/{{Location.Country}}", "ios/US"},
+           {"{{Metrics.visits}} {{Metrics.score}}", "3 2.5"},
+           {"{{Attributes.Colors}}", "red,blue,&lt;b&gt;"},
+           {"{{Attributes.Colors.[1]}} {{Attributes.Colors.0}}", "blue red"},
+           {"{{Shop.Owner.name}} {{Shop/Owner/name}}", "Bo Bo"},
+           {"{{ name }}", "Sam"},
+           {"{{{html}}} {{html}} {{&html}}", "<i>x</i> &lt;i&gt;x&lt;/i&gt; <i>x</i>"},
+           {"{{User.UserAttributes.LastName}}", "O&#x27;Hara"},
+           {"{{Attributes.Tags}} {{{Attributes.Tags}}}", "a&amp;b a&b"},
+           {"a = `b` \"c\"", "a = `b` \"c\""},
+           {"{{!-- a comment }} --}}x{{! short }}y", "xy"},
+           {"\\{{name}} {{name}}", "{{name}} Sam"},
+           {"a  {{~name~}}  b", "aSamb"},
+           {"{{blank}}", ""});
+}
+
+static void test_escaping(void **state)
+{
+    (void)state;
+    GOLDEN({"{{x}}", "&amp;&lt;&gt;&quot;&#x27;&#x60;&#x3D;"});
+}
+
+static void test_precedence(void **state)
+{
+    (void)state;
+    /* Substitutions beat the endpoint (City is not an endpoint path at the top, Location.City
+     * is: the Substitution wins); the endpoint beats DefaultSubstitutions; defaults fill gaps. */
+    GOLDEN({"{{Location.City}}", "Lyon"},
+           {"{{City}}", "Paris"},
+           {"{{Attributes.Plan}}", "gold"},
+           {"{{Attributes.Missing}}", "dflt"},
+           {"{{name}}", "Sam"},
+           {"{{fallback}}", "from-defaults"},
+           {"{{list.[1]}} {{list.0}}", "y x"});
+}
+
+static void test_blocks(void **state)
+{
+    (void)state;
+    GOLDEN({"{{#if name}}yes{{else}}no{{/if}}", "yes"},
+           {"{{#if nothing}}yes{{else}}no{{/if}}", "no"},
+           {"{{#if Metrics.none}}y{{else}}n{{/if}} {{#if blank}}y{{else}}n{{/if}} "
+            "{{#if zero}}y{{else}}n{{/if}}",
+            "n n y"},
+           {"{{#if Attributes.Empty}}y{{else}}n{{/if}}", "n"},
+           {"{{#unless nothing}}u{{/unless}}{{#unless name}}x{{else}}e{{/unless}}", "ue"},
+           {"{{#if nothing}}a{{else if Metrics.none}}b{{else if name}}c{{else}}d{{/if}}", "c"},
+           {"{{#each Attributes.Colors}}[{{@index}}:{{this}}{{#if @first}}F{{/if}}"
+            "{{#if @last}}L{{/if}}]{{/each}}",
+            "[0:redF][1:blue][2:&lt;b&gt;L]"},
+           {"{{#each Shop.Items}}{{name}}x{{qty}} {{/each}}", "teax2 cupx1 "},
+           {"{{#each Shop.Items}}{{../Shop.Owner.name}}{{/each}}", "BoBo"},
+           {"{{#each Shop.Owner}}{{@key}}={{.}}{{/each}}", "name=Bo"},
+           {"{{#each Attributes.Empty}}x{{else}}none{{/each}}", "none"},
+           {"{{#with Shop.Owner}}{{name}}{{/with}}", "Bo"},
+           {"{{#with nothing}}x{{else}}empty{{/with}}", "empty"},
+           {"{{#Shop.Owner}}{{name}}{{/Shop.Owner}}", "Bo"},
+           {"{{^nothing}}absent{{/nothing}}", "absent"},
+           {"{{#list}}<{{this}}>{{/list}}", "<x><y>"});
+}
+
+static void test_standalone_lines(void **state)
+{
+    (void)state;
+    /* Handlebars: block tags, else and comments alone on a line take the line with them. */
+    GOLDEN({"{{#if name}}\nHello\n{{/if}}\n", "Hello\n"},
+           {"a\n  {{#each list}}\n  - {{this}}\n  {{/each}}\nb", "a\n  - x\n  - y\nb"},
+           {"{{#if nothing}}\nA\n{{else}}\nB\n{{/if}}", "B\n"},
+           {"x {{#if name}}y{{/if}} z\n", "x y z\n"},
+           {"a\n{{! note }}\nb", "a\nb"},
+           {"{{#if nothing}}\r\nA\r\n{{else if name}}\r\nC\r\n{{/if}}\r\n", "C\r\n"},
+           {"{{name}}\n", "Sam\n"});
+}
+
+static void test_conditional_helpers(void **state)
+{
+    (void)state;
+    GOLDEN({"{{#eq Attributes.Plan \"gold\"}}G{{else}}-{{/eq}}", "G"},
+           {"{{#neq Attributes.Plan \"gold\"}}N{{else}}-{{/neq}}", "-"},
+           {"{{#eq count 1}}one{{/eq}}", "one"},
+           {"{{#gt n10 9}}gt{{/gt}}{{#gt n10 10}}no{{/gt}}", "gt"},
+           {"{{#gte n10 10}}gte{{/gte}}{{#lt n10 9}}no{{/lt}}{{#lte n10 10}}lte{{/lte}}",
+            "gtelte"},
+           {"{{#lt \"apple\" \"banana\"}}text{{/lt}}", "text"},
+           {"{{#and name count}}both{{/and}}{{#and name nothing}}x{{else}}notboth{{/and}}",
+            "bothnotboth"},
+           {"{{#or nothing Metrics.none}}x{{else}}neither{{/or}}{{#or nothing name}}one{{/or}}",
+            "neitherone"},
+           {"{{#not nothing}}not{{/not}}", "not"},
+           {"{{eq count 1}} {{eq count 2}} {{eq count 1 yes=\"Y\" no=\"N\"}}", "true false Y"});
+}
+
+static void test_string_helpers(void **state)
+{
+    (void)state;
+    GOLDEN({"{{abbreviate words 8}}", "hello..."},
+           {"{{abbreviate name 8}}", "Sam"},
+           {"{{capitalize words}} {{capitalizeFirst words}}", "Hello Big World Hello big world"},
+           {"{{capitalize \"hELLO wORLD\" fully=true}}", "Hello World"},
+           {"[{{center name size=7 pad=\"*\"}}]", "[**Sam**]"},
+           {"[{{ljust name size=5}}][{{rjust name size=5 pad=\".\"}}]", "[Sam  ][..Sam]"},
+           {"{{cut words}} {{cut words \"l\"}}", "hellobigworld heo big word"},
+           {"{{replace words \"big\" \"small\"}}", "hello small world"},
+           {"{{upper name}} {{lower \"MiXed\"}}", "SAM mixed"},
+           {"{{slugify \"  Hello, World -- Again! \"}}", "hello-world-again"},
+           {"{{stripTags \"<p>Hi <b>there</b></p>\"}}", "Hi there"},
+           {"{{substring words 6}}|{{substring words 0 5}}", "big world|hello"},
+           {"{{yesno count}} {{yesno Metrics.none}} {{yesno nothing}} {{yesno count yes=\"Y\"}}",
+            "yes no maybe Y"},
+           {"{{default nothing \"anon\"}} {{default name \"anon\"}} {{defaultIfEmpty blank "
+            "\"-\"}}",
+            "anon Sam -"},
+           {"{{inflect count \"item\" \"items\"}} {{inflect n10 \"item\" \"items\" true}}",
+            "item 10 items"},
+           {"{{join list \", \"}} {{join Attributes.Colors \"|\" prefix=\"(\" suffix=\")\"}}",
+            "x, y (red|blue|&lt;b&gt;)"},
+           {"{{upper html}} {{{upper html}}}", "&lt;I&gt;X&lt;/I&gt; <I>X</I>"});
+}
+
+static void test_date_helpers(void **state)
+{
+    (void)state;
+    GOLDEN({"{{dateFormat when}}", "Nov 22, 2026"},
+           {"{{dateFormat when \"full\"}}", "Sunday, November 22, 2026"},
+           {"{{dateFormat when \"long\"}} {{dateFormat when \"short\"}}", "November 22, 2026 11/22/26"},
+           {"{{dateFormat when \"yyyy-MM-dd HH:mm:ss.SSS\"}}", "2026-11-22 10:33:07.123"},
+           {"{{dateFormat when \"h:mm a 'on' EEE\"}}", "10:33 AM on Sun"},
+           {"{{dateFormat when \"HH:mm z\" tz=\"+05:30\"}}", "16:03 GMT+05:30"},
+           {"{{dateFormat \"2026-01-02\" \"dd/MM/yy\"}}", "02/01/26"},
+           {"{{dateFormat 0 \"yyyy\"}}", "1970"},
+           {"{{now \"yyyy-MM-dd'T'HH:mm\"}} {{now}}", "2026-11-22T10:33 Nov 22, 2026"});
+}
+
+static void test_number_helpers(void **state)
+{
+    (void)state;
+    GOLDEN({"{{add n10 5}} {{subtract n10 15}} {{multiply amount 2}} {{divide n10 4}}",
+            "15 -5 2469 2.5"},
+           {"{{mod 10 3}} {{abs -2}} {{ceiling 1.2}} {{floor 1.8}} {{round 2.5}}", "1 2 2 1 3"},
+           {"{{numberFormat amount}} {{numberFormat amount \"integer\"}}", "1,234.5 1,235"},
+           {"{{numberFormat amount \"currency\"}} {{numberFormat 0.256 \"percent\"}}",
+            "$1,234.50 26%"},
+           {"{{numberFormat 1234567.891 \"#,##0.00\"}} {{numberFormat 3.14159 \"0.0\"}}",
+            "1,234,567.89 3.1"},
+           {"{{encodeBase64 \"hello!\"}} {{decodeBase64 \"aGVsbG8h\"}}", "aGVsbG8h hello!"},
+           {"{{{encodeURI url}}} {{decodeURI \"a%20b%26c\"}}", "a%20b%26c%2Fd a b&amp;c"});
+}
+
+struct bad {
+    const char *src;
+    int line, column;
+    const char *says;
+};
+
+static void test_syntax_errors(void **state)
+{
+    (void)state;
+    static const struct bad cases[] = {
+        {"Hi {{name", 1, 4, "never closed"},
+        {"line one\n  {{#if x}}open", 2, 3, "{{#if}} is never closed"},
+        {"{{#if x}}a{{/each}}", 1, 11, "does not match"},
+        {"ok\nok {{/if}}", 2, 4, "closes nothing"},
+        {"{{else}}", 1, 1, "outside a block"},
+        {"a\nb\n {{formatCurrency price \"USD\"}}", 3, 4, "unknown helper 'formatCurrency'"},
+        {"{{#each}}{{/each}}", 1, 4, "needs a value"},
+        {"{{#upper x}}{{/upper}}", 1, 4, "not a block helper"},
+        {"{{if x}}", 1, 3, "block helper"},
+        {"{{> partial}}", 1, 1, "partials"},
+        {"{{eq (upper a) b}}", 1, 6, "subexpressions"},
+        {"{{#if a}}{{else}}{{else}}{{/if}}", 1, 18, "second {{else}}"},
+        {"{{ \"x\" }}", 1, 4, "must start with a name"},
+        {"{{eq a}}", 1, 3, "compares two values"},
+        {"{{!-- open", 1, 1, "comment is never closed"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct rp_tmpl_error err;
+        struct rp_tmpl *t = rp_tmpl_compile(cases[i].src, strlen(cases[i].src), &err);
+        if (t) {
+            rp_tmpl_free(t);
+            fail_msg("compiled: %s", cases[i].src);
+        }
+        if (err.line != cases[i].line || err.column != cases[i].column ||
+            !strstr(err.msg, cases[i].says))
+            fail_msg("%s: got %d:%d %s, want %d:%d ...%s...", cases[i].src, err.line, err.column,
+                     err.msg, cases[i].line, cases[i].column, cases[i].says);
+    }
+}
+
+static void test_missing_fails(void **state)
+{
+    (void)state;
+    char out[256];
+    struct rp_tmpl_error err;
+    assert_int_equal(render("Hi\n  {{User.UserAttributes.Nickname}}", out, sizeof(out), &err),
+                     RP_TMPL_EMISSING);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 3);
+    assert_non_null(strstr(err.msg, "User.UserAttributes.Nickname has no value"));
+    assert_string_equal(out, "");
+    assert_int_equal(render("{{#each Shop.Items}}{{price}}{{/each}}", out, sizeof(out), &err),
+                     RP_TMPL_EMISSING);
+    assert_int_equal(render("{{dateFormat name}}", out, sizeof(out), &err), RP_TMPL_EVALUE);
+    assert_int_equal(render("{{divide 1 0}}", out, sizeof(out), &err), RP_TMPL_EVALUE);
+    assert_int_equal(render("{{Shop}}", out, sizeof(out), &err), RP_TMPL_EVALUE);
+}
+
+static void test_bounded_output(void **state)
+{
+    (void)state;
+    char out[8];
+    struct rp_tmpl_error err;
+    assert_int_equal(render("{{name}}{{name}}{{name}}", out, sizeof(out), &err), RP_TMPL_ETOOBIG);
+    assert_int_equal(render("1234567", out, sizeof(out), &err), 0);
+    assert_string_equal(out, "1234567");
+    assert_int_equal(render("12345678", out, sizeof(out), &err), RP_TMPL_ETOOBIG);
+    /* #each stops at Pinpoint's 15 items. */
+    json_t *big = json_array();
+    for (int i = 0; i < 20; i++)
+        json_array_append_new(big, json_string("x"));
+    json_object_set_new(fx.subs, "big", big);
+    char wide[256];
+    assert_int_equal(render("{{#each big}}{{this}}{{/each}}", wide, sizeof(wide), &err), 0);
+    assert_string_equal(wide, "xxxxxxxxxxxxxxx");
+    json_object_del(fx.subs, "big");
+}
+
+static void test_deep_nesting_refused(void **state)
+{
+    (void)state;
+    char src[2048] = "";
+    for (int i = 0; i < RP_TMPL_MAX_DEPTH + 1; i++)
+        strcat(src, "{{#if a}}");
+    struct rp_tmpl_error err;
+    assert_null(rp_tmpl_compile(src, strlen(src), &err));
+    assert_non_null(strstr(err.msg, "nest deeper"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_variables),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_blocks),
+        cmocka_unit_test(test_standalone_lines),
+        cmocka_unit_test(test_conditional_helpers),
+        cmocka_unit_test(test_string_helpers),
+        cmocka_unit_test(test_date_helpers),
+        cmocka_unit_test(test_number_helpers),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_missing_fails),
+        cmocka_unit_test(test_bounded_output),
+        cmocka_unit_test(test_deep_nesting_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
