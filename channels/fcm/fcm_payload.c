@@ -7,6 +7,7 @@
 
 #include "../../gateway/rc.h"
 #include "../httpc.h"
+#include "../push_data.h"
 
 /* QUOTA_EXCEEDED without a Retry-After: Google asks for at least a minute. */
 #define FCM_QUOTA_BACKOFF_MS 60000LL
@@ -56,13 +57,11 @@ static int data_check(const json_t *data, const char *field, struct rp_err *err)
 {
     if (!data)
         return 0;
-    if (!json_is_object(data))
-        return rp_err_set(err, RP_EINVAL, field, "must be an object of strings");
+    if (rp_push_data_check(data, field, err) < 0)
+        return RP_EINVAL;
     const char *k;
     const json_t *v;
     json_object_foreach ((json_t *)data, k, v) {
-        if (!json_is_string(v))
-            return rp_err_set(err, RP_EINVAL, field, "values must be strings (FCM refuses others)");
         if (strcmp(k, "from") == 0 || strcmp(k, "gcm") == 0 || strncmp(k, "google", 6) == 0)
             return rp_err_set(err, RP_EINVAL, field,
                               "uses a key FCM reserves (from, gcm, google...)");
@@ -124,31 +123,15 @@ static const char *priority_of(const json_t *content)
 static json_t *built_message(const json_t *content, const char *token, struct rp_err *err)
 {
     const char *title = str(content, "Title"), *body = str(content, "Body");
-    const char *action = str(content, "Action"), *url = str(content, "Url");
-    const char *image = str(content, "ImageUrl"), *icon_url = str(content, "ImageIconUrl");
-    const char *small_icon = str(content, "SmallImageIconUrl");
+    const char *image = str(content, "ImageUrl");
     const char *icon = str(content, "IconReference"), *sound = str(content, "Sound");
     int silent = json_is_true(json_object_get(content, "SilentPush"));
 
-    const json_t *given = json_object_get(content, "Data");
-    if (data_check(given, "Data", err) < 0)
+    json_t *data = rp_push_sdk_data(content, err);
+    if (!data || data_check(data, "Data", err) < 0) {
+        json_decref(data);
         return NULL;
-    json_t *data = given ? json_deep_copy(given) : json_object();
-    put_str(data, "pinpoint.notification.title", title);
-    put_str(data, "pinpoint.notification.body", body);
-    put_str(data, "pinpoint.notification.imageUrl", image);
-    put_str(data, "pinpoint.notification.imageIconUrl", icon_url);
-    put_str(data, "pinpoint.notification.imageSmallIconUrl", small_icon);
-    put_str(data, "pinpoint.notification.icon", icon);
-    put_str(data, "pinpoint.notification.sound", sound);
-    if (silent)
-        put_str(data, "pinpoint.notification.silentPush", "1");
-    if (action && strcmp(action, "URL") == 0)
-        put_str(data, "pinpoint.url", url);
-    else if (action && strcmp(action, "DEEP_LINK") == 0)
-        put_str(data, "pinpoint.deeplink", url);
-    else
-        put_str(data, "pinpoint.openApp", "true");
+    }
 
     json_t *msg = json_object();
     json_object_set_new(msg, "token", json_string(token));

@@ -134,3 +134,20 @@ class FcmSim(_Sim):
     def env(self, http2=True):
         return {"REPOINT_FCM_URL": self.h2_url if http2 else self.url,
                 "REPOINT_TLS_CA_FILE": CA}
+
+
+class AdmSim(_Sim):
+    """adm_sim: the token endpoint at /auth/o2/token and the send endpoint, HTTPS."""
+    name = "adm_sim"
+    client_id = "amzn1.application-oa2-client.0123456789abcdef"
+    client_secret = "sim-secret-0123456789abcdef0123456789abcdef"
+
+    def _args(self):
+        return ["--client-id", self.client_id, "--client-secret", self.client_secret]
+
+    def revoke(self):
+        return self.call("POST", "/sim/revoke", {})
+
+    def env(self):
+        return {"REPOINT_ADM_URL": self.url, "REPOINT_ADM_TOKEN_URL": f"{self.url}/auth/o2/token",
+                "REPOINT_TLS_CA_FILE": CA}
