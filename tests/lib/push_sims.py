@@ -151,3 +151,16 @@ class AdmSim(_Sim):
     def env(self):
         return {"REPOINT_ADM_URL": self.url, "REPOINT_ADM_TOKEN_URL": f"{self.url}/auth/o2/token",
                 "REPOINT_TLS_CA_FILE": CA}
+
+
+class BaiduSim(_Sim):
+    """baidu_sim: POST /rest/3.0/push/single_device with the signed form, HTTPS."""
+    name = "baidu_sim"
+    api_key = "Ljc710pzAa99GULCo8y48NvB"
+    secret_key = "sim-baidu-secret-0123456789abcdef"
+
+    def _args(self):
+        return ["--api-key", self.api_key, "--secret-key", self.secret_key]
+
+    def env(self):
+        return {"REPOINT_BAIDU_URL": self.url, "REPOINT_TLS_CA_FILE": CA}
