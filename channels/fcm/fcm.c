@@ -230,6 +230,11 @@ struct fcm_transport {
     const char *base_url; /* borrowed from the config */
     long timeout_ms;
     struct fcm_account *accounts;
+    /* The ServiceJson string of the last send (a reference, so the pointer cannot be reused)
+     * and its account: a worker sends an app's messages with the same settings object, so most
+     * sends skip even the hash. */
+    json_t *last_json;
+    struct fcm_account *last_account;
 };
 
 /* One delivery attempt in flight. */
@@ -367,6 +372,7 @@ static void fcm_transport_free(void *transport)
         return;
     rp_httpc_free(t->http);
     rp_oauth_free(t->oauth);
+    json_decref(t->last_json);
     while (t->accounts) {
         struct fcm_account *a = t->accounts;
         t->accounts = a->next;
@@ -464,7 +470,8 @@ static void fcm_send(void *transport, struct rp_send *send)
 {
     struct fcm_transport *t = transport;
     const struct rp_delivery *d = send->delivery;
-    const char *service_json = json_string_value(json_object_get(send->settings, "ServiceJson"));
+    json_t *sj = json_object_get(send->settings, "ServiceJson");
+    const char *service_json = json_string_value(sj);
     if (!service_json || !*service_json) {
         const char *key = json_string_value(json_object_get(send->settings, "ApiKey"));
         fail_now(send, RP_DS_PERMANENT_FAILURE, "%s",
@@ -482,11 +489,17 @@ static void fcm_send(void *transport, struct rp_send *send)
         if (left < timeout)
             timeout = (long)left;
     }
-    const char *why = NULL;
-    struct fcm_account *a = account_get(t, service_json, &why);
-    if (!a) {
-        fail_now(send, RP_DS_PERMANENT_FAILURE, "%s", why);
-        return;
+    struct fcm_account *a = t->last_account;
+    if (sj != t->last_json) {
+        const char *why = NULL;
+        a = account_get(t, service_json, &why);
+        if (!a) {
+            fail_now(send, RP_DS_PERMANENT_FAILURE, "%s", why);
+            return;
+        }
+        json_decref(t->last_json);
+        t->last_json = json_incref(sj);
+        t->last_account = a;
     }
     struct rp_err err;
     rp_err_clear(&err);
