@@ -3,7 +3,7 @@
  * credentials grant; the send endpoint checks the bearer token, both type headers, string-only
  * data, its size and its md5, and can be scripted with dead registration ids, id rewrites
  * (the answer names another registrationID), 429 / 403 MaxRateExceeded and 503 with
- * Retry-After. Control API under /sim/: see tests/sim/README.md. */
+ * Retry-After. Control API under /sim/: see tests/sim/PUSH_SIMS.md. */
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * (tests/sim/lib/psim_http.c, TLS with the test CA). It recomputes every request's sign from
  * the URL it was posted to (scheme, Host header, path) and the secret key, checks the apikey,
  * timestamp window, User-Agent, device_type, msg_type, msg JSON and msg_expires, and can be
- * scripted to answer any error code. Control API under /sim/: see tests/sim/README.md. */
+ * scripted to answer any error code. Control API under /sim/: see tests/sim/PUSH_SIMS.md. */
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>

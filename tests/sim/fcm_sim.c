@@ -4,7 +4,7 @@
  * account's public key and issues short-lived tokens; the send endpoint checks the bearer
  * token and the message as FCM does (one target, string-only data, ttl format, size) and can be
  * scripted to answer UNREGISTERED, 429 / 503 with Retry-After, 500, or to revoke its tokens.
- * Control API under /sim/ (HTTP/1.1 port): see tests/sim/README.md. */
+ * Control API under /sim/ (HTTP/1.1 port): see tests/sim/PUSH_SIMS.md. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
