@@ -109,7 +109,8 @@ static struct rp_oauth_cred *cred_get(struct adm_transport *t, const char *id, c
     char hex[2 * SHA256_DIGEST_LENGTH + 1];
     size_t idlen = strlen(id), slen = strlen(secret);
     char *both = rp_malloc(idlen + slen + 1);
-    memcpy(both, id, idlen + 1); /* the NUL separates the two */
+    memcpy(both, id, idlen);
+    both[idlen] = '\0'; /* separates the two */
     memcpy(both + idlen + 1, secret, slen);
     SHA256((const unsigned char *)both, idlen + 1 + slen, digest);
     OPENSSL_cleanse(both, idlen + 1 + slen);

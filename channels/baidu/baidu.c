@@ -176,7 +176,7 @@ static void baidu_send(void *transport, struct rp_send *send)
         rp_send_complete(send);
         return;
     }
-    char ts[24], dt[4], mt[4], exp[24];
+    char ts[24], dt[4], mt[4], exp[24] = "";
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
     snprintf(dt, sizeof(dt), "%d", device_type);
     snprintf(mt, sizeof(mt), "%d", msg_type);
@@ -193,8 +193,9 @@ static void baidu_send(void *transport, struct rp_send *send)
         long long v = json_integer_value(ttl);
         v = v < 1 ? 1 : v > RP_BAIDU_EXPIRES_MAX ? RP_BAIDU_EXPIRES_MAX : v;
         snprintf(exp, sizeof(exp), "%lld", v);
-        p[n++] = (struct rp_baidu_param){"msg_expires", exp};
     }
+    if (exp[0])
+        p[n++] = (struct rp_baidu_param){"msg_expires", exp};
     if (device_type == RP_BAIDU_IOS)
         p[n++] = (struct rp_baidu_param){"deploy_status", "2"};
     char sign[RP_BAIDU_SIGN_SIZE];
