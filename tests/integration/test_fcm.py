@@ -72,10 +72,13 @@ def test_send_success_over_http2():
 
 def test_one_token_serves_many_sends():
     sim = state["sim"]
-    before = sim.stats()["tokens_issued"]
+    before = sim.stats()
     result = send([f"many-{i}" for i in range(20)])
     assert all(r["DeliveryStatus"] == "SUCCESSFUL" for r in result.values()), result
-    assert sim.stats()["tokens_issued"] == before, "the cached token is reused"
+    after = sim.stats()
+    assert after["tokens_issued"] == before["tokens_issued"], "the cached token is reused"
+    assert after["http2_connections"] == before["http2_connections"], \
+        "the worker's HTTP/2 connection is reused for every send"
 
 
 def test_silent_push_is_data_only():
