@@ -40,7 +40,7 @@ struct rp_oauth_cred {
     long long refresh_at_ms; /* monotonic: the token is not used from then on */
     int refreshing;
     struct waiter *waiters, **waiters_tail;
-    int failures;                /* consecutive failed refreshes */
+    int failures;               /* consecutive failed refreshes */
     long long backoff_until_ms; /* monotonic */
     enum rp_oauth_failure last_failure;
     char last_message[320];

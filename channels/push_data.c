@@ -25,9 +25,8 @@ int rp_push_data_check(const json_t *data, const char *field, struct rp_err *err
         return rp_err_set(err, RP_EINVAL, field, "must be an object of strings");
     const char *k;
     const json_t *v;
-    json_object_foreach ((json_t *)data, k, v)
-        if (!json_is_string(v))
-            return rp_err_set(err, RP_EINVAL, field, "values must be strings");
+    json_object_foreach((json_t *)data, k, v) if (!json_is_string(v)) return rp_err_set(
+        err, RP_EINVAL, field, "values must be strings");
     return 0;
 }
 

@@ -190,10 +190,9 @@ static void on_token(void *arg, const char *token, enum rp_oauth_failure failure
     struct adm_req *q = arg;
     struct rp_delivery_result *r = &q->send->result;
     if (!token) {
-        rp_delivery_result_set(r,
-                               failure == RP_OAUTH_REJECTED ? RP_DS_PERMANENT_FAILURE
-                                                            : RP_DS_TEMPORARY_FAILURE,
-                               0, "no ADM access token: %s", message ? message : "unknown error");
+        rp_delivery_result_set(
+            r, failure == RP_OAUTH_REJECTED ? RP_DS_PERMANENT_FAILURE : RP_DS_TEMPORARY_FAILURE, 0,
+            "no ADM access token: %s", message ? message : "unknown error");
         req_finish(q);
         return;
     }

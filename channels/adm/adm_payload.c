@@ -25,8 +25,7 @@ void rp_adm_md5(const json_t *data, char out[RP_ADM_MD5_SIZE])
         abort();
     const char *k;
     const json_t *v;
-    json_object_foreach ((json_t *)data, k, v)
-        keys[i++] = k;
+    json_object_foreach((json_t *)data, k, v) keys[i++] = k;
     qsort(keys, n, sizeof(*keys), key_cmp);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1)
@@ -150,10 +149,12 @@ enum rp_adm_verdict rp_adm_classify(const struct rp_httpc_response *resp, const 
             rp_delivery_result_set(r, RP_DS_SUCCESSFUL, 200,
                                    "accepted; ADM gave a new registration id");
         }
-    } else if (st == 400 &&
-               (strcmp(reason, "Unregistered") == 0 || strcmp(reason, "InvalidRegistrationId") == 0)) {
-        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 400, "%s: the registration id is no "
-                               "longer valid", reason);
+    } else if (st == 400 && (strcmp(reason, "Unregistered") == 0 ||
+                             strcmp(reason, "InvalidRegistrationId") == 0)) {
+        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 400,
+                               "%s: the registration id is no "
+                               "longer valid",
+                               reason);
         r->address_dead = 1;
     } else if (st == 401) {
         rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 401, "ADM refused the access token%s%s",
@@ -164,8 +165,8 @@ enum rp_adm_verdict rp_adm_classify(const struct rp_httpc_response *resp, const 
                                *reason ? reason : "MaxRateExceeded");
         r->retry_after_ms = after > 0 ? after : 0;
     } else if (st >= 500 || st == 408) {
-        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, (int)st, "ADM unavailable (HTTP %ld)%s%s",
-                               st, *reason ? ": " : "", reason);
+        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, (int)st,
+                               "ADM unavailable (HTTP %ld)%s%s", st, *reason ? ": " : "", reason);
         r->retry_after_ms = after > 0 ? after : 0;
     } else {
         rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, (int)st, "%s",

@@ -103,8 +103,7 @@ void rp_baidu_classify(const struct rp_httpc_response *resp, long long now_ms,
                        struct rp_delivery_result *r)
 {
     if (resp->transport_error) {
-        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "Baidu unreachable: %s",
-                               resp->error);
+        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "Baidu unreachable: %s", resp->error);
         return;
     }
     long st = resp->status;

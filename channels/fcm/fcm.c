@@ -205,7 +205,7 @@ static int gcm_address_validate(const char *address, const char *field_name, str
 /* ---- Delivery ------------------------------------------------------------------------------ */
 
 #define FCM_LEGACY_MESSAGE                                                                         \
-    "the GCM channel has only the legacy ApiKey, and Google shut the legacy FCM API down in "     \
+    "the GCM channel has only the legacy ApiKey, and Google shut the legacy FCM API down in "      \
     "July 2024: give the channel a ServiceJson (UpdateGcmChannel) to deliver through FCM HTTP v1"
 
 /* What the token refresh signs with: owned by the OAuth cache. */
@@ -263,7 +263,8 @@ static void source_free(void *p)
 static char *source_body(void *p, const char **why)
 {
     struct fcm_source *s = p;
-    char *jwt = rp_fcm_jwt_sign(s->key, s->kid, s->client_email, s->token_uri, (long long)time(NULL));
+    char *jwt =
+        rp_fcm_jwt_sign(s->key, s->kid, s->client_email, s->token_uri, (long long)time(NULL));
     if (!jwt) {
         *why = "cannot sign the service-account assertion with ServiceJson.private_key";
         return NULL;
@@ -426,10 +427,9 @@ static void on_token(void *arg, const char *token, enum rp_oauth_failure failure
     struct fcm_req *q = arg;
     struct rp_delivery_result *r = &q->send->result;
     if (!token) {
-        rp_delivery_result_set(r,
-                               failure == RP_OAUTH_REJECTED ? RP_DS_PERMANENT_FAILURE
-                                                            : RP_DS_TEMPORARY_FAILURE,
-                               0, "no FCM access token: %s", message ? message : "unknown error");
+        rp_delivery_result_set(
+            r, failure == RP_OAUTH_REJECTED ? RP_DS_PERMANENT_FAILURE : RP_DS_TEMPORARY_FAILURE, 0,
+            "no FCM access token: %s", message ? message : "unknown error");
         req_finish(q);
         return;
     }
@@ -459,10 +459,9 @@ static void on_token(void *arg, const char *token, enum rp_oauth_failure failure
     }
 }
 
-static void fail_now(struct rp_send *send, enum rp_delivery_status status, const char *fmt,
-                     const char *arg)
+static void fail_now(struct rp_send *send, enum rp_delivery_status status, const char *message)
 {
-    rp_delivery_result_set(&send->result, status, 0, fmt, arg);
+    rp_delivery_result_set(&send->result, status, 0, "%s", message);
     rp_send_complete(send);
 }
 
@@ -474,7 +473,7 @@ static void fcm_send(void *transport, struct rp_send *send)
     const char *service_json = json_string_value(sj);
     if (!service_json || !*service_json) {
         const char *key = json_string_value(json_object_get(send->settings, "ApiKey"));
-        fail_now(send, RP_DS_PERMANENT_FAILURE, "%s",
+        fail_now(send, RP_DS_PERMANENT_FAILURE,
                  key && *key ? FCM_LEGACY_MESSAGE : "the GCM channel has no ServiceJson");
         return;
     }
@@ -482,8 +481,7 @@ static void fcm_send(void *transport, struct rp_send *send)
     if (d->deadline_ms > 0) {
         int64_t left = d->deadline_ms - rp_now_ms();
         if (left <= 0) {
-            fail_now(send, RP_DS_TEMPORARY_FAILURE, "%s",
-                     "the delivery deadline passed before sending");
+            fail_now(send, RP_DS_TEMPORARY_FAILURE, "the delivery deadline passed before sending");
             return;
         }
         if (left < timeout)
@@ -494,7 +492,7 @@ static void fcm_send(void *transport, struct rp_send *send)
         const char *why = NULL;
         a = account_get(t, service_json, &why);
         if (!a) {
-            fail_now(send, RP_DS_PERMANENT_FAILURE, "%s", why);
+            fail_now(send, RP_DS_PERMANENT_FAILURE, why);
             return;
         }
         json_decref(t->last_json);

@@ -55,9 +55,9 @@ char *rp_fcm_jwt_sign(EVP_PKEY *key, const char *kid, const char *client_email,
     if (kid && *kid)
         json_object_set_new(header, "kid", json_string(kid));
     long long iat = now - FCM_JWT_BACKDATE_S;
-    json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", client_email, "scope",
-                               RP_FCM_SCOPE, "aud", token_uri, "iat", (json_int_t)iat, "exp",
-                               (json_int_t)(iat + FCM_JWT_LIFETIME_S));
+    json_t *claims =
+        json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", client_email, "scope", RP_FCM_SCOPE, "aud",
+                  token_uri, "iat", (json_int_t)iat, "exp", (json_int_t)(iat + FCM_JWT_LIFETIME_S));
     if (!header || !claims) {
         json_decref(header);
         json_decref(claims);

@@ -34,7 +34,8 @@ static size_t strings_size(const json_t *obj)
     size_t n = 0;
     const char *k;
     const json_t *v;
-    json_object_foreach ((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         n += strlen(k);
         if (json_is_string(v))
             n += json_string_length(v);
@@ -61,7 +62,8 @@ static int data_check(const json_t *data, const char *field, struct rp_err *err)
         return RP_EINVAL;
     const char *k;
     const json_t *v;
-    json_object_foreach ((json_t *)data, k, v) {
+    json_object_foreach((json_t *)data, k, v)
+    {
         if (strcmp(k, "from") == 0 || strcmp(k, "gcm") == 0 || strncmp(k, "google", 6) == 0)
             return rp_err_set(err, RP_EINVAL, field,
                               "uses a key FCM reserves (from, gcm, google...)");
@@ -167,8 +169,7 @@ static json_t *built_message(const json_t *content, const char *token, struct rp
     return msg;
 }
 
-int rp_fcm_payload_build(const json_t *content, const char *token, char **body,
-                         struct rp_err *err)
+int rp_fcm_payload_build(const json_t *content, const char *token, char **body, struct rp_err *err)
 {
     *body = NULL;
     const char *raw = str(content, "RawContent");
@@ -193,7 +194,8 @@ static const char *fcm_error_code(const json_t *error)
 {
     size_t i;
     const json_t *d;
-    json_array_foreach (json_object_get(error, "details"), i, d) {
+    json_array_foreach(json_object_get(error, "details"), i, d)
+    {
         const char *type = json_string_value(json_object_get(d, "@type"));
         const char *code = json_string_value(json_object_get(d, "errorCode"));
         if (type && code && strstr(type, "google.firebase.fcm.v1.FcmError"))
@@ -252,12 +254,12 @@ enum rp_fcm_verdict rp_fcm_classify(const struct rp_httpc_response *resp, long l
                                msg);
         r->address_dead = 1;
     } else if (strcmp(code, "QUOTA_EXCEEDED") == 0 || st == 429) {
-        rp_delivery_result_set(r, RP_DS_THROTTLED, (int)st, "QUOTA_EXCEEDED%s%s",
-                               *msg ? ": " : "", msg);
+        rp_delivery_result_set(r, RP_DS_THROTTLED, (int)st, "QUOTA_EXCEEDED%s%s", *msg ? ": " : "",
+                               msg);
         retry_after(r, resp, now_ms, FCM_QUOTA_BACKOFF_MS);
     } else if (st == 401 && !*code) {
-        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 401,
-                               "FCM refused the access token%s%s", *msg ? ": " : "", msg);
+        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 401, "FCM refused the access token%s%s",
+                               *msg ? ": " : "", msg);
         verdict = RP_FCM_REAUTH;
     } else if (st >= 500 || st == 408 || strcmp(code, "UNAVAILABLE") == 0 ||
                strcmp(code, "INTERNAL") == 0) {

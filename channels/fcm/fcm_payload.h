@@ -24,8 +24,7 @@ struct rp_httpc_response;
  * Returns 0 with *body a new string, or RP_EINVAL / RP_ELIMIT with err naming the member at
  * fault (RawContent that is not an FCM message, data values that are not strings, a payload
  * over RP_FCM_PAYLOAD_MAX). */
-int rp_fcm_payload_build(const json_t *content, const char *token, char **body,
-                         struct rp_err *err);
+int rp_fcm_payload_build(const json_t *content, const char *token, char **body, struct rp_err *err);
 
 /* The size FCM counts for message (the "message" object, borrowed): the bytes of every key and
  * string value of data, notification, android.data and android.notification. */

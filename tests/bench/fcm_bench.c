@@ -74,10 +74,10 @@ static int print_assertion(const char *service_json)
     if (!sa || rp_keys_private_key(json_string_value(json_object_get(sa, "private_key")), "key",
                                    &key, &err) < 0)
         return 1;
-    char *jwt = rp_fcm_jwt_sign(key, json_string_value(json_object_get(sa, "private_key_id")),
-                                json_string_value(json_object_get(sa, "client_email")),
-                                json_string_value(json_object_get(sa, "token_uri")),
-                                (long long)time(NULL));
+    char *jwt =
+        rp_fcm_jwt_sign(key, json_string_value(json_object_get(sa, "private_key_id")),
+                        json_string_value(json_object_get(sa, "client_email")),
+                        json_string_value(json_object_get(sa, "token_uri")), (long long)time(NULL));
     printf("%s\n", jwt);
     free(jwt);
     EVP_PKEY_free(key);
@@ -88,8 +88,10 @@ static int print_assertion(const char *service_json)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"service-json", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
-        {"in-flight", required_argument, NULL, 'm'},    {"assertion", no_argument, NULL, 'a'},
+        {"service-json", required_argument, NULL, 's'},
+        {"count", required_argument, NULL, 'n'},
+        {"in-flight", required_argument, NULL, 'm'},
+        {"assertion", no_argument, NULL, 'a'},
         {NULL, 0, NULL, 0},
     };
     const char *sa_path = NULL;
@@ -97,13 +99,22 @@ int main(int argc, char **argv)
     int assertion = 0, c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 's': sa_path = optarg; break;
-        case 'n': count = (size_t)strtoull(optarg, NULL, 10); break;
-        case 'm': in_flight = (size_t)strtoull(optarg, NULL, 10); break;
-        case 'a': assertion = 1; break;
-        default: fprintf(stderr, "usage: fcm_bench --service-json FILE [--count N] "
-                                 "[--in-flight M] [--assertion]\n");
-                 return 2;
+        case 's':
+            sa_path = optarg;
+            break;
+        case 'n':
+            count = (size_t)strtoull(optarg, NULL, 10);
+            break;
+        case 'm':
+            in_flight = (size_t)strtoull(optarg, NULL, 10);
+            break;
+        case 'a':
+            assertion = 1;
+            break;
+        default:
+            fprintf(stderr, "usage: fcm_bench --service-json FILE [--count N] "
+                            "[--in-flight M] [--assertion]\n");
+            return 2;
         }
     }
     char *service_json = sa_path ? rp_read_file(sa_path, 1 << 20, NULL) : NULL;
@@ -153,11 +164,11 @@ int main(int argc, char **argv)
     if (b.done < b.count)
         event_base_dispatch(b.base);
     double secs = (double)(rp_mono_ms() - t0) / 1000.0, cpu = cpu_seconds() - cpu0;
-    json_t *out = json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:s}", "sent", (json_int_t)b.done,
-                            "successful", (json_int_t)b.ok, "seconds", secs, "per_second",
-                            secs > 0 ? (double)b.done / secs : 0.0, "cpu_seconds", cpu,
-                            "cpu_us_per_send", b.done ? cpu * 1e6 / (double)b.done : 0.0,
-                            "first_error", b.first_error);
+    json_t *out =
+        json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:s}", "sent", (json_int_t)b.done, "successful",
+                  (json_int_t)b.ok, "seconds", secs, "per_second",
+                  secs > 0 ? (double)b.done / secs : 0.0, "cpu_seconds", cpu, "cpu_us_per_send",
+                  b.done ? cpu * 1e6 / (double)b.done : 0.0, "first_error", b.first_error);
     char *line = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(6));
     printf("%s\n", line);
     free(line);

@@ -65,9 +65,9 @@ static void token_endpoint(const struct psim_req *req, struct psim_answer *ans)
     }
     rp_sms_form_cleanup(&form);
     if (err) {
-        psim_json(ans, strcmp(err, "invalid_client") == 0 ? 401 : 400,
-                  json_pack("{s:s, s:s}", "error", err, "error_description",
-                            "The request was refused"));
+        psim_json(
+            ans, strcmp(err, "invalid_client") == 0 ? 401 : 400,
+            json_pack("{s:s, s:s}", "error", err, "error_description", "The request was refused"));
         return;
     }
     char tok[96];
@@ -114,8 +114,7 @@ static void send_endpoint(const struct psim_req *req, const char *id, struct psi
     const char *k;
     json_t *v;
     int strings = json_is_object(data);
-    json_object_foreach (data, k, v)
-        strings = strings && json_is_string(v);
+    json_object_foreach(data, k, v) strings = strings && json_is_string(v);
     char want[RP_ADM_MD5_SIZE];
     if (strings)
         rp_adm_md5(data, want);
@@ -171,7 +170,8 @@ static const char *config_apply_locked(const json_t *doc)
         return "body";
     const char *k;
     json_t *v;
-    json_object_foreach ((json_t *)doc, k, v) {
+    json_object_foreach((json_t *)doc, k, v)
+    {
         if (strcmp(k, "token_ttl") == 0 && json_is_integer(v) && json_integer_value(v) > 0) {
             g.token_ttl = json_integer_value(v);
         } else if (strcmp(k, "throttle_next") == 0 && json_is_integer(v)) {
@@ -188,9 +188,8 @@ static const char *config_apply_locked(const json_t *doc)
             size_t i;
             json_t *t;
             json_object_clear(g.dead);
-            json_array_foreach (v, i, t)
-                if (json_is_string(t))
-                    json_object_set_new(g.dead, json_string_value(t), json_true());
+            json_array_foreach(v, i, t) if (json_is_string(t))
+                json_object_set_new(g.dead, json_string_value(t), json_true());
         } else if (strcmp(k, "rewrites") == 0 && json_is_object(v)) {
             json_object_clear(g.rewrites);
             json_object_update(g.rewrites, v);
@@ -273,19 +272,32 @@ static void adm_sim_handle(const struct psim_req *req, struct psim_answer *ans)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'},          {"tls-cert", required_argument, NULL, 'c'},
-        {"tls-key", required_argument, NULL, 'k'},       {"client-id", required_argument, NULL, 'i'},
-        {"client-secret", required_argument, NULL, 's'}, {NULL, 0, NULL, 0},
+        {"port", required_argument, NULL, 'p'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"client-id", required_argument, NULL, 'i'},
+        {"client-secret", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
     };
     g.max_records = 10000;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'p': g.port = atoi(optarg); break;
-        case 'c': g.tls_cert = optarg; break;
-        case 'k': g.tls_key = optarg; break;
-        case 'i': g.client_id = optarg; break;
-        case 's': g.client_secret = optarg; break;
+        case 'p':
+            g.port = atoi(optarg);
+            break;
+        case 'c':
+            g.tls_cert = optarg;
+            break;
+        case 'k':
+            g.tls_key = optarg;
+            break;
+        case 'i':
+            g.client_id = optarg;
+            break;
+        case 's':
+            g.client_secret = optarg;
+            break;
         default:
             fprintf(stderr, "usage: adm_sim --client-id ID --client-secret S [--port N] "
                             "[--tls-cert F --tls-key F]\n");

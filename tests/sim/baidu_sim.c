@@ -33,21 +33,29 @@ static struct {
 static void baidu_error(struct psim_answer *ans, int status, long code, const char *msg)
 {
     psim_json(ans, status,
-              json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)++g.request_seq,
-                        "error_code", (json_int_t)code, "error_msg", msg));
+              json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)++g.request_seq, "error_code",
+                        (json_int_t)code, "error_msg", msg));
 }
 
 static const char *code_message(long code)
 {
     switch (code) {
-    case 30600: return "Internal Server Error";
-    case 30602: return "Request Params Not Valid";
-    case 30603: return "Authentication Failed";
-    case 30604: return "Quota Use Up Payment Required";
-    case 30606: return "Request Time Expires Timeout";
-    case 30607: return "Channel Token Timeout";
-    case 30608: return "Bind Relation Not Found";
-    default: return "Error";
+    case 30600:
+        return "Internal Server Error";
+    case 30602:
+        return "Request Params Not Valid";
+    case 30603:
+        return "Authentication Failed";
+    case 30604:
+        return "Quota Use Up Payment Required";
+    case 30606:
+        return "Request Time Expires Timeout";
+    case 30607:
+        return "Channel Token Timeout";
+    case 30608:
+        return "Bind Relation Not Found";
+    default:
+        return "Error";
     }
 }
 
@@ -82,8 +90,8 @@ static void push_single_device(const struct psim_req *req, struct psim_answer *a
     const char *exp = rp_sms_form_get(&form, "msg_expires");
     long long now = (long long)time(NULL);
     json_t *msg_doc = msg ? json_loads(msg, 0, NULL) : NULL;
-    long scripted = channel ? (long)json_integer_value(json_object_get(g.channel_errors, channel))
-                            : 0;
+    long scripted =
+        channel ? (long)json_integer_value(json_object_get(g.channel_errors, channel)) : 0;
     if (!ua || strncmp(ua, "BCCS_SDK/3.0", 12) != 0) {
         baidu_error(ans, 400, 30602, "Request Params Not Valid: user agent");
     } else if (!apikey || strcmp(apikey, g.api_key) != 0 || !sign || strcmp(sign, want) != 0) {
@@ -135,7 +143,8 @@ static const char *config_apply_locked(const json_t *doc)
         return "body";
     const char *k;
     json_t *v;
-    json_object_foreach ((json_t *)doc, k, v) {
+    json_object_foreach((json_t *)doc, k, v)
+    {
         if (strcmp(k, "error_next") == 0 && json_is_integer(v))
             g.error_next = (long)json_integer_value(v);
         else if (strcmp(k, "error_code") == 0 && json_is_integer(v))
@@ -158,9 +167,8 @@ static void control(const struct psim_req *req, struct psim_answer *ans)
     if (strcmp(req->path, "/sim/stats") == 0) {
         psim_json(ans, 200,
                   json_pack("{s:I, s:I, s:I, s:O, s:I}", "received", (json_int_t)g.received,
-                            "accepted", (json_int_t)g.accepted, "bad_sign",
-                            (json_int_t)g.bad_sign, "by_status", g.by_code, "last_seq",
-                            (json_int_t)g.msg_seq));
+                            "accepted", (json_int_t)g.accepted, "bad_sign", (json_int_t)g.bad_sign,
+                            "by_status", g.by_code, "last_seq", (json_int_t)g.msg_seq));
     } else if (strcmp(req->path, "/sim/messages") == 0) {
         char since_s[32] = "0";
         psim_query_arg(req, "since", since_s, sizeof(since_s));
@@ -197,8 +205,7 @@ static void baidu_sim_handle(const struct psim_req *req, struct psim_answer *ans
         pthread_mutex_unlock(&g.lock);
         return;
     }
-    if (strcmp(req->path, "/rest/3.0/push/single_device") == 0 &&
-        strcmp(req->method, "POST") == 0)
+    if (strcmp(req->path, "/rest/3.0/push/single_device") == 0 && strcmp(req->method, "POST") == 0)
         push_single_device(req, ans);
     else
         baidu_error(ans, 404, 30601, "Method Not Allowed");
@@ -220,11 +227,21 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'p': g.port = atoi(optarg); break;
-        case 'c': g.tls_cert = optarg; break;
-        case 'k': g.tls_key = optarg; break;
-        case 'a': g.api_key = optarg; break;
-        case 's': g.secret_key = optarg; break;
+        case 'p':
+            g.port = atoi(optarg);
+            break;
+        case 'c':
+            g.tls_cert = optarg;
+            break;
+        case 'k':
+            g.tls_key = optarg;
+            break;
+        case 'a':
+            g.api_key = optarg;
+            break;
+        case 's':
+            g.secret_key = optarg;
+            break;
         default:
             fprintf(stderr, "usage: baidu_sim --api-key K --secret-key S [--port N] "
                             "[--tls-cert F --tls-key F]\n");

@@ -240,7 +240,8 @@ static const char *data_problem(const json_t *data)
         return "Invalid value at 'message.data': must be a map";
     const char *k;
     json_t *v;
-    json_object_foreach ((json_t *)data, k, v) {
+    json_object_foreach((json_t *)data, k, v)
+    {
         if (!json_is_string(v))
             return "Invalid value at 'message.data': values must be strings";
         if (strcmp(k, "from") == 0 || strcmp(k, "gcm") == 0 || strncmp(k, "google", 6) == 0)
@@ -300,8 +301,7 @@ static void record_message(json_t *msg, int http2)
     g.ring[slot] = rec;
 }
 
-static void send_endpoint(const struct psim_req *req, const char *project,
-                          struct psim_answer *ans)
+static void send_endpoint(const struct psim_req *req, const char *project, struct psim_answer *ans)
 {
     g.received++;
     if (!bearer_valid(psim_header(req, "Authorization"))) {
@@ -347,8 +347,7 @@ static void send_endpoint(const struct psim_req *req, const char *project,
         g.accepted++;
         record_message(msg, req->http2);
         char name[256];
-        snprintf(name, sizeof(name), "projects/%s/messages/0:%llu%%sim", g.opt.project,
-                 g.msg_seq);
+        snprintf(name, sizeof(name), "projects/%s/messages/0:%llu%%sim", g.opt.project, g.msg_seq);
         psim_json(ans, 200, json_pack("{s:s}", "name", name));
     }
     json_decref(doc);
@@ -370,14 +369,12 @@ static json_t *config_json_locked(void)
     json_t *unreg = json_array();
     const char *k;
     json_t *v;
-    json_object_foreach (g.unregistered, k, v)
-        json_array_append_new(unreg, json_string(k));
-    return json_pack("{s:I, s:o, s:i, s:i, s:i, s:i, s:b, s:s}", "token_ttl",
-                     (json_int_t)g.token_ttl, "unregistered_tokens", unreg, "throttle_next",
-                     (int)g.throttle_next, "unavailable_next", (int)g.unavailable_next,
-                     "internal_next", (int)g.internal_next, "token_fail_next",
-                     (int)g.token_fail_next, "token_reject", g.token_reject, "retry_after",
-                     g.retry_after);
+    json_object_foreach(g.unregistered, k, v) json_array_append_new(unreg, json_string(k));
+    return json_pack(
+        "{s:I, s:o, s:i, s:i, s:i, s:i, s:b, s:s}", "token_ttl", (json_int_t)g.token_ttl,
+        "unregistered_tokens", unreg, "throttle_next", (int)g.throttle_next, "unavailable_next",
+        (int)g.unavailable_next, "internal_next", (int)g.internal_next, "token_fail_next",
+        (int)g.token_fail_next, "token_reject", g.token_reject, "retry_after", g.retry_after);
 }
 
 static const char *config_apply_locked(const json_t *doc)
@@ -386,7 +383,8 @@ static const char *config_apply_locked(const json_t *doc)
         return "body must be a JSON object";
     const char *k;
     json_t *v;
-    json_object_foreach ((json_t *)doc, k, v) {
+    json_object_foreach((json_t *)doc, k, v)
+    {
         if (strcmp(k, "token_ttl") == 0 && json_is_integer(v) && json_integer_value(v) > 0)
             g.token_ttl = json_integer_value(v);
         else if (strcmp(k, "throttle_next") == 0 && json_is_integer(v))
@@ -409,9 +407,8 @@ static const char *config_apply_locked(const json_t *doc)
             size_t i;
             json_t *t;
             json_object_clear(g.unregistered);
-            json_array_foreach (v, i, t)
-                if (json_is_string(t))
-                    json_object_set_new(g.unregistered, json_string_value(t), json_true());
+            json_array_foreach(v, i, t) if (json_is_string(t))
+                json_object_set_new(g.unregistered, json_string_value(t), json_true());
         } else {
             return k;
         }
@@ -422,17 +419,16 @@ static const char *config_apply_locked(const json_t *doc)
 static void control(const struct psim_req *req, struct psim_answer *ans)
 {
     if (strcmp(req->path, "/sim/stats") == 0) {
-        psim_json(ans, 200,
-                  json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:I, s:I}", "received",
-                            (json_int_t)g.received, "accepted", (json_int_t)g.accepted,
-                            "rejected", (json_int_t)g.rejected, "token_requests",
-                            (json_int_t)g.token_requests, "tokens_issued",
-                            (json_int_t)g.tokens_issued, "auth_failures",
-                            (json_int_t)g.auth_failures, "http1_requests", (json_int_t)g.h1,
-                            "http2_requests", (json_int_t)g.h2, "by_status", g.by_status,
-                            "last_seq", (json_int_t)g.msg_seq, "http2_resets_received",
-                            (json_int_t)g.h2_resets, "http2_connections",
-                            (json_int_t)g.h2_connections));
+        psim_json(
+            ans, 200,
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:I, s:I}", "received",
+                      (json_int_t)g.received, "accepted", (json_int_t)g.accepted, "rejected",
+                      (json_int_t)g.rejected, "token_requests", (json_int_t)g.token_requests,
+                      "tokens_issued", (json_int_t)g.tokens_issued, "auth_failures",
+                      (json_int_t)g.auth_failures, "http1_requests", (json_int_t)g.h1,
+                      "http2_requests", (json_int_t)g.h2, "by_status", g.by_status, "last_seq",
+                      (json_int_t)g.msg_seq, "http2_resets_received", (json_int_t)g.h2_resets,
+                      "http2_connections", (json_int_t)g.h2_connections));
     } else if (strcmp(req->path, "/sim/messages") == 0) {
         char since_s[32] = "0";
         psim_query_arg(req, "since", since_s, sizeof(since_s));
@@ -442,16 +438,15 @@ static void control(const struct psim_req *req, struct psim_answer *ans)
         json_t *list = json_array();
         for (unsigned long long s = since + 1 > oldest ? since + 1 : oldest; s <= g.msg_seq; s++)
             json_array_append(list, g.ring[s % g.opt.max_records]);
-        psim_json(ans, 200, json_pack("{s:o, s:I}", "messages", list, "last_seq",
-                                      (json_int_t)g.msg_seq));
+        psim_json(ans, 200,
+                  json_pack("{s:o, s:I}", "messages", list, "last_seq", (json_int_t)g.msg_seq));
     } else if (strcmp(req->path, "/sim/config") == 0) {
         if (strcmp(req->method, "POST") == 0) {
             json_t *doc = json_loadb(req->body, req->body_len, 0, NULL);
             const char *bad = config_apply_locked(doc);
             json_decref(doc);
             if (bad) {
-                psim_json(ans, 400, json_pack("{s:s, s:s}", "error", "bad setting", "member",
-                                              bad));
+                psim_json(ans, 400, json_pack("{s:s, s:s}", "error", "bad setting", "member", bad));
                 return;
             }
         }
@@ -552,8 +547,7 @@ static void session_free(struct fcm_sim_session *ss)
     free(ss);
 }
 
-static ssize_t h2_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags,
-                             void *user)
+static ssize_t h2_send(nghttp2_session *h2, const uint8_t *data, size_t len, int flags, void *user)
 {
     struct fcm_sim_session *ss = user;
     if (evbuffer_get_length(bufferevent_get_output(ss->bev)) >= (size_t)1 << 20)
@@ -562,8 +556,8 @@ static ssize_t h2_send(nghttp2_session *h2, const uint8_t *data, size_t len, int
     return (ssize_t)len;
 }
 
-static ssize_t body_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
-                               uint32_t *flags, nghttp2_data_source *src, void *user)
+static ssize_t body_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *user)
 {
     struct fcm_sim_stream *s = src->ptr;
     size_t total = s->ans.body ? strlen(s->ans.body) : 0, n = total - s->sent;
@@ -695,8 +689,7 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
     return 0;
 }
 
-static int on_invalid_frame(nghttp2_session *h2, const nghttp2_frame *frame, int error,
-                            void *user)
+static int on_invalid_frame(nghttp2_session *h2, const nghttp2_frame *frame, int error, void *user)
 {
     fprintf(stderr, "fcm_sim: invalid frame type %d: %s\n", frame->hd.type,
             nghttp2_strerror(error));
@@ -762,7 +755,8 @@ static void on_event(struct bufferevent *bev, short events, void *arg)
     if ((events & BEV_EVENT_TIMEOUT) ||
         ((events & BEV_EVENT_ERROR) && ERR_GET_REASON(e) != SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
         fprintf(stderr, "fcm_sim: connection error (events 0x%x): %s\n", (unsigned)events,
-                e ? ERR_reason_error_string(e) : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+                e ? ERR_reason_error_string(e)
+                  : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
     }
     if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
         session_free(ss);
@@ -846,16 +840,35 @@ static void parse_options(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'p': g.opt.port = atoi(optarg); break;
-        case 'h': g.opt.h2_port = atoi(optarg); break;
-        case 'c': g.opt.tls_cert = optarg; break;
-        case 'k': g.opt.tls_key = optarg; break;
-        case 'P': g.opt.public_key = optarg; break;
-        case 'j': g.opt.project = optarg; break;
-        case 'e': g.opt.client_email = optarg; break;
-        case 't': g.opt.threads = (unsigned)atoi(optarg); break;
-        case 'm': g.opt.max_records = (size_t)strtoull(optarg, NULL, 10); break;
-        default: usage();
+        case 'p':
+            g.opt.port = atoi(optarg);
+            break;
+        case 'h':
+            g.opt.h2_port = atoi(optarg);
+            break;
+        case 'c':
+            g.opt.tls_cert = optarg;
+            break;
+        case 'k':
+            g.opt.tls_key = optarg;
+            break;
+        case 'P':
+            g.opt.public_key = optarg;
+            break;
+        case 'j':
+            g.opt.project = optarg;
+            break;
+        case 'e':
+            g.opt.client_email = optarg;
+            break;
+        case 't':
+            g.opt.threads = (unsigned)atoi(optarg);
+            break;
+        case 'm':
+            g.opt.max_records = (size_t)strtoull(optarg, NULL, 10);
+            break;
+        default:
+            usage();
         }
     }
     if (!g.opt.public_key || !g.opt.project || !g.opt.max_records ||
@@ -882,8 +895,8 @@ int main(int argc, char **argv)
     defaults_locked();
     psim_signals_block();
 
-    int port = psim_http_start(g.opt.port, g.opt.tls_cert, g.opt.tls_key, g.opt.threads,
-                               fcm_sim_handle);
+    int port =
+        psim_http_start(g.opt.port, g.opt.tls_cert, g.opt.tls_key, g.opt.threads, fcm_sim_handle);
     if (port < 0)
         return 1;
     struct event_base *base = NULL;
@@ -912,9 +925,9 @@ int main(int argc, char **argv)
         addr.sin_family = AF_INET;
         addr.sin_port = htons((uint16_t)g.opt.h2_port);
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        listener = evconnlistener_new_bind(base, on_accept, ctx,
-                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4096,
-                                           (struct sockaddr *)&addr, sizeof(addr));
+        listener =
+            evconnlistener_new_bind(base, on_accept, ctx, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                    4096, (struct sockaddr *)&addr, sizeof(addr));
         if (!listener) {
             fprintf(stderr, "fcm_sim: cannot listen on 127.0.0.1:%d\n", g.opt.h2_port);
             return 1;

@@ -75,7 +75,8 @@ static void test_payload(void **state)
     assert_int_equal(json_integer_value(json_object_get(m, "expiresAfter")), 30);
     assert_string_equal(json_string_value(json_object_get(m, "md5")), "given==");
     json_decref(m);
-    m = build("{\"RawContent\":\"{\\\"data\\\":{\\\"message\\\":\\\"your message\\\"}}\"}", 0, &err);
+    m = build("{\"RawContent\":\"{\\\"data\\\":{\\\"message\\\":\\\"your message\\\"}}\"}", 0,
+              &err);
     assert_string_equal(json_string_value(json_object_get(m, "md5")), "qzF+HgArKZjJrpfcTbiFxg==");
     json_decref(m);
     build("{\"RawContent\":\"{\\\"data\\\":{\\\"n\\\":2}}\"}", RP_EINVAL, &err);
@@ -91,10 +92,8 @@ static void test_payload(void **state)
 static struct rp_delivery_result classify(long status, const char *body, const char *retry_after,
                                           enum rp_adm_verdict expect)
 {
-    struct rp_httpc_response resp = {.status = status,
-                                     .body = body,
-                                     .body_len = strlen(body),
-                                     .retry_after = retry_after};
+    struct rp_httpc_response resp = {
+        .status = status, .body = body, .body_len = strlen(body), .retry_after = retry_after};
     struct rp_delivery_result r;
     rp_delivery_result_init(&r);
     assert_int_equal(rp_adm_classify(&resp, "reg-1", 1000, &r), expect);
@@ -103,7 +102,8 @@ static struct rp_delivery_result classify(long status, const char *body, const c
 
 static void test_classify(void **state)
 {
-    struct rp_delivery_result r = classify(200, "{\"registrationID\":\"reg-1\"}", NULL, RP_ADM_FINAL);
+    struct rp_delivery_result r =
+        classify(200, "{\"registrationID\":\"reg-1\"}", NULL, RP_ADM_FINAL);
     assert_int_equal(r.status, RP_DS_SUCCESSFUL);
     assert_string_equal(r.updated_token, "");
     r = classify(200, "{\"registrationID\":\"reg-2\"}", NULL, RP_ADM_FINAL);

@@ -76,9 +76,8 @@ static void test_msg(void **state)
     json_decref(m);
     m = msg_of("{\"SilentPush\":true,\"Data\":{\"k\":\"v\"}}", RP_BAIDU_IOS, &type);
     assert_int_equal(type, 0);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "aps"),
-                                                        "content-available")),
-                     1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(m, "aps"), "content-available")), 1);
     json_decref(m);
     assert_int_equal(rp_baidu_device_type("iOS"), RP_BAIDU_IOS);
     assert_int_equal(rp_baidu_device_type("Android"), RP_BAIDU_ANDROID);

@@ -200,10 +200,8 @@ static void test_payload_raw_and_limits(void **state)
 static struct rp_delivery_result classify(long status, const char *body, const char *retry_after,
                                           enum rp_fcm_verdict expect)
 {
-    struct rp_httpc_response resp = {.status = status,
-                                     .body = body,
-                                     .body_len = strlen(body),
-                                     .retry_after = retry_after};
+    struct rp_httpc_response resp = {
+        .status = status, .body = body, .body_len = strlen(body), .retry_after = retry_after};
     struct rp_delivery_result r;
     rp_delivery_result_init(&r);
     assert_int_equal(rp_fcm_classify(&resp, 1000, &r), expect);
@@ -212,7 +210,7 @@ static struct rp_delivery_result classify(long status, const char *body, const c
 
 #define FCM_ERR(http, status, code)                                                                \
     "{\"error\":{\"code\":" #http ",\"message\":\"m\",\"status\":\"" status "\",\"details\":"      \
-    "[{\"@type\":\"type.googleapis.com/google.firebase.fcm.v1.FcmError\",\"errorCode\":\"" code  \
+    "[{\"@type\":\"type.googleapis.com/google.firebase.fcm.v1.FcmError\",\"errorCode\":\"" code    \
     "\"}]}}"
 
 static void test_classify(void **state)

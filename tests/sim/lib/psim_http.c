@@ -146,7 +146,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type",
-                            ans.content_type ? ans.content_type : "application/json; charset=UTF-8");
+                            ans.content_type ? ans.content_type
+                                             : "application/json; charset=UTF-8");
     if (ans.retry_after[0])
         MHD_add_response_header(resp, "Retry-After", ans.retry_after);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)ans.status, resp);
