@@ -81,6 +81,19 @@ def test_one_token_serves_many_sends():
         "the worker's HTTP/2 connection is reused for every send"
 
 
+def test_more_sends_than_the_transport_keeps_in_flight():
+    """200 deliveries at once: the transport keeps 100 in libcurl and queues the rest."""
+    import concurrent.futures
+    sim = state["sim"]
+    before = sim.stats()["accepted"]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        batches = list(pool.map(lambda k: send([f"burst-{k}-{i}" for i in range(100)]), (0, 1)))
+    for result in batches:
+        assert len(result) == 100
+        assert all(r["DeliveryStatus"] == "SUCCESSFUL" for r in result.values()), result
+    assert sim.stats()["accepted"] == before + 200
+
+
 def test_silent_push_is_data_only():
     result = send(["tok-silent"], {"SilentPush": True, "Data": {"n": "1"}, "Action": "DEEP_LINK",
                                    "Url": "app://x"})
@@ -272,7 +285,8 @@ def main():
         try:
             harness.run_tests([
                 test_update_gcm_channel_with_service_json, test_send_success_over_http2,
-                test_one_token_serves_many_sends, test_silent_push_is_data_only,
+                test_one_token_serves_many_sends, test_more_sends_than_the_transport_keeps_in_flight,
+                test_silent_push_is_data_only,
                 test_unregistered_token_deactivates_endpoint, test_invalid_argument_is_permanent,
                 test_raw_content_sent_verbatim, test_quota_exceeded_honours_retry_after,
                 test_unavailable_and_internal_are_retried, test_token_refresh_on_401_and_on_expiry,
