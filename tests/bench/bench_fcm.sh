@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 count=${1:-100000}
-in_flight=${2:-100}
+in_flight=${2:-256}
 runs=${BENCH_RUNS:-3}
 clients=${H2LOAD_CLIENTS:-1}
 streams=${H2LOAD_STREAMS:-100}
