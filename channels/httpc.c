@@ -26,6 +26,8 @@
  * gets up to this many requests at once and curl queues the rest (their timeout still runs). */
 #define HTTPC_MAX_HOST_CONNECTIONS   256
 #define HTTPC_MAX_CACHED_CONNECTIONS 512
+#define HTTPC_MAX_STREAMS            1000
+#define HTTPC_SPARE_HANDLES          256
 /* Connection set-up gets at most this much of a request's timeout. */
 #define HTTPC_CONNECT_TIMEOUT_MS 10000L
 /* The system CA bundle when curl cannot name its own (Debian's path). */
@@ -71,6 +73,10 @@ struct rp_httpc {
     struct sock *socks;
     size_t in_flight;
     int freeing;
+    /* Finished easy handles kept for the next requests: creating and destroying one per
+     * request was a large share of a send's CPU. */
+    CURL *spare[HTTPC_SPARE_HANDLES];
+    size_t n_spare;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -228,8 +234,13 @@ static void xfer_unlink(struct rp_httpc *c, struct xfer *x)
 
 static void xfer_free(struct xfer *x)
 {
-    if (x->easy)
+    struct rp_httpc *c = x->client;
+    if (x->easy && !c->freeing && c->n_spare < HTTPC_SPARE_HANDLES) {
+        curl_easy_reset(x->easy); /* options and state go; allocated buffers stay */
+        c->spare[c->n_spare++] = x->easy;
+    } else if (x->easy) {
         curl_easy_cleanup(x->easy);
+    }
     curl_slist_free_all(x->headers);
     free(x->body);
     free(x->resp);
@@ -358,6 +369,9 @@ struct rp_httpc *rp_httpc_new(struct event_base *base, const char *ca_file)
     curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)HTTPC_MAX_HOST_CONNECTIONS);
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)HTTPC_MAX_CACHED_CONNECTIONS);
+    /* curl defaults to 100 streams per connection whatever the server allows; a server that
+     * allows more (its SETTINGS still cap it) keeps a worker's sends on one connection. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)HTTPC_MAX_STREAMS);
     return c;
 }
 
@@ -376,6 +390,8 @@ void rp_httpc_free(struct rp_httpc *client)
         curl_multi_remove_handle(client->multi, x->easy);
         xfer_finish(x, CURLE_ABORTED_BY_CALLBACK, "request cancelled: client shut down");
     }
+    while (client->n_spare)
+        curl_easy_cleanup(client->spare[--client->n_spare]);
     if (client->multi)
         curl_multi_cleanup(client->multi);
     /* Sockets curl did not say goodbye to (it normally does, in curl_multi_cleanup). */
@@ -433,7 +449,7 @@ int rp_httpc_send(struct rp_httpc *client, const struct rp_httpc_request *req)
     x->client = client;
     x->done = req->done;
     x->arg = req->arg;
-    x->easy = curl_easy_init();
+    x->easy = client->n_spare ? client->spare[--client->n_spare] : curl_easy_init();
     if (!x->easy) {
         free(x);
         return RP_EIO;

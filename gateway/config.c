@@ -76,6 +76,13 @@ static const struct rp_config_key config_keys[] = {
     KEY_INT("apns.timeout_ms", "10000", 100, 120000),
 
     /* FCM, ADM and Baidu. */
+    KEY_STR("fcm.url", "https://fcm.googleapis.com"),
+    KEY_INT("fcm.timeout_ms", "10000", 100, 120000),
+    KEY_STR("adm.url", "https://api.amazon.com"),
+    KEY_STR("adm.token_url", "https://api.amazon.com/auth/o2/token"),
+    KEY_INT("adm.timeout_ms", "10000", 100, 120000),
+    KEY_STR("baidu.url", "https://api.tuisong.baidu.com"),
+    KEY_INT("baidu.timeout_ms", "10000", 100, 120000),
 
     /* The EMAIL channel's SMTP relay. */
     KEY_STR("smtp.url", ""),

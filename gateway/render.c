@@ -586,6 +586,11 @@ static int render_recipient(struct build *b, struct rp_render_recipient *r,
         json_decref(content);
         return rc;
     }
+    /* Baidu addresses Android and iOS devices differently: it needs the endpoint's platform. */
+    const char *platform =
+        json_string_value(json_object_get(json_object_get(endpoint, "Demographic"), "Platform"));
+    if (platform && strcmp(ch->type, "BAIDU") == 0)
+        json_object_set_new(content, "Platform", json_string(platform));
     fill_delivery(b, r, ch, rcfg, content);
     return 0;
 }

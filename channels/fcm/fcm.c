@@ -1,18 +1,41 @@
-/* The GCM channel, delivered through FCM HTTP v1 with a Google service account (ServiceJson).
- * The legacy server key (ApiKey) is still accepted for form, as Pinpoint's shape has it, but
- * Google shut the legacy FCM API down in 2024: what a KEY channel does on delivery is the
- * delivery code's decision, not this validator's. */
+/* The GCM channel, delivered through FCM HTTP v1 with a Google service account (ServiceJson):
+ * an RS256 assertion (fcm_jwt.c) buys an access token (channels/oauth.c, cached per service
+ * account on each worker), and each delivery is one POST /v1/projects/{id}/messages:send over
+ * the worker's HTTP/2 connection (channels/httpc.c). The body and the answer mapping are in
+ * fcm_payload.c.
+ * The legacy server key (ApiKey) is still accepted by UpdateGcmChannel, as Pinpoint's shape has
+ * it, so existing provisioning scripts keep working; but Google shut the legacy FCM API down in
+ * July 2024, so a delivery on a channel with only an ApiKey fails at once with a message saying
+ * so (docs/push-android.md). With both, ServiceJson is used whatever the method says. */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "../../gateway/config.h"
+#include "../../gateway/log.h"
 #include "../../gateway/rc.h"
+#include "../../gateway/util.h"
 #include "../channel.h"
 #include "../email/email_address.h"
+#include "../httpc.h"
 #include "../keys.h"
+#include "../oauth.h"
 #include "../settings.h"
+#include "fcm_jwt.h"
+#include "fcm_payload.h"
 
+/* Requests one transport keeps in libcurl at once; more wait in the transport's own queue.
+ * libcurl 7.88 spends more CPU per request the more streams share a connection (64 us at 100,
+ * 109 us at 256 in tests/bench/bench_fcm.sh), and a worker may hand over queue.in_flight (256)
+ * sends at once. */
+#define FCM_MAX_ACTIVE 100
 /* FCM registration tokens run to a few hundred characters; 4096 leaves room for growth. */
 #define FCM_TOKEN_MAX 4096
 /* Google's server keys are 39 or ~150 characters. */
@@ -184,6 +207,380 @@ static int gcm_address_validate(const char *address, const char *field_name, str
     return rp_settings_printable(address, FCM_TOKEN_MAX, false, field_name, err);
 }
 
+/* ---- Delivery ------------------------------------------------------------------------------ */
+
+#define FCM_LEGACY_MESSAGE                                                                         \
+    "the GCM channel has only the legacy ApiKey, and Google shut the legacy FCM API down in "      \
+    "July 2024: give the channel a ServiceJson (UpdateGcmChannel) to deliver through FCM HTTP v1"
+
+/* What the token refresh signs with: owned by the OAuth cache. */
+struct fcm_source {
+    EVP_PKEY *key;
+    char *kid, *client_email, *token_uri;
+};
+
+/* One service account seen on this worker: its parsed form, kept so that a delivery costs a
+ * hash and a compare, not a JSON and PEM parse. */
+struct fcm_account {
+    struct fcm_account *next;
+    uint64_t hash;
+    char *service_json; /* the exact text, to tell hash collisions apart */
+    char *send_url;
+    struct rp_oauth_cred *cred; /* owned by the transport's OAuth cache */
+};
+
+struct fcm_transport {
+    struct rp_httpc *http;
+    struct rp_oauth *oauth;
+    const char *base_url; /* borrowed from the config */
+    long timeout_ms;
+    struct fcm_account *accounts;
+    /* The ServiceJson string of the last send (a reference, so the pointer cannot be reused)
+     * and its account: a worker sends an app's messages with the same settings object, so most
+     * sends skip even the hash. */
+    json_t *last_json;
+    struct fcm_account *last_account;
+    /* Requests in libcurl, and those with a token waiting for a slot (FIFO). */
+    size_t active;
+    struct fcm_req *waiting, **waiting_tail;
+    int closing;
+};
+
+/* One delivery attempt in flight. */
+struct fcm_req {
+    struct fcm_transport *t;
+    struct rp_send *send;
+    struct fcm_account *account;
+    char *body;
+    char *auth;         /* "Authorization: Bearer <token>" */
+    int64_t give_up_ms; /* monotonic: the request's whole time budget ends here */
+    int reauthed;       /* a 401 was answered once already */
+    struct fcm_req *next_waiting;
+};
+
+static void source_free(void *p)
+{
+    struct fcm_source *s = p;
+    if (!s)
+        return;
+    EVP_PKEY_free(s->key);
+    free(s->kid);
+    free(s->client_email);
+    free(s->token_uri);
+    free(s);
+}
+
+static char *source_body(void *p, const char **why)
+{
+    struct fcm_source *s = p;
+    char *jwt =
+        rp_fcm_jwt_sign(s->key, s->kid, s->client_email, s->token_uri, (long long)time(NULL));
+    if (!jwt) {
+        *why = "cannot sign the service-account assertion with ServiceJson.private_key";
+        return NULL;
+    }
+    char *esc = rp_oauth_form_escape(jwt);
+    static const char prefix[] = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+                                 "&assertion=";
+    size_t len = sizeof(prefix) + strlen(esc);
+    char *body = rp_malloc(len);
+    snprintf(body, len, "%s%s", prefix, esc);
+    free(esc);
+    free(jwt);
+    return body;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Parses a service account (already validated by UpdateGcmChannel) into an account. Returns
+ * NULL with why set when it cannot be used after all. */
+static struct fcm_account *account_new(struct fcm_transport *t, const char *text, uint64_t hash,
+                                       const char **why)
+{
+    json_t *sa = json_loads(text, 0, NULL);
+    const char *project = json_string_value(json_object_get(sa, "project_id"));
+    const char *email = json_string_value(json_object_get(sa, "client_email"));
+    const char *uri = json_string_value(json_object_get(sa, "token_uri"));
+    const char *pem = json_string_value(json_object_get(sa, "private_key"));
+    const char *kid = json_string_value(json_object_get(sa, "private_key_id"));
+    struct rp_err err;
+    EVP_PKEY *key = NULL;
+    if (!project || !email || !uri || !pem ||
+        rp_keys_private_key(pem, "ServiceJson.private_key", &key, &err) < 0) {
+        json_decref(sa);
+        *why = "the channel's ServiceJson cannot be used (update it with UpdateGcmChannel)";
+        return NULL;
+    }
+    struct fcm_source *src = rp_calloc(1, sizeof(*src));
+    src->key = key;
+    src->kid = kid ? rp_strdup(kid) : NULL;
+    src->client_email = rp_strdup(email);
+    src->token_uri = rp_strdup(uri);
+
+    struct fcm_account *a = rp_calloc(1, sizeof(*a));
+    a->hash = hash;
+    a->service_json = rp_strdup(text);
+    size_t len = strlen(t->base_url) + strlen(project) + 64;
+    a->send_url = rp_malloc(len);
+    size_t blen = strlen(t->base_url);
+    while (blen && t->base_url[blen - 1] == '/')
+        blen--;
+    snprintf(a->send_url, len, "%.*s/v1/projects/%s/messages:send", (int)blen, t->base_url,
+             project);
+    /* The cache key is a digest of the whole document: a new key or a new token_uri is a new
+     * credential, and the key never sits in memory twice. */
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    SHA256((const unsigned char *)text, strlen(text), digest);
+    rp_hex(digest, sizeof(digest), hex);
+    a->cred = rp_oauth_find(t->oauth, hex);
+    if (!a->cred)
+        a->cred = rp_oauth_add(t->oauth, hex, uri, source_body, src, source_free);
+    else
+        source_free(src);
+    json_decref(sa);
+    a->next = t->accounts;
+    t->accounts = a;
+    return a;
+}
+
+static struct fcm_account *account_get(struct fcm_transport *t, const char *text, const char **why)
+{
+    uint64_t h = fnv1a(text);
+    for (struct fcm_account *a = t->accounts; a; a = a->next)
+        if (a->hash == h && strcmp(a->service_json, text) == 0)
+            return a;
+    return account_new(t, text, h, why);
+}
+
+static void *fcm_transport_new(struct event_base *base, const struct rp_config *cfg)
+{
+    struct rp_httpc *http = rp_httpc_new(base, rp_config_str(cfg, "tls.ca_file"));
+    if (!http) {
+        rp_error("fcm", "msg=\"cannot create the HTTP client: GCM deliveries fail here\"");
+        return NULL;
+    }
+    struct fcm_transport *t = rp_calloc(1, sizeof(*t));
+    t->http = http;
+    t->timeout_ms = (long)rp_config_int(cfg, "fcm.timeout_ms");
+    t->oauth = rp_oauth_new(http, t->timeout_ms);
+    t->base_url = rp_config_str(cfg, "fcm.url");
+    t->waiting_tail = &t->waiting;
+    return t;
+}
+
+static void queue_pump(struct fcm_transport *t);
+
+/* The HTTP client goes first: its cancelled requests complete their sends (a token refresh
+ * in flight fails its waiters, which complete theirs), then nothing refers to the cache. */
+static void fcm_transport_free(void *transport)
+{
+    struct fcm_transport *t = transport;
+    if (!t)
+        return;
+    t->closing = 1;
+    rp_httpc_free(t->http);
+    queue_pump(t); /* whatever still waits completes now (TEMPORARY_FAILURE) */
+    rp_oauth_free(t->oauth);
+    json_decref(t->last_json);
+    while (t->accounts) {
+        struct fcm_account *a = t->accounts;
+        t->accounts = a->next;
+        OPENSSL_cleanse(a->service_json, strlen(a->service_json));
+        free(a->service_json);
+        free(a->send_url);
+        free(a);
+    }
+    free(t);
+}
+
+static void req_complete(struct fcm_req *q)
+{
+    struct rp_send *send = q->send;
+    if (q->auth) {
+        OPENSSL_cleanse(q->auth, strlen(q->auth));
+        free(q->auth);
+    }
+    free(q->body);
+    free(q);
+    rp_send_complete(send);
+}
+
+static void on_response(void *arg, const struct rp_httpc_response *response);
+
+/* Hands q to libcurl; q counts as active until its answer. */
+static void req_start(struct fcm_req *q)
+{
+    struct fcm_transport *t = q->t;
+    struct rp_delivery_result *r = &q->send->result;
+    int64_t left = q->give_up_ms - rp_mono_ms();
+    if (left <= 0) {
+        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0,
+                               "the delivery deadline passed while waiting to be sent");
+        req_complete(q);
+        return;
+    }
+    const char *headers[] = {"Content-Type: application/json; charset=UTF-8", q->auth, NULL};
+    struct rp_httpc_request req = {
+        .method = "POST",
+        .url = q->account->send_url,
+        .headers = headers,
+        .body = q->body,
+        .body_len = strlen(q->body),
+        .timeout_ms = (long)left,
+        .done = on_response,
+        .arg = q,
+    };
+    int rc = t->closing ? RP_EAGAIN : rp_httpc_send(t->http, &req);
+    if (rc < 0) {
+        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "cannot start the request: %s",
+                               rp_rc_msg(rc));
+        req_complete(q);
+        return;
+    }
+    t->active++;
+}
+
+/* Starts waiting requests while there is room. A loop, not recursion: a start that fails
+ * completes at once, and the worker may send again from that completion. */
+static void queue_pump(struct fcm_transport *t)
+{
+    while (t->waiting && t->active < FCM_MAX_ACTIVE) {
+        struct fcm_req *q = t->waiting;
+        t->waiting = q->next_waiting;
+        if (!t->waiting)
+            t->waiting_tail = &t->waiting;
+        q->next_waiting = NULL;
+        req_start(q);
+    }
+}
+
+/* An answered request leaves libcurl: its slot goes to the next waiting one. */
+static void req_finish(struct fcm_req *q)
+{
+    struct fcm_transport *t = q->t;
+    t->active--;
+    req_complete(q);
+    queue_pump(t);
+}
+
+static void on_token(void *arg, const char *token, enum rp_oauth_failure failure,
+                     const char *message);
+
+static void on_response(void *arg, const struct rp_httpc_response *response)
+{
+    struct fcm_req *q = arg;
+    struct rp_delivery_result *r = &q->send->result;
+    enum rp_fcm_verdict v = rp_fcm_classify(response, rp_now_ms(), r);
+    if (v == RP_FCM_REAUTH && !q->reauthed) {
+        /* The token was refused (revoked, or expired early): refresh once and retry once. */
+        q->reauthed = 1;
+        q->t->active--; /* out of libcurl until the new token comes */
+        rp_oauth_invalidate(q->account->cred, q->auth + strlen("Authorization: Bearer "));
+        rp_debug("fcm", "msg=\"access token refused: refreshing\" id=%s",
+                 q->send->delivery->message_id);
+        rp_oauth_token(q->account->cred, on_token, q);
+        return;
+    }
+    if (rp_log_min_level <= RP_LOG_DEBUG)
+        rp_debug("fcm", "msg=sent id=%s status=%s code=%d seconds=%.3f",
+                 q->send->delivery->message_id, rp_delivery_status_name(r->status), r->status_code,
+                 response->total_seconds);
+    req_finish(q);
+}
+
+static void on_token(void *arg, const char *token, enum rp_oauth_failure failure,
+                     const char *message)
+{
+    struct fcm_req *q = arg;
+    struct rp_delivery_result *r = &q->send->result;
+    if (!token) {
+        rp_delivery_result_set(
+            r, failure == RP_OAUTH_REJECTED ? RP_DS_PERMANENT_FAILURE : RP_DS_TEMPORARY_FAILURE, 0,
+            "no FCM access token: %s", message ? message : "unknown error");
+        req_complete(q);
+        return;
+    }
+    if (q->auth) {
+        OPENSSL_cleanse(q->auth, strlen(q->auth));
+        free(q->auth);
+    }
+    size_t len = strlen(token) + 32;
+    q->auth = rp_malloc(len);
+    snprintf(q->auth, len, "Authorization: Bearer %s", token);
+    struct fcm_transport *t = q->t;
+    if (t->active < FCM_MAX_ACTIVE && !t->waiting) {
+        req_start(q);
+        return;
+    }
+    *t->waiting_tail = q;
+    t->waiting_tail = &q->next_waiting;
+}
+
+static void fail_now(struct rp_send *send, enum rp_delivery_status status, const char *message)
+{
+    rp_delivery_result_set(&send->result, status, 0, "%s", message);
+    rp_send_complete(send);
+}
+
+static void fcm_send(void *transport, struct rp_send *send)
+{
+    struct fcm_transport *t = transport;
+    const struct rp_delivery *d = send->delivery;
+    json_t *sj = json_object_get(send->settings, "ServiceJson");
+    const char *service_json = json_string_value(sj);
+    if (!service_json || !*service_json) {
+        const char *key = json_string_value(json_object_get(send->settings, "ApiKey"));
+        fail_now(send, RP_DS_PERMANENT_FAILURE,
+                 key && *key ? FCM_LEGACY_MESSAGE : "the GCM channel has no ServiceJson");
+        return;
+    }
+    long timeout = t->timeout_ms;
+    if (d->deadline_ms > 0) {
+        int64_t left = d->deadline_ms - rp_now_ms();
+        if (left <= 0) {
+            fail_now(send, RP_DS_TEMPORARY_FAILURE, "the delivery deadline passed before sending");
+            return;
+        }
+        if (left < timeout)
+            timeout = (long)left;
+    }
+    struct fcm_account *a = t->last_account;
+    if (sj != t->last_json) {
+        const char *why = NULL;
+        a = account_get(t, service_json, &why);
+        if (!a) {
+            fail_now(send, RP_DS_PERMANENT_FAILURE, why);
+            return;
+        }
+        json_decref(t->last_json);
+        t->last_json = json_incref(sj);
+        t->last_account = a;
+    }
+    struct rp_err err;
+    rp_err_clear(&err);
+    char *body = NULL;
+    if (rp_fcm_payload_build(d->content, d->address, &body, &err) < 0) {
+        rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field,
+                               err.msg);
+        rp_send_complete(send);
+        return;
+    }
+    struct fcm_req *q = rp_calloc(1, sizeof(*q));
+    q->t = t;
+    q->send = send;
+    q->account = a;
+    q->body = body;
+    q->give_up_ms = rp_mono_ms() + timeout;
+    rp_oauth_token(a->cred, on_token, q);
+}
+
 const struct rp_channel_ops rp_gcm_channel = {
     .type = "GCM",
     .path = "gcm",
@@ -191,5 +588,7 @@ const struct rp_channel_ops rp_gcm_channel = {
     .request_shape = "GCMChannelRequest",
     .settings_validate = gcm_settings_validate,
     .address_validate = gcm_address_validate,
-    RP_CHANNEL_NO_TRANSPORT,
+    .transport_new = fcm_transport_new,
+    .transport_free = fcm_transport_free,
+    .send = fcm_send,
 };

@@ -1,0 +1,54 @@
+/* The GCM channel's pure parts: the FCM HTTP v1 request body built from a delivery's content,
+ * and the mapping of FCM answers onto Pinpoint's DeliveryStatus (PROVIDERS.md section 2).
+ *
+ * The body follows the Pinpoint Android SDK's convention (docs/push-android.md): the message's
+ * data carries pinpoint.notification.title / body / imageUrl / imageIconUrl /
+ * imageSmallIconUrl / silentPush, pinpoint.openApp, pinpoint.url and pinpoint.deeplink, from
+ * which the SDK builds and handles the notification; a non-silent message also carries a
+ * notification block so apps without the SDK show it. */
+#ifndef RP_FCM_PAYLOAD_H
+#define RP_FCM_PAYLOAD_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "../../gateway/delivery.h"
+#include "../../gateway/err.h"
+
+struct rp_httpc_response;
+
+/* FCM's limit for a message to a token: keys and values of data and notification counted. */
+#define RP_FCM_PAYLOAD_MAX 4096
+
+/* Builds {"message":{...}} for token from content (a delivery's push content, borrowed).
+ * Returns 0 with *body a new string, or RP_EINVAL / RP_ELIMIT with err naming the member at
+ * fault (RawContent that is not an FCM message, data values that are not strings, a payload
+ * over RP_FCM_PAYLOAD_MAX). */
+int rp_fcm_payload_build(const json_t *content, const char *token, char **body, struct rp_err *err);
+
+/* The size FCM counts for message (the "message" object, borrowed): the bytes of every key and
+ * string value of data, notification, android.data and android.notification. */
+size_t rp_fcm_payload_size(const json_t *message);
+
+/* A Duration string for seconds: "3600s". out holds at least 24 bytes. */
+void rp_fcm_ttl_format(long long seconds, char *out, size_t size);
+
+enum rp_fcm_verdict {
+    RP_FCM_FINAL = 0,  /* result is filled */
+    RP_FCM_REAUTH = 1, /* 401 without an FCM error code: the access token was refused */
+};
+
+/* Maps an FCM answer onto result (initialised by the caller):
+ *   200                                   SUCCESSFUL, message_id = name
+ *   UNREGISTERED (404)                    PERMANENT_FAILURE, address_dead
+ *   INVALID_ARGUMENT, SENDER_ID_MISMATCH,
+ *   THIRD_PARTY_AUTH_ERROR, other 4xx     PERMANENT_FAILURE with FCM's message
+ *   QUOTA_EXCEEDED (429)                  THROTTLED, retry_after_ms (Retry-After, else 60 s)
+ *   UNAVAILABLE, INTERNAL, 5xx, transport TEMPORARY_FAILURE, retry_after_ms from Retry-After
+ *   401 without an FCM errorCode          RP_FCM_REAUTH (result also says PERMANENT_FAILURE,
+ *                                         the outcome when no retry is left)
+ * now_ms is the wall clock (for an HTTP-date Retry-After). Borrows response. */
+enum rp_fcm_verdict rp_fcm_classify(const struct rp_httpc_response *response, long long now_ms,
+                                    struct rp_delivery_result *result);
+
+#endif
