@@ -1,6 +1,7 @@
 /* The OAuth access-token cache (see oauth.h). Refreshes are rare (one per credential per token
  * lifetime), so waiters are plain heap nodes; the hot path, a valid cached token, is a compare
  * and a callback. */
+#include "gateway/metrics.h"
 #include "oauth.h"
 
 #include <jansson.h>
@@ -49,15 +50,17 @@ struct rp_oauth_cred {
 struct rp_oauth {
     struct rp_httpc *http;
     long timeout_ms;
+    const char *channel; /* ChannelType, for metrics */
     struct rp_oauth_cred *creds;
     unsigned long refreshes;
 };
 
-struct rp_oauth *rp_oauth_new(struct rp_httpc *http, long timeout_ms)
+struct rp_oauth *rp_oauth_new(struct rp_httpc *http, long timeout_ms, const char *channel)
 {
     struct rp_oauth *c = rp_calloc(1, sizeof(*c));
     c->http = http;
     c->timeout_ms = timeout_ms;
+    c->channel = channel;
     return c;
 }
 
@@ -214,6 +217,7 @@ static void refresh_failed(struct rp_oauth_cred *cred, enum rp_oauth_failure f, 
         backoff = OAUTH_BACKOFF_MAX_MS;
     cred->backoff_until_ms = rp_mono_ms() + backoff;
     cred->last_failure = f;
+    rp_metrics_channel_count(RP_MCC_TOKEN_FAILURES, cred->cache->channel);
     snprintf(cred->last_message, sizeof(cred->last_message), "%s", msg);
     rp_warn("oauth", "msg=\"token refresh failed\" url=%s failures=%d backoff_ms=%lld error=\"%s\"",
             cred->token_url, cred->failures, backoff, msg);
@@ -246,6 +250,7 @@ static void on_token_answer(void *arg, const struct rp_httpc_response *resp)
     cred->refresh_at_ms = rp_mono_ms() + life - early;
     cred->failures = 0;
     cred->backoff_until_ms = 0;
+    rp_metrics_channel_count(RP_MCC_TOKEN_REFRESHES, cred->cache->channel);
     rp_debug("oauth", "msg=\"token refreshed\" url=%s expires_in=%lld", cred->token_url,
              expires_in);
     /* The token may be replaced by a waiter's 401 handling: the waiters get a copy. */

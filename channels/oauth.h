@@ -33,8 +33,9 @@ typedef void (*rp_oauth_done_fn)(void *arg, const char *token, enum rp_oauth_fai
  * why (a static string) when the body cannot be built. */
 typedef char *(*rp_oauth_body_fn)(void *source, const char **why);
 
-/* Creates a cache whose refreshes go through http (borrowed; must outlive the cache). */
-struct rp_oauth *rp_oauth_new(struct rp_httpc *http, long timeout_ms);
+/* Creates a cache whose refreshes go through http (borrowed; must outlive the cache); channel
+ * (static) is the ChannelType its refreshes are counted under in /metrics. */
+struct rp_oauth *rp_oauth_new(struct rp_httpc *http, long timeout_ms, const char *channel);
 /* Frees the cache and its credentials. Waiting callbacks run with RP_OAUTH_UNAVAILABLE first. */
 void rp_oauth_free(struct rp_oauth *cache);
 

@@ -135,7 +135,7 @@ static void *adm_transport_new(struct event_base *base, const struct rp_config *
     struct adm_transport *t = rp_calloc(1, sizeof(*t));
     t->http = http;
     t->timeout_ms = (long)rp_config_int(cfg, "adm.timeout_ms");
-    t->oauth = rp_oauth_new(http, t->timeout_ms);
+    t->oauth = rp_oauth_new(http, t->timeout_ms, "ADM");
     t->base_url = rp_config_str(cfg, "adm.url");
     t->token_url = rp_config_str(cfg, "adm.token_url");
     return t;

@@ -369,7 +369,7 @@ static void *fcm_transport_new(struct event_base *base, const struct rp_config *
     struct fcm_transport *t = rp_calloc(1, sizeof(*t));
     t->http = http;
     t->timeout_ms = (long)rp_config_int(cfg, "fcm.timeout_ms");
-    t->oauth = rp_oauth_new(http, t->timeout_ms);
+    t->oauth = rp_oauth_new(http, t->timeout_ms, "GCM");
     t->base_url = rp_config_str(cfg, "fcm.url");
     t->waiting_tail = &t->waiting;
     return t;

@@ -131,7 +131,7 @@ static void fixture_init(struct fixture *f)
     pthread_mutex_unlock(&lock);
     f->base = event_base_new();
     f->http = rp_httpc_new(f->base, NULL);
-    f->cache = rp_oauth_new(f->http, 5000);
+    f->cache = rp_oauth_new(f->http, 5000, "GCM");
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/token", port);
     assert_null(rp_oauth_find(f->cache, "cred-1"));
