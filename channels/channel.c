@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../gateway/rc.h"
+#include "../gateway/util.h"
 #include "settings.h"
 
 /* Each plugin defines its tables in its own folder; this is the one place that names them. */
@@ -102,4 +103,22 @@ void rp_channel_default_send(void *transport, struct rp_send *send)
                            "Repoint cannot deliver through the %s channel yet",
                            send->delivery->channel);
     rp_send_complete(send);
+}
+
+int rp_send_timeout(struct rp_send *send, long default_ms, long *timeout_ms)
+{
+    const struct rp_delivery *d = send->delivery;
+    *timeout_ms = default_ms;
+    if (d->deadline_ms <= 0)
+        return 1;
+    int64_t left = d->deadline_ms - rp_now_ms();
+    if (left <= 0) {
+        rp_delivery_result_set(&send->result, RP_DS_TEMPORARY_FAILURE, 0,
+                               "the delivery deadline passed before sending");
+        rp_send_complete(send);
+        return 0;
+    }
+    if (left < default_ms)
+        *timeout_ms = (long)left;
+    return 1;
 }

@@ -30,6 +30,12 @@ static inline void rp_send_complete(struct rp_send *send)
     send->on_complete(send);
 }
 
+/* The time an attempt may take: default_ms cut to what is left before the delivery's deadline
+ * (a direct send must have its answer by the time its API request stops waiting). Returns 1 with
+ * *timeout_ms set, or 0 after completing send with TEMPORARY_FAILURE when the deadline has
+ * already passed. */
+int rp_send_timeout(struct rp_send *send, long default_ms, long *timeout_ms);
+
 struct rp_channel_ops {
     /* Pinpoint ChannelType as it appears in endpoints and GetChannels: "APNS_VOIP_SANDBOX". */
     const char *type;

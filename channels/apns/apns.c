@@ -341,10 +341,9 @@ static void apns_send(void *transport, struct rp_send *send)
     struct apns_transport *t = transport;
     const struct rp_delivery *d = send->delivery;
     const json_t *settings = send->settings;
-    if (d->deadline_ms > 0 && d->deadline_ms <= rp_now_ms()) {
-        fail_now(send, RP_DS_TEMPORARY_FAILURE, "the delivery deadline passed before sending");
+    long unused_timeout;
+    if (!rp_send_timeout(send, 1, &unused_timeout))
         return;
-    }
     struct rp_apns_credential cred = {.token = use_token(settings, d->content)};
     if (cred.token) {
         cred.key_pem = setting(settings, "TokenKey");

@@ -153,18 +153,9 @@ static void baidu_send(void *transport, struct rp_send *send)
         rp_send_complete(send);
         return;
     }
-    long timeout = t->timeout_ms;
-    if (d->deadline_ms > 0) {
-        int64_t left = d->deadline_ms - rp_now_ms();
-        if (left <= 0) {
-            rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0,
-                                   "the delivery deadline passed before sending");
-            rp_send_complete(send);
-            return;
-        }
-        if (left < timeout)
-            timeout = (long)left;
-    }
+    long timeout;
+    if (!rp_send_timeout(send, t->timeout_ms, &timeout))
+        return;
     int device_type =
         rp_baidu_device_type(json_string_value(json_object_get(d->content, "Platform")));
     struct rp_err err;

@@ -733,13 +733,9 @@ void rp_email_send(void *transport, struct rp_send *send)
 {
     struct email_transport *t = transport;
     struct rp_delivery_result *r = &send->result;
-    const struct rp_delivery *d = send->delivery;
-    if (d->deadline_ms > 0 && d->deadline_ms <= rp_now_ms()) {
-        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0,
-                               "the delivery deadline passed before sending");
-        rp_send_complete(send);
+    long unused_timeout;
+    if (!rp_send_timeout(send, 1, &unused_timeout))
         return;
-    }
     struct rp_err err;
     rp_err_clear(&err);
     struct job *j = rp_calloc(1, sizeof(*j));

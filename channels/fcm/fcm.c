@@ -541,16 +541,9 @@ static void fcm_send(void *transport, struct rp_send *send)
                  key && *key ? FCM_LEGACY_MESSAGE : "the GCM channel has no ServiceJson");
         return;
     }
-    long timeout = t->timeout_ms;
-    if (d->deadline_ms > 0) {
-        int64_t left = d->deadline_ms - rp_now_ms();
-        if (left <= 0) {
-            fail_now(send, RP_DS_TEMPORARY_FAILURE, "the delivery deadline passed before sending");
-            return;
-        }
-        if (left < timeout)
-            timeout = (long)left;
-    }
+    long timeout;
+    if (!rp_send_timeout(send, t->timeout_ms, &timeout))
+        return;
     struct fcm_account *a = t->last_account;
     if (sj != t->last_json) {
         const char *why = NULL;
