@@ -59,7 +59,8 @@ struct rp_delivery {
  *          SmallImageIconUrl, IconReference, MediaUrl, SilentPush (bool), Data (object of
  *          strings), RawContent, TimeToLive (integer), Priority, CollapseKey/CollapseId,
  *          Badge (integer), Category, ThreadId, PreferredAuthenticationMethod, APNSPushType,
- *          RestrictedPackageName, ConsolidationKey, ExpiresAfter, MD5
+ *          RestrictedPackageName, ConsolidationKey, ExpiresAfter, MD5, Platform (BAIDU, from
+ *          the endpoint's Demographic.Platform: Baidu's device_type)
  *   EMAIL: FromAddress, ReplyToAddresses (array), FeedbackForwardingAddress, Subject,
  *          TextPart, HtmlPart, Charset, RawEmail, Body */
 
