@@ -4,6 +4,7 @@ when its context exits, even when the test fails."""
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +22,25 @@ REPOINT_BIN = os.environ.get("REPOINT_BIN") or os.path.join(BUILD_DIR, "repoint"
 ACCESS_KEY = "AKRPTESTADMIN0000001"
 SECRET_KEY = "test-secret-admin-0123456789abcdefghijklmn"
 REGION = "us-east-1"
+# What must never reach a log line: secrets, full phone numbers, device tokens.
+LOG_LEAKS = [
+    ("secret key", re.escape(SECRET_KEY)),
+    ("private key", r"PRIVATE KEY"),
+    ("full phone number", r"\+[1-9][0-9]{7,14}"),
+    ("hex device token", r"\b[0-9a-fA-F]{64}\b"),
+    ("bearer token", r"Bearer [A-Za-z0-9._-]{8,}"),
+]
+
+
+def log_leaks(text):
+    """Lines of a log that show a secret, a full phone number or a device token."""
+    found = []
+    for n, line in enumerate(text.splitlines()):
+        for what, pattern in LOG_LEAKS:
+            m = re.search(pattern, line)
+            if m:
+                found.append(f"line {n + 1}: {what} ({m.group(0)[:24]}...): {line[:200]}")
+    return found
 
 
 def free_port():
@@ -160,10 +180,17 @@ class Repoint:
         return rc
 
     def cleanup(self):
+        """Stops the daemon and removes its files, after checking that its log carries nothing
+        LOG_LEAKS names (every integration test thereby checks what it made Repoint log)."""
+        leaks = []
         try:
             self.stop()
         finally:
+            if os.path.exists(self.log_path):
+                leaks = log_leaks(self.logs())
             shutil.rmtree(self.dir, ignore_errors=True)
+        if leaks:
+            raise AssertionError("the daemon's log carries what it must not:\n" + "\n".join(leaks))
 
     def client(self, access_key=ACCESS_KEY, secret_key=SECRET_KEY, retries=0, region=REGION):
         import boto3
