@@ -19,10 +19,19 @@ const char *const rp_tmpl_helper_names[H_COUNT + 1] = {
     "default", "defaultIfEmpty", "abbreviate", "capitalize", "capitalizeFirst", "center", "cut",
     "dateFormat", "inflect", "join", "ljust", "rjust", "lower", "upper", "now", "replace",
     "slugify", "stripTags", "substring", "yesno", "numberFormat",
-    "add", "subtract", "multiply", "divide", "mod", "abs", "ceiling", "floor", "round",
-    "encodeBase64", "decodeBase64", "encodeURI", "decodeURI",
+    "add", "subtract", "multiply", "divide", "modulo", "abs", "ceiling", "floor", "round",
+    "encode64", "decode64", "encodeURI", "decodeURI",
+    "ordinalize", "md5", "sha256", "sha512", "uuid",
     NULL,
 };
+
+/* Names this engine answered to before it followed the Pinpoint guide: templates saved with them
+ * keep rendering. */
+static const struct {
+    const char *name;
+    int helper;
+} helper_aliases[] = {
+    {"mod", H_MOD}, {"encodeBase64", H_ENCODE_BASE64}, {"decodeBase64", H_DECODE_BASE64}};
 
 const char *const *rp_tmpl_helpers(void)
 {
@@ -370,6 +379,9 @@ static int find_helper(const char *s, size_t len)
     for (int h = 0; h < H_COUNT; h++)
         if (strlen(rp_tmpl_helper_names[h]) == len && memcmp(rp_tmpl_helper_names[h], s, len) == 0)
             return h;
+    for (size_t a = 0; a < sizeof(helper_aliases) / sizeof(helper_aliases[0]); a++)
+        if (strlen(helper_aliases[a].name) == len && memcmp(helper_aliases[a].name, s, len) == 0)
+            return helper_aliases[a].helper;
     return H_NONE;
 }
 
