@@ -61,6 +61,7 @@ struct parser {
     size_t tag;     /* where the tag being parsed starts */
     struct rp_tmpl_error *err;
     bool failed;
+    int sub_depth;
 };
 
 static int fail(struct parser *p, size_t pos, const char *fmt, ...)
@@ -94,6 +95,21 @@ static size_t add_node(struct parser *p, uint8_t type, size_t pos)
     n->helper = H_NONE;
     n->pos = (uint32_t)pos;
     return t->n_nodes++;
+}
+
+static size_t add_sub(struct parser *p, size_t pos)
+{
+    struct rp_tmpl *t = p->t;
+    if (t->n_subs == t->cap_subs) {
+        t->cap_subs = t->cap_subs ? t->cap_subs * 2 : 4;
+        t->subs = rp_realloc(t->subs, t->cap_subs * sizeof(*t->subs));
+    }
+    struct tmpl_node *n = &t->subs[t->n_subs];
+    memset(n, 0, sizeof(*n));
+    n->type = N_EXPR;
+    n->helper = H_NONE;
+    n->pos = (uint32_t)pos;
+    return t->n_subs++;
 }
 
 static struct tmpl_arg *add_arg(struct parser *p)
@@ -315,13 +331,33 @@ static bool word_is(const struct parser *p, size_t off, size_t len, const char *
     return strlen(w) == len && memcmp(p->s + off, w, len) == 0;
 }
 
-/* One argument: a literal, a path, or key=value (then key_len is set). */
+static int parse_call(struct parser *p, size_t ni, bool block, bool triple, bool sub);
+
+/* `(helper args...)`: the helper's result is the argument. */
+static int parse_sub(struct parser *p, struct tmpl_arg *a)
+{
+    size_t start = p->i;
+    if (p->sub_depth >= TMPL_MAX_SUB_DEPTH)
+        return fail(p, start, "subexpressions nest deeper than %d", TMPL_MAX_SUB_DEPTH);
+    p->i++;
+    size_t si = add_sub(p, start);
+    p->sub_depth++;
+    int rc = parse_call(p, si, false, false, true);
+    p->sub_depth--;
+    if (rc < 0)
+        return -1;
+    a->kind = A_SUB;
+    a->off = (uint32_t)si;
+    return 0;
+}
+
+/* One argument: a literal, a path, a subexpression, or key=value (then key_len is set). */
 static int parse_arg(struct parser *p, struct tmpl_arg *a)
 {
     size_t start = p->i;
     char c = p->s[p->i];
     if (c == '(')
-        return fail(p, start, "subexpressions ( ) are not supported");
+        return parse_sub(p, a);
     if (c == '|')
         return fail(p, start, "block parameters (as |x|) are not supported");
     if (c == '"' || c == '\'')
@@ -385,24 +421,36 @@ static int find_helper(const char *s, size_t len)
     return H_NONE;
 }
 
-/* Parses `name args... key=value...` up to the closing braces into node ni. block tells whether
- * this is a {{#...}} (or {{else name ...}}) opening. */
-static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
+/* The end of a call: the tag's closing braces, or a subexpression's ')'. */
+static bool call_end(struct parser *p, bool triple, bool sub)
+{
+    if (!sub)
+        return close_tag(p, triple);
+    if (!at(p, ")"))
+        return false;
+    p->i++;
+    return true;
+}
+
+/* Parses `name args... key=value...` up to the closing braces (or, for a subexpression, the
+ * ')') into node ni (of subs when sub). block tells whether this is a {{#...}} (or
+ * {{else name ...}}) opening. A call's arguments are appended together once all are parsed, as
+ * a subexpression among them appends its own first. */
+static int parse_call(struct parser *p, size_t ni, bool block, bool triple, bool sub)
 {
     size_t start = p->i;
     skip_space(p);
-    if (p->i >= p->len || close_tag(p, triple))
+    if (p->i >= p->len || call_end(p, triple, sub))
         return fail(p, start, "empty expression");
     size_t name_pos = p->i;
     /* The name: a path, or a helper's name. */
-    if (p->s[p->i] == '"' || p->s[p->i] == '\'' || isdigit((unsigned char)p->s[p->i]))
+    if (p->s[p->i] == '"' || p->s[p->i] == '\'' || p->s[p->i] == '(' ||
+        isdigit((unsigned char)p->s[p->i]))
         return fail(p, name_pos, "an expression must start with a name");
-    uint32_t arg_first = (uint32_t)p->t->n_args;
-    struct tmpl_arg *fa = add_arg(p);
-    if (parse_arg(p, fa) < 0)
+    struct tmpl_arg f;
+    memset(&f, 0, sizeof(f));
+    if (parse_arg(p, &f) < 0)
         return -1;
-    const struct tmpl_arg f = p->t->args[arg_first];
-    fa = NULL; /* add_arg below may move the array */
     if (f.kind != A_PATH || f.key_len)
         return fail(p, name_pos, "an expression must start with a name");
     int helper = H_NONE;
@@ -415,9 +463,10 @@ static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
     struct tmpl_arg tmp[MAX_PENDING];
     for (;;) {
         skip_space(p);
-        if (p->i >= p->len)
-            return fail(p, p->tag, "the tag is never closed with }}%s", triple ? "}" : "");
-        if (close_tag(p, triple))
+        if (p->i >= p->len || (sub && (at(p, "}}") || at(p, "~}}"))))
+            return sub ? fail(p, p->t->subs[ni].pos, "a ( is never closed with )")
+                       : fail(p, p->tag, "the tag is never closed with }}%s", triple ? "}" : "");
+        if (call_end(p, triple, sub))
             break;
         if (n_pending == (size_t)MAX_PENDING)
             return fail(p, p->i, "too many arguments");
@@ -436,9 +485,14 @@ static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
         }
         n_pending++;
     }
-    for (size_t k = 0; k < n_pending; k++)
+    uint32_t arg_first = (uint32_t)p->t->n_args;
+    *add_arg(p) = f;
+    bool has_sub = false;
+    for (size_t k = 0; k < n_pending; k++) {
         *add_arg(p) = tmp[k];
-    struct tmpl_node *n = &p->t->nodes[ni];
+        has_sub |= tmp[k].kind == A_SUB;
+    }
+    struct tmpl_node *n = sub ? &p->t->subs[ni] : &p->t->nodes[ni];
     n->arg_first = arg_first;
     n->n_args = 1 + n_pos;
     n->hash_first = arg_first + 1 + n_pos;
@@ -446,6 +500,16 @@ static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
     n->helper = (int16_t)helper;
     const char *name = p->s + f.off;
     int name_len = (int)f.len;
+    if (sub && helper == H_NONE)
+        return fail(p, name_pos, "unknown helper '%.*s' in a subexpression: Repoint does not "
+                                 "implement it (see docs/templates.md for the helpers it does)",
+                    name_len > 64 ? 64 : name_len, name);
+    if (sub && helper < H_FIRST_CONDITIONAL)
+        return fail(p, name_pos, "%s is a block helper: it cannot be a subexpression",
+                    rp_tmpl_helper_names[helper]);
+    if (has_sub && (helper == H_EACH || helper == H_WITH || helper == H_NONE))
+        return fail(p, name_pos, "a subexpression can only be an argument of a conditional or "
+                                 "an inline helper");
     if (helper == H_NONE) {
         if (n_pos || n_hash) {
             if (f.seg_count == 1 && !f.data && !f.depth)
@@ -586,7 +650,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             p->t->nodes[ni].invert = invert;
             skip_space(p);
             size_t name_off = p->i;
-            if (parse_call(p, ni, true, false) < 0)
+            if (parse_call(p, ni, true, false, false) < 0)
                 return -1;
             const struct tmpl_node *n = &p->t->nodes[ni];
             size_t name_len = n->helper == H_NONE ? p->t->args[n->arg_first].len
@@ -607,7 +671,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             p->i++;
         size_t ni = add_node(p, N_EXPR, tag);
         p->t->nodes[ni].escape = !(triple || amp);
-        if (parse_call(p, ni, false, triple) < 0)
+        if (parse_call(p, ni, false, triple, false) < 0)
             return -1;
         p->t->nodes[ni].next = (uint32_t)p->t->n_nodes;
         text_from = p->i;
@@ -635,7 +699,7 @@ static int parse_block(struct parser *p, size_t ni, int depth, size_t name_off, 
             return fail(p, term.pos, "blocks nest deeper than %d", RP_TMPL_MAX_DEPTH);
         size_t before = text_before(p, term.pos);
         size_t ci = add_node(p, N_BLOCK, term.pos);
-        if (parse_call(p, ci, true, false) < 0)
+        if (parse_call(p, ci, true, false, false) < 0)
             return -1;
         standalone(p, term.pos, before);
         if (p->t->nodes[ci].helper == H_NONE)
@@ -667,6 +731,7 @@ void rp_tmpl_free(struct rp_tmpl *t)
     free(t->nodes);
     free(t->args);
     free(t->segs);
+    free(t->subs);
     free(t);
 }
 

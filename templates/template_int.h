@@ -19,7 +19,8 @@
 #define TMPL_MAX_ARGS 8 /* positional arguments of one helper call */
 
 enum tmpl_node_type { N_TEXT, N_EXPR, N_BLOCK };
-enum tmpl_arg_kind { A_PATH, A_STR, A_NUM, A_BOOL, A_NULL, A_UNDEF };
+enum tmpl_arg_kind { A_PATH, A_STR, A_NUM, A_BOOL, A_NULL, A_UNDEF, A_SUB };
+#define TMPL_MAX_SUB_DEPTH 8 /* (a (b (c ...))) */
 
 /* Helper ids; H_NONE is a plain path (or a section, for a block). Order matches the name table
  * in template.c. */
@@ -51,7 +52,7 @@ struct tmpl_arg {
     uint8_t depth;  /* how many ../ */
     uint32_t key_off, key_len; /* hash argument name in src; key_len 0 when positional */
     uint32_t off, len;         /* A_PATH: the whole name in src (for messages and top-level
-                                * lookup); A_STR: the value, in strs */
+                                * lookup); A_STR: the value, in strs; A_SUB: off indexes subs */
     uint32_t seg_first, seg_count; /* A_PATH: segments; none for `this` */
     double num;                /* A_NUM; A_BOOL: 0 or 1 */
 };
@@ -79,6 +80,10 @@ struct rp_tmpl {
     size_t n_args, cap_args;
     struct tmpl_seg *segs;
     size_t n_segs, cap_segs;
+    /* Subexpressions (helper args...): helper calls outside document order, each the value of
+     * an A_SUB argument. */
+    struct tmpl_node *subs;
+    size_t n_subs, cap_subs;
 };
 
 /* A value as the renderer sees it, read in place: strings point into the JSON documents or into

@@ -335,6 +335,40 @@ static void test_guide_default_and_conditional(void **state)
            "ynyny"});
 }
 
+/* The guide's examples that nest helpers: (eq ...) inside and / or / not, and
+ * {{capitalizeFirst (lower "JANE")}}. */
+static void test_guide_subexpressions(void **state)
+{
+    (void)state;
+    static const char la[] = "{{#and (eq Location.City \"Los Angeles\") (eq Location.Country "
+                             "\"US\")}}You live in Los Angeles and the US.{{else}}You don't live "
+                             "in Los Angeles and the US.{{/and}}";
+    static const char west[] = "{{#or (eq Location.City \"Los Angeles\") (eq Location.City "
+                               "\"Seattle\")}}West Coast{{else}}not West Coast{{/or}}";
+    static const char notred[] = "{{#not (eq User.UserAttributes.FavoriteColors.[0] \"red\")}}"
+                                 "You do not like red.{{else}}You like red.{{/not}}";
+    static const char inline_not[] = "{{not (eq User.UserAttributes.FavoriteColors.[0] \"red\")}}";
+    GUIDE({CITY_EP, la, "You live in Los Angeles and the US."},
+          {"{\"Location\": {\"City\": \"Los Angeles\", \"Country\": \"MX\"}}", la,
+           "You don't live in Los Angeles and the US."},
+          {CITY_EP, west, "West Coast"},
+          {"{\"Location\": {\"City\": \"Seattle\"}}", west, "West Coast"},
+          {"{\"Location\": {\"City\": \"Boston\"}}", west, "not West Coast"},
+          {GUIDE_EP("\"FavoriteColors\": [\"red\"]"), notred, "You like red."},
+          {GUIDE_EP("\"FavoriteColors\": [\"blue\"]"), notred, "You do not like red."},
+          {GUIDE_EP("\"FavoriteColors\": [\"red\"]"), inline_not, "false"},
+          {GUIDE_EP("\"FavoriteColors\": [\"blue\"]"), inline_not, "true"},
+          {"{}", "{{capitalizeFirst (lower \"JANE\")}}", "Jane"},
+          /* Nested text is escaped once, by the outer tag; text around it stays in place. */
+          {"{}", "a{{upper (replace \"x<y\" \"x\" (lower \"Z\"))}}b{{{upper (lower \"<I>\")}}}c",
+           "aZ&lt;Yb<I>c"},
+          {"{}", "{{add (multiply 2 3) (subtract 10 (divide 8 2))}} {{#gt (add 1 1) 1}}yes{{/gt}}",
+           "12 yes"},
+          {"{}", "{{#if (eq 1 1)}}one{{/if}}{{#unless (eq 1 2)}}two{{/unless}}"
+                 "{{eq (lower \"A\") \"a\" yes=\"Y\" no=\"N\"}}",
+           "onetwoY"});
+}
+
 static void test_guide_string_helpers(void **state)
 {
     (void)state;
@@ -451,7 +485,12 @@ static void test_syntax_errors(void **state)
         {"{{#upper x}}{{/upper}}", 1, 4, "not a block helper"},
         {"{{if x}}", 1, 3, "block helper"},
         {"{{> partial}}", 1, 1, "partials"},
-        {"{{eq (upper a) b}}", 1, 6, "subexpressions"},
+        {"{{eq (nosuch a) b}}", 1, 7, "unknown helper 'nosuch' in a subexpression"},
+        {"{{eq (upper a b}}", 1, 6, "never closed with )"},
+        {"{{upper (if a)}}", 1, 10, "block helper"},
+        {"{{#each (upper a)}}{{/each}}", 1, 4, "a subexpression can only be"},
+        {"{{upper (lower (upper (lower (upper (lower (upper (lower (upper (lower a)))))))))}}", 1, 65,
+         "nest deeper than 8"},
         {"{{#if a}}{{else}}{{else}}{{/if}}", 1, 18, "second {{else}}"},
         {"{{ \"x\" }}", 1, 4, "must start with a name"},
         {"{{eq a}}", 1, 3, "compares two values"},
@@ -533,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_date_helpers),
         cmocka_unit_test(test_number_helpers),
         cmocka_unit_test(test_guide_default_and_conditional),
+        cmocka_unit_test(test_guide_subexpressions),
         cmocka_unit_test(test_guide_string_helpers),
         cmocka_unit_test(test_guide_math_and_encoding),
         cmocka_unit_test(test_guide_uuid),
