@@ -3,7 +3,8 @@
  * after: StringHelpers (abbreviate, capitalize, center, cut, join, ljust, rjust, substring,
  * slugify, stripTags, yesno, dateFormat, numberFormat ...). Each writes straight into the output,
  * escaping as its tag asks; none allocates. Lengths and positions count characters (UTF-8 code
- * points), case mapping is ASCII. Dates print in UTC unless tz= gives an offset ("+05:30"). */
+ * points), case mapping is ASCII. Dates print in UTC unless tz= gives a zone ID
+ * ("America/Los_Angeles", template_tz.c) or an offset ("+05:30"). */
 
 #include "template_int.h"
 
@@ -512,8 +513,8 @@ static void emit_num(struct tmpl_render *r, long v, size_t width, bool escape)
 }
 
 /* Java SimpleDateFormat letters: y M d E H h m s S a z Z X; 'quoted' text; others as is. */
-static void format_date(struct tmpl_render *r, int64_t ms, long off, const char *pat, size_t plen,
-                        bool sept, bool escape)
+static void format_date(struct tmpl_render *r, int64_t ms, long off, const char *abbr,
+                        const char *pat, size_t plen, bool sept, bool escape)
 {
     time_t secs = (time_t)((ms - ((ms % 1000 + 1000) % 1000)) / 1000 + off);
     int millis = (int)((ms % 1000 + 1000) % 1000);
@@ -578,7 +579,9 @@ static void format_date(struct tmpl_render *r, int64_t ms, long off, const char 
             long a = off < 0 ? -off : off;
             char tmp[16];
             int len;
-            if (c == 'X' && off == 0)
+            if (c == 'z' && abbr && abbr[0])
+                len = snprintf(tmp, sizeof(tmp), "%s", abbr);
+            else if (c == 'X' && off == 0)
                 len = snprintf(tmp, sizeof(tmp), "Z");
             else if (c == 'z')
                 len = snprintf(tmp, sizeof(tmp), off ? "GMT%c%02ld:%02ld" : "UTC",
@@ -648,11 +651,17 @@ static int date_helper(struct tmpl_render *r, const struct tmpl_node *n, const s
     char ttmp[32];
     const char *tzs;
     size_t tzlen;
-    if (tz.k != V_UNDEF &&
-        (!tmpl_text(tz, ttmp, &tzs, &tzlen) || !parse_offset(tzs, tzlen, &off)))
-        return tmpl_fail(r, n, RP_TMPL_EVALUE,
-                         "%s: tz= must be an offset such as +05:30 or UTC", NAME(n));
-    format_date(r, ms, off, pat, plen, sept, escape);
+    char abbr[8] = "";
+    if (tz.k != V_UNDEF) {
+        int64_t secs = (ms - ((ms % 1000 + 1000) % 1000)) / 1000;
+        if (!tmpl_text(tz, ttmp, &tzs, &tzlen) ||
+            (!parse_offset(tzs, tzlen, &off) && !tmpl_tz_offset(tzs, tzlen, secs, &off, abbr)))
+            return tmpl_fail(r, n, RP_TMPL_EVALUE,
+                             "%s: tz= must be a time zone ID such as America/Los_Angeles or an "
+                             "offset such as +05:30",
+                             NAME(n));
+    }
+    format_date(r, ms, off, abbr, pat, plen, sept, escape);
     if (r->rc && r->err && r->err->line == 0)
         rp_tmpl_position(r->t->src, n->pos, &r->err->line, &r->err->column);
     return r->rc;

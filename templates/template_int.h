@@ -145,6 +145,10 @@ struct tmpl_val tmpl_hash(struct tmpl_render *r, const struct tmpl_node *n, cons
 int tmpl_helper_inline(struct tmpl_render *r, const struct tmpl_node *n, const struct tmpl_val *args,
                        bool escape);
 
+/* The UTC offset (seconds east) and abbreviation ("PDT") of IANA zone name at utc_secs; false
+ * for a name that is not a zone this system has (template_tz.c). Thread-safe. */
+bool tmpl_tz_offset(const char *name, size_t len, int64_t utc_secs, long *off, char abbr[8]);
+
 extern const char *const rp_tmpl_helper_names[H_COUNT + 1];
 
 /* Line and column (1-based) of byte offset pos in src. */

@@ -391,6 +391,14 @@ static void test_guide_string_helpers(void **state)
            "{{dateFormat \"2020-09-19\" \"short\"}}|{{dateFormat \"2020-09-19\" \"MMM\"}}",
            "Saturday, September 19, 2020|September 19, 2020|Sept 19, 2020|Sept 19, 2020|"
            "9/19/20|Sep"},
+          /* tz= takes IANA zone IDs, quoted or bare as the guide writes them. 2020-09-19T05:00Z
+           * is still the 18th in Los Angeles (PDT, -7); NOW_MS is 02:33 PST there. */
+          {"{}",
+           "{{dateFormat \"2020-09-19T05:00:00Z\" \"full\" tz=America/Los_Angeles}}|"
+           "{{dateFormat \"2020-09-19T05:00:00Z\" \"yyyy-MM-dd HH:mm z\" tz=\"America/Los_Angeles\"}}|"
+           "{{dateFormat \"2020-09-19T05:00:00Z\" \"HH:mm\" tz=Asia/Kolkata}}|"
+           "{{now \"medium\" tz=America/Los_Angeles}}|{{now \"HH:mm z\" tz=America/Los_Angeles}}",
+           "Friday, September 18, 2020|2020-09-18 22:00 PDT|10:30|Nov 22, 2026|02:33 PST"},
           {"{}",
            "Thank you for your purchase of {{inflect 3 apple apples includeCount=false}}. "
            "Thank you for your purchase of {{inflect 3 apple apples includeCount=true}}.",
@@ -443,6 +451,23 @@ static void test_guide_math_and_encoding(void **state)
            "da0daa8f51671064615d645ae27acb15bfb1447f459b"},
           /* Names used before the engine followed the guide keep working. */
           {"{}", "{{mod 7 2}} {{encodeBase64 \"hi\"}} {{decodeBase64 \"aGk=\"}}", "1 aGk= hi"});
+}
+
+/* A tz= that is no zone fails the render, naming the parameter; nothing outside the zone
+ * directory is read. */
+static void test_bad_time_zone(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{{now tz=Mars/Olympus_Mons}}", "{{now tz=\"../../../etc/passwd\"}}",
+        "{{now tz=\"/etc/localtime\"}}", "{{dateFormat 0 tz=\"Europe/../../etc/passwd\"}}",
+        "{{now tz=\"+25:00\"}}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char out[128];
+        struct rp_tmpl_error err;
+        assert_int_equal(render(bad[i], out, sizeof(out), &err), RP_TMPL_EVALUE);
+        assert_non_null(strstr(err.msg, "tz= must be a time zone ID"));
+    }
 }
 
 /* uuid is random: its shape (version 4, RFC 4122 variant) and that two differ. */
@@ -576,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_guide_string_helpers),
         cmocka_unit_test(test_guide_math_and_encoding),
         cmocka_unit_test(test_guide_uuid),
+        cmocka_unit_test(test_bad_time_zone),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_missing_fails),
         cmocka_unit_test(test_bounded_output),
