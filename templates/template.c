@@ -62,6 +62,7 @@ struct parser {
     struct rp_tmpl_error *err;
     bool failed;
     int sub_depth;
+    int in_partial_def; /* inside {{#* inline}}: a partial there may not include another */
 };
 
 static int fail(struct parser *p, size_t pos, const char *fmt, ...)
@@ -552,6 +553,104 @@ struct terminator {
 
 static int parse_block(struct parser *p, size_t ni, int depth, size_t name_off, size_t name_len);
 
+/* {{#* inline "name"}} ... {{/inline}}: an inline partial, the only decorator Handlebars
+ * templates on Pinpoint use. */
+static int parse_partial_def(struct parser *p, size_t tag, int depth)
+{
+    p->i += 2;
+    skip_space(p);
+    size_t kw = p->i;
+    if (!at(p, "inline") || (p->i + 6 < p->len && id_char(p->s[p->i + 6])))
+        return fail(p, tag, "decorators other than {{#* inline \"name\"}} are not supported");
+    p->i += 6;
+    skip_space(p);
+    if (p->i >= p->len || (p->s[p->i] != '"' && p->s[p->i] != '\''))
+        return fail(p, p->i, "an inline partial needs a quoted name: {{#* inline \"name\"}}");
+    struct tmpl_arg name;
+    memset(&name, 0, sizeof(name));
+    if (parse_string(p, &name) < 0)
+        return -1;
+    if (name.len == 0)
+        return fail(p, tag, "an inline partial needs a name");
+    skip_space(p);
+    if (!close_tag(p, false))
+        return fail(p, p->i, "an inline partial takes only a name: {{#* inline \"name\"}}");
+    if (p->in_partial_def)
+        return fail(p, tag, "an inline partial cannot be defined inside another");
+    if (depth >= RP_TMPL_MAX_DEPTH)
+        return fail(p, tag, "blocks nest deeper than %d", RP_TMPL_MAX_DEPTH);
+    size_t before = text_before(p, tag);
+    size_t ni = add_node(p, N_PARTIAL_DEF, tag);
+    p->t->nodes[ni].off = name.off;
+    p->t->nodes[ni].len = name.len;
+    standalone(p, tag, before);
+    p->in_partial_def++;
+    int rc = parse_block(p, ni, depth + 1, kw, 6);
+    p->in_partial_def--;
+    if (rc < 0)
+        return -1;
+    if (p->t->nodes[ni].body_end != p->t->nodes[ni].next)
+        return fail(p, tag, "an inline partial has no {{else}}");
+    return 0;
+}
+
+/* {{> name}}: includes the inline partial name (resolved once the whole template is parsed). */
+static int parse_partial(struct parser *p, size_t tag)
+{
+    p->i++;
+    skip_space(p);
+    size_t off = p->i;
+    while (p->i < p->len && (id_char(p->s[p->i]) || p->s[p->i] == '.'))
+        p->i++;
+    size_t len = p->i - off;
+    if (len == 0)
+        return fail(p, off, "a partial needs a name: {{> name}}");
+    skip_space(p);
+    if (!close_tag(p, false))
+        return fail(p, p->i, "partials take no context or parameters: {{> name}}");
+    if (p->in_partial_def)
+        return fail(p, tag, "an inline partial cannot include a partial");
+    size_t ni = add_node(p, N_PARTIAL, tag);
+    p->t->nodes[ni].off = (uint32_t)off;
+    p->t->nodes[ni].len = (uint32_t)len;
+    p->t->nodes[ni].next = (uint32_t)p->t->n_nodes;
+    return 0;
+}
+
+/* Points every {{> name}} at its definition, and bounds what they expand to: partials do not
+ * nest, so that is the template plus one body per inclusion. */
+static void resolve_partials(struct parser *p)
+{
+    struct rp_tmpl *t = p->t;
+    size_t expanded = t->n_nodes;
+    for (size_t i = 0; i < t->n_nodes && !p->failed; i++) {
+        struct tmpl_node *n = &t->nodes[i];
+        if (n->type != N_PARTIAL)
+            continue;
+        size_t def = t->n_nodes;
+        for (size_t d = 0; d < t->n_nodes; d++)
+            if (t->nodes[d].type == N_PARTIAL_DEF && t->nodes[d].len == n->len &&
+                memcmp(t->strs + t->nodes[d].off, t->src + n->off, n->len) == 0) {
+                def = d;
+                break;
+            }
+        if (def == t->n_nodes) {
+            fail(p, n->pos, "partial '%.*s' is not defined: only inline partials "
+                            "({{#* inline \"%.*s\"}}) are supported",
+                 (int)(n->len > 64 ? 64 : n->len), t->src + n->off,
+                 (int)(n->len > 64 ? 64 : n->len), t->src + n->off);
+            return;
+        }
+        n->arg_first = (uint32_t)def;
+        expanded += t->nodes[def].body_end - def - 1;
+        if (expanded > TMPL_MAX_PARTIAL_EXPANSION) {
+            fail(p, n->pos, "inline partials expand to more than %d template parts",
+                 TMPL_MAX_PARTIAL_EXPANSION);
+            return;
+        }
+    }
+}
+
 /* Parses nodes until EOF, a {{/name}}, an {{else}} or an {{else name ...}} (left at the name). */
 static int parse_seq(struct parser *p, int depth, struct terminator *term)
 {
@@ -593,9 +692,19 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             text_from = p->i;
             continue;
         }
-        if (at(p, ">"))
-            return fail(p, tag, "partials ({{> name}}) are not supported");
-        if (at(p, "*") || at(p, "#>") || at(p, "#*"))
+        if (at(p, "#*")) {
+            if (parse_partial_def(p, tag, depth) < 0)
+                return -1;
+            text_from = p->i;
+            continue;
+        }
+        if (at(p, ">")) {
+            if (parse_partial(p, tag) < 0)
+                return -1;
+            text_from = p->i;
+            continue;
+        }
+        if (at(p, "*") || at(p, "#>"))
             return fail(p, tag, "decorators and partial blocks are not supported");
         if (at(p, "/")) {
             p->i++;
@@ -767,6 +876,8 @@ struct rp_tmpl *rp_tmpl_compile(const char *src, size_t len, struct rp_tmpl_erro
         else if (term.type != T_EOF)
             fail(&p, term.pos, "{{else}} outside a block");
     }
+    if (!p.failed)
+        resolve_partials(&p);
     if (p.failed) {
         rp_tmpl_free(t);
         return NULL;

@@ -18,7 +18,12 @@
 
 #define TMPL_MAX_ARGS 8 /* positional arguments of one helper call */
 
-enum tmpl_node_type { N_TEXT, N_EXPR, N_BLOCK };
+/* N_PARTIAL_DEF: {{#* inline "name"}}body{{/inline}}, renders nothing where it stands (name in
+ * strs at off/len); N_PARTIAL: {{> name}} (name in src at off/len), renders the body of the
+ * definition at node index arg_first. */
+enum tmpl_node_type { N_TEXT, N_EXPR, N_BLOCK, N_PARTIAL_DEF, N_PARTIAL };
+/* How many nodes the inline partials of one template may expand to in all. */
+#define TMPL_MAX_PARTIAL_EXPANSION 100000
 enum tmpl_arg_kind { A_PATH, A_STR, A_NUM, A_BOOL, A_NULL, A_UNDEF, A_SUB };
 #define TMPL_MAX_SUB_DEPTH 8 /* (a (b (c ...))) */
 

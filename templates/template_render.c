@@ -590,6 +590,11 @@ static int render_range(struct tmpl_render *r, size_t from, size_t to)
         case N_BLOCK:
             render_block(r, i);
             break;
+        case N_PARTIAL: {
+            const struct tmpl_node *def = &t->nodes[n->arg_first];
+            render_range(r, n->arg_first + 1, def->body_end);
+            break;
+        }
         default:
             break;
         }

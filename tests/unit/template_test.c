@@ -369,6 +369,28 @@ static void test_guide_subexpressions(void **state)
            "onetwoY"});
 }
 
+/* The guide's inline partial: defined once, included with {{> fullName}}. */
+static void test_guide_inline_partials(void **state)
+{
+    (void)state;
+    static const char full[] =
+        "{{#* inline \"fullName\"}}{{User.UserAttributes.FirstName.[0]}}"
+        "{{#if User.UserAttributes.LastName.[0]}} {{User.UserAttributes.LastName.[0]}}{{/if}}"
+        "{{/inline}}Hello {{> fullName}}";
+    /* Definition lines are standalone: they leave no blank lines behind. */
+    static const char lines[] = "{{#* inline \"fullName\"}}\n"
+                                "{{User.UserAttributes.FirstName.[0]}}\n"
+                                "{{/inline}}\n"
+                                "Hello {{> fullName}}, bye {{> fullName}}\n";
+    static const char in_each[] = "{{#*inline 'item'}}[{{this}}]{{/inline}}"
+                                  "{{#each User.UserAttributes.FavoriteColors}}{{> item}}{{/each}}";
+    GUIDE({GUIDE_EP("\"FirstName\": [\"Jane\"], \"LastName\": [\"Doe\"]"), full,
+           "Hello Jane Doe"},
+          {GUIDE_EP("\"FirstName\": [\"Jane\"]"), full, "Hello Jane"},
+          {GUIDE_EP("\"FirstName\": [\"Jane\"]"), lines, "Hello Jane\n, bye Jane\n\n"},
+          {GUIDE_EP("\"FavoriteColors\": [\"red\", \"blue\"]"), in_each, "[red][blue]"});
+}
+
 static void test_guide_string_helpers(void **state)
 {
     (void)state;
@@ -509,7 +531,13 @@ static void test_syntax_errors(void **state)
         {"{{#each}}{{/each}}", 1, 4, "needs a value"},
         {"{{#upper x}}{{/upper}}", 1, 4, "not a block helper"},
         {"{{if x}}", 1, 3, "block helper"},
-        {"{{> partial}}", 1, 1, "partials"},
+        {"{{> partial}}", 1, 1, "partial 'partial' is not defined"},
+        {"{{#* inline \"a\"}}{{> a}}{{/inline}}", 1, 18, "cannot include a partial"},
+        {"{{#* inline \"a\"}}x{{/if}}", 1, 19, "does not match"},
+        {"{{#* inline \"a\"}}x{{else}}y{{/inline}}", 1, 1, "has no {{else}}"},
+        {"{{#* decorate \"a\"}}x{{/decorate}}", 1, 1, "decorators other than"},
+        {"{{#* inline \"a\"}}x{{/inline}}{{> a b}}", 1, 36, "no context or parameters"},
+        {"{{#> layout}}x{{/layout}}", 1, 1, "partial blocks"},
         {"{{eq (nosuch a) b}}", 1, 7, "unknown helper 'nosuch' in a subexpression"},
         {"{{eq (upper a b}}", 1, 6, "never closed with )"},
         {"{{upper (if a)}}", 1, 10, "block helper"},
@@ -598,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_number_helpers),
         cmocka_unit_test(test_guide_default_and_conditional),
         cmocka_unit_test(test_guide_subexpressions),
+        cmocka_unit_test(test_guide_inline_partials),
         cmocka_unit_test(test_guide_string_helpers),
         cmocka_unit_test(test_guide_math_and_encoding),
         cmocka_unit_test(test_guide_uuid),
