@@ -608,12 +608,13 @@ static int date_helper(struct tmpl_render *r, const struct tmpl_node *n, const s
     uint32_t pat_i = 0;
     if (n->helper == H_DATE_FORMAT) {
         struct tmpl_val in = tmpl_hash(r, n, "inputFormat");
-        char itmp[32], dtmp[32];
-        const char *ipat, *ds;
-        size_t ilen, dlen;
         if (in.k != V_UNDEF) {
+            char itmp[32], dtmp[32];
+            const char *ipat, *ds;
+            size_t ilen, dlen;
             if (n->n_args < 1 || !tmpl_text(in, itmp, &ipat, &ilen) ||
-                !tmpl_text(args[0], dtmp, &ds, &dlen) || !parse_with_pattern(ds, dlen, ipat, ilen, &ms))
+                !tmpl_text(args[0], dtmp, &ds, &dlen) ||
+                !parse_with_pattern(ds, dlen, ipat, ilen, &ms))
                 return tmpl_fail(r, n, RP_TMPL_EVALUE,
                                  "dateFormat: the date does not match inputFormat= (a pattern "
                                  "of y M d H m s letters such as \"dd/MM/yyyy\")");
@@ -648,11 +649,11 @@ static int date_helper(struct tmpl_render *r, const struct tmpl_node *n, const s
         }
     long off = 0;
     struct tmpl_val tz = hash_word(r, n, "tz");
-    char ttmp[32];
-    const char *tzs;
-    size_t tzlen;
     char abbr[8] = "";
     if (tz.k != V_UNDEF) {
+        char ttmp[32];
+        const char *tzs;
+        size_t tzlen;
         int64_t secs = (ms - ((ms % 1000 + 1000) % 1000)) / 1000;
         if (!tmpl_text(tz, ttmp, &tzs, &tzlen) ||
             (!parse_offset(tzs, tzlen, &off) && !tmpl_tz_offset(tzs, tzlen, secs, &off, abbr)))

@@ -65,7 +65,7 @@ static bool parse_tzif(const unsigned char *d, size_t n, struct tz_zone *z)
     /* Skip the 32-bit part to the second header. */
     uint32_t c[6];
     for (int i = 0; i < 6; i++)
-        c[i] = be32(d + 20 + 4 * i); /* isutcnt isstdcnt leapcnt timecnt typecnt charcnt */
+        c[i] = be32(d + 20 + (size_t)4 * i); /* isutcnt isstdcnt leapcnt timecnt typecnt charcnt */
     uint64_t v1 = (uint64_t)c[3] * 5 + (uint64_t)c[4] * 6 + c[5] + (uint64_t)c[2] * 8 + c[1] + c[0];
     if (44 + v1 + 44 > n)
         return false;
@@ -73,7 +73,7 @@ static bool parse_tzif(const unsigned char *d, size_t n, struct tz_zone *z)
     if (memcmp(h, "TZif", 4) != 0)
         return false;
     for (int i = 0; i < 6; i++)
-        c[i] = be32(h + 20 + 4 * i);
+        c[i] = be32(h + 20 + (size_t)4 * i);
     uint32_t timecnt = c[3], typecnt = c[4], charcnt = c[5];
     if (timecnt > TZ_MAX_TRANS || typecnt == 0 || typecnt > TZ_MAX_TYPES)
         return false;

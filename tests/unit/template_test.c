@@ -496,7 +496,7 @@ static void test_bad_time_zone(void **state)
 static void test_guide_uuid(void **state)
 {
     (void)state;
-    char a[64], b[64];
+    char a[64] = "", b[64] = "";
     struct rp_tmpl_error err;
     assert_int_equal(render("{{uuid}}", a, sizeof(a), &err), 0);
     assert_int_equal(render("{{uuid}}", b, sizeof(b), &err), 0);
