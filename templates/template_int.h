@@ -153,6 +153,8 @@ int tmpl_helper_inline(struct tmpl_render *r, const struct tmpl_node *n, const s
 /* The UTC offset (seconds east) and abbreviation ("PDT") of IANA zone name at utc_secs; false
  * for a name that is not a zone this system has (template_tz.c). Thread-safe. */
 bool tmpl_tz_offset(const char *name, size_t len, int64_t utc_secs, long *off, char abbr[8]);
+/* The same for a POSIX TZ string ("PST8PDT,M3.2.0,M11.1.0"), as TZif files end with. */
+bool tmpl_tz_rule_offset(const char *rule, int64_t utc_secs, long *off, char abbr[8]);
 
 extern const char *const rp_tmpl_helper_names[H_COUNT + 1];
 

@@ -3,8 +3,8 @@
  * or $TZDIR). The C library cannot answer this for a zone other than the process's own without
  * setenv("TZ"), which is not thread-safe, so the files are read here. Each zone is read once per
  * process into a fixed table (no allocation, nothing to free); lookups after that take a mutex
- * only to find the entry. Past a file's last transition (2037 in full "fat" files) the last
- * offset applies: the POSIX rule at the file's end is not evaluated. */
+ * only to find the entry. Past a file's last transition (2037 in "fat" files, the zone's last
+ * rule change in "slim" ones) the POSIX TZ rule at the file's end decides. */
 #include "template_int.h"
 
 #include <fcntl.h>
@@ -21,6 +21,7 @@
 
 struct tz_zone {
     char name[TZ_NAME_MAX];
+    char rule[64]; /* the POSIX TZ string after the data, for instants past the last transition */
     uint32_t n_trans, n_types;
     int64_t at[TZ_MAX_TRANS];
     uint8_t idx[TZ_MAX_TRANS];
@@ -101,6 +102,171 @@ static bool parse_tzif(const unsigned char *d, size_t n, struct tz_zone *z)
     }
     z->n_trans = timecnt;
     z->n_types = typecnt;
+    /* The footer: "\nPST8PDT,M3.2.0,M11.1.0\n" after the leap second and indicator records. */
+    size_t end = (size_t)(p - d) + need + (size_t)c[2] * 12 + c[1] + c[0];
+    if (end < n && d[end] == '\n') {
+        size_t k = 0;
+        while (end + 1 + k < n && d[end + 1 + k] != '\n' && k + 1 < sizeof(z->rule)) {
+            z->rule[k] = (char)d[end + 1 + k];
+            k++;
+        }
+        z->rule[k] = '\0';
+    }
+    return true;
+}
+
+/* ---- POSIX TZ strings (RFC 8536 section 3.3): "std offset [dst [offset] [,start[/time],end[/time]]]" */
+
+static bool rule_name(const char **s, char out[8])
+{
+    const char *p = *s;
+    size_t k = 0;
+    if (*p == '<') {
+        p++;
+        while (*p && *p != '>') {
+            if (k + 1 < 8)
+                out[k++] = *p;
+            p++;
+        }
+        if (*p != '>')
+            return false;
+        p++;
+    } else {
+        while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')) {
+            if (k + 1 < 8)
+                out[k++] = *p;
+            p++;
+        }
+        if (p - *s < 3)
+            return false;
+    }
+    out[k] = '\0';
+    *s = p;
+    return true;
+}
+
+/* [+-]hh[:mm[:ss]] -> seconds (sign as written). */
+static bool rule_time(const char **s, long *out)
+{
+    const char *p = *s;
+    int sign = 1;
+    if (*p == '+' || *p == '-')
+        sign = *p++ == '-' ? -1 : 1;
+    long part[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        if (i && *p != ':')
+            break;
+        if (i)
+            p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        long v = 0;
+        while (*p >= '0' && *p <= '9' && v < 1000)
+            v = v * 10 + (*p++ - '0');
+        part[i] = v;
+    }
+    *out = sign * (part[0] * 3600 + part[1] * 60 + part[2]);
+    *s = p;
+    return true;
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* A transition of year y: Mm.w.d (day d of week w of month m, 5 = the last), Jn (1-365, Feb 29
+ * not counted) or n (0-365), plus the local time of day (default 02:00), as local seconds since
+ * the epoch. */
+static bool rule_date(const char **s, int64_t y, int64_t *local)
+{
+    const char *p = *s;
+    int64_t day;
+    if (*p == 'M') {
+        p++;
+        long m = strtol(p, (char **)&p, 10), w, d;
+        if (*p++ != '.')
+            return false;
+        w = strtol(p, (char **)&p, 10);
+        if (*p++ != '.')
+            return false;
+        d = strtol(p, (char **)&p, 10);
+        if (m < 1 || m > 12 || w < 1 || w > 5 || d < 0 || d > 6)
+            return false;
+        int64_t first = days_from_civil(y, (unsigned)m, 1);
+        int64_t wd = ((first + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
+        day = first + ((d - wd + 7) % 7) + (w - 1) * 7;
+        static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        int64_t last = first + mdays[m - 1] + (m == 2 && leap(y)) - 1;
+        while (day > last)
+            day -= 7;
+    } else if (*p == 'J') {
+        p++;
+        long n = strtol(p, (char **)&p, 10);
+        if (n < 1 || n > 365)
+            return false;
+        day = days_from_civil(y, 1, 1) + n - 1 + (leap(y) && n >= 60);
+    } else if (*p >= '0' && *p <= '9') {
+        long n = strtol(p, (char **)&p, 10);
+        if (n > 365)
+            return false;
+        day = days_from_civil(y, 1, 1) + n;
+    } else {
+        return false;
+    }
+    long tod = 7200;
+    if (*p == '/') {
+        p++;
+        if (!rule_time(&p, &tod))
+            return false;
+    }
+    *local = day * 86400 + tod;
+    *s = p;
+    return true;
+}
+
+bool tmpl_tz_rule_offset(const char *rule, int64_t t, long *off, char abbr[8])
+{
+    const char *p = rule;
+    char std[8], dst[8];
+    long std_west, dst_west;
+    if (!rule_name(&p, std) || !rule_time(&p, &std_west))
+        return false;
+    if (!*p) {
+        *off = -std_west;
+        memcpy(abbr, std, 8);
+        return true;
+    }
+    if (!rule_name(&p, dst))
+        return false;
+    dst_west = std_west - 3600;
+    if (*p && *p != ',' && !rule_time(&p, &dst_west))
+        return false;
+    if (*p != ',')
+        return false; /* no rule: POSIX's default US rules are not assumed */
+    p++;
+    const char *start_rule = p;
+    int64_t y = t / 31556952 + 1970; /* the year t falls in, to within a day */
+    int64_t start, end;
+    const char *q = start_rule;
+    if (!rule_date(&q, y, &start) || *q++ != ',' || !rule_date(&q, y, &end) || *q)
+        return false;
+    /* Start is in standard time, end in daylight time; both to UTC. */
+    start += std_west;
+    end += dst_west;
+    bool in_dst = start < end ? (t >= start && t < end) : !(t >= end && t < start);
+    *off = -(in_dst ? dst_west : std_west);
+    memcpy(abbr, in_dst ? dst : std, 8);
     return true;
 }
 
@@ -126,6 +292,9 @@ static bool load_zone(const char *name, size_t len, struct tz_zone *z)
 
 static void zone_at(const struct tz_zone *z, int64_t t, long *off, char abbr[8])
 {
+    if ((!z->n_trans || t >= z->at[z->n_trans - 1]) && z->rule[0] &&
+        tmpl_tz_rule_offset(z->rule, t, off, abbr))
+        return;
     uint32_t type = 0; /* before the first transition: type 0 (RFC 8536) */
     if (z->n_trans && t >= z->at[0]) {
         uint32_t lo = 0, hi = z->n_trans; /* last transition <= t */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "templates/template.h"
+#include "templates/template_int.h"
 
 static const char endpoint_json[] =
     "{\"Id\": \"ep-1\", \"Address\": \"+12065550100\", \"ChannelType\": \"SMS\","
@@ -492,6 +493,38 @@ static void test_bad_time_zone(void **state)
     }
 }
 
+/* Past a zone file's last transition (all of them in "slim" files) the POSIX rule at its end
+ * decides: evaluated for every 6 hours of 2025-2036, it must agree with the transitions of
+ * Debian's "fat" files for zones north and south of the equator and one without DST. */
+static void test_tz_rules_match_zone_files(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *zone, *rule;
+    } zones[] = {{"America/Los_Angeles", "PST8PDT,M3.2.0,M11.1.0"},
+                 {"Australia/Sydney", "AEST-10AEDT,M10.1.0,M4.1.0/3"},
+                 {"Europe/London", "GMT0BST,M3.5.0/1,M10.5.0"},
+                 {"America/Santiago", "<-04>4<-03>,M9.1.6/24,M4.1.6/24"},
+                 {"Asia/Kolkata", "IST-5:30"}};
+    for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+        for (int64_t t = 1735689600; t < 2051222400; t += (int64_t)6 * 3600) {
+            long want, got;
+            char wa[8], ga[8];
+            assert_true(tmpl_tz_offset(zones[z].zone, strlen(zones[z].zone), t, &want, wa));
+            assert_true(tmpl_tz_rule_offset(zones[z].rule, t, &got, ga));
+            if (want != got || strcmp(wa, ga) != 0)
+                fail_msg("%s at %lld: file %ld %s, rule %ld %s", zones[z].zone, (long long)t,
+                         want, wa, got, ga);
+        }
+    }
+    long off;
+    char abbr[8];
+    assert_false(tmpl_tz_rule_offset("", 0, &off, abbr));
+    assert_false(tmpl_tz_rule_offset("PST8PDT", 0, &off, abbr)); /* no rule: not guessed */
+    assert_false(tmpl_tz_rule_offset("PST8PDT,M13.2.0,M11.1.0", 0, &off, abbr));
+    assert_false(tmpl_tz_rule_offset("<abc", 0, &off, abbr));
+}
+
 /* uuid is random: its shape (version 4, RFC 4122 variant) and that two differ. */
 static void test_guide_uuid(void **state)
 {
@@ -631,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_guide_math_and_encoding),
         cmocka_unit_test(test_guide_uuid),
         cmocka_unit_test(test_bad_time_zone),
+        cmocka_unit_test(test_tz_rules_match_zone_files),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_missing_fails),
         cmocka_unit_test(test_bounded_output),
