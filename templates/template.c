@@ -393,6 +393,11 @@ static int parse_arg(struct parser *p, struct tmpl_arg *a)
             return -1;
         if (a->key_len != kl || a->key_off != ko)
             return fail(p, start, "a hash value cannot itself be key=value");
+        /* Helpers read key=value arguments while writing their output, so a subexpression's
+         * scratch text (see template_render.c) would land inside it. */
+        if (a->kind == A_SUB)
+            return fail(p, k + 1, "a subexpression cannot be a key=value value: use a literal "
+                                  "or a variable");
         return 0;
     }
     if (word_is(p, p->i, k - p->i, "true") || word_is(p, p->i, k - p->i, "false")) {

@@ -575,6 +575,8 @@ static void test_syntax_errors(void **state)
         {"{{eq (upper a b}}", 1, 6, "never closed with )"},
         {"{{upper (if a)}}", 1, 10, "block helper"},
         {"{{#each (upper a)}}{{/each}}", 1, 4, "a subexpression can only be"},
+        {"{{eq a b yes=(upper \"y\")}}", 1, 14, "cannot be a key=value value"},
+        {"{{join list \",\" prefix=(lower x)}}", 1, 24, "cannot be a key=value value"},
         {"{{upper (lower (upper (lower (upper (lower (upper (lower (upper (lower a)))))))))}}", 1, 65,
          "nest deeper than 8"},
         {"{{#if a}}{{else}}{{else}}{{/if}}", 1, 18, "second {{else}}"},
