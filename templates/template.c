@@ -19,10 +19,19 @@ const char *const rp_tmpl_helper_names[H_COUNT + 1] = {
     "default", "defaultIfEmpty", "abbreviate", "capitalize", "capitalizeFirst", "center", "cut",
     "dateFormat", "inflect", "join", "ljust", "rjust", "lower", "upper", "now", "replace",
     "slugify", "stripTags", "substring", "yesno", "numberFormat",
-    "add", "subtract", "multiply", "divide", "mod", "abs", "ceiling", "floor", "round",
-    "encodeBase64", "decodeBase64", "encodeURI", "decodeURI",
+    "add", "subtract", "multiply", "divide", "modulo", "abs", "ceiling", "floor", "round",
+    "encode64", "decode64", "encodeURI", "decodeURI",
+    "ordinalize", "md5", "sha256", "sha512", "uuid",
     NULL,
 };
+
+/* Names this engine answered to before it followed the Pinpoint guide: templates saved with them
+ * keep rendering. */
+static const struct {
+    const char *name;
+    int helper;
+} helper_aliases[] = {
+    {"mod", H_MOD}, {"encodeBase64", H_ENCODE_BASE64}, {"decodeBase64", H_DECODE_BASE64}};
 
 const char *const *rp_tmpl_helpers(void)
 {
@@ -52,6 +61,8 @@ struct parser {
     size_t tag;     /* where the tag being parsed starts */
     struct rp_tmpl_error *err;
     bool failed;
+    int sub_depth;
+    int in_partial_def; /* inside {{#* inline}}: a partial there may not include another */
 };
 
 static int fail(struct parser *p, size_t pos, const char *fmt, ...)
@@ -85,6 +96,21 @@ static size_t add_node(struct parser *p, uint8_t type, size_t pos)
     n->helper = H_NONE;
     n->pos = (uint32_t)pos;
     return t->n_nodes++;
+}
+
+static size_t add_sub(struct parser *p, size_t pos)
+{
+    struct rp_tmpl *t = p->t;
+    if (t->n_subs == t->cap_subs) {
+        t->cap_subs = t->cap_subs ? t->cap_subs * 2 : 4;
+        t->subs = rp_realloc(t->subs, t->cap_subs * sizeof(*t->subs));
+    }
+    struct tmpl_node *n = &t->subs[t->n_subs];
+    memset(n, 0, sizeof(*n));
+    n->type = N_EXPR;
+    n->helper = H_NONE;
+    n->pos = (uint32_t)pos;
+    return t->n_subs++;
 }
 
 static struct tmpl_arg *add_arg(struct parser *p)
@@ -306,13 +332,33 @@ static bool word_is(const struct parser *p, size_t off, size_t len, const char *
     return strlen(w) == len && memcmp(p->s + off, w, len) == 0;
 }
 
-/* One argument: a literal, a path, or key=value (then key_len is set). */
+static int parse_call(struct parser *p, size_t ni, bool block, bool triple, bool sub);
+
+/* `(helper args...)`: the helper's result is the argument. */
+static int parse_sub(struct parser *p, struct tmpl_arg *a)
+{
+    size_t start = p->i;
+    if (p->sub_depth >= TMPL_MAX_SUB_DEPTH)
+        return fail(p, start, "subexpressions nest deeper than %d", TMPL_MAX_SUB_DEPTH);
+    p->i++;
+    size_t si = add_sub(p, start);
+    p->sub_depth++;
+    int rc = parse_call(p, si, false, false, true);
+    p->sub_depth--;
+    if (rc < 0)
+        return -1;
+    a->kind = A_SUB;
+    a->off = (uint32_t)si;
+    return 0;
+}
+
+/* One argument: a literal, a path, a subexpression, or key=value (then key_len is set). */
 static int parse_arg(struct parser *p, struct tmpl_arg *a)
 {
     size_t start = p->i;
     char c = p->s[p->i];
     if (c == '(')
-        return fail(p, start, "subexpressions ( ) are not supported");
+        return parse_sub(p, a);
     if (c == '|')
         return fail(p, start, "block parameters (as |x|) are not supported");
     if (c == '"' || c == '\'')
@@ -347,6 +393,11 @@ static int parse_arg(struct parser *p, struct tmpl_arg *a)
             return -1;
         if (a->key_len != kl || a->key_off != ko)
             return fail(p, start, "a hash value cannot itself be key=value");
+        /* Helpers read key=value arguments while writing their output, so a subexpression's
+         * scratch text (see template_render.c) would land inside it. */
+        if (a->kind == A_SUB)
+            return fail(p, k + 1, "a subexpression cannot be a key=value value: use a literal "
+                                  "or a variable");
         return 0;
     }
     if (word_is(p, p->i, k - p->i, "true") || word_is(p, p->i, k - p->i, "false")) {
@@ -370,27 +421,42 @@ static int find_helper(const char *s, size_t len)
     for (int h = 0; h < H_COUNT; h++)
         if (strlen(rp_tmpl_helper_names[h]) == len && memcmp(rp_tmpl_helper_names[h], s, len) == 0)
             return h;
+    for (size_t a = 0; a < sizeof(helper_aliases) / sizeof(helper_aliases[0]); a++)
+        if (strlen(helper_aliases[a].name) == len && memcmp(helper_aliases[a].name, s, len) == 0)
+            return helper_aliases[a].helper;
     return H_NONE;
 }
 
-/* Parses `name args... key=value...` up to the closing braces into node ni. block tells whether
- * this is a {{#...}} (or {{else name ...}}) opening. */
-static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
+/* The end of a call: the tag's closing braces, or a subexpression's ')'. */
+static bool call_end(struct parser *p, bool triple, bool sub)
+{
+    if (!sub)
+        return close_tag(p, triple);
+    if (!at(p, ")"))
+        return false;
+    p->i++;
+    return true;
+}
+
+/* Parses `name args... key=value...` up to the closing braces (or, for a subexpression, the
+ * ')') into node ni (of subs when sub). block tells whether this is a {{#...}} (or
+ * {{else name ...}}) opening. A call's arguments are appended together once all are parsed, as
+ * a subexpression among them appends its own first. */
+static int parse_call(struct parser *p, size_t ni, bool block, bool triple, bool sub)
 {
     size_t start = p->i;
     skip_space(p);
-    if (p->i >= p->len || close_tag(p, triple))
+    if (p->i >= p->len || call_end(p, triple, sub))
         return fail(p, start, "empty expression");
     size_t name_pos = p->i;
     /* The name: a path, or a helper's name. */
-    if (p->s[p->i] == '"' || p->s[p->i] == '\'' || isdigit((unsigned char)p->s[p->i]))
+    if (p->s[p->i] == '"' || p->s[p->i] == '\'' || p->s[p->i] == '(' ||
+        isdigit((unsigned char)p->s[p->i]))
         return fail(p, name_pos, "an expression must start with a name");
-    uint32_t arg_first = (uint32_t)p->t->n_args;
-    struct tmpl_arg *fa = add_arg(p);
-    if (parse_arg(p, fa) < 0)
+    struct tmpl_arg f;
+    memset(&f, 0, sizeof(f));
+    if (parse_arg(p, &f) < 0)
         return -1;
-    const struct tmpl_arg f = p->t->args[arg_first];
-    fa = NULL; /* add_arg below may move the array */
     if (f.kind != A_PATH || f.key_len)
         return fail(p, name_pos, "an expression must start with a name");
     int helper = H_NONE;
@@ -403,9 +469,10 @@ static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
     struct tmpl_arg tmp[MAX_PENDING];
     for (;;) {
         skip_space(p);
-        if (p->i >= p->len)
-            return fail(p, p->tag, "the tag is never closed with }}%s", triple ? "}" : "");
-        if (close_tag(p, triple))
+        if (p->i >= p->len || (sub && (at(p, "}}") || at(p, "~}}"))))
+            return sub ? fail(p, p->t->subs[ni].pos, "a ( is never closed with )")
+                       : fail(p, p->tag, "the tag is never closed with }}%s", triple ? "}" : "");
+        if (call_end(p, triple, sub))
             break;
         if (n_pending == (size_t)MAX_PENDING)
             return fail(p, p->i, "too many arguments");
@@ -424,9 +491,14 @@ static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
         }
         n_pending++;
     }
-    for (size_t k = 0; k < n_pending; k++)
+    uint32_t arg_first = (uint32_t)p->t->n_args;
+    *add_arg(p) = f;
+    bool has_sub = false;
+    for (size_t k = 0; k < n_pending; k++) {
         *add_arg(p) = tmp[k];
-    struct tmpl_node *n = &p->t->nodes[ni];
+        has_sub |= tmp[k].kind == A_SUB;
+    }
+    struct tmpl_node *n = sub ? &p->t->subs[ni] : &p->t->nodes[ni];
     n->arg_first = arg_first;
     n->n_args = 1 + n_pos;
     n->hash_first = arg_first + 1 + n_pos;
@@ -434,6 +506,16 @@ static int parse_call(struct parser *p, size_t ni, bool block, bool triple)
     n->helper = (int16_t)helper;
     const char *name = p->s + f.off;
     int name_len = (int)f.len;
+    if (sub && helper == H_NONE)
+        return fail(p, name_pos, "unknown helper '%.*s' in a subexpression: Repoint does not "
+                                 "implement it (see docs/templates.md for the helpers it does)",
+                    name_len > 64 ? 64 : name_len, name);
+    if (sub && helper < H_FIRST_CONDITIONAL)
+        return fail(p, name_pos, "%s is a block helper: it cannot be a subexpression",
+                    rp_tmpl_helper_names[helper]);
+    if (has_sub && (helper == H_EACH || helper == H_WITH || helper == H_NONE))
+        return fail(p, name_pos, "a subexpression can only be an argument of a conditional or "
+                                 "an inline helper");
     if (helper == H_NONE) {
         if (n_pos || n_hash) {
             if (f.seg_count == 1 && !f.data && !f.depth)
@@ -476,6 +558,104 @@ struct terminator {
 
 static int parse_block(struct parser *p, size_t ni, int depth, size_t name_off, size_t name_len);
 
+/* {{#* inline "name"}} ... {{/inline}}: an inline partial, the only decorator Handlebars
+ * templates on Pinpoint use. */
+static int parse_partial_def(struct parser *p, size_t tag, int depth)
+{
+    p->i += 2;
+    skip_space(p);
+    size_t kw = p->i;
+    if (!at(p, "inline") || (p->i + 6 < p->len && id_char(p->s[p->i + 6])))
+        return fail(p, tag, "decorators other than {{#* inline \"name\"}} are not supported");
+    p->i += 6;
+    skip_space(p);
+    if (p->i >= p->len || (p->s[p->i] != '"' && p->s[p->i] != '\''))
+        return fail(p, p->i, "an inline partial needs a quoted name: {{#* inline \"name\"}}");
+    struct tmpl_arg name;
+    memset(&name, 0, sizeof(name));
+    if (parse_string(p, &name) < 0)
+        return -1;
+    if (name.len == 0)
+        return fail(p, tag, "an inline partial needs a name");
+    skip_space(p);
+    if (!close_tag(p, false))
+        return fail(p, p->i, "an inline partial takes only a name: {{#* inline \"name\"}}");
+    if (p->in_partial_def)
+        return fail(p, tag, "an inline partial cannot be defined inside another");
+    if (depth >= RP_TMPL_MAX_DEPTH)
+        return fail(p, tag, "blocks nest deeper than %d", RP_TMPL_MAX_DEPTH);
+    size_t before = text_before(p, tag);
+    size_t ni = add_node(p, N_PARTIAL_DEF, tag);
+    p->t->nodes[ni].off = name.off;
+    p->t->nodes[ni].len = name.len;
+    standalone(p, tag, before);
+    p->in_partial_def++;
+    int rc = parse_block(p, ni, depth + 1, kw, 6);
+    p->in_partial_def--;
+    if (rc < 0)
+        return -1;
+    if (p->t->nodes[ni].body_end != p->t->nodes[ni].next)
+        return fail(p, tag, "an inline partial has no {{else}}");
+    return 0;
+}
+
+/* {{> name}}: includes the inline partial name (resolved once the whole template is parsed). */
+static int parse_partial(struct parser *p, size_t tag)
+{
+    p->i++;
+    skip_space(p);
+    size_t off = p->i;
+    while (p->i < p->len && (id_char(p->s[p->i]) || p->s[p->i] == '.'))
+        p->i++;
+    size_t len = p->i - off;
+    if (len == 0)
+        return fail(p, off, "a partial needs a name: {{> name}}");
+    skip_space(p);
+    if (!close_tag(p, false))
+        return fail(p, p->i, "partials take no context or parameters: {{> name}}");
+    if (p->in_partial_def)
+        return fail(p, tag, "an inline partial cannot include a partial");
+    size_t ni = add_node(p, N_PARTIAL, tag);
+    p->t->nodes[ni].off = (uint32_t)off;
+    p->t->nodes[ni].len = (uint32_t)len;
+    p->t->nodes[ni].next = (uint32_t)p->t->n_nodes;
+    return 0;
+}
+
+/* Points every {{> name}} at its definition, and bounds what they expand to: partials do not
+ * nest, so that is the template plus one body per inclusion. */
+static void resolve_partials(struct parser *p)
+{
+    struct rp_tmpl *t = p->t;
+    size_t expanded = t->n_nodes;
+    for (size_t i = 0; i < t->n_nodes && !p->failed; i++) {
+        struct tmpl_node *n = &t->nodes[i];
+        if (n->type != N_PARTIAL)
+            continue;
+        size_t def = t->n_nodes;
+        for (size_t d = 0; d < t->n_nodes; d++)
+            if (t->nodes[d].type == N_PARTIAL_DEF && t->nodes[d].len == n->len &&
+                memcmp(t->strs + t->nodes[d].off, t->src + n->off, n->len) == 0) {
+                def = d;
+                break;
+            }
+        if (def == t->n_nodes) {
+            fail(p, n->pos, "partial '%.*s' is not defined: only inline partials "
+                            "({{#* inline \"%.*s\"}}) are supported",
+                 (int)(n->len > 64 ? 64 : n->len), t->src + n->off,
+                 (int)(n->len > 64 ? 64 : n->len), t->src + n->off);
+            return;
+        }
+        n->arg_first = (uint32_t)def;
+        expanded += t->nodes[def].body_end - def - 1;
+        if (expanded > TMPL_MAX_PARTIAL_EXPANSION) {
+            fail(p, n->pos, "inline partials expand to more than %d template parts",
+                 TMPL_MAX_PARTIAL_EXPANSION);
+            return;
+        }
+    }
+}
+
 /* Parses nodes until EOF, a {{/name}}, an {{else}} or an {{else name ...}} (left at the name). */
 static int parse_seq(struct parser *p, int depth, struct terminator *term)
 {
@@ -517,9 +697,19 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             text_from = p->i;
             continue;
         }
-        if (at(p, ">"))
-            return fail(p, tag, "partials ({{> name}}) are not supported");
-        if (at(p, "*") || at(p, "#>") || at(p, "#*"))
+        if (at(p, "#*")) {
+            if (parse_partial_def(p, tag, depth) < 0)
+                return -1;
+            text_from = p->i;
+            continue;
+        }
+        if (at(p, ">")) {
+            if (parse_partial(p, tag) < 0)
+                return -1;
+            text_from = p->i;
+            continue;
+        }
+        if (at(p, "*") || at(p, "#>"))
             return fail(p, tag, "decorators and partial blocks are not supported");
         if (at(p, "/")) {
             p->i++;
@@ -574,7 +764,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             p->t->nodes[ni].invert = invert;
             skip_space(p);
             size_t name_off = p->i;
-            if (parse_call(p, ni, true, false) < 0)
+            if (parse_call(p, ni, true, false, false) < 0)
                 return -1;
             const struct tmpl_node *n = &p->t->nodes[ni];
             size_t name_len = n->helper == H_NONE ? p->t->args[n->arg_first].len
@@ -595,7 +785,7 @@ static int parse_seq(struct parser *p, int depth, struct terminator *term)
             p->i++;
         size_t ni = add_node(p, N_EXPR, tag);
         p->t->nodes[ni].escape = !(triple || amp);
-        if (parse_call(p, ni, false, triple) < 0)
+        if (parse_call(p, ni, false, triple, false) < 0)
             return -1;
         p->t->nodes[ni].next = (uint32_t)p->t->n_nodes;
         text_from = p->i;
@@ -623,7 +813,7 @@ static int parse_block(struct parser *p, size_t ni, int depth, size_t name_off, 
             return fail(p, term.pos, "blocks nest deeper than %d", RP_TMPL_MAX_DEPTH);
         size_t before = text_before(p, term.pos);
         size_t ci = add_node(p, N_BLOCK, term.pos);
-        if (parse_call(p, ci, true, false) < 0)
+        if (parse_call(p, ci, true, false, false) < 0)
             return -1;
         standalone(p, term.pos, before);
         if (p->t->nodes[ci].helper == H_NONE)
@@ -655,6 +845,7 @@ void rp_tmpl_free(struct rp_tmpl *t)
     free(t->nodes);
     free(t->args);
     free(t->segs);
+    free(t->subs);
     free(t);
 }
 
@@ -690,6 +881,8 @@ struct rp_tmpl *rp_tmpl_compile(const char *src, size_t len, struct rp_tmpl_erro
         else if (term.type != T_EOF)
             fail(&p, term.pos, "{{else}} outside a block");
     }
+    if (!p.failed)
+        resolve_partials(&p);
     if (p.failed) {
         rp_tmpl_free(t);
         return NULL;

@@ -3,7 +3,8 @@
  * after: StringHelpers (abbreviate, capitalize, center, cut, join, ljust, rjust, substring,
  * slugify, stripTags, yesno, dateFormat, numberFormat ...). Each writes straight into the output,
  * escaping as its tag asks; none allocates. Lengths and positions count characters (UTF-8 code
- * points), case mapping is ASCII. Dates print in UTC unless tz= gives an offset ("+05:30"). */
+ * points), case mapping is ASCII. Dates print in UTC unless tz= gives a zone ID
+ * ("America/Los_Angeles", template_tz.c) or an offset ("+05:30"). */
 
 #include "template_int.h"
 
@@ -13,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #define NAME(n) rp_tmpl_helper_names[(n)->helper]
 
@@ -26,6 +30,27 @@ static bool text_arg(struct tmpl_render *r, const struct tmpl_node *n, const str
     tmpl_fail(r, n, RP_TMPL_EVALUE, "%s: argument %u is a list or an object, not text", NAME(n),
               i + 1);
     return false;
+}
+
+/* A bare word that names no variable stands for itself: the guide writes
+ * {{inflect 3 apple apples}} and tz=America/Los_Angeles without quotes. v is a's value. */
+static struct tmpl_val bare_word(struct tmpl_render *r, const struct tmpl_arg *a, struct tmpl_val v)
+{
+    if (v.k == V_UNDEF && a->kind == A_PATH && !a->data && !a->depth && a->len)
+        return (struct tmpl_val){.k = V_STR, .s = r->t->src + a->off, .len = a->len};
+    return v;
+}
+
+/* The hash argument key of n, a bare word standing for itself. */
+static struct tmpl_val hash_word(struct tmpl_render *r, const struct tmpl_node *n, const char *key)
+{
+    size_t klen = strlen(key);
+    for (uint32_t i = 0; i < n->n_hash; i++) {
+        const struct tmpl_arg *a = &r->t->args[n->hash_first + i];
+        if (a->key_len == klen && memcmp(r->t->src + a->key_off, key, klen) == 0)
+            return bare_word(r, a, tmpl_arg_value(r, a));
+    }
+    return (struct tmpl_val){.k = V_UNDEF};
 }
 
 static bool number_arg(struct tmpl_render *r, const struct tmpl_node *n, struct tmpl_val v,
@@ -414,6 +439,66 @@ static bool parse_date(struct tmpl_val v, int64_t *ms)
     return true;
 }
 
+/* A date spelled by a SimpleDateFormat-like pattern (inputFormat=): y M d H m s read digits, a
+ * 'quoted' run and any other character must match as is. Midnight UTC unless given. */
+static bool parse_with_pattern(const char *s, size_t len, const char *pat, size_t plen, int64_t *ms)
+{
+    int f[6] = {1970, 1, 1, 0, 0, 0}; /* y M d H m s */
+    static const char letters[] = "yMdHms";
+    size_t i = 0;
+    for (size_t k = 0; k < plen;) {
+        char c = pat[k];
+        const char *l = c ? strchr(letters, c) : NULL;
+        if (c == '\'') {
+            size_t j = k + 1;
+            while (j < plen && pat[j] != '\'')
+                j++;
+            size_t lit = j - k - 1;
+            if (i + lit > len || memcmp(s + i, pat + k + 1, lit) != 0)
+                return false;
+            i += lit;
+            k = j + 1;
+            continue;
+        }
+        if (!l) {
+            if (i >= len || s[i] != c)
+                return false;
+            i++;
+            k++;
+            continue;
+        }
+        size_t run = 1;
+        while (k + run < plen && pat[k + run] == c)
+            run++;
+        k += run;
+        /* A run reads as many digits as it is long, or more for a lone letter ("d" reads 19). */
+        size_t max = run > 1 ? run : 4, got = 0;
+        int v = 0;
+        while (i < len && got < max && isdigit((unsigned char)s[i])) {
+            v = v * 10 + (s[i++] - '0');
+            got++;
+        }
+        if (got == 0 || (run > 1 && got != run))
+            return false;
+        if (c == 'y' && run == 2)
+            v += 2000;
+        f[l - letters] = v;
+    }
+    if (i != len || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 ||
+        f[5] > 60)
+        return false;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = f[0] - 1900;
+    tm.tm_mon = f[1] - 1;
+    tm.tm_mday = f[2];
+    tm.tm_hour = f[3];
+    tm.tm_min = f[4];
+    tm.tm_sec = f[5];
+    *ms = (int64_t)timegm(&tm) * 1000;
+    return true;
+}
+
 static const char *const months[] = {"January", "February", "March",     "April",
                                      "May",     "June",     "July",      "August",
                                      "September", "October", "November", "December"};
@@ -428,8 +513,8 @@ static void emit_num(struct tmpl_render *r, long v, size_t width, bool escape)
 }
 
 /* Java SimpleDateFormat letters: y M d E H h m s S a z Z X; 'quoted' text; others as is. */
-static void format_date(struct tmpl_render *r, int64_t ms, long off, const char *pat, size_t plen,
-                        bool escape)
+static void format_date(struct tmpl_render *r, int64_t ms, long off, const char *abbr,
+                        const char *pat, size_t plen, bool sept, bool escape)
 {
     time_t secs = (time_t)((ms - ((ms % 1000 + 1000) % 1000)) / 1000 + off);
     int millis = (int)((ms % 1000 + 1000) % 1000);
@@ -471,7 +556,7 @@ static void format_date(struct tmpl_render *r, int64_t ms, long off, const char 
             if (run >= 4)
                 tmpl_emit(r, months[tm.tm_mon], strlen(months[tm.tm_mon]), escape);
             else if (run == 3)
-                tmpl_emit(r, months[tm.tm_mon], 3, escape);
+                tmpl_emit(r, months[tm.tm_mon], sept && tm.tm_mon == 8 ? 4 : 3, escape);
             else
                 emit_num(r, tm.tm_mon + 1, run, escape);
             break;
@@ -494,7 +579,9 @@ static void format_date(struct tmpl_render *r, int64_t ms, long off, const char 
             long a = off < 0 ? -off : off;
             char tmp[16];
             int len;
-            if (c == 'X' && off == 0)
+            if (c == 'z' && abbr && abbr[0])
+                len = snprintf(tmp, sizeof(tmp), "%s", abbr);
+            else if (c == 'X' && off == 0)
                 len = snprintf(tmp, sizeof(tmp), "Z");
             else if (c == 'z')
                 len = snprintf(tmp, sizeof(tmp), off ? "GMT%c%02ld:%02ld" : "UTC",
@@ -520,7 +607,18 @@ static int date_helper(struct tmpl_render *r, const struct tmpl_node *n, const s
     int64_t ms = r->vars->now_ms;
     uint32_t pat_i = 0;
     if (n->helper == H_DATE_FORMAT) {
-        if (n->n_args < 1 || !parse_date(args[0], &ms))
+        struct tmpl_val in = tmpl_hash(r, n, "inputFormat");
+        if (in.k != V_UNDEF) {
+            char itmp[32], dtmp[32];
+            const char *ipat, *ds;
+            size_t ilen, dlen;
+            if (n->n_args < 1 || !tmpl_text(in, itmp, &ipat, &ilen) ||
+                !tmpl_text(args[0], dtmp, &ds, &dlen) ||
+                !parse_with_pattern(ds, dlen, ipat, ilen, &ms))
+                return tmpl_fail(r, n, RP_TMPL_EVALUE,
+                                 "dateFormat: the date does not match inputFormat= (a pattern "
+                                 "of y M d H m s letters such as \"dd/MM/yyyy\")");
+        } else if (n->n_args < 1 || !parse_date(args[0], &ms))
             return tmpl_fail(r, n, RP_TMPL_EVALUE,
                              "dateFormat: the date must be ISO 8601 (2026-11-22T10:33:00Z) or "
                              "epoch milliseconds");
@@ -531,9 +629,13 @@ static int date_helper(struct tmpl_render *r, const struct tmpl_node *n, const s
     size_t plen = 6;
     if (n->n_args > pat_i && !text_arg(r, n, args, pat_i, tmp, &pat, &plen))
         return r->rc;
-    struct tmpl_val fv = tmpl_hash(r, n, "format");
+    struct tmpl_val fv = tmpl_hash(r, n, "outputFormat");
+    if (fv.k == V_UNDEF)
+        fv = tmpl_hash(r, n, "format");
     if (fv.k != V_UNDEF && !tmpl_text(fv, tmp, &pat, &plen))
-        return r->rc;
+        return tmpl_fail(r, n, RP_TMPL_EVALUE, "%s: the format is not text", NAME(n));
+    /* The guide shows the medium style as "Sept 19, 2020" (CLDR's four-letter September). */
+    bool sept = plen == 6 && memcmp(pat, "medium", 6) == 0;
     static const struct {
         const char *name, *pattern;
     } named[] = {{"full", "EEEE, MMMM d, yyyy"},
@@ -546,15 +648,21 @@ static int date_helper(struct tmpl_render *r, const struct tmpl_node *n, const s
             plen = strlen(pat);
         }
     long off = 0;
-    struct tmpl_val tz = tmpl_hash(r, n, "tz");
-    char ttmp[32];
-    const char *tzs;
-    size_t tzlen;
-    if (tz.k != V_UNDEF &&
-        (!tmpl_text(tz, ttmp, &tzs, &tzlen) || !parse_offset(tzs, tzlen, &off)))
-        return tmpl_fail(r, n, RP_TMPL_EVALUE,
-                         "%s: tz= must be an offset such as +05:30 or UTC", NAME(n));
-    format_date(r, ms, off, pat, plen, escape);
+    struct tmpl_val tz = hash_word(r, n, "tz");
+    char abbr[8] = "";
+    if (tz.k != V_UNDEF) {
+        char ttmp[32];
+        const char *tzs;
+        size_t tzlen;
+        int64_t secs = (ms - ((ms % 1000 + 1000) % 1000)) / 1000;
+        if (!tmpl_text(tz, ttmp, &tzs, &tzlen) ||
+            (!parse_offset(tzs, tzlen, &off) && !tmpl_tz_offset(tzs, tzlen, secs, &off, abbr)))
+            return tmpl_fail(r, n, RP_TMPL_EVALUE,
+                             "%s: tz= must be a time zone ID such as America/Los_Angeles or an "
+                             "offset such as +05:30",
+                             NAME(n));
+    }
+    format_date(r, ms, off, abbr, pat, plen, sept, escape);
     if (r->rc && r->err && r->err->line == 0)
         rp_tmpl_position(r->t->src, n->pos, &r->err->line, &r->err->column);
     return r->rc;
@@ -661,6 +769,10 @@ static int math(struct tmpl_render *r, const struct tmpl_node *n, const struct t
     case H_ROUND: v = round(a); break;
     default: break;
     }
+    /* Pinpoint prints arithmetic to at most 8 decimals: its guide shows 5 * 2.3 as 11.5 and
+     * 5 / 2.3 as 2.17391304, not the binary double's 11.499999999999998. */
+    if (binary && fabs(v) < 1e7)
+        v = round(v * 1e8) / 1e8;
     tmpl_emit_number(r, v, escape);
     return r->rc;
 }
@@ -690,7 +802,9 @@ static int encoding(struct tmpl_render *r, const struct tmpl_node *n, const stru
                          (i + 2 < len ? u[i + 2] : 0);
             char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63],
                          i + 1 < len ? b64[v >> 6 & 63] : '=', i + 2 < len ? b64[v & 63] : '='};
-            tmpl_emit(r, q, 4, escape);
+            /* Base64 text is safe as is; escaping its '=' padding (&#x3D;) would break it and
+             * the guide prints it plain. */
+            tmpl_emit(r, q, 4, false);
         }
     } else if (n->helper == H_DECODE_BASE64) {
         unsigned acc = 0;
@@ -700,7 +814,7 @@ static int encoding(struct tmpl_render *r, const struct tmpl_node *n, const stru
                 break;
             int v = b64_value(s[i]);
             if (v < 0)
-                return tmpl_fail(r, n, RP_TMPL_EVALUE, "decodeBase64: not Base64");
+                return tmpl_fail(r, n, RP_TMPL_EVALUE, "decode64: not Base64");
             acc = (acc << 6 | (unsigned)v) & 0xffffff;
             bits += 6;
             if (bits >= 8) {
@@ -734,6 +848,76 @@ static int encoding(struct tmpl_render *r, const struct tmpl_node *n, const stru
             i += 2;
         }
     }
+    return r->rc;
+}
+
+/* md5, sha256, sha512: the lower-case hex digest of the value's text. */
+static int digest(struct tmpl_render *r, const struct tmpl_node *n, const struct tmpl_val *args,
+                  bool escape)
+{
+    char tmp[32];
+    const char *s;
+    size_t len;
+    if (!text_arg(r, n, args, 0, tmp, &s, &len))
+        return r->rc;
+    const EVP_MD *md = n->helper == H_MD5 ? EVP_md5() : n->helper == H_SHA256 ? EVP_sha256()
+                                                                             : EVP_sha512();
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int out_len = 0;
+    if (!EVP_Digest(s, len, out, &out_len, md, NULL))
+        return tmpl_fail(r, n, RP_TMPL_EVALUE, "%s: the digest failed", NAME(n));
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < out_len; i++) {
+        char h[2] = {hex[out[i] >> 4], hex[out[i] & 15]};
+        tmpl_emit(r, h, 2, escape);
+    }
+    return r->rc;
+}
+
+/* A random (version 4) UUID, as Java's UUID.randomUUID() prints it. */
+static int uuid(struct tmpl_render *r, const struct tmpl_node *n, bool escape)
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return tmpl_fail(r, n, RP_TMPL_EVALUE, "uuid: no random bytes available");
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char out[37];
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    tmpl_emit(r, out, o, escape);
+    return r->rc;
+}
+
+/* ordinalize: 1st, 2nd, 3rd, 4th ... 11th, 12th, 13th ... 21st; whole numbers only. */
+static int ordinalize(struct tmpl_render *r, const struct tmpl_node *n, const struct tmpl_val *args,
+                      bool escape)
+{
+    double v;
+    if (!number_arg(r, n, n->n_args ? args[0] : (struct tmpl_val){.k = V_UNDEF}, "the value", &v))
+        return r->rc;
+    if (v != floor(v) || !(fabs(v) < 1e15))
+        return tmpl_fail(r, n, RP_TMPL_EVALUE, "ordinalize: the value is not a whole number");
+    long long i = (long long)v;
+    long long a = i < 0 ? -i : i;
+    const char *suffix = "th";
+    if (a % 100 < 11 || a % 100 > 13) {
+        if (a % 10 == 1)
+            suffix = "st";
+        else if (a % 10 == 2)
+            suffix = "nd";
+        else if (a % 10 == 3)
+            suffix = "rd";
+    }
+    char tmp[40];
+    int len = snprintf(tmp, sizeof(tmp), "%lld%s", i, suffix);
+    tmpl_emit(r, tmp, (size_t)len, escape);
     return r->rc;
 }
 
@@ -778,8 +962,11 @@ int tmpl_helper_inline(struct tmpl_render *r, const struct tmpl_node *n, const s
             tmpl_emit_number(r, count, escape);
             tmpl_emit(r, " ", 1, escape);
         }
-        if (!text_arg(r, n, args, count == 1 ? 1 : 2, tmp, &s, &len))
-            return r->rc;
+        uint32_t form = count == 1 ? 1 : 2;
+        struct tmpl_val word = bare_word(r, &r->t->args[n->arg_first + form], args[form]);
+        if (!tmpl_text(word, tmp, &s, &len))
+            return tmpl_fail(r, n, RP_TMPL_EVALUE, "inflect: the %s is not text",
+                             form == 1 ? "singular" : "plural");
         tmpl_emit(r, s, len, escape);
         return r->rc;
     }
@@ -809,6 +996,11 @@ int tmpl_helper_inline(struct tmpl_render *r, const struct tmpl_node *n, const s
     case H_DECODE_BASE64:
     case H_ENCODE_URI:
     case H_DECODE_URI: return encoding(r, n, args, escape);
+    case H_ORDINALIZE: return ordinalize(r, n, args, escape);
+    case H_MD5:
+    case H_SHA256:
+    case H_SHA512: return digest(r, n, args, escape);
+    case H_UUID: return uuid(r, n, escape);
     default:
         return tmpl_fail(r, n, RP_TMPL_EVALUE, "helper %d cannot be used here", n->helper);
     }

@@ -18,8 +18,14 @@
 
 #define TMPL_MAX_ARGS 8 /* positional arguments of one helper call */
 
-enum tmpl_node_type { N_TEXT, N_EXPR, N_BLOCK };
-enum tmpl_arg_kind { A_PATH, A_STR, A_NUM, A_BOOL, A_NULL, A_UNDEF };
+/* N_PARTIAL_DEF: {{#* inline "name"}}body{{/inline}}, renders nothing where it stands (name in
+ * strs at off/len); N_PARTIAL: {{> name}} (name in src at off/len), renders the body of the
+ * definition at node index arg_first. */
+enum tmpl_node_type { N_TEXT, N_EXPR, N_BLOCK, N_PARTIAL_DEF, N_PARTIAL };
+/* How many nodes the inline partials of one template may expand to in all. */
+#define TMPL_MAX_PARTIAL_EXPANSION 100000
+enum tmpl_arg_kind { A_PATH, A_STR, A_NUM, A_BOOL, A_NULL, A_UNDEF, A_SUB };
+#define TMPL_MAX_SUB_DEPTH 8 /* (a (b (c ...))) */
 
 /* Helper ids; H_NONE is a plain path (or a section, for a block). Order matches the name table
  * in template.c. */
@@ -35,6 +41,7 @@ enum tmpl_helper {
     H_SLUGIFY, H_STRIP_TAGS, H_SUBSTRING, H_YESNO, H_NUMBER_FORMAT,
     H_ADD, H_SUBTRACT, H_MULTIPLY, H_DIVIDE, H_MOD, H_ABS, H_CEILING, H_FLOOR, H_ROUND,
     H_ENCODE_BASE64, H_DECODE_BASE64, H_ENCODE_URI, H_DECODE_URI,
+    H_ORDINALIZE, H_MD5, H_SHA256, H_SHA512, H_UUID,
     H_COUNT
 };
 #define H_FIRST_CONDITIONAL H_EQ
@@ -50,7 +57,7 @@ struct tmpl_arg {
     uint8_t depth;  /* how many ../ */
     uint32_t key_off, key_len; /* hash argument name in src; key_len 0 when positional */
     uint32_t off, len;         /* A_PATH: the whole name in src (for messages and top-level
-                                * lookup); A_STR: the value, in strs */
+                                * lookup); A_STR: the value, in strs; A_SUB: off indexes subs */
     uint32_t seg_first, seg_count; /* A_PATH: segments; none for `this` */
     double num;                /* A_NUM; A_BOOL: 0 or 1 */
 };
@@ -78,6 +85,10 @@ struct rp_tmpl {
     size_t n_args, cap_args;
     struct tmpl_seg *segs;
     size_t n_segs, cap_segs;
+    /* Subexpressions (helper args...): helper calls outside document order, each the value of
+     * an A_SUB argument. */
+    struct tmpl_node *subs;
+    size_t n_subs, cap_subs;
 };
 
 /* A value as the renderer sees it, read in place: strings point into the JSON documents or into
@@ -138,6 +149,12 @@ struct tmpl_val tmpl_hash(struct tmpl_render *r, const struct tmpl_node *n, cons
 /* Inline helpers of template_helpers.c: writes the helper's output; returns 0 or an error rc. */
 int tmpl_helper_inline(struct tmpl_render *r, const struct tmpl_node *n, const struct tmpl_val *args,
                        bool escape);
+
+/* The UTC offset (seconds east) and abbreviation ("PDT") of IANA zone name at utc_secs; false
+ * for a name that is not a zone this system has (template_tz.c). Thread-safe. */
+bool tmpl_tz_offset(const char *name, size_t len, int64_t utc_secs, long *off, char abbr[8]);
+/* The same for a POSIX TZ string ("PST8PDT,M3.2.0,M11.1.0"), as TZif files end with. */
+bool tmpl_tz_rule_offset(const char *rule, int64_t utc_secs, long *off, char abbr[8]);
 
 extern const char *const rp_tmpl_helper_names[H_COUNT + 1];
 

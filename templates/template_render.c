@@ -281,9 +281,43 @@ static struct tmpl_val root_lookup(struct tmpl_render *r, const struct tmpl_arg 
     return v;
 }
 
+static bool condition(struct tmpl_render *r, const struct tmpl_node *n, const struct tmpl_val *args);
+static void resolve_args(struct tmpl_render *r, const struct tmpl_node *n, struct tmpl_val *args);
+
+/* A subexpression's value: a conditional's boolean (or its yes=/no= value), or the text an
+ * inline helper writes. That text goes into the output buffer past what is rendered so far and
+ * is read in place; the expression that uses it drops it again (drop_scratch). */
+static struct tmpl_val sub_value(struct tmpl_render *r, const struct tmpl_node *n)
+{
+    struct tmpl_val args[TMPL_MAX_ARGS];
+    resolve_args(r, n, args);
+    if (r->rc)
+        return (struct tmpl_val){.k = V_UNDEF};
+    if (n->helper < H_FIRST_INLINE) {
+        bool yes = condition(r, n, args);
+        struct tmpl_val v = tmpl_hash(r, n, yes ? "yes" : "no");
+        return v.k != V_UNDEF ? v : (struct tmpl_val){.k = V_BOOL, .b = yes};
+    }
+    size_t from = r->len;
+    if (tmpl_helper_inline(r, n, args, false))
+        return (struct tmpl_val){.k = V_UNDEF};
+    return (struct tmpl_val){.k = V_STR, .s = r->buf + from, .len = r->len - from};
+}
+
+/* Removes the subexpression text written between mark and scratch_end, keeping what followed. */
+static void drop_scratch(struct tmpl_render *r, size_t mark, size_t scratch_end)
+{
+    if (r->rc || scratch_end <= mark)
+        return;
+    memmove(r->buf + mark, r->buf + scratch_end, r->len - scratch_end);
+    r->len -= scratch_end - mark;
+}
+
 struct tmpl_val tmpl_arg_value(struct tmpl_render *r, const struct tmpl_arg *a)
 {
     switch (a->kind) {
+    case A_SUB:
+        return sub_value(r, &r->t->subs[a->off]);
     case A_STR:
         return (struct tmpl_val){.k = V_STR, .s = r->t->strs + a->off, .len = a->len};
     case A_NUM:
@@ -473,7 +507,10 @@ static int render_block(struct tmpl_render *r, size_t ni)
 {
     const struct tmpl_node *n = &r->t->nodes[ni];
     struct tmpl_val args[TMPL_MAX_ARGS];
+    size_t mark = r->len;
     resolve_args(r, n, args);
+    if (r->rc)
+        return r->rc;
     if (n->helper == H_NONE) {
         /* A section: a list iterates, an object becomes the context, any other truthy value
          * renders the body once; {{^x}} renders its body when x is falsy. */
@@ -501,7 +538,9 @@ static int render_block(struct tmpl_render *r, size_t ni)
         r->n_frames--;
         return r->rc;
     }
-    if (condition(r, n, args))
+    bool yes = condition(r, n, args);
+    r->len = mark; /* subexpression text, if any: only the condition needed it */
+    if (yes)
         return render_range(r, ni + 1, n->body_end);
     return render_range(r, n->body_end, n->next);
 }
@@ -509,7 +548,11 @@ static int render_block(struct tmpl_render *r, size_t ni)
 static int render_expr(struct tmpl_render *r, const struct tmpl_node *n)
 {
     struct tmpl_val args[TMPL_MAX_ARGS];
+    size_t mark = r->len;
     resolve_args(r, n, args);
+    size_t scratch_end = r->len;
+    if (r->rc)
+        return r->rc;
     if (n->helper == H_NONE)
         return print_value(r, n, args[0]);
     if (n->helper < H_FIRST_INLINE) {
@@ -524,9 +567,12 @@ static int render_expr(struct tmpl_render *r, const struct tmpl_node *n)
             len = strlen(s);
         }
         tmpl_emit(r, s, len, n->escape);
+        drop_scratch(r, mark, scratch_end);
         return r->rc;
     }
-    return tmpl_helper_inline(r, n, args, n->escape);
+    tmpl_helper_inline(r, n, args, n->escape);
+    drop_scratch(r, mark, scratch_end);
+    return r->rc;
 }
 
 static int render_range(struct tmpl_render *r, size_t from, size_t to)
@@ -544,6 +590,11 @@ static int render_range(struct tmpl_render *r, size_t from, size_t to)
         case N_BLOCK:
             render_block(r, i);
             break;
+        case N_PARTIAL: {
+            const struct tmpl_node *def = &t->nodes[n->arg_first];
+            render_range(r, n->arg_first + 1, def->body_end);
+            break;
+        }
         default:
             break;
         }
