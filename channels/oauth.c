@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../gateway/delivery.h"
 #include "../gateway/log.h"
 #include "../gateway/util.h"
 #include "httpc.h"
@@ -319,4 +320,25 @@ void rp_oauth_invalidate(struct rp_oauth_cred *cred, const char *token)
 {
     if (cred->token && token && strcmp(cred->token, token) == 0)
         token_clear(cred);
+}
+
+int rp_oauth_authorize(const char *token, enum rp_oauth_failure failure, const char *message,
+                       const char *provider, struct rp_delivery_result *result, char **auth)
+{
+    if (!token) {
+        rp_delivery_result_set(result,
+                               failure == RP_OAUTH_REJECTED ? RP_DS_PERMANENT_FAILURE
+                                                            : RP_DS_TEMPORARY_FAILURE,
+                               0, "no %s access token: %s", provider,
+                               message ? message : "unknown error");
+        return 0;
+    }
+    if (*auth) {
+        OPENSSL_cleanse(*auth, strlen(*auth));
+        free(*auth);
+    }
+    size_t len = strlen(token) + 32;
+    *auth = rp_malloc(len);
+    snprintf(*auth, len, "Authorization: Bearer %s", token);
+    return 1;
 }

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+struct rp_delivery_result;
+
 struct rp_httpc;
 struct rp_oauth;
 struct rp_oauth_cred;
@@ -66,6 +68,13 @@ unsigned long rp_oauth_refreshes(const struct rp_oauth *cache);
 enum rp_oauth_failure rp_oauth_parse_answer(long status, const char *body, size_t body_len,
                                             char **token, long long *expires_in, char *message,
                                             size_t size);
+
+/* What a send does with a token answer (rp_oauth_done_fn's arguments): with a token, *auth
+ * (owned; the previous one is wiped and freed) becomes "Authorization: Bearer <token>" and 1 is
+ * returned; without one, result is set (PERMANENT_FAILURE when the provider refused the
+ * credentials, else TEMPORARY_FAILURE: "no <provider> access token: <message>") and 0 returned. */
+int rp_oauth_authorize(const char *token, enum rp_oauth_failure failure, const char *message,
+                       const char *provider, struct rp_delivery_result *result, char **auth);
 
 /* Percent-encodes s for a form body (RFC 3986 unreserved characters kept). New string. */
 char *rp_oauth_form_escape(const char *s);

@@ -499,21 +499,10 @@ static void on_token(void *arg, const char *token, enum rp_oauth_failure failure
                      const char *message)
 {
     struct fcm_req *q = arg;
-    struct rp_delivery_result *r = &q->send->result;
-    if (!token) {
-        rp_delivery_result_set(
-            r, failure == RP_OAUTH_REJECTED ? RP_DS_PERMANENT_FAILURE : RP_DS_TEMPORARY_FAILURE, 0,
-            "no FCM access token: %s", message ? message : "unknown error");
+    if (!rp_oauth_authorize(token, failure, message, "FCM", &q->send->result, &q->auth)) {
         req_complete(q);
         return;
     }
-    if (q->auth) {
-        OPENSSL_cleanse(q->auth, strlen(q->auth));
-        free(q->auth);
-    }
-    size_t len = strlen(token) + 32;
-    q->auth = rp_malloc(len);
-    snprintf(q->auth, len, "Authorization: Bearer %s", token);
     struct fcm_transport *t = q->t;
     if (t->active < FCM_MAX_ACTIVE && !t->waiting) {
         req_start(q);
