@@ -180,6 +180,22 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         return config_fail(&err);
     if (rp_secrets_load(&rp_ctx.secrets, rp_config_str(cfg, "secrets.key_file"), &err))
         return config_fail(&err);
+    /* Read before any thread starts, so a missing file is a plain configuration error. */
+    const char *cert_path = rp_config_str(cfg, "listen.tls_cert");
+    char *cert_pem = NULL, *key_pem = NULL;
+    if (*cert_path) {
+        cert_pem = rp_read_file(cert_path, 1 << 20, NULL);
+        key_pem = rp_read_file(rp_config_str(cfg, "listen.tls_key"), 1 << 20, NULL);
+        if (!cert_pem || !key_pem) {
+            rp_err_set(&err, RP_EIO, cert_pem ? "listen.tls_key" : "listen.tls_cert",
+                       "cannot read %s: %s",
+                       cert_pem ? rp_config_str(cfg, "listen.tls_key") : cert_path,
+                       strerror(errno));
+            free(cert_pem);
+            free(key_pem);
+            return config_fail(&err);
+        }
+    }
 
     char host[256];
     int port;
@@ -211,21 +227,6 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     }
     if (!opt->api)
         rp_http_serve_probes_only();
-    const char *cert_path = rp_config_str(cfg, "listen.tls_cert");
-    char *cert_pem = NULL, *key_pem = NULL;
-    if (*cert_path) {
-        cert_pem = rp_read_file(cert_path, 1 << 20, NULL);
-        key_pem = rp_read_file(rp_config_str(cfg, "listen.tls_key"), 1 << 20, NULL);
-        if (!cert_pem || !key_pem) {
-            rp_err_set(&err, RP_EIO, cert_pem ? "listen.tls_key" : "listen.tls_cert",
-                       "cannot read %s: %s",
-                       cert_pem ? rp_config_str(cfg, "listen.tls_key") : cert_path,
-                       strerror(errno));
-            free(cert_pem);
-            free(key_pem);
-            return config_fail(&err);
-        }
-    }
     struct rp_http_conf http = {
         .host = host,
         .port = port,
