@@ -44,14 +44,22 @@ const struct rp_channel_ops *const *rp_channel_all(size_t *count)
 
 /* Both lookups are case-sensitive: ChannelType is an enum that the SDKs send in capitals, and
  * the URL segments are lowercase in Pinpoint's paths. */
-const struct rp_channel_ops *rp_channel_by_type(const char *type)
+_Static_assert(REGISTRY_LEN <= RP_CHANNEL_MAX, "raise RP_CHANNEL_MAX");
+
+int rp_channel_index(const char *type)
 {
     if (!type)
-        return NULL;
+        return -1;
     for (size_t i = 0; i < REGISTRY_LEN; i++)
         if (strcmp(registry[i]->type, type) == 0)
-            return registry[i];
-    return NULL;
+            return (int)i;
+    return -1;
+}
+
+const struct rp_channel_ops *rp_channel_by_type(const char *type)
+{
+    int i = rp_channel_index(type);
+    return i < 0 ? NULL : registry[i];
 }
 
 const struct rp_channel_ops *rp_channel_by_path(const char *path)

@@ -78,6 +78,11 @@ struct rp_channel_ops {
 
 /* Returns the registry (borrowed, static) and its length. */
 const struct rp_channel_ops *const *rp_channel_all(size_t *count);
+/* Per-channel tables (limits, queue depths, metrics) are indexed by registry position and sized
+ * by this bound, which the registry never exceeds. */
+#define RP_CHANNEL_MAX 32
+/* The registry position of a ChannelType ("GCM"), or -1 when unknown. */
+int rp_channel_index(const char *type);
 /* Looks a channel up by ChannelType ("GCM") or by URL segment ("gcm"); NULL when unknown. */
 const struct rp_channel_ops *rp_channel_by_type(const char *type);
 const struct rp_channel_ops *rp_channel_by_path(const char *path);

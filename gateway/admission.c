@@ -16,22 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_CHANNEL_TYPES 32
-
 static long long max_waiting, max_queue;
-static _Atomic long long depth[MAX_CHANNEL_TYPES];
+static _Atomic long long depth[RP_CHANNEL_MAX];
 static pthread_t sampler;
 static atomic_int running;
-
-static int channel_index(const char *type)
-{
-    size_t n;
-    const struct rp_channel_ops *const *all = rp_channel_all(&n);
-    for (size_t i = 0; i < n && i < MAX_CHANNEL_TYPES; i++)
-        if (strcmp(all[i]->type, type) == 0)
-            return (int)i;
-    return -1;
-}
 
 /* One pipelined XLEN per stream; a failed sample keeps the previous depths. replies has room for
  * one per stream. */
@@ -41,7 +29,7 @@ static void sample(redisReply **replies)
     const struct rp_channel_ops *const *all = rp_channel_all(&n);
     int shards = rp_queue_conf()->shards;
     size_t queued = 0;
-    for (size_t c = 0; c < n && c < MAX_CHANNEL_TYPES; c++)
+    for (size_t c = 0; c < n; c++)
         for (int s = 0; s < shards; s++) {
             char key[128];
             rp_queue_stream_key(key, all[c]->type, s);
@@ -53,7 +41,7 @@ static void sample(redisReply **replies)
         return;
     size_t k = 0;
     int64_t now = rp_now_ms();
-    for (size_t c = 0; c < n && c < MAX_CHANNEL_TYPES; c++) {
+    for (size_t c = 0; c < n; c++) {
         long long sum = 0;
         for (int s = 0; s < shards; s++, k += 2) {
             long long len = replies[k]->type == REDIS_REPLY_INTEGER ? replies[k]->integer : 0;
@@ -128,7 +116,7 @@ int rp_admission_refuse_request(char *why, size_t size)
 
 int rp_admission_refuse_channel(const char *channel, char *why, size_t size)
 {
-    int c = max_queue > 0 ? channel_index(channel) : -1;
+    int c = max_queue > 0 ? rp_channel_index(channel) : -1;
     if (c < 0)
         return 0;
     long long queued = atomic_load(&depth[c]);

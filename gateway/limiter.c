@@ -129,15 +129,14 @@ static long key_limit(const struct rp_config *cfg, const char *type)
 
 /* The operator ceilings by channel registry index, loaded at start and again on SIGHUP while
  * workers read them. */
-#define MAX_CHANNEL_TYPES 32
-static _Atomic long config_limits[MAX_CHANNEL_TYPES];
+static _Atomic long config_limits[RP_CHANNEL_MAX];
 static atomic_int config_limits_loaded;
 
 void rp_limiter_load_config(const struct rp_config *cfg)
 {
     size_t n;
     const struct rp_channel_ops *const *all = rp_channel_all(&n);
-    for (size_t i = 0; i < n && i < MAX_CHANNEL_TYPES; i++)
+    for (size_t i = 0; i < n; i++)
         atomic_store(&config_limits[i], key_limit(cfg, all[i]->type));
     atomic_store(&config_limits_loaded, 1);
 }
@@ -149,12 +148,8 @@ static long config_limit(const char *type)
             return 0;
         rp_limiter_load_config(rp_ctx.cfg);
     }
-    size_t n;
-    const struct rp_channel_ops *const *all = rp_channel_all(&n);
-    for (size_t i = 0; i < n && i < MAX_CHANNEL_TYPES; i++)
-        if (strcmp(all[i]->type, type) == 0)
-            return atomic_load(&config_limits[i]);
-    return 0;
+    int i = rp_channel_index(type);
+    return i < 0 ? 0 : atomic_load(&config_limits[i]);
 }
 
 /* Limits.MessagesPerSecond of the stored settings JSON; 0 when absent or unreadable. */

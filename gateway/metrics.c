@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CHANNELS 32
 #define MAX_ROUTES 160
 #define MAX_STREAMS 256
 #define MAX_CERTS 256
@@ -29,12 +28,12 @@ static const int statuses[] = {200, 400, 403, 404, 405, 409, 413, 429, 500, 503}
 #define N_STATUSES (sizeof(statuses) / sizeof(statuses[0]) + 1) /* + "other" */
 
 static _Atomic uint64_t counters[RP_MC_COUNT];
-static _Atomic uint64_t channel_counters[RP_MCC_COUNT][MAX_CHANNELS];
-static _Atomic int64_t channel_gauges[RP_MCG_COUNT][MAX_CHANNELS];
+static _Atomic uint64_t channel_counters[RP_MCC_COUNT][RP_CHANNEL_MAX];
+static _Atomic int64_t channel_gauges[RP_MCG_COUNT][RP_CHANNEL_MAX];
 static _Atomic uint64_t api_requests[MAX_ROUTES + 1][N_STATUSES];
 static struct histogram api_latency[MAX_ROUTES + 1];
-static _Atomic uint64_t deliveries[MAX_CHANNELS][RP_DS_DUPLICATE + 1];
-static struct histogram provider_latency[MAX_CHANNELS];
+static _Atomic uint64_t deliveries[RP_CHANNEL_MAX][RP_DS_DUPLICATE + 1];
+static struct histogram provider_latency[RP_CHANNEL_MAX];
 
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -49,16 +48,6 @@ static struct {
     int64_t expiry;
 } certs[MAX_CERTS];
 static size_t n_certs;
-
-static int channel_index(const char *type)
-{
-    size_t n;
-    const struct rp_channel_ops *const *all = rp_channel_all(&n);
-    for (size_t i = 0; i < n && i < MAX_CHANNELS; i++)
-        if (strcmp(all[i]->type, type) == 0)
-            return (int)i;
-    return -1;
-}
 
 static void observe(struct histogram *h, double seconds)
 {
@@ -83,7 +72,7 @@ void rp_metrics_add(enum rp_metric_counter which, uint64_t n)
 
 void rp_metrics_channel_count(enum rp_metric_channel_counter which, const char *channel)
 {
-    int c = channel_index(channel);
+    int c = rp_channel_index(channel);
     if (c >= 0)
         atomic_fetch_add_explicit(&channel_counters[which][c], 1, memory_order_relaxed);
 }
@@ -91,7 +80,7 @@ void rp_metrics_channel_count(enum rp_metric_channel_counter which, const char *
 void rp_metrics_channel_gauge(enum rp_metric_channel_gauge which, const char *channel,
                               int64_t delta)
 {
-    int c = channel_index(channel);
+    int c = rp_channel_index(channel);
     if (c >= 0)
         atomic_fetch_add_explicit(&channel_gauges[which][c], delta, memory_order_relaxed);
 }
@@ -108,7 +97,7 @@ void rp_metrics_api_request(int route_index, int status, double seconds)
 
 void rp_metrics_delivery(const char *channel, enum rp_delivery_status status, double seconds)
 {
-    int c = channel_index(channel);
+    int c = rp_channel_index(channel);
     if (c < 0 || (int)status < 0 || status > RP_DS_DUPLICATE)
         return;
     atomic_fetch_add_explicit(&deliveries[c][status], 1, memory_order_relaxed);
@@ -216,8 +205,6 @@ static void write_channels(FILE *out)
 {
     size_t n;
     const struct rp_channel_ops *const *all = rp_channel_all(&n);
-    if (n > MAX_CHANNELS)
-        n = MAX_CHANNELS;
     header(out, "repoint_deliveries_total", "counter",
            "Delivery attempts finished, by channel and DeliveryStatus");
     for (size_t c = 0; c < n; c++)

@@ -56,7 +56,6 @@ struct thread_store {
     unsigned char connected_before[MAX_NODES];
     // cppcheck-suppress unusedStructMember
     int append_failed;
-    size_t appended;            /* single server: commands queued since the last collect */
     struct pending *pending;    /* cluster */
     size_t n_pending, cap_pending;
 };
@@ -83,7 +82,6 @@ static void close_all(struct thread_store *t)
     free(t->pending);
     t->pending = NULL;
     t->n_pending = t->cap_pending = 0;
-    t->appended = 0;
 }
 
 static void close_at_thread_exit(void *state)

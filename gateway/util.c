@@ -74,9 +74,14 @@ int64_t rp_now_ms(void)
 
 int64_t rp_mono_ms(void)
 {
+    return rp_mono_us() / 1000;
+}
+
+int64_t rp_mono_us(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void rp_random_bytes(void *buf, size_t len)

@@ -23,8 +23,9 @@ char *rp_strndup(const char *s, size_t n);
 #define RP_ISO_SIZE 32
 void rp_time_iso(int64_t unix_ms, char *out);
 int64_t rp_now_ms(void);
-/* Monotonic clock in milliseconds, for timeouts. */
+/* Monotonic clock in milliseconds (timeouts) and microseconds (latency measurements). */
 int64_t rp_mono_ms(void);
+int64_t rp_mono_us(void);
 
 /* Fills buf with bytes from OpenSSL's CSPRNG; aborts if the generator fails. */
 void rp_random_bytes(void *buf, size_t len);

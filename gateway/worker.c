@@ -98,13 +98,6 @@ static int in_flight_cap;
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void push(struct unit *u, struct job **list, struct job *j, int signal_writer)
 {
     pthread_mutex_lock(&u->lock);
@@ -614,7 +607,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
         j->send.delivery = &j->delivery;
         j->send.settings = j->settings;
         j->send.on_complete = on_send_complete;
-        j->started_us = mono_us();
+        j->started_us = rp_mono_us();
         j->send.worker_data = u;
         if (!u->transports[j->channel_index]) {
             rp_delivery_result_set(&j->send.result, RP_DS_TEMPORARY_FAILURE, 0,
@@ -658,7 +651,7 @@ static void classify(struct job *j)
     const struct rp_queue_conf *qc = rp_queue_conf();
     struct rp_delivery *d = &j->delivery;
     struct rp_delivery_result *r = &j->send.result;
-    rp_metrics_delivery(d->channel, r->status, (double)(mono_us() - j->started_us) / 1e6);
+    rp_metrics_delivery(d->channel, r->status, (double)(rp_mono_us() - j->started_us) / 1e6);
     d->attempts++;
     if (!rp_delivery_status_retryable(r->status)) {
         j->outcome = OUTCOME_FINAL;
