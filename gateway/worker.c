@@ -451,18 +451,17 @@ static void maintenance(struct unit *u, struct job **jobs, size_t cap, int64_t *
 
 /* A Redis Cluster spreads the streams over its nodes and refuses one XREADGROUP across slots:
  * one non-blocking read per stream, pipelined (split per node by the store), and a short sleep
- * when all are empty instead of BLOCK. Returns 1 when a consumer group is missing. */
+ * when all are empty instead of BLOCK. replies has room for one per stream. Returns 1 when a
+ * consumer group is missing. */
 static int read_each_stream(struct unit *u, char (*keys)[128], int n_streams, const char *count,
-                            struct job **jobs, size_t cap)
+                            redisReply **replies, struct job **jobs, size_t cap)
 {
     for (int k = 0; k < n_streams; k++)
         rp_store_append("XREADGROUP GROUP " RP_QUEUE_GROUP " %s COUNT %s STREAMS %s >",
                         u->consumer, count, keys[k]);
-    redisReply **replies = rp_calloc((size_t)n_streams, sizeof(redisReply *));
     int missing_group = 0;
     size_t n = 0;
     if (rp_store_collect(replies, (size_t)n_streams)) {
-        free(replies);
         usleep(200 * 1000);
         return 0;
     }
@@ -475,7 +474,6 @@ static int read_each_stream(struct unit *u, char (*keys)[128], int n_streams, co
         }
         freeReplyObject(replies[k]);
     }
-    free(replies);
     if (n)
         dispatch_batch(u, jobs, n);
     else if (!u->held)
@@ -493,6 +491,7 @@ static void *reader_main(void *arg)
     struct job **jobs = rp_calloc(cap, sizeof(struct job *));
     const char **argv = rp_calloc(9 + 2 * (size_t)n_streams, sizeof(char *));
     char(*keys)[128] = rp_calloc((size_t)n_streams, sizeof(*keys));
+    redisReply **stream_replies = rp_calloc((size_t)n_streams, sizeof(redisReply *));
     char count_s[16], block_s[16];
     snprintf(count_s, sizeof(count_s), "%d", qc->batch);
     snprintf(block_s, sizeof(block_s), "%d", READ_BLOCK_MS);
@@ -540,7 +539,7 @@ static void *reader_main(void *arg)
             continue;
         }
         if (rp_store_is_cluster()) {
-            if (read_each_stream(u, keys, n_streams, count_s, jobs, cap))
+            if (read_each_stream(u, keys, n_streams, count_s, stream_replies, jobs, cap))
                 groups_ready = 0;
             continue;
         }
@@ -575,6 +574,7 @@ static void *reader_main(void *arg)
         atomic_fetch_sub(&u->in_flight, 1);
     }
     free(keys);
+    free(stream_replies);
     free(argv);
     free(jobs);
     for (size_t i = 0; i < sizeof(u->cache) / sizeof(u->cache[0]); i++)
