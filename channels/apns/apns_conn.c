@@ -287,10 +287,9 @@ static SSL_CTX *ssl_ctx_new(const char *ca_file)
 
 static void log_certificate(const struct pool *p)
 {
-    BIO *bio = BIO_new_mem_buf(p->cert_pem, -1);
-    X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    if (!cert)
+    X509 *cert = NULL;
+    struct rp_err err;
+    if (rp_keys_certificate(p->cert_pem, "Certificate", &cert, &err) < 0)
         return;
     char subject[256] = "";
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, subject,
