@@ -895,8 +895,8 @@ static void pool_dispatch(struct pool *p)
     while (p->queue.head) {
         struct conn *target = NULL;
         bool connecting = false;
-        int open = 0;
-        for (struct conn *c = p->conns; c; c = c->next, open++) {
+        int n_open = 0;
+        for (struct conn *c = p->conns; c; c = c->next, n_open++) {
             if (c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKEN)
                 connecting = true;
             if (c->state == CONN_READY && c->in_flight.n < c->max_streams) {
@@ -905,7 +905,7 @@ static void pool_dispatch(struct pool *p)
             }
         }
         if (!target) {
-            if (!connecting && open < p->client->cfg.max_connections &&
+            if (!connecting && n_open < p->client->cfg.max_connections &&
                 rp_mono_ms() >= p->retry_at_ms)
                 conn_open(p);
             return;
@@ -1031,6 +1031,13 @@ void rp_apns_client_send(struct rp_apns_client *cl, const struct rp_apns_credent
 {
     struct pool *p = pool_get(cl, cred);
     p->last_used_ms = rp_mono_ms();
+    if (p->broken[0]) {
+        /* The credential will not work on any later attempt either. */
+        rp_apns_notification_cleanup(n);
+        rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 0, "%s", p->broken);
+        rp_send_complete(send);
+        return;
+    }
     struct req *r = req_new(cl);
     r->send = send;
     r->n = *n;
@@ -1038,15 +1045,6 @@ void rp_apns_client_send(struct rp_apns_client *cl, const struct rp_apns_credent
     n->payload_len = 0;
     snprintf(r->path, sizeof(r->path), "/3/device/%s", device_token);
     r->since_ms = rp_mono_ms();
-    if (p->broken[0]) {
-        /* The credential will not work on any later attempt either. */
-        rp_apns_notification_cleanup(&r->n);
-        r->next = cl->free_reqs;
-        cl->free_reqs = r;
-            rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 0, "%s", p->broken);
-        rp_send_complete(send);
-        return;
-    }
     if (!p->conns && rp_mono_ms() < p->retry_at_ms) {
         char why[220];
         snprintf(why, sizeof(why), "reconnecting after: %s", p->last_error);
