@@ -349,21 +349,15 @@ static void apns_send(void *transport, struct rp_send *send)
         cred.key_pem = setting(settings, "TokenKey");
         cred.key_id = setting(settings, "TokenKeyId");
         cred.team_id = setting(settings, "TeamId");
-        if (!cred.key_pem || !cred.key_id || !cred.team_id) {
-            fail_now(send, RP_DS_PERMANENT_FAILURE,
-                     "the channel has neither a TokenKey (with TokenKeyId and TeamId) nor a "
-                     "Certificate and PrivateKey");
-            return;
-        }
     } else {
         cred.cert_pem = setting(settings, "Certificate");
         cred.key_pem = setting(settings, "PrivateKey");
-        if (!cred.cert_pem || !cred.key_pem) {
-            fail_now(send, RP_DS_PERMANENT_FAILURE,
-                     "the channel has neither a TokenKey (with TokenKeyId and TeamId) nor a "
-                     "Certificate and PrivateKey");
-            return;
-        }
+    }
+    if (!cred.key_pem || (cred.token ? !cred.key_id || !cred.team_id : !cred.cert_pem)) {
+        fail_now(send, RP_DS_PERMANENT_FAILURE,
+                 "the channel has neither a TokenKey (with TokenKeyId and TeamId) nor a "
+                 "Certificate and PrivateKey");
+        return;
     }
     const char *bundle = setting(settings, "BundleId");
     if (cred.token && !bundle) {

@@ -97,7 +97,6 @@ struct pool {
     unsigned jwt_gen;
     SSL_CTX *ssl; /* a certificate pool's own context, else the client's */
     struct conn *conns;
-    int n_conns;
     struct list queue;
     int failures;
     int64_t retry_at_ms;
@@ -117,7 +116,6 @@ struct rp_apns_client {
     struct pool *pools;
     struct req *free_reqs;
     struct event *tick;
-    size_t pending;
     int in_recv; /* inside nghttp2_session_mem_recv: sending must wait until it returns */
 };
 
@@ -174,7 +172,6 @@ static struct req *req_new(struct rp_apns_client *cl)
     else
         r = rp_malloc(sizeof(*r));
     memset(r, 0, sizeof(*r));
-    cl->pending++;
     return r;
 }
 
@@ -195,7 +192,6 @@ static void complete(struct rp_apns_client *cl, struct req *r, const char *why)
     rp_apns_notification_cleanup(&r->n);
     r->next = cl->free_reqs;
     cl->free_reqs = r;
-    cl->pending--;
     rp_send_complete(send);
 }
 
@@ -291,10 +287,9 @@ static SSL_CTX *ssl_ctx_new(const char *ca_file)
 
 static void log_certificate(const struct pool *p)
 {
-    BIO *bio = BIO_new_mem_buf(p->cert_pem, -1);
-    X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    if (!cert)
+    X509 *cert = NULL;
+    struct rp_err err;
+    if (rp_keys_certificate(p->cert_pem, "Certificate", &cert, &err) < 0)
         return;
     char subject[256] = "";
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, subject,
@@ -609,7 +604,6 @@ static void conn_unlink(struct conn *c)
         p->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    p->n_conns--;
     rp_metrics_channel_gauge(RP_MCG_CONNECTIONS, p->client->cfg.name, -1);
 }
 
@@ -665,7 +659,7 @@ static void conn_failed(struct conn *c, const char *reason)
     rp_warn("apns", "msg=\"cannot connect to APNs\" channel=%s host=%s error=\"%s\" "
                     "failures=%d retry_in_ms=%lld",
             p->client->cfg.name, p->client->host, why, p->failures, (long long)delay);
-    if (p->n_conns == 0) {
+    if (!p->conns) {
         char msg[200];
         snprintf(msg, sizeof(msg), "cannot connect: %s", why);
         fail_queue(p, msg);
@@ -889,7 +883,6 @@ static void conn_open(struct pool *p)
     if (p->conns)
         p->conns->prev = c;
     p->conns = c;
-    p->n_conns++;
     rp_metrics_channel_gauge(RP_MCG_CONNECTIONS, cl->cfg.name, 1);
     if (bufferevent_socket_connect_hostname(c->bev, cl->dns, AF_UNSPEC, cl->host, cl->port) != 0)
         conn_failed(c, "cannot start connecting");
@@ -902,7 +895,8 @@ static void pool_dispatch(struct pool *p)
     while (p->queue.head) {
         struct conn *target = NULL;
         bool connecting = false;
-        for (struct conn *c = p->conns; c; c = c->next) {
+        int n_open = 0;
+        for (struct conn *c = p->conns; c; c = c->next, n_open++) {
             if (c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKEN)
                 connecting = true;
             if (c->state == CONN_READY && c->in_flight.n < c->max_streams) {
@@ -911,7 +905,7 @@ static void pool_dispatch(struct pool *p)
             }
         }
         if (!target) {
-            if (!connecting && p->n_conns < p->client->cfg.max_connections &&
+            if (!connecting && n_open < p->client->cfg.max_connections &&
                 rp_mono_ms() >= p->retry_at_ms)
                 conn_open(p);
             return;
@@ -1037,6 +1031,13 @@ void rp_apns_client_send(struct rp_apns_client *cl, const struct rp_apns_credent
 {
     struct pool *p = pool_get(cl, cred);
     p->last_used_ms = rp_mono_ms();
+    if (p->broken[0]) {
+        /* The credential will not work on any later attempt either. */
+        rp_apns_notification_cleanup(n);
+        rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 0, "%s", p->broken);
+        rp_send_complete(send);
+        return;
+    }
     struct req *r = req_new(cl);
     r->send = send;
     r->n = *n;
@@ -1044,17 +1045,7 @@ void rp_apns_client_send(struct rp_apns_client *cl, const struct rp_apns_credent
     n->payload_len = 0;
     snprintf(r->path, sizeof(r->path), "/3/device/%s", device_token);
     r->since_ms = rp_mono_ms();
-    if (p->broken[0]) {
-        /* The credential will not work on any later attempt either. */
-        rp_apns_notification_cleanup(&r->n);
-        r->next = cl->free_reqs;
-        cl->free_reqs = r;
-        cl->pending--;
-        rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 0, "%s", p->broken);
-        rp_send_complete(send);
-        return;
-    }
-    if (p->n_conns == 0 && rp_mono_ms() < p->retry_at_ms) {
+    if (!p->conns && rp_mono_ms() < p->retry_at_ms) {
         char why[220];
         snprintf(why, sizeof(why), "reconnecting after: %s", p->last_error);
         complete(cl, r, why);
@@ -1064,17 +1055,4 @@ void rp_apns_client_send(struct rp_apns_client *cl, const struct rp_apns_credent
     pool_dispatch(p);
     if (!cl->in_recv) /* else the connection being read flushes them when nghttp2 returns */
         client_flush(cl);
-}
-
-size_t rp_apns_client_pending(const struct rp_apns_client *client)
-{
-    return client->pending;
-}
-
-size_t rp_apns_client_connections(const struct rp_apns_client *client)
-{
-    size_t n = 0;
-    for (const struct pool *p = client->pools; p; p = p->next)
-        n += (size_t)p->n_conns;
-    return n;
 }

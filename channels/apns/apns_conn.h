@@ -54,8 +54,4 @@ void rp_apns_client_send(struct rp_apns_client *client, const struct rp_apns_cre
                          struct rp_apns_notification *n, const char *device_token,
                          struct rp_send *send);
 
-/* Requests queued or in flight, and connections open (for tests and metrics). */
-size_t rp_apns_client_pending(const struct rp_apns_client *client);
-size_t rp_apns_client_connections(const struct rp_apns_client *client);
-
 #endif

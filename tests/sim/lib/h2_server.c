@@ -33,7 +33,6 @@ struct rp_h2s {
     int port;
     uint64_t next_conn_id;
     struct rp_h2s_conn *conns;
-    size_t n_conns;
     size_t delayed;
     uint64_t pings;
 };
@@ -364,7 +363,6 @@ static void conn_free(struct rp_h2s_conn *c)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    s->n_conns--;
     free(c);
 }
 
@@ -457,7 +455,6 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
-    s->n_conns++;
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
@@ -542,11 +539,6 @@ struct rp_h2s *rp_h2s_new(struct event_base *base, const struct rp_h2s_config *c
 int rp_h2s_port(const struct rp_h2s *server)
 {
     return server->port;
-}
-
-size_t rp_h2s_conn_count(const struct rp_h2s *server)
-{
-    return server->n_conns;
 }
 
 size_t rp_h2s_delayed(const struct rp_h2s *server)

@@ -51,8 +51,6 @@ struct rp_h2s *rp_h2s_new(struct event_base *base, const struct rp_h2s_config *c
 int rp_h2s_port(const struct rp_h2s *server);
 /* Closes every connection (pending requests are dropped unanswered) and frees. */
 void rp_h2s_free(struct rp_h2s *server);
-/* Connections open now. */
-size_t rp_h2s_conn_count(const struct rp_h2s *server);
 /* Requests handed to on_request whose answer is still held back by its delay. */
 size_t rp_h2s_delayed(const struct rp_h2s *server);
 /* PING frames received (nghttp2 answers them). */
