@@ -302,6 +302,8 @@ static int parse_path(struct parser *p, struct tmpl_arg *a)
     a->len = (uint32_t)(p->i - name_from);
     if (a->data && (a->seg_count != 1 || a->depth))
         return fail(p, start, "@ variables are @index, @key, @first and @last");
+    if (!a->data && !a->depth && a->seg_count)
+        a->root = tmpl_endpoint_root(p->s, &p->t->segs[a->seg_first], a->seg_count);
     return 0;
 }
 

@@ -55,6 +55,9 @@ struct rp_tmpl_error {
     char msg[192];
 };
 
+/* How many endpoint objects rp_tmpl_vars_prepare resolves ahead (template_render.c names them). */
+#define RP_TMPL_ENDPOINT_ROOTS 5
+
 struct rp_tmpl_vars {
     const json_t *substitutions; /* borrowed or NULL: object, name -> [string] or string */
     const json_t *endpoint;      /* borrowed or NULL: EndpointResponse */
@@ -63,11 +66,15 @@ struct rp_tmpl_vars {
     /* Filled by rp_tmpl_vars_prepare (zero-initialise the struct otherwise). */
     bool prepared;
     uint64_t subs_mask, defaults_mask;
+    /* The endpoint's Attributes, User, User.UserAttributes, Location and Demographic, looked up
+     * once so that a path under one of them starts its walk there (NULL: not in the endpoint). */
+    const json_t *endpoint_roots[RP_TMPL_ENDPOINT_ROOTS];
 };
 
 /* Precomputes what every render with vars would (which first bytes the keys of substitutions
- * and defaults start with). Call again after changing either map; optional, saves time when
- * several templates render with the same vars (an email's Subject, TextPart and HtmlPart). */
+ * and defaults start with, the endpoint's top-level objects). Call again after changing any of
+ * the three documents; optional, saves time when several templates render with the same vars
+ * (an email's Subject, TextPart and HtmlPart). */
 void rp_tmpl_vars_prepare(struct rp_tmpl_vars *vars);
 
 struct rp_tmpl;

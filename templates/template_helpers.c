@@ -20,12 +20,17 @@
 
 #define NAME(n) rp_tmpl_helper_names[(n)->helper]
 
+/* Positional argument i, undefined when the call has fewer. */
+static struct tmpl_val arg_at(const struct tmpl_node *n, const struct tmpl_val *args, uint32_t i)
+{
+    return i < n->n_args ? args[i] : (struct tmpl_val){.k = V_UNDEF};
+}
+
 /* The text of args[i] (or "" when absent); fails the render for a list or an object. */
 static bool text_arg(struct tmpl_render *r, const struct tmpl_node *n, const struct tmpl_val *args,
                      uint32_t i, char *tmp, const char **s, size_t *len)
 {
-    struct tmpl_val v = i < n->n_args ? args[i] : (struct tmpl_val){.k = V_UNDEF};
-    if (tmpl_text(v, tmp, s, len))
+    if (tmpl_text(arg_at(n, args, i), tmp, s, len))
         return true;
     tmpl_fail(r, n, RP_TMPL_EVALUE, "%s: argument %u is a list or an object, not text", NAME(n),
               i + 1);
@@ -171,8 +176,7 @@ static int abbreviate(struct tmpl_render *r, const struct tmpl_node *n, const st
     size_t len;
     double width;
     if (!text_arg(r, n, args, 0, tmp, &s, &len) ||
-        !number_arg(r, n, n->n_args > 1 ? args[1] : (struct tmpl_val){.k = V_UNDEF}, "the width",
-                    &width))
+        !number_arg(r, n, arg_at(n, args, 1), "the width", &width))
         return r->rc;
     if (width < 4)
         return tmpl_fail(r, n, RP_TMPL_EVALUE, "abbreviate: the width must be at least 4");
@@ -219,8 +223,7 @@ static int substring(struct tmpl_render *r, const struct tmpl_node *n, const str
     size_t len;
     double start, end;
     if (!text_arg(r, n, args, 0, tmp, &s, &len) ||
-        !number_arg(r, n, n->n_args > 1 ? args[1] : (struct tmpl_val){.k = V_UNDEF}, "start",
-                    &start))
+        !number_arg(r, n, arg_at(n, args, 1), "start", &start))
         return r->rc;
     size_t chars = utf8_count(s, len);
     if (n->n_args > 2) {
@@ -702,7 +705,7 @@ static int number_format(struct tmpl_render *r, const struct tmpl_node *n,
                          const struct tmpl_val *args, bool escape)
 {
     double v;
-    if (!number_arg(r, n, n->n_args ? args[0] : (struct tmpl_val){.k = V_UNDEF}, "the value", &v))
+    if (!number_arg(r, n, arg_at(n, args, 0), "the value", &v))
         return r->rc;
     char tmp[32];
     const char *style = "";
@@ -900,7 +903,7 @@ static int ordinalize(struct tmpl_render *r, const struct tmpl_node *n, const st
                       bool escape)
 {
     double v;
-    if (!number_arg(r, n, n->n_args ? args[0] : (struct tmpl_val){.k = V_UNDEF}, "the value", &v))
+    if (!number_arg(r, n, arg_at(n, args, 0), "the value", &v))
         return r->rc;
     if (v != floor(v) || !(fabs(v) < 1e15))
         return tmpl_fail(r, n, RP_TMPL_EVALUE, "ordinalize: the value is not a whole number");
@@ -927,7 +930,7 @@ int tmpl_helper_inline(struct tmpl_render *r, const struct tmpl_node *n, const s
     switch (n->helper) {
     case H_DEFAULT:
     case H_DEFAULT_IF_EMPTY: {
-        struct tmpl_val v = n->n_args ? args[0] : (struct tmpl_val){.k = V_UNDEF};
+        struct tmpl_val v = arg_at(n, args, 0);
         if (!tmpl_truthy(v)) {
             v = n->n_args > 1 ? args[1] : tmpl_hash(r, n, "default");
             if (v.k == V_UNDEF)

@@ -55,6 +55,8 @@ struct tmpl_arg {
     uint8_t kind;   /* enum tmpl_arg_kind */
     uint8_t data;   /* @index, @key ...: a data variable */
     uint8_t depth;  /* how many ../ */
+    uint8_t root;   /* A_PATH: 1 + index into rp_tmpl_vars.endpoint_roots of the endpoint object
+                     * its first segments name (tmpl_endpoint_root), 0 for none */
     uint32_t key_off, key_len; /* hash argument name in src; key_len 0 when positional */
     uint32_t off, len;         /* A_PATH: the whole name in src (for messages and top-level
                                 * lookup); A_STR: the value, in strs; A_SUB: off indexes subs */
@@ -128,6 +130,10 @@ struct tmpl_render {
     struct tmpl_frame frames[RP_TMPL_MAX_DEPTH + 2];
     int n_frames;
 };
+
+/* Which of the endpoint objects rp_tmpl_vars_prepare resolves ahead a path whose n segments
+ * are segs (in src) starts with: 1 + its index in rp_tmpl_vars.endpoint_roots, 0 for none. */
+uint8_t tmpl_endpoint_root(const char *src, const struct tmpl_seg *segs, uint32_t n);
 
 /* Records the first error (at node n's tag) and returns rc. */
 int tmpl_fail(struct tmpl_render *r, const struct tmpl_node *n, int rc, const char *fmt, ...)

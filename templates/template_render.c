@@ -238,6 +238,30 @@ static struct tmpl_val walk(const struct rp_tmpl *t, struct tmpl_val cur, uint32
     return cur;
 }
 
+/* The endpoint objects most paths start in, looked up once per recipient by
+ * rp_tmpl_vars_prepare instead of once per variable. The longer of two prefixes comes first. */
+static const struct {
+    const char *seg[2];
+    uint32_t n;
+} endpoint_roots[RP_TMPL_ENDPOINT_ROOTS] = {
+    {{"Attributes", NULL}, 1}, {{"User", "UserAttributes"}, 2}, {{"User", NULL}, 1},
+    {{"Location", NULL}, 1},   {{"Demographic", NULL}, 1},
+};
+
+uint8_t tmpl_endpoint_root(const char *src, const struct tmpl_seg *segs, uint32_t n)
+{
+    for (size_t i = 0; i < RP_TMPL_ENDPOINT_ROOTS; i++) {
+        uint32_t k = 0;
+        while (k < endpoint_roots[i].n && k < n &&
+               segs[k].len == strlen(endpoint_roots[i].seg[k]) &&
+               memcmp(src + segs[k].off, endpoint_roots[i].seg[k], segs[k].len) == 0)
+            k++;
+        if (k == endpoint_roots[i].n)
+            return (uint8_t)(i + 1);
+    }
+    return 0;
+}
+
 /* A name in a map keyed by whole dotted names (Substitutions, DefaultSubstitutions): the
  * longest leading part of the path that is a key, then the rest walked inside its value, so
  * {"Attributes.Items": [...]} also answers Attributes.Items.[0]. */
@@ -272,7 +296,12 @@ static struct tmpl_val root_lookup(struct tmpl_render *r, const struct tmpl_arg 
     }
     if (vars->endpoint) {
         struct tmpl_val ep = {.k = V_OBJ, .j = vars->endpoint};
-        v = walk(r->t, ep, a->seg_first, a->seg_count);
+        uint32_t skip = 0;
+        if (a->root && vars->prepared) {
+            ep = from_json(vars->endpoint_roots[a->root - 1]);
+            skip = endpoint_roots[a->root - 1].n;
+        }
+        v = walk(r->t, ep, a->seg_first + skip, a->seg_count - skip);
         if (v.k != V_UNDEF && v.k != V_NULL)
             return v;
     }
@@ -621,6 +650,12 @@ void rp_tmpl_vars_prepare(struct rp_tmpl_vars *vars)
 {
     vars->subs_mask = key_mask(vars->substitutions);
     vars->defaults_mask = key_mask(vars->defaults);
+    for (size_t i = 0; i < RP_TMPL_ENDPOINT_ROOTS; i++) {
+        const json_t *j = vars->endpoint;
+        for (uint32_t k = 0; k < endpoint_roots[i].n && j; k++)
+            j = json_object_get(j, endpoint_roots[i].seg[k]);
+        vars->endpoint_roots[i] = j;
+    }
     vars->prepared = true;
 }
 

@@ -54,6 +54,23 @@ static const char *checked_name(struct rp_request *req)
     return name;
 }
 
+static void respond_not_found(struct rp_request *req, const char *name, const char *type)
+{
+    rp_respond_error(req, 404, "NotFoundException", "Template %s of type %s not found", name, type);
+}
+
+/* The stored document of a template (the caller's reference), or NULL with the 503 or 404 sent. */
+static json_t *load_doc(struct rp_request *req, const char *type, const char *name)
+{
+    json_t *doc = NULL;
+    int rc = rp_template_doc_get(type, name, &doc);
+    if (rc < 0)
+        rp_respond_unavailable(req);
+    else if (rc == 0)
+        respond_not_found(req, name, type);
+    return rc > 0 ? doc : NULL;
+}
+
 /* What one write does to the stored document. */
 struct edit {
     const char *type, *name;
@@ -389,17 +406,9 @@ static void get_template(struct rp_request *req, const char *type)
     struct edit e = {.type = type};
     if (!read_version_param(req, &e))
         return;
-    json_t *doc = NULL;
-    int rc = rp_template_doc_get(type, name, &doc);
-    if (rc < 0) {
-        rp_respond_unavailable(req);
+    json_t *doc = load_doc(req, type, name);
+    if (!doc)
         return;
-    }
-    if (rc == 0) {
-        rp_respond_error(req, 404, "NotFoundException", "Template %s of type %s not found", name,
-                         type);
-        return;
-    }
     const char *v = e.version[0] ? e.version : json_string_value(json_object_get(doc, "Active"));
     const json_t *version = json_object_get(json_object_get(doc, "Versions"), v ? v : "");
     if (!version) {
@@ -429,8 +438,7 @@ static void delete_template(struct rp_request *req, const char *type)
         return;
     int rc = run_edit(&e);
     if (rc == RP_ENOTFOUND && !e.version[0]) {
-        rp_respond_error(req, 404, "NotFoundException", "Template %s of type %s not found", name,
-                         type);
+        respond_not_found(req, name, type);
         return;
     }
     if (rc < 0) {
@@ -510,17 +518,9 @@ void rp_api_list_template_versions(struct rp_request *req)
                          "next-token: not a token Repoint issued");
         return;
     }
-    json_t *doc = NULL;
-    int rc = rp_template_doc_get(type, name, &doc);
-    if (rc < 0) {
-        rp_respond_unavailable(req);
+    json_t *doc = load_doc(req, type, name);
+    if (!doc)
         return;
-    }
-    if (rc == 0) {
-        rp_respond_error(req, 404, "NotFoundException", "Template %s of type %s not found", name,
-                         type);
-        return;
-    }
     json_t *versions = json_object_get(doc, "Versions");
     long long latest = json_integer_value(json_object_get(doc, "Latest"));
     json_t *items = json_array();
@@ -574,8 +574,7 @@ void rp_api_update_template_active_version(struct rp_request *req)
     json_decref(body);
     int rc = run_edit(&e);
     if (rc == RP_ENOTFOUND && strcmp(e.err.field, "template-name") == 0) {
-        rp_respond_error(req, 404, "NotFoundException", "Template %s of type %s not found", name,
-                         type);
+        respond_not_found(req, name, type);
         return;
     }
     if (rc < 0) {

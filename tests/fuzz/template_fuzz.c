@@ -82,6 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .now_ms = 1795343580000LL};
     check_render(t, &vars, 64 * 1024);
     check_render(t, &vars, 16);
+    rp_tmpl_vars_prepare(&vars); /* as sends render: endpoint paths start at resolved objects */
+    check_render(t, &vars, 64 * 1024);
     struct rp_tmpl_vars empty = {0};
     check_render(t, &empty, 4096);
     rp_tmpl_free(t);
