@@ -70,7 +70,8 @@ void rp_api_send_otp_message(struct rp_request *req)
         rp_respond_bad_request(req, &err);
         return;
     }
-    /* Checked before the code is replaced, so a refused send leaves the previous code valid. */
+    /* Checked before the code is replaced, so a refused send leaves the previous code valid (and
+     * only here: rp_api_send_message_request does not check again). */
     char why[256];
     if (rp_admission_refuse_request(why, sizeof(why)) ||
         rp_admission_refuse_channel("SMS", why, sizeof(why))) {
