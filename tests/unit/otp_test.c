@@ -96,8 +96,10 @@ static void digits_are_evenly_spread(void **state)
 static void every_documented_language_has_a_text(void **state)
 {
     (void)state;
-    size_t n;
-    const char *const *tags = rp_otp_languages(&n);
+    const char *tags[13];
+    size_t n = 0;
+    while (n < 13 && (tags[n] = rp_otp_language_at(n)))
+        n++;
     assert_int_equal(n, 12);
     char seen[12][RP_OTP_TEXT_MAX];
     for (size_t i = 0; i < n; i++) {
