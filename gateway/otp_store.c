@@ -23,10 +23,10 @@ static struct rp_script admit_script = {
               "  redis.call('PEXPIRE', KEYS[2], ARGV[4]) end\n"
               "return 0\n"};
 
-/* KEYS: record. ARGV: MAC, expiry (ms), attempts. */
+/* KEYS: record. ARGV: MAC, expiry (ms), attempts. Every field is written, so an earlier
+ * record of the same name is wholly replaced without deleting it first. */
 static struct rp_script put_script = {
-    .source = "redis.call('DEL', KEYS[1])\n"
-              "redis.call('HSET', KEYS[1], 'h', ARGV[1], 'exp', ARGV[2], 'left', ARGV[3])\n"
+    .source = "redis.call('HSET', KEYS[1], 'h', ARGV[1], 'exp', ARGV[2], 'left', ARGV[3])\n"
               "redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
               "return 1\n"};
 
