@@ -62,12 +62,9 @@ const char *rp_otp_language(const char *tag)
     return NULL;
 }
 
-const char *const *rp_otp_languages(size_t *count)
+const char *rp_otp_language_at(size_t i)
 {
-    static const char *const tags[] = {"de-DE", "en-GB", "en-US", "es-419", "es-ES", "fr-CA",
-                                       "fr-FR", "ja-JP", "ko-KR", "pt-BR",  "zh-CN", "zh-TW"};
-    *count = sizeof(tags) / sizeof(tags[0]);
-    return tags;
+    return i < N_LANGUAGES ? languages[i].tag : NULL;
 }
 
 /* Appends src (n bytes) at *pos; returns 0 or RP_ETOOBIG, keeping room for the NUL. */
@@ -232,11 +229,11 @@ int rp_otp_parse_send(const json_t *body, struct rp_otp_send *out, struct rp_err
         return rp_err_set(err, RP_EINVAL, "BrandName", "must not contain control characters");
     if (out->brand && !*out->brand)
         out->brand = NULL;
-    if ((rc = rp_jsonv_string(body, NULL, "Language", 16, &language, err)) < 0)
-        return rp_err_set(err, RP_EINVAL, "Language",
-                          "must be one of de-DE, en-GB, en-US, es-419, es-ES, fr-CA, fr-FR, "
-                          "ja-JP, ko-KR, pt-BR, zh-CN, zh-TW");
-    out->language = rc == 1 && *language ? rp_otp_language(language) : RP_OTP_LANGUAGE_DEFAULT;
+    rc = rp_jsonv_string(body, NULL, "Language", 16, &language, err);
+    if (rc == 1 && *language)
+        out->language = rp_otp_language(language);
+    else
+        out->language = rc < 0 ? NULL : RP_OTP_LANGUAGE_DEFAULT;
     if (!out->language)
         return rp_err_set(err, RP_EINVAL, "Language",
                           "must be one of de-DE, en-GB, en-US, es-419, es-ES, fr-CA, fr-FR, "

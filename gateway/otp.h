@@ -78,8 +78,8 @@ int rp_otp_parse_verify(const json_t *body, struct rp_otp_verify *out, struct rp
 
 /* The canonical form of a documented Language tag (matched without regard to case), or NULL. */
 const char *rp_otp_language(const char *tag);
-/* The documented tags, in the reference's order (static), and how many. */
-const char *const *rp_otp_languages(size_t *count);
+/* The i-th documented tag, in the reference's order (static), or NULL past the last. */
+const char *rp_otp_language_at(size_t i);
 
 /* Fills buf with len random bytes; arg is the source's own. */
 typedef void (*rp_otp_random_fn)(void *arg, void *buf, size_t len);

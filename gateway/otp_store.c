@@ -23,10 +23,10 @@ static struct rp_script admit_script = {
               "  redis.call('PEXPIRE', KEYS[2], ARGV[4]) end\n"
               "return 0\n"};
 
-/* KEYS: record. ARGV: MAC, expiry (ms), attempts. */
+/* KEYS: record. ARGV: MAC, expiry (ms), attempts. Every field is written, so an earlier
+ * record of the same name is wholly replaced without deleting it first. */
 static struct rp_script put_script = {
-    .source = "redis.call('DEL', KEYS[1])\n"
-              "redis.call('HSET', KEYS[1], 'h', ARGV[1], 'exp', ARGV[2], 'left', ARGV[3])\n"
+    .source = "redis.call('HSET', KEYS[1], 'h', ARGV[1], 'exp', ARGV[2], 'left', ARGV[3])\n"
               "redis.call('PEXPIREAT', KEYS[1], ARGV[2])\n"
               "return 1\n"};
 
@@ -53,16 +53,27 @@ static void record_key(char *out, const char *app, const char *record)
     snprintf(out, RP_KEY_MAX, "rp:{a:%s}:otp:%s", app, record);
 }
 
-static int integer_reply(redisReply *r, long long *out)
+/* r when it has one of the two expected types; else logs a script error, frees r and returns
+ * NULL. */
+static redisReply *expect(redisReply *r, int type, int or_type)
 {
-    int ok = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER;
+    if (rp_reply_ok(r) && (r->type == type || r->type == or_type))
+        return r;
     if (r && r->type == REDIS_REPLY_ERROR)
         rp_warn("otp", "script failed: %.160s", r->str);
-    if (ok)
-        *out = r->integer;
     if (r)
         freeReplyObject(r);
-    return ok ? 0 : RP_ESTORE;
+    return NULL;
+}
+
+static int integer_reply(redisReply *r, long long *out)
+{
+    r = expect(r, REDIS_REPLY_INTEGER, REDIS_REPLY_INTEGER);
+    if (!r)
+        return RP_ESTORE;
+    *out = r->integer;
+    freeReplyObject(r);
+    return 0;
 }
 
 int rp_otp_store_admit(const char *app, const char *destination_id, long per_destination_hour,
@@ -102,14 +113,10 @@ int rp_otp_store_check(const char *app, const char *record, const char *mac_hex,
     record_key(key, app, record);
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     const char *args[] = {key, now};
-    redisReply *r = rp_store_eval(&take_script, 1, 2, args, NULL);
-    if (!rp_reply_ok(r) || (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING)) {
-        if (r && r->type == REDIS_REPLY_ERROR)
-            rp_warn("otp", "script failed: %.160s", r->str);
-        if (r)
-            freeReplyObject(r);
+    redisReply *r =
+        expect(rp_store_eval(&take_script, 1, 2, args, NULL), REDIS_REPLY_NIL, REDIS_REPLY_STRING);
+    if (!r)
         return RP_ESTORE;
-    }
     size_t want = strlen(mac_hex);
     int match = r->type == REDIS_REPLY_STRING && r->len == want &&
                 CRYPTO_memcmp(r->str, mac_hex, want) == 0;

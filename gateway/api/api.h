@@ -41,7 +41,8 @@ void rp_api_delete_user_endpoints(struct rp_request *req);
 void rp_api_send_messages(struct rp_request *req);
 void rp_api_send_users_messages(struct rp_request *req);
 /* Sends a MessageRequest built by another handler (SendOTPMessage) as SendMessages does,
- * answering req with the MessageResponse; takes body. */
+ * answering req with the MessageResponse; takes body. The caller has already applied admission
+ * control (gateway/admission.h) for the request and every channel the body sends to. */
 void rp_api_send_message_request(struct rp_request *req, json_t *body);
 
 /* deadletters.c (Repoint-only, under /repoint/v1) */

@@ -13,6 +13,7 @@
 #include "template_send.h"
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,11 +107,13 @@ static int resolve_users(const char *app, struct rp_render_plan *plan)
     return 0;
 }
 
-static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind kind)
+/* admitted: the caller has applied admission control already (SendOTPMessage must refuse
+ * before it replaces a code; refusing here again could leave a new code stored but not sent). */
+static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind kind, bool admitted)
 {
     const char *app = rp_request_app(req);
     char why[256];
-    if (rp_admission_refuse_request(why, sizeof(why))) {
+    if (!admitted && rp_admission_refuse_request(why, sizeof(why))) {
         json_decref(body);
         rp_respond_error(req, 429, "TooManyRequestsException", "%s", why);
         return;
@@ -173,7 +176,7 @@ static void send_body(struct rp_request *req, json_t *body, enum rp_render_kind 
         deliveries[ctx->n_queued] = &r->delivery;
         ctx->queued[ctx->n_queued++] = i;
     }
-    for (size_t i = 0; i < ctx->n_queued; i++)
+    for (size_t i = 0; !admitted && i < ctx->n_queued; i++)
         if (rp_admission_refuse_channel(deliveries[i]->channel, why, sizeof(why))) {
             free(deliveries);
             send_ctx_free(ctx);
@@ -199,12 +202,12 @@ static void send_common(struct rp_request *req, enum rp_render_kind kind)
 {
     json_t *body = rp_request_json_object(req);
     if (body)
-        send_body(req, body, kind);
+        send_body(req, body, kind, false);
 }
 
 void rp_api_send_message_request(struct rp_request *req, json_t *body)
 {
-    send_body(req, body, RP_RENDER_MESSAGES);
+    send_body(req, body, RP_RENDER_MESSAGES, true);
 }
 
 void rp_api_send_messages(struct rp_request *req)

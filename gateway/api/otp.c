@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <string.h>
 
 struct otp_keys {
@@ -21,15 +22,24 @@ struct otp_keys {
     unsigned char record[32]; /* names of records and counters */
 };
 
-static int derive(struct otp_keys *k)
+/* Derived once, on the first OTP request: rp_ctx.secrets is set before the HTTP threads start
+ * and never changes, and the derived keys are no more secret than the master key the process
+ * already holds for its whole life. */
+static struct otp_keys keys;
+static int keys_rc;
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+
+static void derive_once(void)
 {
-    return rp_otp_derive_key(rp_ctx.secrets.key, RP_OTP_CODE_LABEL, k->code) ||
-           rp_otp_derive_key(rp_ctx.secrets.key, RP_OTP_RECORD_LABEL, k->record);
+    keys_rc = rp_otp_derive_key(rp_ctx.secrets.key, RP_OTP_CODE_LABEL, keys.code) ||
+              rp_otp_derive_key(rp_ctx.secrets.key, RP_OTP_RECORD_LABEL, keys.record);
 }
 
-static void forget(struct otp_keys *k)
+/* The process's OTP keys, or NULL when they cannot be derived. */
+static const struct otp_keys *derived_keys(void)
 {
-    OPENSSL_cleanse(k, sizeof(*k));
+    pthread_once(&keys_once, derive_once);
+    return keys_rc ? NULL : &keys;
 }
 
 static void too_many(struct rp_request *req, int which)
@@ -60,7 +70,8 @@ void rp_api_send_otp_message(struct rp_request *req)
         rp_respond_bad_request(req, &err);
         return;
     }
-    /* Checked before the code is replaced, so a refused send leaves the previous code valid. */
+    /* Checked before the code is replaced, so a refused send leaves the previous code valid (and
+     * only here: rp_api_send_message_request does not check again). */
     char why[256];
     if (rp_admission_refuse_request(why, sizeof(why)) ||
         rp_admission_refuse_channel("SMS", why, sizeof(why))) {
@@ -68,13 +79,12 @@ void rp_api_send_otp_message(struct rp_request *req)
         rp_respond_error(req, 429, "TooManyRequestsException", "%s", why);
         return;
     }
-    struct otp_keys keys;
+    const struct otp_keys *k = derived_keys();
     char record[RP_OTP_RECORD_HEX], destination_id[RP_OTP_RECORD_HEX];
-    if (derive(&keys) ||
-        rp_otp_mac(keys.record, app, p.destination, p.reference_id, NULL, record, sizeof(record)) ||
-        rp_otp_mac(keys.record, app, p.destination, "", NULL, destination_id,
+    if (!k ||
+        rp_otp_mac(k->record, app, p.destination, p.reference_id, NULL, record, sizeof(record)) ||
+        rp_otp_mac(k->record, app, p.destination, "", NULL, destination_id,
                    sizeof(destination_id))) {
-        forget(&keys);
         json_decref(body);
         rp_respond_error(req, 500, "InternalServerErrorException", "cannot derive OTP keys");
         return;
@@ -84,7 +94,6 @@ void rp_api_send_otp_message(struct rp_request *req)
         app, destination_id, (long)rp_config_int(rp_ctx.cfg, "otp.sends_per_destination_per_hour"),
         (long)rp_config_int(rp_ctx.cfg, "otp.sends_per_app_per_minute"), &which);
     if (rc) {
-        forget(&keys);
         json_decref(body);
         if (rc == RP_ELIMIT)
             too_many(req, which);
@@ -94,8 +103,7 @@ void rp_api_send_otp_message(struct rp_request *req)
     }
     char code[RP_OTP_CODE_SIZE], mac[RP_OTP_MAC_HEX], text[RP_OTP_TEXT_MAX];
     rp_otp_generate(p.code_length, code, NULL, NULL);
-    rc = rp_otp_mac(keys.code, app, p.destination, p.reference_id, code, mac, sizeof(mac));
-    forget(&keys);
+    rc = rp_otp_mac(k->code, app, p.destination, p.reference_id, code, mac, sizeof(mac));
     if (!rc)
         rc = rp_otp_message(p.language, p.brand, code, p.validity_minutes, text, sizeof(text)) < 0
                  ? RP_ETOOBIG
@@ -134,15 +142,12 @@ void rp_api_verify_otp_message(struct rp_request *req)
         rp_respond_bad_request(req, &err);
         return;
     }
-    struct otp_keys keys;
+    const struct otp_keys *k = derived_keys();
     char record[RP_OTP_RECORD_HEX], mac[RP_OTP_MAC_HEX];
-    int rc = derive(&keys);
-    if (!rc)
-        rc = rp_otp_mac(keys.record, app, p.destination, p.reference_id, NULL, record,
-                        sizeof(record));
-    if (!rc)
-        rc = rp_otp_mac(keys.code, app, p.destination, p.reference_id, p.otp, mac, sizeof(mac));
-    forget(&keys);
+    int rc =
+        !k ||
+        rp_otp_mac(k->record, app, p.destination, p.reference_id, NULL, record, sizeof(record)) ||
+        rp_otp_mac(k->code, app, p.destination, p.reference_id, p.otp, mac, sizeof(mac));
     json_decref(body);
     if (rc) {
         rp_respond_error(req, 500, "InternalServerErrorException", "cannot derive OTP keys");

@@ -96,9 +96,16 @@ static void digits_are_evenly_spread(void **state)
 static void every_documented_language_has_a_text(void **state)
 {
     (void)state;
-    size_t n;
-    const char *const *tags = rp_otp_languages(&n);
+    /* The API reference's list (SendOTPMessageRequestParameters.Language), in its order. */
+    static const char *const documented[] = {"de-DE", "en-GB", "en-US", "es-419", "es-ES", "fr-CA",
+                                             "fr-FR", "ja-JP", "ko-KR", "pt-BR",  "zh-CN", "zh-TW"};
+    const char *tags[13];
+    size_t n = 0;
+    while (n < 13 && (tags[n] = rp_otp_language_at(n)))
+        n++;
     assert_int_equal(n, 12);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(tags[i], documented[i]);
     char seen[12][RP_OTP_TEXT_MAX];
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(rp_otp_language(tags[i]), tags[i]);
