@@ -440,14 +440,6 @@ static int validate_user(const json_t *user, struct rp_err *err)
     return 0;
 }
 
-/* Import jobs store addresses as their files give them, as Pinpoint does; see endpoint.h. */
-static _Thread_local bool lenient_addresses;
-
-void rp_endpoint_lenient_addresses(bool on)
-{
-    lenient_addresses = on;
-}
-
 int rp_endpoint_validate(const json_t *req, enum rp_endpoint_shape shape, struct rp_err *err)
 {
     if (!json_is_object(req))
@@ -473,7 +465,7 @@ int rp_endpoint_validate(const json_t *req, enum rp_endpoint_shape shape, struct
         if ((rc = check_string(v, "Address", 0, err)) < 0)
             return rc;
         /* Without a ChannelType here, rp_endpoint_merge checks against the stored one. */
-        if (ch && !lenient_addresses &&
+        if (ch && shape != RP_ENDPOINT_IMPORT_ROW &&
             (rc = rp_channel_address_validate(ch, json_string_value(v), "Address", err)) < 0)
             return rc;
     }
@@ -645,7 +637,15 @@ json_t *rp_endpoint_merge(const json_t *existing, const json_t *req, const json_
                           const char *app_id, const char *endpoint_id, const char *now_iso,
                           struct rp_err *err)
 {
-    if (rp_endpoint_validate(req, RP_ENDPOINT_REQUEST, err) < 0 ||
+    return rp_endpoint_merge_as(RP_ENDPOINT_REQUEST, existing, req, removed, app_id, endpoint_id,
+                                now_iso, err);
+}
+
+json_t *rp_endpoint_merge_as(enum rp_endpoint_shape shape, const json_t *existing,
+                             const json_t *req, const json_t *removed, const char *app_id,
+                             const char *endpoint_id, const char *now_iso, struct rp_err *err)
+{
+    if (rp_endpoint_validate(req, shape, err) < 0 ||
         rp_endpoint_id_validate(endpoint_id, "Id", err) < 0)
         return NULL;
     if (existing && !json_is_object(existing)) {
@@ -673,7 +673,8 @@ json_t *rp_endpoint_merge(const json_t *existing, const json_t *req, const json_
     if (sets_address || member(req, "ChannelType")) {
         const struct rp_channel_ops *ch = NULL;
         if (check_channel_type(type, &ch, err) < 0 || !ch ||
-            (!lenient_addresses && rp_channel_address_validate(ch, address, "Address", err) < 0))
+            (shape != RP_ENDPOINT_IMPORT_ROW &&
+             rp_channel_address_validate(ch, address, "Address", err) < 0))
             return NULL;
     }
 

@@ -24,6 +24,12 @@
 enum rp_endpoint_shape {
     RP_ENDPOINT_REQUEST,    /* UpdateEndpoint body: EndpointRequest (no Id member) */
     RP_ENDPOINT_BATCH_ITEM, /* UpdateEndpointsBatch Item: EndpointBatchItem (Id required) */
+    /* A row of an import file: an EndpointRequest whose Address is stored as the file gives it,
+     * not checked against its channel's format (ChannelType still is, and a new endpoint still
+     * needs an Address). Pinpoint imports the guides' own examples ("2065550182" for SMS, a
+     * non-hex APNs token), and a file that imported into Pinpoint must import here; such an
+     * address fails at send time, where the channel checks it again. */
+    RP_ENDPOINT_IMPORT_ROW,
 };
 
 /* Validates a request body for form and Pinpoint's limits. Borrows req. Returns 0, or RP_EINVAL
@@ -67,12 +73,11 @@ json_t *rp_endpoint_merge(const json_t *existing, const json_t *req, const json_
                           const char *app_id, const char *endpoint_id, const char *now_iso,
                           struct rp_err *err);
 
-/* On the calling thread, validation and merge stop checking an Address against its channel's
- * format (ChannelType is still checked, and a new endpoint still needs an Address). Import jobs
- * use it: Pinpoint imports the guides' own examples ("2065550182" for SMS, a non-hex APNs token)
- * and a file that imported into Pinpoint must import here; such an address fails at send time,
- * where the channel checks it again. */
-void rp_endpoint_lenient_addresses(bool on);
+/* rp_endpoint_merge of a request of the given shape: RP_ENDPOINT_REQUEST (as rp_endpoint_merge)
+ * or RP_ENDPOINT_IMPORT_ROW. */
+json_t *rp_endpoint_merge_as(enum rp_endpoint_shape shape, const json_t *existing,
+                             const json_t *req, const json_t *removed, const char *app_id,
+                             const char *endpoint_id, const char *now_iso, struct rp_err *err);
 
 /* Validates a RemoveAttributes attribute-type path segment (borrowed, NULL refused). */
 int rp_endpoint_attribute_type_validate(const char *attribute_type, struct rp_err *err);

@@ -189,10 +189,10 @@ int rp_endpoint_finish_write(const char *app, const char *id, const json_t *befo
     return others ? deactivate_others(app, after, others) : RP_ESTORE;
 }
 
-/* Applies one validated request to one endpoint with retries. Returns 0, RP_EINVAL (err set),
- * RP_ESTORE, or RP_ECONFLICT after too many lost races. */
-int rp_endpoint_apply_update(const char *app, const char *id, const json_t *body,
-                             const json_t *removed, struct rp_err *err)
+/* Applies one validated request of the given shape to one endpoint with retries. Returns 0,
+ * RP_EINVAL (err set), RP_ESTORE, or RP_ECONFLICT after too many lost races. */
+static int apply_update(enum rp_endpoint_shape shape, const char *app, const char *id,
+                        const json_t *body, const json_t *removed, struct rp_err *err)
 {
     for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
         struct rp_stored_endpoint cur;
@@ -201,7 +201,7 @@ int rp_endpoint_apply_update(const char *app, const char *id, const json_t *body
             return RP_ESTORE;
         char now[RP_ISO_SIZE];
         rp_api_now_iso(now);
-        json_t *merged = rp_endpoint_merge(cur.json, body, removed, app, id, now, err);
+        json_t *merged = rp_endpoint_merge_as(shape, cur.json, body, removed, app, id, now, err);
         if (!merged) {
             rp_stored_endpoint_cleanup(&cur);
             return RP_EINVAL;
@@ -219,6 +219,11 @@ int rp_endpoint_apply_update(const char *app, const char *id, const json_t *body
     return RP_ECONFLICT;
 }
 
+int rp_endpoint_apply_update(const char *app, const char *id, const json_t *body,
+                             const json_t *removed, struct rp_err *err)
+{
+    return apply_update(RP_ENDPOINT_REQUEST, app, id, body, removed, err);
+}
 
 /* True when ids[i] was named earlier in the batch (ids are case-insensitive). */
 static int repeated(const char *const *ids, size_t i)
@@ -229,9 +234,9 @@ static int repeated(const char *const *ids, size_t i)
     return 0;
 }
 
-int rp_endpoint_write_many(const char *app, size_t n, const char *const *ids,
-                           json_t *const *reqs, const json_t *removed, int *rcs,
-                           struct rp_err *errs)
+int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t n,
+                           const char *const *ids, json_t *const *reqs, const json_t *removed,
+                           int *rcs, struct rp_err *errs)
 {
     if (n == 0)
         return 0;
@@ -252,7 +257,8 @@ int rp_endpoint_write_many(const char *app, size_t n, const char *const *ids,
         rp_err_clear(&errs[i]);
         if (repeated(ids, i))
             continue; /* written on its own below, after the earlier request for the id */
-        merged[i] = rp_endpoint_merge(cur[i].json, reqs[i], removed, app, ids[i], now, &errs[i]);
+        merged[i] =
+            rp_endpoint_merge_as(shape, cur[i].json, reqs[i], removed, app, ids[i], now, &errs[i]);
         if (!merged[i]) {
             rcs[i] = RP_EINVAL;
             continue;
@@ -284,7 +290,7 @@ int rp_endpoint_write_many(const char *app, size_t n, const char *const *ids,
         if (w_rc[k] == RP_ECONFLICT) {
             if (rc)
                 continue;
-            int r = rp_endpoint_apply_update(app, ids[i], reqs[i], removed, &errs[i]);
+            int r = apply_update(shape, app, ids[i], reqs[i], removed, &errs[i]);
             if (r == RP_EINVAL)
                 rcs[i] = r;
             else if (r)
@@ -301,7 +307,7 @@ int rp_endpoint_write_many(const char *app, size_t n, const char *const *ids,
     }
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (repeated(ids, i)) {
-            int r = rp_endpoint_apply_update(app, ids[i], reqs[i], removed, &errs[i]);
+            int r = apply_update(shape, app, ids[i], reqs[i], removed, &errs[i]);
             if (r == RP_EINVAL)
                 rcs[i] = r;
             else if (r)

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "endpoint.h"
 #include "err.h"
 
 /* Index upkeep after a successful write of one endpoint (before may be NULL for a new one; req
@@ -20,14 +21,15 @@ int rp_endpoint_finish_write(const char *app, const char *id, const json_t *befo
 int rp_endpoint_apply_update(const char *app, const char *id, const json_t *req,
                              const json_t *removed, struct rp_err *err);
 
-/* Applies n validated requests (borrowed) to the endpoints ids[i], each independently: one
+/* Applies n validated requests (borrowed) of the given shape (RP_ENDPOINT_REQUEST or
+ * RP_ENDPOINT_IMPORT_ROW, endpoint.h) to the endpoints ids[i], each independently: one
  * pipelined read, the merges, one pipelined compare-and-set, one pipelined bookkeeping round
  * trip; an endpoint another writer changed meanwhile, or an id named twice, is redone on its
  * own. rcs[i] is 0 or RP_EINVAL (errs[i] says why: the request does not fit the stored
  * endpoint, e.g. a new endpoint without Address). Returns 0, or RP_ESTORE when the store failed
  * (some endpoints may then be written, which a retry of the same requests repairs). */
-int rp_endpoint_write_many(const char *app, size_t n, const char *const *ids,
-                           json_t *const *reqs, const json_t *removed, int *rcs,
-                           struct rp_err *errs);
+int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t n,
+                           const char *const *ids, json_t *const *reqs, const json_t *removed,
+                           int *rcs, struct rp_err *errs);
 
 #endif

@@ -99,7 +99,8 @@ static int flush(struct piece_run *run)
     int rcs[BATCH] = {0};
     struct rp_err errs[BATCH];
     if (run->n && run->register_endpoints &&
-        rp_endpoint_write_many(app, run->n, run->id_ptrs, run->reqs, run->removed, rcs, errs))
+        rp_endpoint_write_many(RP_ENDPOINT_IMPORT_ROW, app, run->n, run->id_ptrs, run->reqs,
+                               run->removed, rcs, errs))
         return RP_ESTORE;
     if (!run->register_endpoints)
         for (size_t i = 0; i < run->n; i++)
@@ -272,7 +273,6 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
         run->segment = run->seg_key;
     }
     run->failures = json_array();
-    rp_endpoint_lenient_addresses(true);
     int rc = 0;
     run->removed = rp_endpoint_store_removed_attributes(ctx->app);
     struct rp_location loc;
@@ -314,7 +314,6 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
     json_decref(run->failures);
     json_decref(run->removed);
     free(run);
-    rp_endpoint_lenient_addresses(false);
     json_decref(def);
     json_decref(objects);
     return rc;

@@ -293,7 +293,7 @@ json_t *rp_import_json_line(const char *line, size_t len, struct rp_err *err)
 
 int rp_import_request_validate(const json_t *req, struct rp_err *err)
 {
-    int rc = rp_endpoint_validate(req, RP_ENDPOINT_REQUEST, err);
+    int rc = rp_endpoint_validate(req, RP_ENDPOINT_IMPORT_ROW, err);
     if (rc)
         return rc;
     const json_t *id = json_object_get(req, "Id");

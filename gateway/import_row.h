@@ -52,7 +52,8 @@ json_t *rp_import_csv_record(const struct rp_import_header *h, const char *const
  * request, or NULL with err set. */
 json_t *rp_import_json_line(const char *line, size_t len, struct rp_err *err);
 
-/* Validates a request as an import row: an EndpointRequest, plus an optional Id member
+/* Validates a request as an import row (RP_ENDPOINT_IMPORT_ROW: an Address is not checked
+ * against its channel's format), plus an optional Id member
  * (rp_endpoint_id_validate). Returns 0 or RP_EINVAL. */
 int rp_import_request_validate(const json_t *req, struct rp_err *err);
 

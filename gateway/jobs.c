@@ -2,6 +2,7 @@
 #include "jobs.h"
 #include "config.h"
 #include "import_row.h"
+#include "list_page.h"
 #include "log.h"
 #include "rc.h"
 #include "store.h"
@@ -235,6 +236,17 @@ json_t *rp_job_response(const char *app, const char *id, enum rp_job_type type, 
     return out;
 }
 
+struct job_list_ctx {
+    const char *app;
+    enum rp_job_type type;
+};
+
+static json_t *job_list_item(const char *id, void *ctx, int *rc)
+{
+    const struct job_list_ctx *c = ctx;
+    return rp_job_response(c->app, id, c->type, rc);
+}
+
 json_t *rp_job_list(const char *app, enum rp_job_type type, const char *segment, long page_size,
                     const char *token)
 {
@@ -243,36 +255,9 @@ json_t *rp_job_list(const char *app, enum rp_job_type type, const char *segment,
         rp_key_segment_jobs(key, app, segment, type);
     else
         rp_key_jobs(key, app, type);
-    long start = token && *token ? strtol(token, NULL, 10) : 0;
-    if (start < 0)
-        start = 0;
-    redisReply *r = rp_store_command("ZREVRANGE %s %ld %ld", key, start, start + page_size);
-    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
-        if (r)
-            freeReplyObject(r);
-        return NULL;
-    }
-    json_t *items = json_array();
-    size_t shown = r->elements > (size_t)page_size ? (size_t)page_size : r->elements;
-    for (size_t i = 0; i < shown; i++) {
-        int rc;
-        json_t *one = rp_job_response(app, r->element[i]->str, type, &rc);
-        if (rc == RP_ESTORE) {
-            json_decref(items);
-            freeReplyObject(r);
-            return NULL;
-        }
-        if (one)
-            json_array_append_new(items, one);
-    }
-    json_t *out = json_pack("{s:o}", "Item", items);
-    if (r->elements > (size_t)page_size) {
-        char next[24];
-        snprintf(next, sizeof(next), "%ld", start + page_size);
-        json_object_set_new(out, "NextToken", json_string(next));
-    }
-    freeReplyObject(r);
-    return out;
+    struct job_list_ctx ctx = {app, type};
+    int rc;
+    return rp_list_page(key, page_size, token, job_list_item, &ctx, &rc);
 }
 
 void rp_job_append_failure(const char *app, const char *id, const char *text)

@@ -5,6 +5,7 @@
 #include "jobs.h"
 #include "jsonv.h"
 #include "keyspace.h"
+#include "list_page.h"
 #include "rc.h"
 #include "segment_match.h"
 #include "store.h"
@@ -207,9 +208,9 @@ json_t *rp_segment_versions(const char *app, const char *segment, long page_size
         *rc = cur == 0 ? RP_ENOTFOUND : RP_ESTORE;
         return NULL;
     }
-    long start = token && *token ? strtol(token, NULL, 10) : 0;
+    long start = rp_list_token_offset(token);
     json_t *items = json_array();
-    for (long v = cur - (start > 0 ? start : 0); v >= 1 && (long)json_array_size(items) < page_size;
+    for (long v = cur - start; v >= 1 && (long)json_array_size(items) < page_size;
          v--) {
         json_t *doc = rp_segment_get(app, segment, (int)v, rc);
         if (!doc && *rc == RP_ESTORE) {
@@ -220,46 +221,23 @@ json_t *rp_segment_versions(const char *app, const char *segment, long page_size
             json_array_append_new(items, doc);
     }
     json_t *out = json_pack("{s:o}", "Item", items);
-    long next = (start > 0 ? start : 0) + page_size;
-    if (cur - next >= 1) {
-        char t[24];
-        snprintf(t, sizeof(t), "%ld", next);
-        json_object_set_new(out, "NextToken", json_string(t));
-    }
+    long next = start + page_size;
+    if (cur - next >= 1)
+        rp_list_set_next(out, next);
     *rc = 0;
     return out;
+}
+
+static json_t *segment_list_item(const char *segment, void *app, int *rc)
+{
+    return rp_segment_get(app, segment, 0, rc);
 }
 
 json_t *rp_segment_list(const char *app, long page_size, const char *token, int *rc)
 {
     char key[RP_KEY_MAX];
     rp_key_segments(key, app);
-    long start = token && *token ? strtol(token, NULL, 10) : 0;
-    if (start < 0)
-        start = 0;
-    redisReply *r = rp_store_command("ZREVRANGE %s %ld %ld", key, start, start + page_size);
-    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
-        if (r)
-            freeReplyObject(r);
-        *rc = RP_ESTORE;
-        return NULL;
-    }
-    json_t *items = json_array();
-    size_t shown = r->elements > (size_t)page_size ? (size_t)page_size : r->elements;
-    for (size_t i = 0; i < shown; i++) {
-        json_t *doc = rp_segment_get(app, r->element[i]->str, 0, rc);
-        if (doc)
-            json_array_append_new(items, doc);
-    }
-    json_t *out = json_pack("{s:o}", "Item", items);
-    if (r->elements > (size_t)page_size) {
-        char t[24];
-        snprintf(t, sizeof(t), "%ld", start + page_size);
-        json_object_set_new(out, "NextToken", json_string(t));
-    }
-    freeReplyObject(r);
-    *rc = 0;
-    return out;
+    return rp_list_page(key, page_size, token, segment_list_item, (void *)app, rc);
 }
 
 json_t *rp_segment_delete(const char *app, const char *segment, int *rc)
