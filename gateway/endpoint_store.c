@@ -5,8 +5,6 @@
 #include "store.h"
 #include "util.h"
 
-#include <openssl/sha.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,23 +141,12 @@ int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoin
     return cas_result(r);
 }
 
-static char put_sha[41];
-static pthread_once_t put_sha_once = PTHREAD_ONCE_INIT;
-
-static void put_sha_init(void)
-{
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)put_script.source, strlen(put_script.source), digest);
-    rp_hex(digest, sizeof(digest), put_sha);
-}
-
 int rp_endpoint_store_put_many(const char *app, size_t n, const char *const *ids,
                                json_t *const *endpoints, const char *const *expected_revs,
                                const char *const *old_users, int *rcs)
 {
-    pthread_once(&put_sha_once, put_sha_init);
-    /* SCRIPT LOAD first in the same pipeline: the EVALSHAs behind it cannot meet NOSCRIPT. */
-    rp_store_append("SCRIPT LOAD %s", put_script.source);
+    size_t loads = rp_store_append_script_load(&put_script);
+    const char *sha = rp_store_script_sha(&put_script);
     for (size_t i = 0; i < n; i++) {
         struct put_args p;
         put_args_build(&p, app, ids[i], endpoints[i], expected_revs[i], old_users[i]);
@@ -167,18 +154,19 @@ int rp_endpoint_store_put_many(const char *app, size_t n, const char *const *ids
         char nk[8];
         snprintf(nk, sizeof(nk), "%d", p.nk);
         argv[0] = "EVALSHA";
-        argv[1] = put_sha;
+        argv[1] = sha;
         argv[2] = nk;
         memcpy(argv + 3, p.args, (size_t)p.na * sizeof(char *));
         rp_store_appendv(3 + p.na, argv, NULL);
         free(p.text);
     }
-    redisReply **replies = rp_malloc((n + 1) * sizeof(redisReply *));
-    int rc = rp_store_collect(replies, n + 1);
+    redisReply **replies = rp_malloc((n + loads) * sizeof(redisReply *));
+    int rc = rp_store_collect(replies, n + loads);
     if (rc == 0) {
-        freeReplyObject(replies[0]);
+        for (size_t i = 0; i < loads; i++)
+            freeReplyObject(replies[i]);
         for (size_t i = 0; i < n; i++) {
-            rcs[i] = cas_result(replies[i + 1]);
+            rcs[i] = cas_result(replies[i + loads]);
             if (rcs[i] == RP_ESTORE)
                 rc = RP_ESTORE;
         }

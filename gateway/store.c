@@ -525,13 +525,12 @@ static redisReply *cluster_command(char *cmd, int len)
     return r;
 }
 
-static int cluster_append(char *cmd, int len)
+static int cluster_append_to(int node, char *cmd, int len)
 {
     if (len < 0) {
         ts.append_failed = 1;
         return RP_ESTORE;
     }
-    int node = route(cmd, (size_t)len, ts.n_pending == 0);
     redisContext *c = connection(node);
     if (!c || redisAppendFormattedCommand(c, cmd, (size_t)len) != REDIS_OK) {
         ts.append_failed = 1;
@@ -544,6 +543,15 @@ static int cluster_append(char *cmd, int len)
     }
     ts.pending[ts.n_pending++] = (struct pending){.node = node, .cmd = cmd, .len = (size_t)len};
     return 0;
+}
+
+static int cluster_append(char *cmd, int len)
+{
+    if (len < 0) {
+        ts.append_failed = 1;
+        return RP_ESTORE;
+    }
+    return cluster_append_to(route(cmd, (size_t)len, ts.n_pending == 0), cmd, len);
 }
 
 static void clear_pending(void)
@@ -663,7 +671,8 @@ int rp_store_data_nodes(int *out, int max)
             out[0] = 0;
         return max > 0;
     }
-    refresh_slots();
+    if (ts.n_pending == 0)
+        refresh_slots();
     unsigned char seen[MAX_NODES] = {0};
     int n = 0;
     for (int s = 0; s < RP_CLUSTER_SLOTS; s++) {
@@ -744,8 +753,7 @@ int rp_store_collect(redisReply **replies, size_t n)
 
 static pthread_mutex_t sha_lock = PTHREAD_MUTEX_INITIALIZER;
 
-redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const char **args,
-                          const size_t *lens)
+const char *rp_store_script_sha(struct rp_script *script)
 {
     pthread_mutex_lock(&sha_lock);
     if (!script->sha[0]) {
@@ -754,6 +762,29 @@ redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const 
         rp_hex(digest, sizeof(digest), script->sha);
     }
     pthread_mutex_unlock(&sha_lock);
+    return script->sha;
+}
+
+size_t rp_store_append_script_load(struct rp_script *script)
+{
+    if (!store_conf.cluster) {
+        rp_store_append("SCRIPT LOAD %s", script->source);
+        return 1;
+    }
+    int data_nodes[MAX_NODES];
+    int n = rp_store_data_nodes(data_nodes, MAX_NODES);
+    for (int i = 0; i < n; i++) {
+        char *cmd = NULL;
+        int len = redisFormatCommand(&cmd, "SCRIPT LOAD %s", script->source);
+        cluster_append_to(data_nodes[i], cmd, len);
+    }
+    return (size_t)n;
+}
+
+redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const char **args,
+                          const size_t *lens)
+{
+    rp_store_script_sha(script);
 
     int argc = nargs + 3;
     const char *stack_argv[32];

@@ -65,6 +65,12 @@ struct rp_script {
 };
 redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const char **args,
                           const size_t *lens);
+/* The script's SHA1 in hex (computed once), for EVALSHA queued in a pipeline. */
+const char *rp_store_script_sha(struct rp_script *script);
+/* For pipelines of EVALSHA: queues SCRIPT LOAD of script on every node that holds data (the one
+ * server, or each cluster master: script caches are per node), so the EVALSHAs queued after it
+ * cannot meet NOSCRIPT. Call first in the pipeline; returns how many replies it adds. */
+size_t rp_store_append_script_load(struct rp_script *script);
 
 /* A JSON document stored as a string (settings, RemoveAttributes records, event stream
  * settings). rp_store_get_json returns 1 and *out (new reference) when present and parseable,

@@ -4,6 +4,7 @@ the queue and the workers spread their keys over the masters; sends keep succeed
 slots that hold the app, its endpoints and the SMS queue migrate to another master under
 traffic (MOVED and ASK followed, nothing lost); and a deleted app's keys are removed from every
 master."""
+import json
 import os
 import random
 import shutil
@@ -125,12 +126,34 @@ class Cluster:
 def test_cluster_traffic_through_slot_migration():
     cluster = Cluster().start()
     sim = harness.SmsSim(tls=False).start()
-    daemon = harness.Repoint(cluster.url, env={**sim.env(), "REPOINT_REDIS_TIMEOUT_MS": "2000"})
+    root = tempfile.mkdtemp(prefix="rp-cluster-import-")
+    daemon = harness.Repoint(cluster.url, env={**sim.env(), "REPOINT_REDIS_TIMEOUT_MS": "2000",
+                                               "REPOINT_IMPORT_FILE_ROOT": root})
     try:
         daemon.start()
         c = daemon.client(retries=2)
         app = c.create_app(CreateApplicationRequest={"Name": "clustered"})["ApplicationResponse"]["Id"]
         c.update_sms_channel(ApplicationId=app, SMSChannelRequest={"Enabled": True, "SenderId": "Repoint"})
+        # An import first, before anything else has run the endpoint script on any master: its
+        # pipelined EVALSHAs land on every master holding an endpoint shard.
+        with open(os.path.join(root, "eps.json"), "w") as f:
+            for i in range(64):
+                f.write(json.dumps({"Id": f"imp-{i}", "ChannelType": "SMS",
+                                    "Address": f"+1415666{i:04d}"}) + "\n")
+        job = c.create_import_job(ApplicationId=app, ImportJobRequest={
+            "Format": "JSON", "S3Url": f"file://{root}/eps.json",
+            "RoleArn": "arn:aws:iam::000000000000:role/import"})["ImportJobResponse"]
+
+        def imported():
+            r = c.get_import_job(ApplicationId=app, JobId=job["Id"])["ImportJobResponse"]
+            return r if r["JobStatus"] in ("COMPLETED", "FAILED") else None
+        harness.wait_until(imported, timeout=30, what="the import job")
+        done = imported()
+        assert done["JobStatus"] == "COMPLETED" and done["TotalProcessed"] == 64 and \
+            done["TotalFailures"] == 0, done
+        for i in (0, 17, 63):
+            assert c.get_endpoint(ApplicationId=app, EndpointId=f"imp-{i}")[
+                "EndpointResponse"]["Address"] == f"+1415666{i:04d}"
         ids = [f"ep-{i}" for i in range(PER_SEND)]
         for i, ep in enumerate(ids):
             c.update_endpoint(ApplicationId=app, EndpointId=ep, EndpointRequest={
@@ -187,6 +210,7 @@ def test_cluster_traffic_through_slot_migration():
         daemon.cleanup()
         sim.stop()
         cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
