@@ -66,6 +66,11 @@ struct adm_transport {
     struct rp_oauth *oauth;
     const char *base_url, *token_url; /* borrowed from the config */
     long timeout_ms;
+    /* The ClientId and ClientSecret strings of the last send (references, so the pointers cannot
+     * be reused) and their credential: a worker sends an app's messages with the same settings
+     * object, so most sends skip the digest of the credential. */
+    json_t *last_id, *last_secret;
+    struct rp_oauth_cred *last_cred;
 };
 
 struct adm_req {
@@ -148,6 +153,8 @@ static void adm_transport_free(void *transport)
         return;
     rp_httpc_free(t->http);
     rp_oauth_free(t->oauth);
+    json_decref(t->last_id);
+    json_decref(t->last_secret);
     free(t);
 }
 
@@ -218,8 +225,9 @@ static void adm_send(void *transport, struct rp_send *send)
 {
     struct adm_transport *t = transport;
     const struct rp_delivery *d = send->delivery;
-    const char *id = json_string_value(json_object_get(send->settings, "ClientId"));
-    const char *secret = json_string_value(json_object_get(send->settings, "ClientSecret"));
+    json_t *id_json = json_object_get(send->settings, "ClientId");
+    json_t *secret_json = json_object_get(send->settings, "ClientSecret");
+    const char *id = json_string_value(id_json), *secret = json_string_value(secret_json);
     if (!id || !*id || !secret || !*secret) {
         rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 0,
                      "the ADM channel has no ClientId and ClientSecret");
@@ -238,7 +246,14 @@ static void adm_send(void *transport, struct rp_send *send)
     struct adm_req *q = rp_calloc(1, sizeof(*q));
     q->t = t;
     q->send = send;
-    q->cred = cred_get(t, id, secret);
+    if (id_json != t->last_id || secret_json != t->last_secret) {
+        t->last_cred = cred_get(t, id, secret);
+        json_decref(t->last_id);
+        json_decref(t->last_secret);
+        t->last_id = json_incref(id_json);
+        t->last_secret = json_incref(secret_json);
+    }
+    q->cred = t->last_cred;
     q->body = body;
     q->timeout_ms = timeout;
     char *reg = rp_oauth_form_escape(d->address);
