@@ -181,7 +181,7 @@ static void on_response(void *arg, const struct rp_httpc_response *response)
     enum rp_adm_verdict v = rp_adm_classify(response, q->send->delivery->address, rp_now_ms(), r);
     if (v == RP_ADM_REAUTH && !q->reauthed) {
         q->reauthed = 1;
-        rp_oauth_invalidate(q->cred, q->auth + strlen("Authorization: Bearer "));
+        rp_oauth_invalidate(q->cred, q->auth + strlen(RP_OAUTH_AUTH_PREFIX));
         rp_oauth_token(q->cred, on_token, q);
         return;
     }

@@ -478,7 +478,7 @@ static void on_response(void *arg, const struct rp_httpc_response *response)
         /* The token was refused (revoked, or expired early): refresh once and retry once. */
         q->reauthed = 1;
         q->t->active--; /* out of libcurl until the new token comes */
-        rp_oauth_invalidate(q->account->cred, q->auth + strlen("Authorization: Bearer "));
+        rp_oauth_invalidate(q->account->cred, q->auth + strlen(RP_OAUTH_AUTH_PREFIX));
         rp_debug("fcm", "msg=\"access token refused: refreshing\" id=%s",
                  q->send->delivery->message_id);
         rp_oauth_token(q->account->cred, on_token, q);
