@@ -70,12 +70,7 @@ static void token_endpoint(const struct psim_req *req, struct psim_answer *ans)
         return;
     }
     char tok[96];
-    unsigned char rnd[8];
-    char hex[17];
-    rp_random_bytes(rnd, sizeof(rnd));
-    rp_hex(rnd, sizeof(rnd), hex);
-    snprintf(tok, sizeof(tok), "Atc|sim-%llu-%s", ++g.token_seq, hex);
-    json_object_set_new(g.tokens, tok, json_integer(rp_now_ms() + g.token_ttl * 1000));
+    psim_token_issue(g.tokens, "Atc|sim-", ++g.token_seq, g.token_ttl, tok, sizeof(tok));
     g.tokens_issued++;
     psim_json(ans, 200,
               json_pack("{s:s, s:I, s:s, s:s}", "access_token", tok, "expires_in",
@@ -83,18 +78,10 @@ static void token_endpoint(const struct psim_req *req, struct psim_answer *ans)
                         "bearer"));
 }
 
-static int bearer_valid(const char *auth)
-{
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
-        return 0;
-    json_t *exp = json_object_get(g.tokens, auth + 7);
-    return exp && json_integer_value(exp) > rp_now_ms();
-}
-
 static void send_endpoint(const struct psim_req *req, const char *id, struct psim_answer *ans)
 {
     g.received++;
-    if (!bearer_valid(psim_header(req, "Authorization"))) {
+    if (!psim_bearer_valid(g.tokens, psim_header(req, "Authorization"))) {
         g.auth_failures++;
         reason(ans, 401, "AccessTokenExpired");
         return;

@@ -106,6 +106,25 @@ void psim_log_count(struct psim_log *log, int status)
                         json_integer(json_integer_value(json_object_get(log->by_status, st)) + 1));
 }
 
+void psim_token_issue(json_t *tokens, const char *prefix, unsigned long long seq, long long ttl_s,
+                      char *out, size_t size)
+{
+    unsigned char rnd[8];
+    char hex[2 * sizeof(rnd) + 1];
+    rp_random_bytes(rnd, sizeof(rnd));
+    rp_hex(rnd, sizeof(rnd), hex);
+    snprintf(out, size, "%s%llu-%s", prefix, seq, hex);
+    json_object_set_new(tokens, out, json_integer(rp_now_ms() + ttl_s * 1000));
+}
+
+int psim_bearer_valid(const json_t *tokens, const char *authorization)
+{
+    if (!authorization || strncmp(authorization, "Bearer ", 7) != 0)
+        return 0;
+    const json_t *exp = json_object_get(tokens, authorization + 7);
+    return exp && json_integer_value(exp) > rp_now_ms();
+}
+
 void psim_signals_block(void)
 {
     sigset_t sigs;

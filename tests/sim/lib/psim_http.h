@@ -62,6 +62,14 @@ void psim_log_messages(const struct psim_log *log, const struct psim_req *req,
 /* Counts an answer under its status in by_status. */
 void psim_log_count(struct psim_log *log, int status);
 
+/* Access tokens of a simulator's OAuth endpoint, kept in tokens (an object: token -> expiry in
+ * ms since the epoch; clearing it revokes them all). Issues "<prefix><seq>-<random hex>" into out,
+ * valid for ttl_s seconds. */
+void psim_token_issue(json_t *tokens, const char *prefix, unsigned long long seq, long long ttl_s,
+                      char *out, size_t size);
+/* 1 when authorization is "Bearer <t>" with t issued and not expired. */
+int psim_bearer_valid(const json_t *tokens, const char *authorization);
+
 /* Blocks SIGTERM/SIGINT in every thread to come (call first) and ignores SIGPIPE. */
 void psim_signals_block(void);
 /* Waits for SIGTERM or SIGINT. */
