@@ -1,7 +1,6 @@
 /* The OAuth access-token cache (see oauth.h). Refreshes are rare (one per credential per token
  * lifetime), so waiters are plain heap nodes; the hot path, a valid cached token, is a compare
  * and a callback. */
-#include "gateway/metrics.h"
 #include "oauth.h"
 
 #include <jansson.h>
@@ -12,6 +11,7 @@
 
 #include "../gateway/delivery.h"
 #include "../gateway/log.h"
+#include "../gateway/metrics.h"
 #include "../gateway/util.h"
 #include "httpc.h"
 
@@ -337,8 +337,8 @@ int rp_oauth_authorize(const char *token, enum rp_oauth_failure failure, const c
         OPENSSL_cleanse(*auth, strlen(*auth));
         free(*auth);
     }
-    size_t len = strlen(token) + 32;
+    size_t len = sizeof(RP_OAUTH_AUTH_PREFIX) + strlen(token);
     *auth = rp_malloc(len);
-    snprintf(*auth, len, "Authorization: Bearer %s", token);
+    snprintf(*auth, len, RP_OAUTH_AUTH_PREFIX "%s", token);
     return 1;
 }

@@ -69,6 +69,9 @@ enum rp_oauth_failure rp_oauth_parse_answer(long status, const char *body, size_
                                             char **token, long long *expires_in, char *message,
                                             size_t size);
 
+/* The header rp_oauth_authorize builds: the token follows this prefix. */
+#define RP_OAUTH_AUTH_PREFIX "Authorization: Bearer "
+
 /* What a send does with a token answer (rp_oauth_done_fn's arguments): with a token, *auth
  * (owned; the previous one is wiped and freed) becomes "Authorization: Bearer <token>" and 1 is
  * returned; without one, result is set (PERMANENT_FAILURE when the provider refused the

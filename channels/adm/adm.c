@@ -16,6 +16,7 @@
 #include "../channel.h"
 #include "../httpc.h"
 #include "../oauth.h"
+#include "../push_common.h"
 #include "../settings.h"
 #include "adm_payload.h"
 
@@ -65,6 +66,11 @@ struct adm_transport {
     struct rp_oauth *oauth;
     const char *base_url, *token_url; /* borrowed from the config */
     long timeout_ms;
+    /* The ClientId and ClientSecret strings of the last send (references, so the pointers cannot
+     * be reused) and their credential: a worker sends an app's messages with the same settings
+     * object, so most sends skip the digest of the credential. */
+    json_t *last_id, *last_secret;
+    struct rp_oauth_cred *last_cred;
 };
 
 struct adm_req {
@@ -127,11 +133,9 @@ static struct rp_oauth_cred *cred_get(struct adm_transport *t, const char *id, c
 
 static void *adm_transport_new(struct event_base *base, const struct rp_config *cfg)
 {
-    struct rp_httpc *http = rp_httpc_new(base, rp_config_str(cfg, "tls.ca_file"));
-    if (!http) {
-        rp_error("adm", "msg=\"cannot create the HTTP client: ADM deliveries fail here\"");
+    struct rp_httpc *http = rp_push_http_new(base, cfg, "adm", "ADM");
+    if (!http)
         return NULL;
-    }
     struct adm_transport *t = rp_calloc(1, sizeof(*t));
     t->http = http;
     t->timeout_ms = (long)rp_config_int(cfg, "adm.timeout_ms");
@@ -149,6 +153,8 @@ static void adm_transport_free(void *transport)
         return;
     rp_httpc_free(t->http);
     rp_oauth_free(t->oauth);
+    json_decref(t->last_id);
+    json_decref(t->last_secret);
     free(t);
 }
 
@@ -175,7 +181,7 @@ static void on_response(void *arg, const struct rp_httpc_response *response)
     enum rp_adm_verdict v = rp_adm_classify(response, q->send->delivery->address, rp_now_ms(), r);
     if (v == RP_ADM_REAUTH && !q->reauthed) {
         q->reauthed = 1;
-        rp_oauth_invalidate(q->cred, q->auth + strlen("Authorization: Bearer "));
+        rp_oauth_invalidate(q->cred, q->auth + strlen(RP_OAUTH_AUTH_PREFIX));
         rp_oauth_token(q->cred, on_token, q);
         return;
     }
@@ -211,25 +217,20 @@ static void on_token(void *arg, const char *token, enum rp_oauth_failure failure
         .done = on_response,
         .arg = q,
     };
-    int rc = rp_httpc_send(q->t->http, &req);
-    if (rc < 0) {
-        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "cannot start the request: %s",
-                               rp_rc_msg(rc));
+    if (!rp_push_post(q->t->http, &req, r))
         req_finish(q);
-    }
 }
 
 static void adm_send(void *transport, struct rp_send *send)
 {
     struct adm_transport *t = transport;
     const struct rp_delivery *d = send->delivery;
-    struct rp_delivery_result *r = &send->result;
-    const char *id = json_string_value(json_object_get(send->settings, "ClientId"));
-    const char *secret = json_string_value(json_object_get(send->settings, "ClientSecret"));
+    json_t *id_json = json_object_get(send->settings, "ClientId");
+    json_t *secret_json = json_object_get(send->settings, "ClientSecret");
+    const char *id = json_string_value(id_json), *secret = json_string_value(secret_json);
     if (!id || !*id || !secret || !*secret) {
-        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0,
-                               "the ADM channel has no ClientId and ClientSecret");
-        rp_send_complete(send);
+        rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 0,
+                     "the ADM channel has no ClientId and ClientSecret");
         return;
     }
     long timeout;
@@ -239,23 +240,24 @@ static void adm_send(void *transport, struct rp_send *send)
     rp_err_clear(&err);
     char *body = NULL;
     if (rp_adm_payload_build(d->content, &body, &err) < 0) {
-        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);
-        rp_send_complete(send);
+        rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);
         return;
     }
     struct adm_req *q = rp_calloc(1, sizeof(*q));
     q->t = t;
     q->send = send;
-    q->cred = cred_get(t, id, secret);
+    if (id_json != t->last_id || secret_json != t->last_secret) {
+        t->last_cred = cred_get(t, id, secret);
+        json_decref(t->last_id);
+        json_decref(t->last_secret);
+        t->last_id = json_incref(id_json);
+        t->last_secret = json_incref(secret_json);
+    }
+    q->cred = t->last_cred;
     q->body = body;
     q->timeout_ms = timeout;
     char *reg = rp_oauth_form_escape(d->address);
-    size_t blen = strlen(t->base_url);
-    while (blen && t->base_url[blen - 1] == '/')
-        blen--;
-    size_t len = blen + strlen(reg) + 64;
-    q->url = rp_malloc(len);
-    snprintf(q->url, len, "%.*s/messaging/registrations/%s/messages", (int)blen, t->base_url, reg);
+    q->url = rp_push_url(t->base_url, "/messaging/registrations/%s/messages", reg);
     free(reg);
     rp_oauth_token(q->cred, on_token, q);
 }

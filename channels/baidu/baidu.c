@@ -14,6 +14,7 @@
 #include "../../gateway/util.h"
 #include "../channel.h"
 #include "../httpc.h"
+#include "../push_common.h"
 #include "../settings.h"
 #include "baidu_payload.h"
 #include "baidu_sign.h"
@@ -80,21 +81,13 @@ struct baidu_transport {
 
 static void *baidu_transport_new(struct event_base *base, const struct rp_config *cfg)
 {
-    struct rp_httpc *http = rp_httpc_new(base, rp_config_str(cfg, "tls.ca_file"));
-    if (!http) {
-        rp_error("baidu", "msg=\"cannot create the HTTP client: BAIDU deliveries fail here\"");
+    struct rp_httpc *http = rp_push_http_new(base, cfg, "baidu", "BAIDU");
+    if (!http)
         return NULL;
-    }
     struct baidu_transport *t = rp_calloc(1, sizeof(*t));
     t->http = http;
     t->timeout_ms = (long)rp_config_int(cfg, "baidu.timeout_ms");
-    const char *base_url = rp_config_str(cfg, "baidu.url");
-    size_t blen = strlen(base_url);
-    while (blen && base_url[blen - 1] == '/')
-        blen--;
-    size_t len = blen + 64;
-    t->url = rp_malloc(len);
-    snprintf(t->url, len, "%.*s/rest/3.0/push/single_device", (int)blen, base_url);
+    t->url = rp_push_url(rp_config_str(cfg, "baidu.url"), "/rest/3.0/push/single_device");
     return t;
 }
 
@@ -144,13 +137,11 @@ static void baidu_send(void *transport, struct rp_send *send)
 {
     struct baidu_transport *t = transport;
     const struct rp_delivery *d = send->delivery;
-    struct rp_delivery_result *r = &send->result;
     const char *api_key = json_string_value(json_object_get(send->settings, "ApiKey"));
     const char *secret = json_string_value(json_object_get(send->settings, "SecretKey"));
     if (!api_key || !*api_key || !secret || !*secret) {
-        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0,
-                               "the BAIDU channel has no ApiKey and SecretKey");
-        rp_send_complete(send);
+        rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 0,
+                     "the BAIDU channel has no ApiKey and SecretKey");
         return;
     }
     long timeout;
@@ -163,8 +154,7 @@ static void baidu_send(void *transport, struct rp_send *send)
     char *msg = NULL;
     int msg_type = 1;
     if (rp_baidu_msg_build(d->content, device_type, &msg, &msg_type, &err) < 0) {
-        rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);
-        rp_send_complete(send);
+        rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);
         return;
     }
     char ts[24], dt[4], mt[4], exp[24] = "";
@@ -209,13 +199,10 @@ static void baidu_send(void *transport, struct rp_send *send)
         .done = on_response,
         .arg = send,
     };
-    int rc = rp_httpc_send(t->http, &req);
+    int started = rp_push_post(t->http, &req, &send->result);
     free(body);
-    if (rc < 0) {
-        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "cannot start the request: %s",
-                               rp_rc_msg(rc));
+    if (!started)
         rp_send_complete(send);
-    }
 }
 
 const struct rp_channel_ops rp_baidu_channel = {

@@ -27,6 +27,7 @@
 #include "../httpc.h"
 #include "../keys.h"
 #include "../oauth.h"
+#include "../push_common.h"
 #include "../settings.h"
 #include "fcm_jwt.h"
 #include "fcm_payload.h"
@@ -326,13 +327,7 @@ static struct fcm_account *account_new(struct fcm_transport *t, const char *text
     struct fcm_account *a = rp_calloc(1, sizeof(*a));
     a->hash = hash;
     a->service_json = rp_strdup(text);
-    size_t len = strlen(t->base_url) + strlen(project) + 64;
-    a->send_url = rp_malloc(len);
-    size_t blen = strlen(t->base_url);
-    while (blen && t->base_url[blen - 1] == '/')
-        blen--;
-    snprintf(a->send_url, len, "%.*s/v1/projects/%s/messages:send", (int)blen, t->base_url,
-             project);
+    a->send_url = rp_push_url(t->base_url, "/v1/projects/%s/messages:send", project);
     /* The cache key is a digest of the whole document: a new key or a new token_uri is a new
      * credential, and the key never sits in memory twice. */
     unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -361,11 +356,9 @@ static struct fcm_account *account_get(struct fcm_transport *t, const char *text
 
 static void *fcm_transport_new(struct event_base *base, const struct rp_config *cfg)
 {
-    struct rp_httpc *http = rp_httpc_new(base, rp_config_str(cfg, "tls.ca_file"));
-    if (!http) {
-        rp_error("fcm", "msg=\"cannot create the HTTP client: GCM deliveries fail here\"");
+    struct rp_httpc *http = rp_push_http_new(base, cfg, "fcm", "GCM");
+    if (!http)
         return NULL;
-    }
     struct fcm_transport *t = rp_calloc(1, sizeof(*t));
     t->http = http;
     t->timeout_ms = (long)rp_config_int(cfg, "fcm.timeout_ms");
@@ -437,10 +430,13 @@ static void req_start(struct fcm_req *q)
         .done = on_response,
         .arg = q,
     };
-    int rc = t->closing ? RP_EAGAIN : rp_httpc_send(t->http, &req);
-    if (rc < 0) {
+    if (t->closing) {
         rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "cannot start the request: %s",
-                               rp_rc_msg(rc));
+                               rp_rc_msg(RP_EAGAIN));
+        req_complete(q);
+        return;
+    }
+    if (!rp_push_post(t->http, &req, r)) {
         req_complete(q);
         return;
     }
@@ -482,7 +478,7 @@ static void on_response(void *arg, const struct rp_httpc_response *response)
         /* The token was refused (revoked, or expired early): refresh once and retry once. */
         q->reauthed = 1;
         q->t->active--; /* out of libcurl until the new token comes */
-        rp_oauth_invalidate(q->account->cred, q->auth + strlen("Authorization: Bearer "));
+        rp_oauth_invalidate(q->account->cred, q->auth + strlen(RP_OAUTH_AUTH_PREFIX));
         rp_debug("fcm", "msg=\"access token refused: refreshing\" id=%s",
                  q->send->delivery->message_id);
         rp_oauth_token(q->account->cred, on_token, q);
@@ -512,12 +508,6 @@ static void on_token(void *arg, const char *token, enum rp_oauth_failure failure
     t->waiting_tail = &q->next_waiting;
 }
 
-static void fail_now(struct rp_send *send, enum rp_delivery_status status, const char *message)
-{
-    rp_delivery_result_set(&send->result, status, 0, "%s", message);
-    rp_send_complete(send);
-}
-
 static void fcm_send(void *transport, struct rp_send *send)
 {
     struct fcm_transport *t = transport;
@@ -526,8 +516,8 @@ static void fcm_send(void *transport, struct rp_send *send)
     const char *service_json = json_string_value(sj);
     if (!service_json || !*service_json) {
         const char *key = json_string_value(json_object_get(send->settings, "ApiKey"));
-        fail_now(send, RP_DS_PERMANENT_FAILURE,
-                 key && *key ? FCM_LEGACY_MESSAGE : "the GCM channel has no ServiceJson");
+        rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 0, "%s",
+                     key && *key ? FCM_LEGACY_MESSAGE : "the GCM channel has no ServiceJson");
         return;
     }
     long timeout;
@@ -538,7 +528,7 @@ static void fcm_send(void *transport, struct rp_send *send)
         const char *why = NULL;
         a = account_get(t, service_json, &why);
         if (!a) {
-            fail_now(send, RP_DS_PERMANENT_FAILURE, why);
+            rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 0, "%s", why);
             return;
         }
         json_decref(t->last_json);
@@ -549,9 +539,7 @@ static void fcm_send(void *transport, struct rp_send *send)
     rp_err_clear(&err);
     char *body = NULL;
     if (rp_fcm_payload_build(d->content, d->address, &body, &err) < 0) {
-        rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field,
-                               err.msg);
-        rp_send_complete(send);
+        rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);
         return;
     }
     struct fcm_req *q = rp_calloc(1, sizeof(*q));

@@ -156,34 +156,13 @@ def test_wrong_client_secret_is_permanent():
 
 
 def main():
-    sim = push_sims.AdmSim().start()
-    redis = harness.Redis().start()
-    daemon = None
-    try:
-        daemon = harness.Repoint(redis.url, env={
-            **sim.env(), "REPOINT_DIRECT_DEADLINE_MS": "3000",
-            "REPOINT_QUEUE_RETRY_BASE_MS": "100"})
-        daemon.start()
-        app = daemon.aws("create-app", "--create-application-request",
-                         json.dumps({"Name": "adm"}))["ApplicationResponse"]["Id"]
-        state.update(sim=sim, redis=redis, daemon=daemon, app=app)
-        try:
-            harness.run_tests([
-                test_update_adm_channel, test_send_success_with_md5, test_wrong_md5_is_refused,
-                test_updated_token_rewrites_the_endpoint_address,
-                test_dead_registration_deactivates_endpoint, test_throttling_and_outages,
-                test_too_large_is_refused_before_sending, test_token_refresh_on_401,
-                test_wrong_client_secret_is_permanent,
-            ])
-        except SystemExit as e:
-            if e.code:
-                sys.stderr.write(daemon.logs()[-15000:])
-            raise
-    finally:
-        if daemon:
-            daemon.cleanup()
-        redis.cleanup()
-        sim.cleanup()
+    push_sims.run_channel_tests(push_sims.AdmSim, "adm", state, [
+        test_update_adm_channel, test_send_success_with_md5, test_wrong_md5_is_refused,
+        test_updated_token_rewrites_the_endpoint_address,
+        test_dead_registration_deactivates_endpoint, test_throttling_and_outages,
+        test_too_large_is_refused_before_sending, test_token_refresh_on_401,
+        test_wrong_client_secret_is_permanent,
+    ])
 
 
 if __name__ == "__main__":

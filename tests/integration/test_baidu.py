@@ -115,33 +115,12 @@ def test_wrong_secret_is_an_authentication_failure():
 
 
 def main():
-    sim = push_sims.BaiduSim().start()
-    redis = harness.Redis().start()
-    daemon = None
-    try:
-        daemon = harness.Repoint(redis.url, env={
-            **sim.env(), "REPOINT_DIRECT_DEADLINE_MS": "3000",
-            "REPOINT_QUEUE_RETRY_BASE_MS": "100"})
-        daemon.start()
-        app = daemon.aws("create-app", "--create-application-request",
-                         json.dumps({"Name": "baidu"}))["ApplicationResponse"]["Id"]
-        state.update(sim=sim, redis=redis, daemon=daemon, app=app)
-        try:
-            harness.run_tests([
-                test_update_baidu_channel, test_android_notification,
-                test_ios_endpoint_and_silent_push, test_unbound_channel_deactivates_endpoint,
-                test_internal_error_is_retried_and_quota_throttled,
-                test_wrong_secret_is_an_authentication_failure,
-            ])
-        except SystemExit as e:
-            if e.code:
-                sys.stderr.write(daemon.logs()[-15000:])
-            raise
-    finally:
-        if daemon:
-            daemon.cleanup()
-        redis.cleanup()
-        sim.cleanup()
+    push_sims.run_channel_tests(push_sims.BaiduSim, "baidu", state, [
+        test_update_baidu_channel, test_android_notification,
+        test_ios_endpoint_and_silent_push, test_unbound_channel_deactivates_endpoint,
+        test_internal_error_is_retried_and_quota_throttled,
+        test_wrong_secret_is_an_authentication_failure,
+    ])
 
 
 if __name__ == "__main__":

@@ -271,37 +271,16 @@ def test_http1_provider():
 
 
 def main():
-    sim = push_sims.FcmSim().start()
-    redis = harness.Redis().start()
-    daemon = None
-    try:
-        daemon = harness.Repoint(redis.url, env={
-            **sim.env(), "REPOINT_DIRECT_DEADLINE_MS": "3000",
-            "REPOINT_QUEUE_RETRY_BASE_MS": "100"})
-        daemon.start()
-        app = daemon.aws("create-app", "--create-application-request",
-                         json.dumps({"Name": "fcm"}))["ApplicationResponse"]["Id"]
-        state.update(sim=sim, redis=redis, daemon=daemon, app=app)
-        try:
-            harness.run_tests([
-                test_update_gcm_channel_with_service_json, test_send_success_over_http2,
-                test_one_token_serves_many_sends, test_more_sends_than_the_transport_keeps_in_flight,
-                test_silent_push_is_data_only,
-                test_unregistered_token_deactivates_endpoint, test_invalid_argument_is_permanent,
-                test_raw_content_sent_verbatim, test_quota_exceeded_honours_retry_after,
-                test_unavailable_and_internal_are_retried, test_token_refresh_on_401_and_on_expiry,
-                test_failing_token_endpoint_backs_off, test_rejected_credentials_are_permanent,
-                test_legacy_api_key_says_so, test_http1_provider,
-            ])
-        except SystemExit as e:
-            if e.code:
-                sys.stderr.write(daemon.logs()[-15000:])
-            raise
-    finally:
-        if daemon:
-            daemon.cleanup()
-        redis.cleanup()
-        sim.cleanup()
+    push_sims.run_channel_tests(push_sims.FcmSim, "fcm", state, [
+        test_update_gcm_channel_with_service_json, test_send_success_over_http2,
+        test_one_token_serves_many_sends, test_more_sends_than_the_transport_keeps_in_flight,
+        test_silent_push_is_data_only,
+        test_unregistered_token_deactivates_endpoint, test_invalid_argument_is_permanent,
+        test_raw_content_sent_verbatim, test_quota_exceeded_honours_retry_after,
+        test_unavailable_and_internal_are_retried, test_token_refresh_on_401_and_on_expiry,
+        test_failing_token_endpoint_backs_off, test_rejected_credentials_are_permanent,
+        test_legacy_api_key_says_so, test_http1_provider,
+    ])
 
 
 if __name__ == "__main__":

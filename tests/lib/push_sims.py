@@ -8,6 +8,7 @@ import re
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 import urllib.request
 
@@ -164,3 +165,31 @@ class BaiduSim(_Sim):
 
     def env(self):
         return {"REPOINT_BAIDU_URL": self.url, "REPOINT_TLS_CA_FILE": CA}
+
+
+def run_channel_tests(sim_class, app_name, state, tests):
+    """The frame of every push channel test: the simulator, Redis and a daemon pointed at the
+    simulator (short deadlines and retries), one app, then tests; state gets sim, redis, daemon
+    and app for them. The daemon's log tail is printed when a test fails."""
+    sim = sim_class().start()
+    redis = harness.Redis().start()
+    daemon = None
+    try:
+        daemon = harness.Repoint(redis.url, env={
+            **sim.env(), "REPOINT_DIRECT_DEADLINE_MS": "3000",
+            "REPOINT_QUEUE_RETRY_BASE_MS": "100"})
+        daemon.start()
+        app = daemon.aws("create-app", "--create-application-request",
+                         json.dumps({"Name": app_name}))["ApplicationResponse"]["Id"]
+        state.update(sim=sim, redis=redis, daemon=daemon, app=app)
+        try:
+            harness.run_tests(tests)
+        except SystemExit as e:
+            if e.code:
+                sys.stderr.write(daemon.logs()[-15000:])
+            raise
+    finally:
+        if daemon:
+            daemon.cleanup()
+        redis.cleanup()
+        sim.cleanup()

@@ -26,10 +26,9 @@ static struct {
     long throttle_next, throttle403_next, unavailable_next, token_fail_next;
     char retry_after[64];
     json_t *tokens;
-    unsigned long long token_seq, msg_seq;
+    unsigned long long token_seq;
     unsigned long received, accepted, token_requests, tokens_issued, auth_failures;
-    json_t *by_status;
-    json_t **ring;
+    struct psim_log log;
 } g;
 
 static void reason(struct psim_answer *ans, int status, const char *why)
@@ -71,12 +70,7 @@ static void token_endpoint(const struct psim_req *req, struct psim_answer *ans)
         return;
     }
     char tok[96];
-    unsigned char rnd[8];
-    char hex[17];
-    rp_random_bytes(rnd, sizeof(rnd));
-    rp_hex(rnd, sizeof(rnd), hex);
-    snprintf(tok, sizeof(tok), "Atc|sim-%llu-%s", ++g.token_seq, hex);
-    json_object_set_new(g.tokens, tok, json_integer(rp_now_ms() + g.token_ttl * 1000));
+    psim_token_issue(g.tokens, "Atc|sim-", ++g.token_seq, g.token_ttl, tok, sizeof(tok));
     g.tokens_issued++;
     psim_json(ans, 200,
               json_pack("{s:s, s:I, s:s, s:s}", "access_token", tok, "expires_in",
@@ -84,18 +78,10 @@ static void token_endpoint(const struct psim_req *req, struct psim_answer *ans)
                         "bearer"));
 }
 
-static int bearer_valid(const char *auth)
-{
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
-        return 0;
-    json_t *exp = json_object_get(g.tokens, auth + 7);
-    return exp && json_integer_value(exp) > rp_now_ms();
-}
-
 static void send_endpoint(const struct psim_req *req, const char *id, struct psim_answer *ans)
 {
     g.received++;
-    if (!bearer_valid(psim_header(req, "Authorization"))) {
+    if (!psim_bearer_valid(g.tokens, psim_header(req, "Authorization"))) {
         g.auth_failures++;
         reason(ans, 401, "AccessTokenExpired");
         return;
@@ -143,13 +129,10 @@ static void send_endpoint(const struct psim_req *req, const char *id, struct psi
         snprintf(ans->retry_after, sizeof(ans->retry_after), "%s", g.retry_after);
     } else {
         const char *canonical = json_string_value(json_object_get(g.rewrites, id));
-        g.msg_seq++;
+        unsigned long long seq = psim_log_next(&g.log);
         g.accepted++;
-        json_t *rec = json_pack("{s:I, s:s, s:O, s:s}", "seq", (json_int_t)g.msg_seq,
-                                "registration_id", id, "message", doc, "md5", want);
-        size_t slot = (size_t)(g.msg_seq % g.max_records);
-        json_decref(g.ring[slot]);
-        g.ring[slot] = rec;
+        psim_log_put(&g.log, json_pack("{s:I, s:s, s:O, s:s}", "seq", (json_int_t)seq,
+                                       "registration_id", id, "message", doc, "md5", want));
         psim_json(ans, 200, json_pack("{s:s}", "registrationID", canonical ? canonical : id));
     }
     json_decref(doc);
@@ -208,18 +191,10 @@ static void control(const struct psim_req *req, struct psim_answer *ans)
                             (json_int_t)g.received, "accepted", (json_int_t)g.accepted,
                             "token_requests", (json_int_t)g.token_requests, "tokens_issued",
                             (json_int_t)g.tokens_issued, "auth_failures",
-                            (json_int_t)g.auth_failures, "by_status", g.by_status, "last_seq",
-                            (json_int_t)g.msg_seq));
+                            (json_int_t)g.auth_failures, "by_status", g.log.by_status,
+                            "last_seq", (json_int_t)g.log.seq));
     } else if (strcmp(req->path, "/sim/messages") == 0) {
-        char since_s[32] = "0";
-        psim_query_arg(req, "since", since_s, sizeof(since_s));
-        unsigned long long since = strtoull(since_s, NULL, 10);
-        unsigned long long oldest = g.msg_seq >= g.max_records ? g.msg_seq - g.max_records + 1 : 1;
-        json_t *list = json_array();
-        for (unsigned long long s = since + 1 > oldest ? since + 1 : oldest; s <= g.msg_seq; s++)
-            json_array_append(list, g.ring[s % g.max_records]);
-        psim_json(ans, 200,
-                  json_pack("{s:o, s:I}", "messages", list, "last_seq", (json_int_t)g.msg_seq));
+        psim_log_messages(&g.log, req, ans);
     } else if (strcmp(req->path, "/sim/config") == 0 && strcmp(req->method, "POST") == 0) {
         json_t *doc = json_loadb(req->body, req->body_len, 0, NULL);
         const char *bad = config_apply_locked(doc);
@@ -234,7 +209,7 @@ static void control(const struct psim_req *req, struct psim_answer *ans)
     } else if (strcmp(req->path, "/sim/reset") == 0) {
         defaults_locked();
         json_object_clear(g.tokens);
-        json_object_clear(g.by_status);
+        json_object_clear(g.log.by_status);
         g.received = g.accepted = g.token_requests = g.tokens_issued = g.auth_failures = 0;
         psim_json(ans, 200, json_pack("{s:b}", "reset", 1));
     } else {
@@ -262,10 +237,7 @@ static void adm_sim_handle(const struct psim_req *req, struct psim_answer *ans)
     } else {
         reason(ans, 404, "NotFound");
     }
-    char st[8];
-    snprintf(st, sizeof(st), "%d", ans->status);
-    json_object_set_new(g.by_status, st,
-                        json_integer(json_integer_value(json_object_get(g.by_status, st)) + 1));
+    psim_log_count(&g.log, ans->status);
     pthread_mutex_unlock(&g.lock);
 }
 
@@ -312,23 +284,12 @@ int main(int argc, char **argv)
     g.dead = json_object();
     g.rewrites = json_object();
     g.tokens = json_object();
-    g.by_status = json_object();
-    g.ring = rp_calloc(g.max_records, sizeof(json_t *));
+    psim_log_init(&g.log, g.max_records);
     defaults_locked();
-    psim_signals_block();
-    int port = psim_http_start(g.port, g.tls_cert, g.tls_key, 2, adm_sim_handle);
-    if (port < 0)
-        return 1;
-    printf("adm_sim listening on %s://127.0.0.1:%d\n", g.tls_cert ? "https" : "http", port);
-    fflush(stdout);
-    psim_signals_wait();
-    psim_http_stop();
-    for (size_t i = 0; i < g.max_records; i++)
-        json_decref(g.ring[i]);
-    free(g.ring);
+    int status = psim_http_run("adm_sim", g.port, g.tls_cert, g.tls_key, 2, adm_sim_handle);
+    psim_log_free(&g.log);
     json_decref(g.dead);
     json_decref(g.rewrites);
     json_decref(g.tokens);
-    json_decref(g.by_status);
-    return 0;
+    return status;
 }

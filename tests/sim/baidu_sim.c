@@ -24,10 +24,9 @@ static struct {
     json_t *channel_errors; /* channel_id -> error code */
     long error_next, error_code, error_status;
     char retry_after[64];
-    unsigned long long request_seq, msg_seq;
+    unsigned long long request_seq;
     unsigned long received, accepted, bad_sign;
-    json_t *by_code;
-    json_t **ring;
+    struct psim_log log; /* by_status counts Baidu's answers by HTTP status */
 } g;
 
 static void baidu_error(struct psim_answer *ans, int status, long code, const char *msg)
@@ -110,16 +109,13 @@ static void push_single_device(const struct psim_req *req, struct psim_answer *a
         baidu_error(ans, (int)g.error_status, g.error_code, code_message(g.error_code));
         snprintf(ans->retry_after, sizeof(ans->retry_after), "%s", g.retry_after);
     } else {
-        g.msg_seq++;
+        unsigned long long seq = psim_log_next(&g.log);
         g.accepted++;
         char id[32];
-        snprintf(id, sizeof(id), "%llu", 7000000000000000000ULL + g.msg_seq);
-        json_t *rec = json_pack("{s:I, s:s, s:s, s:O, s:s, s:s?}", "seq", (json_int_t)g.msg_seq,
-                                "channel_id", channel, "device_type", dt, "msg", msg_doc,
-                                "msg_type", mt, "msg_expires", exp);
-        size_t slot = (size_t)(g.msg_seq % g.max_records);
-        json_decref(g.ring[slot]);
-        g.ring[slot] = rec;
+        snprintf(id, sizeof(id), "%llu", 7000000000000000000ULL + seq);
+        psim_log_put(&g.log, json_pack("{s:I, s:s, s:s, s:O, s:s, s:s?}", "seq", (json_int_t)seq,
+                                       "channel_id", channel, "device_type", dt, "msg", msg_doc,
+                                       "msg_type", mt, "msg_expires", exp));
         psim_json(ans, 200,
                   json_pack("{s:I, s:{s:s, s:I}}", "request_id", (json_int_t)++g.request_seq,
                             "response_params", "msg_id", id, "send_time", (json_int_t)now));
@@ -168,17 +164,9 @@ static void control(const struct psim_req *req, struct psim_answer *ans)
         psim_json(ans, 200,
                   json_pack("{s:I, s:I, s:I, s:O, s:I}", "received", (json_int_t)g.received,
                             "accepted", (json_int_t)g.accepted, "bad_sign", (json_int_t)g.bad_sign,
-                            "by_status", g.by_code, "last_seq", (json_int_t)g.msg_seq));
+                            "by_status", g.log.by_status, "last_seq", (json_int_t)g.log.seq));
     } else if (strcmp(req->path, "/sim/messages") == 0) {
-        char since_s[32] = "0";
-        psim_query_arg(req, "since", since_s, sizeof(since_s));
-        unsigned long long since = strtoull(since_s, NULL, 10);
-        unsigned long long oldest = g.msg_seq >= g.max_records ? g.msg_seq - g.max_records + 1 : 1;
-        json_t *list = json_array();
-        for (unsigned long long s = since + 1 > oldest ? since + 1 : oldest; s <= g.msg_seq; s++)
-            json_array_append(list, g.ring[s % g.max_records]);
-        psim_json(ans, 200,
-                  json_pack("{s:o, s:I}", "messages", list, "last_seq", (json_int_t)g.msg_seq));
+        psim_log_messages(&g.log, req, ans);
     } else if (strcmp(req->path, "/sim/config") == 0 && strcmp(req->method, "POST") == 0) {
         json_t *doc = json_loadb(req->body, req->body_len, 0, NULL);
         const char *bad = config_apply_locked(doc);
@@ -189,7 +177,7 @@ static void control(const struct psim_req *req, struct psim_answer *ans)
             psim_json(ans, 200, json_pack("{s:b}", "ok", 1));
     } else if (strcmp(req->path, "/sim/reset") == 0) {
         defaults_locked();
-        json_object_clear(g.by_code);
+        json_object_clear(g.log.by_status);
         g.received = g.accepted = g.bad_sign = 0;
         psim_json(ans, 200, json_pack("{s:b}", "reset", 1));
     } else {
@@ -209,10 +197,7 @@ static void baidu_sim_handle(const struct psim_req *req, struct psim_answer *ans
         push_single_device(req, ans);
     else
         baidu_error(ans, 404, 30601, "Method Not Allowed");
-    char st[8];
-    snprintf(st, sizeof(st), "%d", ans->status);
-    json_object_set_new(g.by_code, st,
-                        json_integer(json_integer_value(json_object_get(g.by_code, st)) + 1));
+    psim_log_count(&g.log, ans->status);
     pthread_mutex_unlock(&g.lock);
 }
 
@@ -254,21 +239,10 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&g.lock, NULL);
     g.channel_errors = json_object();
-    g.by_code = json_object();
-    g.ring = rp_calloc(g.max_records, sizeof(json_t *));
+    psim_log_init(&g.log, g.max_records);
     defaults_locked();
-    psim_signals_block();
-    int port = psim_http_start(g.port, g.tls_cert, g.tls_key, 2, baidu_sim_handle);
-    if (port < 0)
-        return 1;
-    printf("baidu_sim listening on %s://127.0.0.1:%d\n", g.tls_cert ? "https" : "http", port);
-    fflush(stdout);
-    psim_signals_wait();
-    psim_http_stop();
-    for (size_t i = 0; i < g.max_records; i++)
-        json_decref(g.ring[i]);
-    free(g.ring);
+    int status = psim_http_run("baidu_sim", g.port, g.tls_cert, g.tls_key, 2, baidu_sim_handle);
+    psim_log_free(&g.log);
     json_decref(g.channel_errors);
-    json_decref(g.by_code);
-    return 0;
+    return status;
 }

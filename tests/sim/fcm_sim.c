@@ -55,11 +55,10 @@ static struct {
     char retry_after[64];
     /* state */
     json_t *tokens; /* access token -> expiry (ms, wall clock) */
-    unsigned long long token_seq, msg_seq;
+    unsigned long long token_seq;
     unsigned long received, accepted, rejected, token_requests, tokens_issued, h1, h2;
     unsigned long auth_failures, h2_resets, h2_connections;
-    json_t *by_status;
-    json_t **ring; /* records, msg_seq % max_records */
+    struct psim_log log;
 } g;
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
@@ -210,12 +209,7 @@ static void token_endpoint(const struct psim_req *req, struct psim_answer *ans)
         return;
     }
     char tok[64];
-    unsigned char rnd[8];
-    char hex[17];
-    rp_random_bytes(rnd, sizeof(rnd));
-    rp_hex(rnd, sizeof(rnd), hex);
-    snprintf(tok, sizeof(tok), "ya29.sim-%llu-%s", ++g.token_seq, hex);
-    json_object_set_new(g.tokens, tok, json_integer(rp_now_ms() + g.token_ttl * 1000));
+    psim_token_issue(g.tokens, "ya29.sim-", ++g.token_seq, g.token_ttl, tok, sizeof(tok));
     g.tokens_issued++;
     psim_json(ans, 200,
               json_pack("{s:s, s:I, s:s}", "access_token", tok, "expires_in",
@@ -223,14 +217,6 @@ static void token_endpoint(const struct psim_req *req, struct psim_answer *ans)
 }
 
 /* ---- Send endpoint ------------------------------------------------------------------------- */
-
-static int bearer_valid(const char *auth)
-{
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
-        return 0;
-    json_t *exp = json_object_get(g.tokens, auth + 7);
-    return exp && json_integer_value(exp) > rp_now_ms();
-}
 
 static const char *data_problem(const json_t *data)
 {
@@ -294,17 +280,14 @@ static const char *message_problem(const json_t *msg)
 
 static void record_message(json_t *msg, int http2)
 {
-    json_t *rec = json_pack("{s:I, s:O, s:s}", "seq", (json_int_t)g.msg_seq, "message", msg,
-                            "protocol", http2 ? "h2" : "http/1.1");
-    size_t slot = (size_t)(g.msg_seq % g.opt.max_records);
-    json_decref(g.ring[slot]);
-    g.ring[slot] = rec;
+    psim_log_put(&g.log, json_pack("{s:I, s:O, s:s}", "seq", (json_int_t)g.log.seq, "message",
+                                   msg, "protocol", http2 ? "h2" : "http/1.1"));
 }
 
 static void send_endpoint(const struct psim_req *req, const char *project, struct psim_answer *ans)
 {
     g.received++;
-    if (!bearer_valid(psim_header(req, "Authorization"))) {
+    if (!psim_bearer_valid(g.tokens, psim_header(req, "Authorization"))) {
         g.auth_failures++;
         fcm_sim_error(ans, 401, "UNAUTHENTICATED",
                       "Request had invalid authentication credentials. Expected OAuth 2 access "
@@ -343,11 +326,11 @@ static void send_endpoint(const struct psim_req *req, const char *project, struc
         g.internal_next--;
         fcm_sim_error(ans, 500, "INTERNAL", "Internal error encountered.", "INTERNAL");
     } else {
-        g.msg_seq++;
+        psim_log_next(&g.log);
         g.accepted++;
         record_message(msg, req->http2);
         char name[256];
-        snprintf(name, sizeof(name), "projects/%s/messages/0:%llu%%sim", g.opt.project, g.msg_seq);
+        snprintf(name, sizeof(name), "projects/%s/messages/0:%llu%%sim", g.opt.project, g.log.seq);
         psim_json(ans, 200, json_pack("{s:s}", "name", name));
     }
     json_decref(doc);
@@ -426,20 +409,11 @@ static void control(const struct psim_req *req, struct psim_answer *ans)
                       (json_int_t)g.rejected, "token_requests", (json_int_t)g.token_requests,
                       "tokens_issued", (json_int_t)g.tokens_issued, "auth_failures",
                       (json_int_t)g.auth_failures, "http1_requests", (json_int_t)g.h1,
-                      "http2_requests", (json_int_t)g.h2, "by_status", g.by_status, "last_seq",
-                      (json_int_t)g.msg_seq, "http2_resets_received", (json_int_t)g.h2_resets,
+                      "http2_requests", (json_int_t)g.h2, "by_status", g.log.by_status, "last_seq",
+                      (json_int_t)g.log.seq, "http2_resets_received", (json_int_t)g.h2_resets,
                       "http2_connections", (json_int_t)g.h2_connections));
     } else if (strcmp(req->path, "/sim/messages") == 0) {
-        char since_s[32] = "0";
-        psim_query_arg(req, "since", since_s, sizeof(since_s));
-        unsigned long long since = strtoull(since_s, NULL, 10);
-        unsigned long long oldest =
-            g.msg_seq >= g.opt.max_records ? g.msg_seq - g.opt.max_records + 1 : 1;
-        json_t *list = json_array();
-        for (unsigned long long s = since + 1 > oldest ? since + 1 : oldest; s <= g.msg_seq; s++)
-            json_array_append(list, g.ring[s % g.opt.max_records]);
-        psim_json(ans, 200,
-                  json_pack("{s:o, s:I}", "messages", list, "last_seq", (json_int_t)g.msg_seq));
+        psim_log_messages(&g.log, req, ans);
     } else if (strcmp(req->path, "/sim/config") == 0) {
         if (strcmp(req->method, "POST") == 0) {
             json_t *doc = json_loadb(req->body, req->body_len, 0, NULL);
@@ -458,7 +432,7 @@ static void control(const struct psim_req *req, struct psim_answer *ans)
     } else if (strcmp(req->path, "/sim/reset") == 0) {
         defaults_locked();
         json_object_clear(g.tokens);
-        json_object_clear(g.by_status);
+        json_object_clear(g.log.by_status);
         g.received = g.accepted = g.rejected = g.token_requests = g.tokens_issued = 0;
         g.h1 = g.h2 = g.auth_failures = 0;
         psim_json(ans, 200, json_pack("{s:b}", "reset", 1));
@@ -495,10 +469,7 @@ static void fcm_sim_handle(const struct psim_req *req, struct psim_answer *ans)
     } else {
         fcm_sim_error(ans, 404, "NOT_FOUND", "Not found", NULL);
     }
-    char st[8];
-    snprintf(st, sizeof(st), "%d", ans->status);
-    json_object_set_new(g.by_status, st,
-                        json_integer(json_integer_value(json_object_get(g.by_status, st)) + 1));
+    psim_log_count(&g.log, ans->status);
     pthread_mutex_unlock(&g.lock);
 }
 
@@ -890,8 +861,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&g.lock, NULL);
     g.unregistered = json_object();
     g.tokens = json_object();
-    g.by_status = json_object();
-    g.ring = rp_calloc(g.opt.max_records, sizeof(json_t *));
+    psim_log_init(&g.log, g.opt.max_records);
     defaults_locked();
     psim_signals_block();
 
@@ -957,12 +927,9 @@ int main(int argc, char **argv)
         nghttp2_option_del(h2_options);
     }
     psim_http_stop();
-    for (size_t i = 0; i < g.opt.max_records; i++)
-        json_decref(g.ring[i]);
-    free(g.ring);
+    psim_log_free(&g.log);
     json_decref(g.unregistered);
     json_decref(g.tokens);
-    json_decref(g.by_status);
     EVP_PKEY_free(g.pub);
     return 0;
 }

@@ -57,6 +57,74 @@ void psim_json(struct psim_answer *ans, int status, void *doc)
     json_decref(doc);
 }
 
+void psim_log_init(struct psim_log *log, size_t cap)
+{
+    log->ring = rp_calloc(cap, sizeof(json_t *));
+    log->cap = cap;
+    log->seq = 0;
+    log->by_status = json_object();
+}
+
+void psim_log_free(struct psim_log *log)
+{
+    for (size_t i = 0; i < log->cap; i++)
+        json_decref(log->ring[i]);
+    free(log->ring);
+    json_decref(log->by_status);
+}
+
+unsigned long long psim_log_next(struct psim_log *log)
+{
+    return ++log->seq;
+}
+
+void psim_log_put(struct psim_log *log, json_t *rec)
+{
+    size_t slot = (size_t)(log->seq % log->cap);
+    json_decref(log->ring[slot]);
+    log->ring[slot] = rec;
+}
+
+void psim_log_messages(const struct psim_log *log, const struct psim_req *req,
+                       struct psim_answer *ans)
+{
+    char since_s[32] = "0";
+    psim_query_arg(req, "since", since_s, sizeof(since_s));
+    unsigned long long since = strtoull(since_s, NULL, 10);
+    unsigned long long oldest = log->seq >= log->cap ? log->seq - log->cap + 1 : 1;
+    json_t *list = json_array();
+    for (unsigned long long s = since + 1 > oldest ? since + 1 : oldest; s <= log->seq; s++)
+        json_array_append(list, log->ring[s % log->cap]);
+    psim_json(ans, 200, json_pack("{s:o, s:I}", "messages", list, "last_seq", (json_int_t)log->seq));
+}
+
+void psim_log_count(struct psim_log *log, int status)
+{
+    char st[16];
+    snprintf(st, sizeof(st), "%d", status);
+    json_object_set_new(log->by_status, st,
+                        json_integer(json_integer_value(json_object_get(log->by_status, st)) + 1));
+}
+
+void psim_token_issue(json_t *tokens, const char *prefix, unsigned long long seq, long long ttl_s,
+                      char *out, size_t size)
+{
+    unsigned char rnd[8];
+    char hex[2 * sizeof(rnd) + 1];
+    rp_random_bytes(rnd, sizeof(rnd));
+    rp_hex(rnd, sizeof(rnd), hex);
+    snprintf(out, size, "%s%llu-%s", prefix, seq, hex);
+    json_object_set_new(tokens, out, json_integer(rp_now_ms() + ttl_s * 1000));
+}
+
+int psim_bearer_valid(const json_t *tokens, const char *authorization)
+{
+    if (!authorization || strncmp(authorization, "Bearer ", 7) != 0)
+        return 0;
+    const json_t *exp = json_object_get(tokens, authorization + 7);
+    return exp && json_integer_value(exp) > rp_now_ms();
+}
+
 void psim_signals_block(void)
 {
     sigset_t sigs;
@@ -214,4 +282,18 @@ void psim_http_stop(void)
     free(cert_);
     free(key_);
     cert_ = key_ = NULL;
+}
+
+int psim_http_run(const char *name, int port, const char *cert_file, const char *key_file,
+                  unsigned threads, psim_handler_fn handler)
+{
+    psim_signals_block();
+    int bound = psim_http_start(port, cert_file, key_file, threads, handler);
+    if (bound < 0)
+        return 1;
+    printf("%s listening on %s://127.0.0.1:%d\n", name, cert_file ? "https" : "http", bound);
+    fflush(stdout);
+    psim_signals_wait();
+    psim_http_stop();
+    return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef RP_PSIM_HTTP_H
 #define RP_PSIM_HTTP_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #define PSIM_MAX_HEADERS 48
@@ -39,6 +40,36 @@ int psim_query_arg(const struct psim_req *req, const char *name, char *out, size
 /* Sets ans to status with a JSON body (consumes doc). */
 void psim_json(struct psim_answer *ans, int status, void *doc);
 
+/* What a simulator saw, for its /sim/ control API: the last cap messages it accepted, numbered
+ * from 1 (GET /sim/messages?since=N), and its answers counted by status (by_status). Not locked:
+ * simulators hold their own lock around every call. */
+struct psim_log {
+    json_t **ring; /* record of message n at n % cap */
+    size_t cap;
+    unsigned long long seq; /* the last number given */
+    json_t *by_status;
+};
+
+void psim_log_init(struct psim_log *log, size_t cap);
+void psim_log_free(struct psim_log *log);
+/* Numbers the next accepted message and returns its number. */
+unsigned long long psim_log_next(struct psim_log *log);
+/* Keeps rec (taken) as the record of the message psim_log_next numbered last. */
+void psim_log_put(struct psim_log *log, json_t *rec);
+/* Answers GET /sim/messages: the records after ?since= still kept, and last_seq. */
+void psim_log_messages(const struct psim_log *log, const struct psim_req *req,
+                       struct psim_answer *ans);
+/* Counts an answer under its status in by_status. */
+void psim_log_count(struct psim_log *log, int status);
+
+/* Access tokens of a simulator's OAuth endpoint, kept in tokens (an object: token -> expiry in
+ * ms since the epoch; clearing it revokes them all). Issues "<prefix><seq>-<random hex>" into out,
+ * valid for ttl_s seconds. */
+void psim_token_issue(json_t *tokens, const char *prefix, unsigned long long seq, long long ttl_s,
+                      char *out, size_t size);
+/* 1 when authorization is "Bearer <t>" with t issued and not expired. */
+int psim_bearer_valid(const json_t *tokens, const char *authorization);
+
 /* Blocks SIGTERM/SIGINT in every thread to come (call first) and ignores SIGPIPE. */
 void psim_signals_block(void);
 /* Waits for SIGTERM or SIGINT. */
@@ -49,5 +80,10 @@ void psim_signals_wait(void);
 int psim_http_start(int port, const char *cert_file, const char *key_file, unsigned threads,
                     psim_handler_fn handler);
 void psim_http_stop(void);
+/* A simulator's whole life on HTTP/1.1 alone: blocks the signals, serves handler as
+ * psim_http_start does, announces "<name> listening on <url>" on stdout, and returns on SIGTERM
+ * or SIGINT with the exit status (1 when the server could not start). */
+int psim_http_run(const char *name, int port, const char *cert_file, const char *key_file,
+                  unsigned threads, psim_handler_fn handler);
 
 #endif
