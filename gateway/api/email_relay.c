@@ -38,6 +38,10 @@ static int load_settings(struct rp_request *req, json_t **settings)
     return rc == 1 ? 1 : rc == 0 ? 0 : -1;
 }
 
+static struct rp_script set_sealed_script = {
+    .source = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+              "redis.call('HSET', KEYS[1], 'sealed', ARGV[1]) return 1"};
+
 static int store_settings(struct rp_request *req, json_t *settings)
 {
     const char *app = rp_request_app(req);
@@ -48,22 +52,21 @@ static int store_settings(struct rp_request *req, json_t *settings)
     char *sealed = rp_secrets_seal(&rp_ctx.secrets, aad, plain, strlen(plain));
     OPENSSL_cleanse(plain, strlen(plain));
     free(plain);
-    /* HSET only if the record still exists: a DeleteEmailChannel in between wins. */
-    redisReply *r = rp_store_command("EXISTS %s", key);
-    int exists = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    /* HSET only if the record still exists, in one step: a DeleteEmailChannel in between wins
+     * instead of being undone by a record holding nothing but the sealed settings. */
+    const char *args[] = {key, sealed};
+    redisReply *r = rp_store_eval(&set_sealed_script, 1, 2, args, NULL);
+    int ok = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER;
+    int exists = ok && r->integer == 1;
     if (r)
         freeReplyObject(r);
-    int ok = exists;
-    if (exists) {
-        r = rp_store_command("HSET %s sealed %s", key, sealed);
-        ok = rp_reply_ok(r);
-        if (r)
-            freeReplyObject(r);
-    }
     free(sealed);
     if (!ok)
         rp_respond_unavailable(req);
-    return ok ? 0 : -1;
+    else if (!exists)
+        rp_respond_error(req, 404, "NotFoundException",
+                         "The EMAIL channel was deleted meanwhile: UpdateEmailChannel first");
+    return exists ? 0 : -1;
 }
 
 /* The relay as answered: every stored member but the password, which is only flagged. */
