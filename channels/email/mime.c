@@ -39,6 +39,14 @@ void rp_mime_buf_cleanup(struct rp_mime_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
+void rp_mime_buf_reset(struct rp_mime_buf *b)
+{
+    b->len = 0;
+    b->overflow = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
 static void put(struct rp_mime_buf *b, const void *s, size_t n)
 {
     if (b->overflow || n == 0)

@@ -29,6 +29,8 @@ struct rp_mime_buf {
 
 void rp_mime_buf_init(struct rp_mime_buf *b, size_t max);
 void rp_mime_buf_cleanup(struct rp_mime_buf *b);
+/* Empties b but keeps its allocation, for a buffer reused by the next message. */
+void rp_mime_buf_reset(struct rp_mime_buf *b);
 
 struct rp_mime_header {
     const char *name;  /* printable ASCII without ':' (validated at the API) */

@@ -42,6 +42,11 @@
 
 /* Apps with their own relay whose TLS context and session count are kept at once. */
 #define RELAY_CACHE 32
+/* Finished jobs kept with their message buffers for the next sends, so a steady stream builds
+ * each message into memory already there; a buffer that grew past SPARE_BUFFER_MAX (a large
+ * RawEmail) is released rather than kept. */
+#define SPARE_JOBS       256
+#define SPARE_BUFFER_MAX ((size_t)256 * 1024)
 
 /* A relay in use: its settings, the TLS context built for its host, and the sessions open to
  * it. Shared by jobs (refs), guarded by the transport's lock. */
@@ -77,6 +82,8 @@ struct email_transport {
     struct job *pending, *pending_tail;
     struct job *done;
     int stopping;
+    struct job *spare; /* loop thread only: finished jobs for reuse */
+    int spare_count;
 
     pthread_t *threads;
     int thread_count;
@@ -531,13 +538,40 @@ static void *sender_main(void *arg)
 
 /* ---- The loop side --------------------------------------------------------------------------- */
 
+/* A cleared job, from the spares when there is one. Loop thread. */
+static struct job *job_new(struct email_transport *t)
+{
+    struct job *j = t->spare;
+    if (!j) {
+        j = rp_calloc(1, sizeof(*j));
+        rp_mime_buf_init(&j->message, RP_MIME_MAX);
+        return j;
+    }
+    t->spare = j->next;
+    t->spare_count--;
+    struct rp_mime_buf message = j->message;
+    memset(j, 0, sizeof(*j));
+    j->message = message;
+    rp_mime_buf_reset(&j->message);
+    return j;
+}
+
+/* Loop thread. j->relay may be NULL (no relay was found for it). */
 static void job_free(struct email_transport *t, struct job *j)
 {
-    pthread_mutex_lock(&t->lock);
-    relay_release(j->relay);
-    pthread_mutex_unlock(&t->lock);
-    rp_mime_buf_cleanup(&j->message);
+    if (j->relay) {
+        pthread_mutex_lock(&t->lock);
+        relay_release(j->relay);
+        pthread_mutex_unlock(&t->lock);
+    }
     free(j->envelope_from);
+    if (t->spare_count < SPARE_JOBS && j->message.cap <= SPARE_BUFFER_MAX) {
+        j->next = t->spare;
+        t->spare = j;
+        t->spare_count++;
+        return;
+    }
+    rp_mime_buf_cleanup(&j->message);
     free(j);
 }
 
@@ -633,6 +667,12 @@ void rp_email_transport_free(void *transport)
     event_free(t->done_event);
     close(t->pipe_fd[0]);
     close(t->pipe_fd[1]);
+    while (t->spare) {
+        struct job *j = t->spare;
+        t->spare = j->next;
+        rp_mime_buf_cleanup(&j->message);
+        free(j);
+    }
     for (int i = 0; i < RELAY_CACHE; i++)
         relay_free(t->cache[i]);
     relay_free(t->global);
@@ -738,9 +778,8 @@ void rp_email_send(void *transport, struct rp_send *send)
         return;
     struct rp_err err;
     rp_err_clear(&err);
-    struct job *j = rp_calloc(1, sizeof(*j));
+    struct job *j = job_new(t);
     j->send = send;
-    rp_mime_buf_init(&j->message, RP_MIME_MAX);
 
     const json_t *own = json_object_get(send->settings, RP_SMTP_RELAY_MEMBER);
     pthread_mutex_lock(&t->lock);
@@ -755,8 +794,7 @@ void rp_email_send(void *transport, struct rp_send *send)
         else
             rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0,
                                    "no SMTP relay is configured (smtp.url)");
-        rp_mime_buf_cleanup(&j->message);
-        free(j);
+        job_free(t, j);
         rp_send_complete(send);
         return;
     }
