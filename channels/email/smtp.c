@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdarg.h>
