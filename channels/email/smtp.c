@@ -51,7 +51,7 @@
  * it. Shared by jobs (refs), guarded by the transport's lock. */
 struct relay {
     struct rp_smtp_relay cfg;
-    char *key;    /* the relay document as stored (global: ""), to find it again; owned */
+    json_t *doc;  /* a copy of the app's relay document, to find it again (global: NULL) */
     SSL_CTX *tls; /* NULL with STARTTLS off */
     int refs;     /* jobs using it */
     int active;   /* sessions running now */
@@ -135,32 +135,33 @@ static SSL_CTX *tls_context(const struct rp_smtp_relay *r, const char *ca_file)
     return ctx;
 }
 
-/* Takes cfg. Returns NULL (logged) when no TLS context can be made. */
-static struct relay *relay_new(struct rp_smtp_relay *cfg, const char *key, const char *ca_file)
-{
-    struct relay *r = rp_calloc(1, sizeof(*r));
-    r->cfg = *cfg;
-    memset(cfg, 0, sizeof(*cfg));
-    r->key = rp_strdup(key);
-    if (r->cfg.starttls != RP_SMTP_STARTTLS_OFF && !(r->tls = tls_context(&r->cfg, ca_file))) {
-        rp_error("email", "msg=\"cannot create the TLS context for the SMTP relay\"");
-        rp_smtp_relay_cleanup(&r->cfg);
-        free(r->key);
-        free(r);
-        return NULL;
-    }
-    return r;
-}
-
 static void relay_free(struct relay *r)
 {
     if (!r)
         return;
     SSL_CTX_free(r->tls);
     rp_smtp_relay_cleanup(&r->cfg);
-    OPENSSL_cleanse(r->key, strlen(r->key));
-    free(r->key);
+    /* The copy holds the relay's password in clear, like the parsed cfg cleansed above. */
+    const char *password = json_string_value(json_object_get(r->doc, "password"));
+    if (password)
+        OPENSSL_cleanse((char *)password, strlen(password));
+    json_decref(r->doc);
     free(r);
+}
+
+/* Takes cfg. Returns NULL (logged) when no TLS context can be made. */
+static struct relay *relay_new(struct rp_smtp_relay *cfg, const json_t *doc, const char *ca_file)
+{
+    struct relay *r = rp_calloc(1, sizeof(*r));
+    r->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    r->doc = doc ? json_deep_copy(doc) : NULL;
+    if (r->cfg.starttls != RP_SMTP_STARTTLS_OFF && !(r->tls = tls_context(&r->cfg, ca_file))) {
+        rp_error("email", "msg=\"cannot create the TLS context for the SMTP relay\"");
+        relay_free(r);
+        return NULL;
+    }
+    return r;
 }
 
 /* An app's relay from its channel settings, from the cache when seen before. Called on the
@@ -168,15 +169,10 @@ static void relay_free(struct relay *r)
  * err set. */
 static struct relay *app_relay(struct email_transport *t, const json_t *doc, struct rp_err *err)
 {
-    char *key = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!key) {
-        rp_err_set(err, RP_EINVAL, "relay", "cannot be read");
-        return NULL;
-    }
     struct relay *found = NULL;
     int free_slot = -1;
     for (int i = 0; i < RELAY_CACHE && !found; i++) {
-        if (t->cache[i] && strcmp(t->cache[i]->key, key) == 0)
+        if (t->cache[i] && json_equal(t->cache[i]->doc, doc))
             found = t->cache[i];
         else if (free_slot < 0 && (!t->cache[i] || t->cache[i]->refs == 0))
             free_slot = i;
@@ -184,7 +180,7 @@ static struct relay *app_relay(struct email_transport *t, const json_t *doc, str
     if (!found) {
         struct rp_smtp_relay cfg;
         if (rp_smtp_relay_from_json(doc, t->cfg, &cfg, err) == 0) {
-            found = relay_new(&cfg, key, rp_config_str(t->cfg, "tls.ca_file"));
+            found = relay_new(&cfg, doc, rp_config_str(t->cfg, "tls.ca_file"));
             rp_smtp_relay_cleanup(&cfg);
             if (!found)
                 rp_err_set(err, RP_EINVAL, "relay", "has no usable TLS context");
@@ -198,8 +194,6 @@ static struct relay *app_relay(struct email_transport *t, const json_t *doc, str
             found->kept = 1;
         }
     }
-    OPENSSL_cleanse(key, strlen(key));
-    free(key);
     return found;
 }
 
@@ -616,7 +610,7 @@ void *rp_email_transport_new(struct event_base *base, const struct rp_config *cf
     struct rp_smtp_relay relay;
     int rc = rp_smtp_relay_from_config(cfg, &relay, &err);
     if (rc == 1)
-        t->global = relay_new(&relay, "", rp_config_str(cfg, "tls.ca_file"));
+        t->global = relay_new(&relay, NULL, rp_config_str(cfg, "tls.ca_file"));
     else if (rc < 0)
         rp_error("email", "msg=\"%s %s\"", err.field, err.msg);
     else
