@@ -109,10 +109,9 @@ static size_t utf8_prefix(const unsigned char *s, size_t len, size_t max)
 }
 
 /* A header value as UTF-8 "B" encoded-words, one per folded line. */
-static void put_encoded_words(struct rp_mime_buf *b, const char *value)
+static void put_encoded_words(struct rp_mime_buf *b, const char *value, size_t len)
 {
     const unsigned char *s = (const unsigned char *)value;
-    size_t len = strlen(value);
     bool first = true;
     do {
         size_t n = utf8_prefix(s, len, WORD_OCTETS);
@@ -135,7 +134,7 @@ static void put_text_value(struct rp_mime_buf *b, const char *value)
         strstr(value, "=?") == NULL)
         put(b, value, len);
     else
-        put_encoded_words(b, value);
+        put_encoded_words(b, value, len);
 }
 
 static bool is_atext_or_space(char c)
@@ -176,14 +175,14 @@ static int put_mailbox(struct rp_mime_buf *b, const char *mailbox, const char *f
     size_t start = 0;
     while (start < nlen && mailbox[start] == ' ')
         start++;
-    char *name = rp_strndup(mailbox + start, nlen - start);
-    size_t len = strlen(name);
+    const char *name = mailbox + start;
+    size_t len = nlen - start;
     if (len > 0) {
         bool ascii = is_ascii_text((const unsigned char *)name, len);
         bool atoms = ascii;
         for (size_t i = 0; atoms && i < len; i++)
             atoms = is_atext_or_space(name[i]);
-        if (ascii && strstr(name, "=?"))
+        if (ascii && memmem(name, len, "=?", 2))
             atoms = ascii = false;
         if (len > HEADER_PLAIN_MAX / 2)
             ascii = atoms = false;
@@ -198,13 +197,12 @@ static int put_mailbox(struct rp_mime_buf *b, const char *mailbox, const char *f
             }
             putc_(b, '"');
         } else {
-            put_encoded_words(b, name);
+            put_encoded_words(b, name, len);
         }
         puts_(b, "\r\n <");
     } else {
         putc_(b, '<');
     }
-    free(name);
     put(b, addr, alen);
     putc_(b, '>');
     return 0;
