@@ -730,8 +730,11 @@ static int build_message(struct job *j, const json_t *settings, struct rp_err *e
     const json_t *reply = json_object_get(c, "ReplyToAddresses");
     const json_t *headers = json_object_get(c, "Headers");
     size_t nreply = json_array_size(reply), nheaders = json_array_size(headers);
-    const char **reply_to = rp_calloc(nreply + 1, sizeof(char *));
-    struct rp_mime_header *hdrs = rp_calloc(nheaders + 1, sizeof(*hdrs));
+    /* The API allows 15 Headers; ReplyToAddresses are rarely more than a few. */
+    const char *reply_stack[16];
+    struct rp_mime_header hdrs_stack[16];
+    const char **reply_to = nreply <= 16 ? reply_stack : rp_calloc(nreply, sizeof(char *));
+    struct rp_mime_header *hdrs = nheaders <= 16 ? hdrs_stack : rp_calloc(nheaders, sizeof(*hdrs));
     for (size_t i = 0; i < nreply; i++)
         reply_to[i] = json_string_value(json_array_get(reply, i));
     for (size_t i = 0; i < nheaders; i++) {
@@ -757,8 +760,10 @@ static int build_message(struct job *j, const json_t *settings, struct rp_err *e
         .date_ms = now,
     };
     int rc = rp_mime_build(&m, &j->message, err);
-    free(reply_to);
-    free(hdrs);
+    if (reply_to != reply_stack)
+        free(reply_to);
+    if (hdrs != hdrs_stack)
+        free(hdrs);
     return rc;
 }
 
