@@ -62,9 +62,9 @@ struct job {
     struct rp_send *send;
     struct relay *relay;
     struct rp_mime_buf message;
-    char *envelope_from; /* owned */
-    size_t pos;          /* read position of the message callback */
-    smtp_message_t msg;  /* during the session, sender thread only */
+    char envelope_from[256]; /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with <> */
+    size_t pos;              /* read position of the message callback */
+    smtp_message_t msg;      /* during the session, sender thread only */
     smtp_recipient_t rcpt;
     char message_id[256];
     struct job *next;
@@ -557,7 +557,6 @@ static void job_free(struct email_transport *t, struct job *j)
         relay_release(j->relay);
         pthread_mutex_unlock(&t->lock);
     }
-    free(j->envelope_from);
     if (t->spare_count < SPARE_JOBS && j->message.cap <= SPARE_BUFFER_MAX) {
         j->next = t->spare;
         t->spare = j;
@@ -714,9 +713,13 @@ static int build_message(struct job *j, const json_t *settings, struct rp_err *e
                           "is required: give it in the message or the EMAIL channel");
     make_message_id(d, from, j->message_id, sizeof(j->message_id));
     const char *feedback = content_str(c, "FeedbackForwardingAddress");
-    size_t alen;
+    size_t alen = feedback ? strlen(feedback) : 0;
     const char *addr = feedback ? feedback : rp_mime_address_of(from, &alen);
-    j->envelope_from = feedback ? rp_strdup(feedback) : rp_strndup(addr, alen);
+    if (alen >= sizeof(j->envelope_from))
+        return rp_err_set(err, RP_EINVAL, feedback ? "FeedbackForwardingAddress" : "FromAddress",
+                          "is longer than an SMTP path allows");
+    memcpy(j->envelope_from, addr, alen);
+    j->envelope_from[alen] = '\0';
 
     const char *raw = content_str(c, "RawEmail");
     int64_t now = rp_now_ms();
