@@ -12,6 +12,12 @@
 
 int rp_channel_store_load(const char *app, const char *type, json_t **settings)
 {
+    int rc = rp_channel_store_open(app, type, settings);
+    return rc == RP_ECRYPTO ? 0 : rc;
+}
+
+int rp_channel_store_open(const char *app, const char *type, json_t **settings)
+{
     *settings = NULL;
     char key[RP_KEY_MAX];
     rp_key_channel(key, app, type);
@@ -34,12 +40,12 @@ int rp_channel_store_load(const char *app, const char *type, json_t **settings)
     if (rc) {
         rp_warn("channels", "the %s settings of app %s do not open with the current key", type,
                 app);
-        return 0;
+        return RP_ECRYPTO;
     }
     *settings = json_loadb(plain, len, 0, NULL);
     OPENSSL_cleanse(plain, len);
     free(plain);
-    return *settings ? 1 : 0;
+    return *settings ? 1 : RP_ECRYPTO;
 }
 
 int rp_channel_settings_enabled(const json_t *settings)

@@ -8,6 +8,9 @@
  * Returns 1 and *settings (new reference) when configured, 0 when the channel is not configured
  * (or its record does not open with the current key, logged), RP_ESTORE on store failure. */
 int rp_channel_store_load(const char *app, const char *type, json_t **settings);
+/* The same, telling the two "no settings" cases apart for an API that answers them
+ * differently: 0 when not configured, RP_ECRYPTO when the record does not open (logged). */
+int rp_channel_store_open(const char *app, const char *type, json_t **settings);
 
 /* 1 when settings (as loaded) leave the channel enabled: Enabled absent or true. */
 int rp_channel_settings_enabled(const json_t *settings);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,6 @@
 #define WORD_OCTETS 45
 /* Header values past this many octets are folded as encoded-words even when plain ASCII. */
 #define HEADER_PLAIN_MAX 900
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void rp_mime_buf_init(struct rp_mime_buf *b, size_t max)
 {
@@ -87,22 +85,15 @@ static bool is_ascii_text(const unsigned char *s, size_t len)
     return true;
 }
 
-/* Base64 of in[0..len) onto b without line breaks. */
+/* Base64 of in[0..len) onto b without line breaks; len is at most BASE64_CHUNK (an
+ * encoded-word's 45 octets or a body line's 57), so the text fits a stack buffer. */
+#define BASE64_CHUNK 57
+_Static_assert(WORD_OCTETS <= BASE64_CHUNK && ENCODED_LINE / 4 * 3 <= BASE64_CHUNK,
+               "put_base64's buffer holds every chunk it is given");
 static void put_base64(struct rp_mime_buf *b, const unsigned char *in, size_t len)
 {
-    char out[4];
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[0] = b64_alphabet[(v >> 18) & 63];
-        out[1] = b64_alphabet[(v >> 12) & 63];
-        out[2] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-        out[3] = i + 2 < len ? b64_alphabet[v & 63] : '=';
-        put(b, out, 4);
-    }
+    unsigned char out[BASE64_CHUNK / 3 * 4 + 1];
+    put(b, out, (size_t)EVP_EncodeBlock(out, in, (int)len));
 }
 
 /* Length of the longest prefix of s[0..len) that is at most max octets and does not split a
@@ -118,10 +109,9 @@ static size_t utf8_prefix(const unsigned char *s, size_t len, size_t max)
 }
 
 /* A header value as UTF-8 "B" encoded-words, one per folded line. */
-static void put_encoded_words(struct rp_mime_buf *b, const char *value)
+static void put_encoded_words(struct rp_mime_buf *b, const char *value, size_t len)
 {
     const unsigned char *s = (const unsigned char *)value;
-    size_t len = strlen(value);
     bool first = true;
     do {
         size_t n = utf8_prefix(s, len, WORD_OCTETS);
@@ -144,7 +134,7 @@ static void put_text_value(struct rp_mime_buf *b, const char *value)
         strstr(value, "=?") == NULL)
         put(b, value, len);
     else
-        put_encoded_words(b, value);
+        put_encoded_words(b, value, len);
 }
 
 static bool is_atext_or_space(char c)
@@ -185,14 +175,14 @@ static int put_mailbox(struct rp_mime_buf *b, const char *mailbox, const char *f
     size_t start = 0;
     while (start < nlen && mailbox[start] == ' ')
         start++;
-    char *name = rp_strndup(mailbox + start, nlen - start);
-    size_t len = strlen(name);
+    const char *name = mailbox + start;
+    size_t len = nlen - start;
     if (len > 0) {
         bool ascii = is_ascii_text((const unsigned char *)name, len);
         bool atoms = ascii;
         for (size_t i = 0; atoms && i < len; i++)
             atoms = is_atext_or_space(name[i]);
-        if (ascii && strstr(name, "=?"))
+        if (ascii && memmem(name, len, "=?", 2))
             atoms = ascii = false;
         if (len > HEADER_PLAIN_MAX / 2)
             ascii = atoms = false;
@@ -207,13 +197,12 @@ static int put_mailbox(struct rp_mime_buf *b, const char *mailbox, const char *f
             }
             putc_(b, '"');
         } else {
-            put_encoded_words(b, name);
+            put_encoded_words(b, name, len);
         }
         puts_(b, "\r\n <");
     } else {
         putc_(b, '<');
     }
-    free(name);
     put(b, addr, alen);
     putc_(b, '>');
     return 0;

@@ -29,7 +29,7 @@ struct rp_mime_buf {
 
 void rp_mime_buf_init(struct rp_mime_buf *b, size_t max);
 void rp_mime_buf_cleanup(struct rp_mime_buf *b);
-/* Keeps the allocation for reuse (one buffer per sender thread serves every message). */
+/* Empties b but keeps its allocation, for a buffer reused by the next message. */
 void rp_mime_buf_reset(struct rp_mime_buf *b);
 
 struct rp_mime_header {

@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -42,12 +41,17 @@
 
 /* Apps with their own relay whose TLS context and session count are kept at once. */
 #define RELAY_CACHE 32
+/* Finished jobs kept with their message buffers for the next sends, so a steady stream builds
+ * each message into memory already there; a buffer that grew past SPARE_BUFFER_MAX (a large
+ * RawEmail) is released rather than kept. */
+#define SPARE_JOBS       256
+#define SPARE_BUFFER_MAX ((size_t)256 * 1024)
 
 /* A relay in use: its settings, the TLS context built for its host, and the sessions open to
  * it. Shared by jobs (refs), guarded by the transport's lock. */
 struct relay {
     struct rp_smtp_relay cfg;
-    char *key;    /* the relay document as stored (global: ""), to find it again; owned */
+    json_t *doc;  /* a copy of the app's relay document, to find it again (global: NULL) */
     SSL_CTX *tls; /* NULL with STARTTLS off */
     int refs;     /* jobs using it */
     int active;   /* sessions running now */
@@ -58,9 +62,9 @@ struct job {
     struct rp_send *send;
     struct relay *relay;
     struct rp_mime_buf message;
-    char *envelope_from; /* owned */
-    size_t pos;          /* read position of the message callback */
-    smtp_message_t msg;  /* during the session, sender thread only */
+    char envelope_from[256]; /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with <> */
+    size_t pos;              /* read position of the message callback */
+    smtp_message_t msg;      /* during the session, sender thread only */
     smtp_recipient_t rcpt;
     char message_id[256];
     struct job *next;
@@ -77,6 +81,8 @@ struct email_transport {
     struct job *pending, *pending_tail;
     struct job *done;
     int stopping;
+    struct job *spare; /* loop thread only: finished jobs for reuse */
+    int spare_count;
 
     pthread_t *threads;
     int thread_count;
@@ -129,32 +135,33 @@ static SSL_CTX *tls_context(const struct rp_smtp_relay *r, const char *ca_file)
     return ctx;
 }
 
-/* Takes cfg. Returns NULL (logged) when no TLS context can be made. */
-static struct relay *relay_new(struct rp_smtp_relay *cfg, const char *key, const char *ca_file)
-{
-    struct relay *r = rp_calloc(1, sizeof(*r));
-    r->cfg = *cfg;
-    memset(cfg, 0, sizeof(*cfg));
-    r->key = rp_strdup(key);
-    if (r->cfg.starttls != RP_SMTP_STARTTLS_OFF && !(r->tls = tls_context(&r->cfg, ca_file))) {
-        rp_error("email", "msg=\"cannot create the TLS context for the SMTP relay\"");
-        rp_smtp_relay_cleanup(&r->cfg);
-        free(r->key);
-        free(r);
-        return NULL;
-    }
-    return r;
-}
-
 static void relay_free(struct relay *r)
 {
     if (!r)
         return;
     SSL_CTX_free(r->tls);
     rp_smtp_relay_cleanup(&r->cfg);
-    OPENSSL_cleanse(r->key, strlen(r->key));
-    free(r->key);
+    /* The copy holds the relay's password in clear, like the parsed cfg cleansed above. */
+    const char *password = json_string_value(json_object_get(r->doc, "password"));
+    if (password)
+        OPENSSL_cleanse((char *)password, strlen(password));
+    json_decref(r->doc);
     free(r);
+}
+
+/* Takes cfg. Returns NULL (logged) when no TLS context can be made. */
+static struct relay *relay_new(struct rp_smtp_relay *cfg, const json_t *doc, const char *ca_file)
+{
+    struct relay *r = rp_calloc(1, sizeof(*r));
+    r->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    r->doc = doc ? json_deep_copy(doc) : NULL;
+    if (r->cfg.starttls != RP_SMTP_STARTTLS_OFF && !(r->tls = tls_context(&r->cfg, ca_file))) {
+        rp_error("email", "msg=\"cannot create the TLS context for the SMTP relay\"");
+        relay_free(r);
+        return NULL;
+    }
+    return r;
 }
 
 /* An app's relay from its channel settings, from the cache when seen before. Called on the
@@ -162,15 +169,10 @@ static void relay_free(struct relay *r)
  * err set. */
 static struct relay *app_relay(struct email_transport *t, const json_t *doc, struct rp_err *err)
 {
-    char *key = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!key) {
-        rp_err_set(err, RP_EINVAL, "relay", "cannot be read");
-        return NULL;
-    }
     struct relay *found = NULL;
     int free_slot = -1;
     for (int i = 0; i < RELAY_CACHE && !found; i++) {
-        if (t->cache[i] && strcmp(t->cache[i]->key, key) == 0)
+        if (t->cache[i] && json_equal(t->cache[i]->doc, doc))
             found = t->cache[i];
         else if (free_slot < 0 && (!t->cache[i] || t->cache[i]->refs == 0))
             free_slot = i;
@@ -178,7 +180,7 @@ static struct relay *app_relay(struct email_transport *t, const json_t *doc, str
     if (!found) {
         struct rp_smtp_relay cfg;
         if (rp_smtp_relay_from_json(doc, t->cfg, &cfg, err) == 0) {
-            found = relay_new(&cfg, key, rp_config_str(t->cfg, "tls.ca_file"));
+            found = relay_new(&cfg, doc, rp_config_str(t->cfg, "tls.ca_file"));
             rp_smtp_relay_cleanup(&cfg);
             if (!found)
                 rp_err_set(err, RP_EINVAL, "relay", "has no usable TLS context");
@@ -192,8 +194,6 @@ static struct relay *app_relay(struct email_transport *t, const json_t *doc, str
             found->kept = 1;
         }
     }
-    OPENSSL_cleanse(key, strlen(key));
-    free(key);
     return found;
 }
 
@@ -531,13 +531,39 @@ static void *sender_main(void *arg)
 
 /* ---- The loop side --------------------------------------------------------------------------- */
 
+/* A cleared job, from the spares when there is one. Loop thread. */
+static struct job *job_new(struct email_transport *t)
+{
+    struct job *j = t->spare;
+    if (!j) {
+        j = rp_calloc(1, sizeof(*j));
+        rp_mime_buf_init(&j->message, RP_MIME_MAX);
+        return j;
+    }
+    t->spare = j->next;
+    t->spare_count--;
+    struct rp_mime_buf message = j->message;
+    memset(j, 0, sizeof(*j));
+    j->message = message;
+    rp_mime_buf_reset(&j->message);
+    return j;
+}
+
+/* Loop thread. j->relay may be NULL (no relay was found for it). */
 static void job_free(struct email_transport *t, struct job *j)
 {
-    pthread_mutex_lock(&t->lock);
-    relay_release(j->relay);
-    pthread_mutex_unlock(&t->lock);
+    if (j->relay) {
+        pthread_mutex_lock(&t->lock);
+        relay_release(j->relay);
+        pthread_mutex_unlock(&t->lock);
+    }
+    if (t->spare_count < SPARE_JOBS && j->message.cap <= SPARE_BUFFER_MAX) {
+        j->next = t->spare;
+        t->spare = j;
+        t->spare_count++;
+        return;
+    }
     rp_mime_buf_cleanup(&j->message);
-    free(j->envelope_from);
     free(j);
 }
 
@@ -583,7 +609,7 @@ void *rp_email_transport_new(struct event_base *base, const struct rp_config *cf
     struct rp_smtp_relay relay;
     int rc = rp_smtp_relay_from_config(cfg, &relay, &err);
     if (rc == 1)
-        t->global = relay_new(&relay, "", rp_config_str(cfg, "tls.ca_file"));
+        t->global = relay_new(&relay, NULL, rp_config_str(cfg, "tls.ca_file"));
     else if (rc < 0)
         rp_error("email", "msg=\"%s %s\"", err.field, err.msg);
     else
@@ -633,6 +659,12 @@ void rp_email_transport_free(void *transport)
     event_free(t->done_event);
     close(t->pipe_fd[0]);
     close(t->pipe_fd[1]);
+    while (t->spare) {
+        struct job *j = t->spare;
+        t->spare = j->next;
+        rp_mime_buf_cleanup(&j->message);
+        free(j);
+    }
     for (int i = 0; i < RELAY_CACHE; i++)
         relay_free(t->cache[i]);
     relay_free(t->global);
@@ -681,9 +713,13 @@ static int build_message(struct job *j, const json_t *settings, struct rp_err *e
                           "is required: give it in the message or the EMAIL channel");
     make_message_id(d, from, j->message_id, sizeof(j->message_id));
     const char *feedback = content_str(c, "FeedbackForwardingAddress");
-    size_t alen;
+    size_t alen = feedback ? strlen(feedback) : 0;
     const char *addr = feedback ? feedback : rp_mime_address_of(from, &alen);
-    j->envelope_from = feedback ? rp_strdup(feedback) : rp_strndup(addr, alen);
+    if (alen >= sizeof(j->envelope_from))
+        return rp_err_set(err, RP_EINVAL, feedback ? "FeedbackForwardingAddress" : "FromAddress",
+                          "is longer than an SMTP path allows");
+    memcpy(j->envelope_from, addr, alen);
+    j->envelope_from[alen] = '\0';
 
     const char *raw = content_str(c, "RawEmail");
     int64_t now = rp_now_ms();
@@ -697,8 +733,11 @@ static int build_message(struct job *j, const json_t *settings, struct rp_err *e
     const json_t *reply = json_object_get(c, "ReplyToAddresses");
     const json_t *headers = json_object_get(c, "Headers");
     size_t nreply = json_array_size(reply), nheaders = json_array_size(headers);
-    const char **reply_to = rp_calloc(nreply + 1, sizeof(char *));
-    struct rp_mime_header *hdrs = rp_calloc(nheaders + 1, sizeof(*hdrs));
+    /* The API allows 15 Headers; ReplyToAddresses are rarely more than a few. */
+    const char *reply_stack[16];
+    struct rp_mime_header hdrs_stack[16];
+    const char **reply_to = nreply <= 16 ? reply_stack : rp_calloc(nreply, sizeof(char *));
+    struct rp_mime_header *hdrs = nheaders <= 16 ? hdrs_stack : rp_calloc(nheaders, sizeof(*hdrs));
     for (size_t i = 0; i < nreply; i++)
         reply_to[i] = json_string_value(json_array_get(reply, i));
     for (size_t i = 0; i < nheaders; i++) {
@@ -724,8 +763,10 @@ static int build_message(struct job *j, const json_t *settings, struct rp_err *e
         .date_ms = now,
     };
     int rc = rp_mime_build(&m, &j->message, err);
-    free(reply_to);
-    free(hdrs);
+    if (reply_to != reply_stack)
+        free(reply_to);
+    if (hdrs != hdrs_stack)
+        free(hdrs);
     return rc;
 }
 
@@ -738,9 +779,8 @@ void rp_email_send(void *transport, struct rp_send *send)
         return;
     struct rp_err err;
     rp_err_clear(&err);
-    struct job *j = rp_calloc(1, sizeof(*j));
+    struct job *j = job_new(t);
     j->send = send;
-    rp_mime_buf_init(&j->message, RP_MIME_MAX);
 
     const json_t *own = json_object_get(send->settings, RP_SMTP_RELAY_MEMBER);
     pthread_mutex_lock(&t->lock);
@@ -755,8 +795,7 @@ void rp_email_send(void *transport, struct rp_send *send)
         else
             rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0,
                                    "no SMTP relay is configured (smtp.url)");
-        rp_mime_buf_cleanup(&j->message);
-        free(j);
+        job_free(t, j);
         rp_send_complete(send);
         return;
     }

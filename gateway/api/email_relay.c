@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../channels/email/smtp_relay.h"
+#include "../channel_store.h"
 #include "../http.h"
 #include "../keyspace.h"
 #include "../log.h"
@@ -24,42 +25,22 @@ static const char *const relay_members[] = {"url",       "starttls",    "usernam
  * 0 after answering 404 (no channel), -1 after answering an error. */
 static int load_settings(struct rp_request *req, json_t **settings)
 {
-    *settings = NULL;
-    const char *app = rp_request_app(req);
-    char key[RP_KEY_MAX];
-    rp_key_channel(key, app, "EMAIL");
-    redisReply *r = rp_store_command("HGET %s sealed", key);
-    if (!rp_reply_ok(r)) {
-        if (r)
-            freeReplyObject(r);
+    int rc = rp_channel_store_open(rp_request_app(req), "EMAIL", settings);
+    if (rc == RP_ESTORE)
         rp_respond_unavailable(req);
-        return -1;
-    }
-    if (r->type != REDIS_REPLY_STRING) {
-        freeReplyObject(r);
+    else if (rc == 0)
         rp_respond_error(req, 404, "NotFoundException",
                          "The EMAIL channel is not configured: UpdateEmailChannel first");
-        return 0;
-    }
-    char aad[128];
-    snprintf(aad, sizeof(aad), "%s/EMAIL", app);
-    char *plain = NULL;
-    size_t len = 0;
-    int rc = rp_secrets_open(&rp_ctx.secrets, aad, r->str, &plain, &len);
-    freeReplyObject(r);
-    if (rc == 0) {
-        *settings = json_loadb(plain, len, 0, NULL);
-        OPENSSL_cleanse(plain, len);
-        free(plain);
-    }
-    if (!*settings) {
+    else if (rc < 0)
         rp_respond_error(req, 409, "ConflictException",
                          "The EMAIL channel settings do not open with the current key: "
                          "UpdateEmailChannel again");
-        return -1;
-    }
-    return 1;
+    return rc == 1 ? 1 : rc == 0 ? 0 : -1;
 }
+
+static struct rp_script set_sealed_script = {
+    .source = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+              "redis.call('HSET', KEYS[1], 'sealed', ARGV[1]) return 1"};
 
 static int store_settings(struct rp_request *req, json_t *settings)
 {
@@ -71,22 +52,21 @@ static int store_settings(struct rp_request *req, json_t *settings)
     char *sealed = rp_secrets_seal(&rp_ctx.secrets, aad, plain, strlen(plain));
     OPENSSL_cleanse(plain, strlen(plain));
     free(plain);
-    /* HSET only if the record still exists: a DeleteEmailChannel in between wins. */
-    redisReply *r = rp_store_command("EXISTS %s", key);
-    int exists = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    /* HSET only if the record still exists, in one step: a DeleteEmailChannel in between wins
+     * instead of being undone by a record holding nothing but the sealed settings. */
+    const char *args[] = {key, sealed};
+    redisReply *r = rp_store_eval(&set_sealed_script, 1, 2, args, NULL);
+    int ok = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER;
+    int exists = ok && r->integer == 1;
     if (r)
         freeReplyObject(r);
-    int ok = exists;
-    if (exists) {
-        r = rp_store_command("HSET %s sealed %s", key, sealed);
-        ok = rp_reply_ok(r);
-        if (r)
-            freeReplyObject(r);
-    }
     free(sealed);
     if (!ok)
         rp_respond_unavailable(req);
-    return ok ? 0 : -1;
+    else if (!exists)
+        rp_respond_error(req, 404, "NotFoundException",
+                         "The EMAIL channel was deleted meanwhile: UpdateEmailChannel first");
+    return exists ? 0 : -1;
 }
 
 /* The relay as answered: every stored member but the password, which is only flagged. */
