@@ -18,10 +18,5 @@
 int rp_apns_jwt_sign(EVP_PKEY *key, const char *key_id, const char *team_id, int64_t iat_s,
                      char *out, size_t out_size);
 
-/* base64url without padding of len bytes; returns the characters written (out holds
- * 4*ceil(len/3)+1 bytes at least). Shared with the simulator's verification. */
-size_t rp_apns_b64url(const unsigned char *in, size_t len, char *out);
-/* Decodes base64url (padding optional) into out (capacity out_size); returns the length or -1. */
-long rp_apns_b64url_decode(const char *in, size_t len, unsigned char *out, size_t out_size);
 
 #endif

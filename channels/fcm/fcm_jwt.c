@@ -1,4 +1,5 @@
 /* RS256 service-account assertions for FCM (see fcm_jwt.h). */
+#include "../base64url.h"
 #include "fcm_jwt.h"
 
 #include <jansson.h>
@@ -12,31 +13,6 @@
 #define FCM_JWT_BACKDATE_S 10
 #define FCM_JWT_LIFETIME_S 3600
 
-size_t rp_fcm_base64url(const unsigned char *in, size_t len, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t n = 0, i = 0;
-    for (; i + 2 < len; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        out[n++] = tab[v >> 18];
-        out[n++] = tab[(v >> 12) & 63];
-        out[n++] = tab[(v >> 6) & 63];
-        out[n++] = tab[v & 63];
-    }
-    if (len - i == 1) {
-        unsigned v = (unsigned)in[i] << 16;
-        out[n++] = tab[v >> 18];
-        out[n++] = tab[(v >> 12) & 63];
-    } else if (len - i == 2) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-        out[n++] = tab[v >> 18];
-        out[n++] = tab[(v >> 12) & 63];
-        out[n++] = tab[(v >> 6) & 63];
-    }
-    out[n] = '\0';
-    return n;
-}
-
 /* Appends base64url(json) to out at *n; json is consumed. */
 static void append_part(char *out, size_t *n, json_t *json)
 {
@@ -44,7 +20,7 @@ static void append_part(char *out, size_t *n, json_t *json)
     json_decref(json);
     if (!text)
         abort();
-    *n += rp_fcm_base64url((const unsigned char *)text, strlen(text), out + *n);
+    *n += rp_base64url_encode((const unsigned char *)text, strlen(text), out + *n);
     free(text);
 }
 
@@ -85,7 +61,7 @@ char *rp_fcm_jwt_sign(EVP_PKEY *key, const char *kid, const char *client_email,
         return NULL;
     }
     out[n++] = '.';
-    n += rp_fcm_base64url(sig, sig_len, out + n);
+    n += rp_base64url_encode(sig, sig_len, out + n);
     free(sig);
     return out;
 }

@@ -15,8 +15,5 @@
 char *rp_fcm_jwt_sign(EVP_PKEY *key, const char *kid, const char *client_email,
                       const char *token_uri, long long now);
 
-/* base64url without padding of len bytes into out (at least 4 * ceil(len / 3) + 1 bytes);
- * returns the length written. */
-size_t rp_fcm_base64url(const unsigned char *in, size_t len, char *out);
 
 #endif

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "channels/apns/apns_jwt.h"
+#include "channels/base64url.h"
 #include "gateway/util.h"
 #include "h2_server.h"
 
@@ -275,7 +276,7 @@ static bool verify_es256(EVP_PKEY *pub, const char *signed_part, size_t signed_l
 static json_t *b64_json(const char *s, size_t len)
 {
     unsigned char buf[1024];
-    long n = rp_apns_b64url_decode(s, len, buf, sizeof(buf));
+    long n = rp_base64url_decode(s, len, buf, sizeof(buf));
     return n > 0 ? json_loadb((const char *)buf, (size_t)n, 0, NULL) : NULL;
 }
 
@@ -315,7 +316,7 @@ static const char *check_jwt_locked(struct conn_state *cs, const char *auth, con
     }
     if (!cs->verified_jwt || strcmp(cs->verified_jwt, jwt) != 0) {
         unsigned char raw[80];
-        if (rp_apns_b64url_decode(d2 + 1, strlen(d2 + 1), raw, sizeof(raw)) != 64 ||
+        if (rp_base64url_decode(d2 + 1, strlen(d2 + 1), raw, sizeof(raw)) != 64 ||
             !verify_es256(key->pub, jwt, (size_t)(d2 - jwt), raw)) {
             reason = "InvalidProviderToken";
             goto out;

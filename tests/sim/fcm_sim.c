@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "channels/base64url.h"
 #include "channels/fcm/fcm_payload.h"
 #include "channels/sms/sms_payload.h"
 #include "gateway/util.h"
@@ -75,46 +76,10 @@ static void fcm_sim_error(struct psim_answer *ans, int http, const char *status,
     psim_json(ans, http, json_pack("{s:o}", "error", err));
 }
 
-static int b64url_val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Decodes base64url without padding; returns the length or -1. out has len*3/4+1 bytes. */
-static long b64url_decode(const char *in, size_t len, unsigned char *out)
-{
-    size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_val((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)((acc >> bits) & 0xff);
-        }
-    }
-    out[n] = '\0';
-    return (long)n;
-}
-
 static json_t *b64url_json(const char *in, size_t len)
 {
     unsigned char *buf = rp_malloc(len + 4);
-    long n = b64url_decode(in, len, buf);
+    long n = rp_base64url_decode(in, len, buf, len + 4);
     json_t *doc = n < 0 ? NULL : json_loadb((const char *)buf, (size_t)n, 0, NULL);
     free(buf);
     return doc;
@@ -143,7 +108,7 @@ static const char *assertion_check(const char *jwt)
     }
     size_t slen = strlen(dot2 + 1);
     unsigned char *sig = rp_malloc(slen + 4);
-    long sn = b64url_decode(dot2 + 1, slen, sig);
+    long sn = rp_base64url_decode(dot2 + 1, slen, sig, sizeof(sig));
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int ok = sn > 0 && md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, g.pub) == 1 &&
              EVP_DigestVerify(md, sig, (size_t)sn, (const unsigned char *)jwt,

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "channels/apns/apns_jwt.h"
+#include "channels/base64url.h"
 #include "channels/apns/apns_payload.h"
 #include "channels/channel.h"
 #include "gateway/config.h"
@@ -356,13 +357,13 @@ static void test_jwt_verifies(void **state)
     char *dot1 = strchr(jwt, '.'), *dot2 = strrchr(jwt, '.');
     assert_true(dot1 && dot2 && dot1 != dot2);
     unsigned char buf[256];
-    long hl = rp_apns_b64url_decode(jwt, (size_t)(dot1 - jwt), buf, sizeof(buf));
+    long hl = rp_base64url_decode(jwt, (size_t)(dot1 - jwt), buf, sizeof(buf));
     assert_true(hl > 0);
     json_t *header = json_loadb((char *)buf, (size_t)hl, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(header, "alg")), "ES256");
     assert_string_equal(json_string_value(json_object_get(header, "kid")), "ABC123DEFG");
     json_decref(header);
-    long cl = rp_apns_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), buf, sizeof(buf));
+    long cl = rp_base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), buf, sizeof(buf));
     json_t *claims = json_loadb((char *)buf, (size_t)cl, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(claims, "iss")), "TEAM123456");
     assert_int_equal(json_integer_value(json_object_get(claims, "iat")), 1700000000);
@@ -370,7 +371,7 @@ static void test_jwt_verifies(void **state)
     json_decref(claims);
 
     unsigned char raw[80];
-    assert_int_equal(rp_apns_b64url_decode(dot2 + 1, strlen(dot2 + 1), raw, sizeof(raw)), 64);
+    assert_int_equal(rp_base64url_decode(dot2 + 1, strlen(dot2 + 1), raw, sizeof(raw)), 64);
     ECDSA_SIG *sig = ECDSA_SIG_new();
     ECDSA_SIG_set0(sig, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL));
     unsigned char *der = NULL;
@@ -399,13 +400,13 @@ static void test_jwt_verifies(void **state)
 static void test_b64url(void **state)
 {
     char out[16];
-    assert_int_equal(rp_apns_b64url((const unsigned char *)"\xfb\xff", 2, out), 3);
+    assert_int_equal(rp_base64url_encode((const unsigned char *)"\xfb\xff", 2, out), 3);
     assert_string_equal(out, "-_8");
     unsigned char back[4];
-    assert_int_equal(rp_apns_b64url_decode("-_8", 3, back, sizeof(back)), 2);
+    assert_int_equal(rp_base64url_decode("-_8", 3, back, sizeof(back)), 2);
     assert_memory_equal(back, "\xfb\xff", 2);
-    assert_int_equal(rp_apns_b64url_decode("a+b/", 4, back, sizeof(back)), -1);
-    assert_int_equal(rp_apns_b64url_decode("abcde", 5, back, sizeof(back)), -1);
+    assert_int_equal(rp_base64url_decode("a+b/", 4, back, sizeof(back)), -1);
+    assert_int_equal(rp_base64url_decode("abcde", 5, back, sizeof(back)), -1);
 }
 
 /* ---- The send path before any connection ------------------------------------------------- */

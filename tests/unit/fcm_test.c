@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "channels/base64url.h"
 #include "channels/fcm/fcm_jwt.h"
 #include "channels/fcm/fcm_payload.h"
 #include "channels/httpc.h"
@@ -89,11 +90,11 @@ static void test_jwt_rs256(void **state)
 static void test_base64url(void **state)
 {
     char out[16];
-    assert_int_equal(rp_fcm_base64url((const unsigned char *)"\xfb\xff", 2, out), 3);
+    assert_int_equal(rp_base64url_encode((const unsigned char *)"\xfb\xff", 2, out), 3);
     assert_string_equal(out, "-_8");
-    rp_fcm_base64url((const unsigned char *)"abc", 3, out);
+    rp_base64url_encode((const unsigned char *)"abc", 3, out);
     assert_string_equal(out, "YWJj");
-    rp_fcm_base64url((const unsigned char *)"a", 1, out);
+    rp_base64url_encode((const unsigned char *)"a", 1, out);
     assert_string_equal(out, "YQ");
 }
 
