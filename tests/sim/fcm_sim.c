@@ -108,7 +108,7 @@ static const char *assertion_check(const char *jwt)
     }
     size_t slen = strlen(dot2 + 1);
     unsigned char *sig = rp_malloc(slen + 4);
-    long sn = rp_base64url_decode(dot2 + 1, slen, sig, sizeof(sig));
+    long sn = rp_base64url_decode(dot2 + 1, slen, sig, slen + 4);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int ok = sn > 0 && md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, g.pub) == 1 &&
              EVP_DigestVerify(md, sig, (size_t)sn, (const unsigned char *)jwt,
