@@ -315,14 +315,7 @@ def test_send_limits():
 
 
 def events():
-    out = state["redis"].cli("--no-raw", "XRANGE", "rp:events", "-", "+")
-    found = []
-    for line in out.splitlines():
-        line = line.strip()
-        if '"{' in line:
-            text = line[line.index('"') + 1:line.rindex('"')]
-            found.append(json.loads(text.encode().decode("unicode_escape")))
-    return found
+    return state["redis"].events()
 
 
 def redis_dump():

@@ -18,16 +18,7 @@ state = {}
 
 
 def events():
-    """Every event on rp:events, parsed."""
-    out = state["redis"].cli("--no-raw", "XRANGE", "rp:events", "-", "+")
-    # redis-cli --no-raw quotes values; use the JSON field values.
-    found = []
-    for line in out.splitlines():
-        line = line.strip()
-        if '"{' in line:
-            text = line[line.index('"') + 1:line.rindex('"')]
-            found.append(json.loads(text.encode().decode("unicode_escape")))
-    return found
+    return state["redis"].events()
 
 
 def events_for(message_ids):

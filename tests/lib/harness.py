@@ -90,6 +90,17 @@ class Redis:
         return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
                               text=True, timeout=10).stdout
 
+    def events(self):
+        """Every delivery event on rp:events, parsed (redis-cli --no-raw quotes each field value;
+        the JSON one is the event)."""
+        found = []
+        for line in self.cli("--no-raw", "XRANGE", "rp:events", "-", "+").splitlines():
+            line = line.strip()
+            if '"{' in line:
+                text = line[line.index('"') + 1:line.rindex('"')]
+                found.append(json.loads(text.encode().decode("unicode_escape")))
+        return found
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
