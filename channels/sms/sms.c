@@ -207,7 +207,12 @@ static void sms_send(void *transport, struct rp_send *send)
         rp_send_complete(send);
         return;
     }
-    struct rp_sms_message m = {.to = d->address, .body = body};
+    struct rp_sms_message m = {
+        .to = d->address,
+        .body = body,
+        .entity_id = json_string_value(json_object_get(d->content, "EntityId")),
+        .template_id = json_string_value(json_object_get(d->content, "TemplateId")),
+    };
     rp_sms_sender_select(d->content, send->settings, t->service_sid, &m.sender);
     if (m.sender.kind == RP_SMS_SENDER_NONE) {
         rp_delivery_result_set(r, RP_DS_PERMANENT_FAILURE, 0,

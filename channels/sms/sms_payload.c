@@ -244,6 +244,8 @@ char *rp_sms_form_build(const struct rp_sms_message *m)
         {service ? "MessagingServiceSid" : "From", (char *)m->sender.value},
         {"Body", (char *)(m->body ? m->body : "")},
         {"StatusCallback", (char *)callback},
+        {"EntityId", (char *)m->entity_id},
+        {"TemplateId", (char *)m->template_id},
     };
     return rp_sms_form_encode(params, sizeof(params) / sizeof(params[0]));
 }

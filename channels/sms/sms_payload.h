@@ -59,10 +59,15 @@ struct rp_sms_message {
     const char *body;
     struct rp_sms_sender sender;
     const char *status_callback; /* NULL or "" for none */
+    /* India DLT registration (SendMessages' and SendOTPMessage's EntityId and TemplateId), or
+     * NULL: sent as EntityId and TemplateId, which providers without DLT ignore. */
+    const char *entity_id;
+    const char *template_id;
 };
 
 /* Returns the form body of a Messages create request (new, caller frees): To, From or
- * MessagingServiceSid, Body, StatusCallback when given, each percent-encoded (UTF-8 bytes;
+ * MessagingServiceSid, Body, StatusCallback, EntityId and TemplateId when given, each
+ * percent-encoded (UTF-8 bytes;
  * everything but RFC 3986 unreserved characters, so '+' is %2B and a space %20). */
 char *rp_sms_form_build(const struct rp_sms_message *m);
 /* Returns "{base_url}/2010-04-01/Accounts/{account_sid}/Messages.json" (new, caller frees);

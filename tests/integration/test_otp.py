@@ -103,6 +103,9 @@ def test_boto3_language_length_and_sender_id():
     code, msg = last_code(dest, before, length=8)
     assert msg["body"] == f"【アクメ】認証コードは{code}です。有効期限は30分です。このコードを他の人に教えないでください。", msg
     assert msg["from"] == "AcmeCo", msg
+    # The DLT registration reaches the provider with the message.
+    assert msg["entity_id"] == "1101234567890123456", msg
+    assert msg["template_id"] == "1107161234567890123", msg
     assert verify(app, dest, code) is True
     # Another destination or reference never matches the code.
     before = seq()

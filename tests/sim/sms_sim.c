@@ -44,7 +44,7 @@ struct record {
     uint64_t seq;
     int64_t time_ms;
     char sid[40];
-    const char *to, *from, *service, *body, *callback;
+    const char *to, *from, *service, *body, *callback, *entity_id, *template_id;
 };
 
 /* The state of one HTTP request, from its first call to its completion. */
@@ -377,17 +377,20 @@ static void *callback_main(void *arg)
 
 /* ---- Records -------------------------------------------------------------------------------- */
 
-static struct record *record_new(const char *to, const char *from, const char *service,
-                                 const char *body, const char *callback)
+/* parts: To, From, MessagingServiceSid, Body, StatusCallback, EntityId, TemplateId (NULL when
+ * absent). */
+#define RECORD_PARTS 7
+static struct record *record_new(const char *const parts[RECORD_PARTS])
 {
-    const char *parts[] = {to, from, service, body, callback};
     size_t size = sizeof(struct record);
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < RECORD_PARTS; i++)
         size += parts[i] ? strlen(parts[i]) + 1 : 0;
     struct record *rec = rp_calloc(1, size);
     char *p = (char *)(rec + 1);
-    const char **slots[] = {&rec->to, &rec->from, &rec->service, &rec->body, &rec->callback};
-    for (size_t i = 0; i < 5; i++) {
+    const char **slots[RECORD_PARTS] = {&rec->to,       &rec->from,      &rec->service,
+                                        &rec->body,     &rec->callback,  &rec->entity_id,
+                                        &rec->template_id};
+    for (size_t i = 0; i < RECORD_PARTS; i++) {
         if (!parts[i])
             continue;
         size_t n = strlen(parts[i]) + 1;
@@ -413,6 +416,10 @@ static json_t *record_json(const struct record *rec)
     json_object_set_new(o, "from", rec->from ? json_string(rec->from) : json_null());
     if (rec->service)
         json_object_set_new(o, "messaging_service_sid", json_string(rec->service));
+    if (rec->entity_id)
+        json_object_set_new(o, "entity_id", json_string(rec->entity_id));
+    if (rec->template_id)
+        json_object_set_new(o, "template_id", json_string(rec->template_id));
     if (rec->callback)
         json_object_set_new(o, "status_callback", json_string(rec->callback));
     return o;
@@ -588,13 +595,15 @@ static long handle_message_locked(struct MHD_Connection *conn, struct req *r, co
         return g.latency_ms;
     }
     if (validate_form(r, &f) == 0) {
-        const char *service = rp_sms_form_get(&f, "MessagingServiceSid");
-        const char *from = rp_sms_form_get(&f, "From");
-        const char *callback = rp_sms_form_get(&f, "StatusCallback");
-        struct record *rec =
-            record_new(rp_sms_form_get(&f, "To"), from && *from ? from : NULL,
-                       service && *service ? service : NULL, rp_sms_form_get(&f, "Body"),
-                       callback && *callback ? callback : NULL);
+        static const char *const names[RECORD_PARTS] = {
+            "To", "From", "MessagingServiceSid", "Body", "StatusCallback", "EntityId", "TemplateId"};
+        const char *parts[RECORD_PARTS];
+        for (size_t i = 0; i < RECORD_PARTS; i++) {
+            parts[i] = rp_sms_form_get(&f, names[i]);
+            if (i != 0 && i != 3 && parts[i] && !*parts[i])
+                parts[i] = NULL; /* an empty optional field is no field */
+        }
+        struct record *rec = record_new(parts);
         set_json(r, 201, accepted_json(rec));
         if (g.opt.callbacks && rec->callback) {
             queue_callback(rec);

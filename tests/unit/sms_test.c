@@ -60,6 +60,14 @@ static void test_form_build_service_without_callback(void **state)
     assert_string_equal(form, "To=%2B447700900123&MessagingServiceSid=MG0123456789abcdef"
                               "&Body=code%3A%20123456");
     free(form);
+    /* India DLT registration travels with the message when given. */
+    m.entity_id = "1101234567890123456";
+    m.template_id = "1107161234567890123";
+    form = rp_sms_form_build(&m);
+    assert_string_equal(form, "To=%2B447700900123&MessagingServiceSid=MG0123456789abcdef"
+                              "&Body=code%3A%20123456&EntityId=1101234567890123456"
+                              "&TemplateId=1107161234567890123");
+    free(form);
 }
 
 static void test_messages_url(void **state)
