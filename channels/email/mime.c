@@ -157,6 +157,18 @@ const char *rp_mime_address_of(const char *s, size_t *len)
 
 /* "Name <addr>" with the display name as a phrase (RFC 5322 3.2.5): plain atoms, a quoted
  * string, or encoded-words when it is not ASCII. */
+static const char *trim_spaces(const char *s, size_t n, size_t *out_len)
+{
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    while (n > 0 && *s == ' ') {
+        s++;
+        n--;
+    }
+    *out_len = n;
+    return s;
+}
+
 static int put_mailbox(struct rp_mime_buf *b, const char *mailbox, const char *field,
                        struct rp_err *err)
 {
@@ -169,14 +181,9 @@ static int put_mailbox(struct rp_mime_buf *b, const char *mailbox, const char *f
         put(b, addr, alen);
         return 0;
     }
-    size_t nlen = (size_t)(addr - 1 - mailbox);
-    while (nlen > 0 && mailbox[nlen - 1] == ' ')
-        nlen--;
-    size_t start = 0;
-    while (start < nlen && mailbox[start] == ' ')
-        start++;
-    const char *name = mailbox + start;
-    size_t len = nlen - start;
+    /* The display name: what precedes "<", without the spaces around it. */
+    size_t len;
+    const char *name = trim_spaces(mailbox, (size_t)(addr - 1 - mailbox), &len);
     if (len > 0) {
         bool ascii = is_ascii_text((const unsigned char *)name, len);
         bool atoms = ascii;
