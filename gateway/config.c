@@ -28,6 +28,7 @@ static const struct rp_config_key config_keys[] = {
     KEY_STR("auth.region", ""),
     KEY_INT("auth.max_skew_seconds", "900", 1, 86400),
     KEY_STR("secrets.key_file", "var/secrets.key"),
+    KEY_STR("secrets.previous_key_files", ""),
     KEY_ENUM("log.level", "info", "debug|info|warn|error"),
     KEY_ENUM("log.format", "text", "text|json"),
     KEY_INT("http.max_body_bytes", "1048576", 1024, 1073741824),

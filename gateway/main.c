@@ -3,6 +3,7 @@
  *                                         the API and the delivery workers, or either alone
  *   repoint check-config [--config FILE]  print the effective configuration, secrets masked
  *   repoint init [--config FILE]          create the access key and secrets key files if missing
+ *   repoint rotate-secrets [--config FILE] re-seal stored channel secrets with the current key
  * Exit status 2 for a bad configuration, 1 for other start-up failures. */
 #include "admission.h"
 #include "config.h"
@@ -17,6 +18,7 @@
 #include "queue.h"
 #include "rc.h"
 #include "secrets.h"
+#include "secrets_rotate.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -40,6 +42,7 @@ static void usage(FILE *out)
     fputs("usage: repoint serve [--config FILE] [--roles api,workers] [--channels TYPE,...]\n"
           "       repoint check-config [--config FILE]\n"
           "       repoint init [--config FILE]\n"
+          "       repoint rotate-secrets [--config FILE]\n"
           "       repoint version\n",
           out);
 }
@@ -97,6 +100,45 @@ static int cmd_init(const struct rp_config *cfg)
         fprintf(stderr, "repoint: created secrets key in %s\n", key);
     }
     return 0;
+}
+
+/* The current key and the previous ones, which still open what they sealed. */
+static int load_secrets(const struct rp_config *cfg, struct rp_secrets *secrets,
+                        struct rp_err *err)
+{
+    return rp_secrets_load(secrets, rp_config_str(cfg, "secrets.key_file"), err) ||
+           rp_secrets_load_previous(secrets, rp_config_str(cfg, "secrets.previous_key_files"),
+                                    err);
+}
+
+static int configure_store(const struct rp_config *cfg, struct rp_store_conf *store,
+                           struct rp_err *err)
+{
+    if (rp_store_parse_url(rp_config_str(cfg, "redis.url"), store, err))
+        return -1;
+    store->timeout_ms = (int)rp_config_int(cfg, "redis.timeout_ms");
+    rp_store_configure(store);
+    return 0;
+}
+
+static int cmd_rotate_secrets(const struct rp_config *cfg)
+{
+    struct rp_err err;
+    rp_err_clear(&err);
+    struct rp_store_conf store;
+    if (configure_store(cfg, &store, &err) || load_secrets(cfg, &rp_ctx.secrets, &err))
+        return config_fail(&err);
+    struct rp_rotation_counts n;
+    int rc = rp_secrets_rotate(&rp_ctx.secrets, &n, stderr);
+    printf("re-sealed %ld, already current %ld, changed meanwhile %ld, unreadable %ld\n",
+           n.resealed, n.current, n.raced, n.unreadable);
+    rp_store_thread_close();
+    OPENSSL_cleanse(&rp_ctx.secrets, sizeof(rp_ctx.secrets));
+    if (rc) {
+        fprintf(stderr, "repoint: Redis failed midway; run rotate-secrets again to finish\n");
+        return 1;
+    }
+    return n.unreadable ? 1 : 0;
 }
 
 struct serve_options {
@@ -167,10 +209,8 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     rp_ctx.auth_off = strcmp(rp_config_str(cfg, "auth.mode"), "off") == 0;
 
     struct rp_store_conf store;
-    if (rp_store_parse_url(rp_config_str(cfg, "redis.url"), &store, &err))
+    if (configure_store(cfg, &store, &err))
         return config_fail(&err);
-    store.timeout_ms = (int)rp_config_int(cfg, "redis.timeout_ms");
-    rp_store_configure(&store);
 
     if (rp_ctx.auth_off)
         rp_warn("auth", "auth.mode is off: every request is accepted without a signature; "
@@ -178,7 +218,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     else if (rp_credentials_load(&rp_ctx.credentials, rp_config_str(cfg, "auth.credentials_file"),
                                  &err))
         return config_fail(&err);
-    if (rp_secrets_load(&rp_ctx.secrets, rp_config_str(cfg, "secrets.key_file"), &err))
+    if (load_secrets(cfg, &rp_ctx.secrets, &err))
         return config_fail(&err);
     /* Read before any thread starts, so a missing file is a plain configuration error. */
     const char *cert_path = rp_config_str(cfg, "listen.tls_cert");
@@ -263,7 +303,8 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     }
     if (opt->api)
         rp_info("main", "repoint listening on %s://%s:%d (redis %s, auth %s, %d worker unit(s))",
-                cert_path[0] ? "https" : "http", host, port, store.unix_path[0] ? store.unix_path : store.host,
+                cert_path[0] ? "https" : "http", host, port,
+                store.unix_path[0] ? store.unix_path : store.host,
                 rp_ctx.auth_off ? "off" : "sigv4", workers);
     else
         rp_info("main", "repoint workers running (redis %s, %d unit(s), probes on %s:%d)",
@@ -339,6 +380,8 @@ int main(int argc, char **argv)
         rc = 0;
     } else if (strcmp(cmd, "init") == 0) {
         rc = cmd_init(&cfg);
+    } else if (strcmp(cmd, "rotate-secrets") == 0) {
+        rc = cmd_rotate_secrets(&cfg);
     } else if (strcmp(cmd, "serve") == 0) {
         rc = cmd_serve(&cfg, &opt);
     } else {

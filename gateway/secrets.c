@@ -18,21 +18,14 @@
 #define TAG_LEN 16
 #define PREFIX "rp1."
 
-void rp_secrets_init_key(struct rp_secrets *s, const unsigned char key[32])
-{
-    memcpy(s->key, key, 32);
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(key, 32, digest);
-    rp_hex(digest, 4, s->key_id);
-}
-
-int rp_secrets_load(struct rp_secrets *s, const char *path, struct rp_err *err)
+/* Reads one key file into key[32]; field names the configuration key for errors. */
+static int read_key_file(const char *path, const char *field, unsigned char key[32],
+                         struct rp_err *err)
 {
     size_t len;
     char *text = rp_read_file(path, 4096, &len);
     if (!text)
-        return rp_err_set(err, RP_EIO, "secrets.key_file", "cannot read %s: %s", path,
-                          strerror(errno));
+        return rp_err_set(err, RP_EIO, field, "cannot read %s: %s", path, strerror(errno));
     struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & 077))
         rp_warn("secrets", "%s is readable by group or others; chmod 600 it", path);
@@ -45,7 +38,6 @@ int rp_secrets_load(struct rp_secrets *s, const char *path, struct rp_err *err)
     char *rest = p + hex_len;
     while (isspace((unsigned char)*rest))
         rest++;
-    unsigned char key[32];
     int ok = hex_len == 64 && *rest == '\0';
     if (ok) {
         p[64] = '\0';
@@ -54,11 +46,92 @@ int rp_secrets_load(struct rp_secrets *s, const char *path, struct rp_err *err)
     OPENSSL_cleanse(text, len);
     free(text);
     if (!ok)
-        return rp_err_set(err, RP_EINVAL, "secrets.key_file",
+        return rp_err_set(err, RP_EINVAL, field,
                           "%s must hold exactly 64 hex characters (a 32-byte key)", path);
-    rp_secrets_init_key(s, key);
-    OPENSSL_cleanse(key, sizeof(key));
     return 0;
+}
+
+static void key_id_of(const unsigned char key[32], char id[9])
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(key, 32, digest);
+    rp_hex(digest, 4, id);
+}
+
+void rp_secrets_init_key(struct rp_secrets *s, const unsigned char key[32])
+{
+    memset(s, 0, sizeof(*s));
+    memcpy(s->key, key, 32);
+    key_id_of(key, s->key_id);
+}
+
+int rp_secrets_load(struct rp_secrets *s, const char *path, struct rp_err *err)
+{
+    unsigned char key[32];
+    int rc = read_key_file(path, "secrets.key_file", key, err);
+    if (rc == 0)
+        rp_secrets_init_key(s, key);
+    OPENSSL_cleanse(key, sizeof(key));
+    return rc;
+}
+
+int rp_secrets_load_previous(struct rp_secrets *s, const char *paths, struct rp_err *err)
+{
+    const char *field = "secrets.previous_key_files";
+    char path[1024];
+    for (const char *p = paths; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *next = p[n] ? p + n + 1 : p + n;
+        while (n > 0 && isspace((unsigned char)*p)) {
+            p++;
+            n--;
+        }
+        while (n > 0 && isspace((unsigned char)p[n - 1]))
+            n--;
+        if (n == 0) {
+            p = next;
+            continue;
+        }
+        if (n >= sizeof(path))
+            return rp_err_set(err, RP_EINVAL, field, "a path is longer than %zu bytes",
+                              sizeof(path) - 1);
+        if (s->previous_count == RP_SECRETS_PREVIOUS_MAX)
+            return rp_err_set(err, RP_EINVAL, field, "at most %d previous keys",
+                              RP_SECRETS_PREVIOUS_MAX);
+        memcpy(path, p, n);
+        path[n] = '\0';
+        struct rp_secret_key *k = &s->previous[s->previous_count];
+        int rc = read_key_file(path, field, k->key, err);
+        if (rc)
+            return rc;
+        key_id_of(k->key, k->key_id);
+        if (strcmp(k->key_id, s->key_id) == 0) {
+            OPENSSL_cleanse(k->key, sizeof(k->key));
+            return rp_err_set(err, RP_EINVAL, field,
+                              "%s holds the current key (secrets.key_file)", path);
+        }
+        s->previous_count++;
+        p = next;
+    }
+    return 0;
+}
+
+int rp_secrets_is_current(const struct rp_secrets *s, const char *sealed)
+{
+    size_t plen = strlen(PREFIX);
+    return strncmp(sealed, PREFIX, plen) == 0 && strncmp(sealed + plen, s->key_id, 8) == 0 &&
+           sealed[plen + 8] == '.';
+}
+
+/* The key whose id the sealed value names, or NULL when this process does not hold it. */
+static const unsigned char *key_for(const struct rp_secrets *s, const char *id)
+{
+    if (strncmp(id, s->key_id, 8) == 0)
+        return s->key;
+    for (int i = 0; i < s->previous_count; i++)
+        if (strncmp(id, s->previous[i].key_id, 8) == 0)
+            return s->previous[i].key;
+    return NULL;
 }
 
 int rp_secrets_create_key_file(const char *path, struct rp_err *err)
@@ -112,7 +185,8 @@ int rp_secrets_open(const struct rp_secrets *s, const char *aad, const char *sea
     size_t plen = strlen(PREFIX);
     if (strncmp(sealed, PREFIX, plen) != 0 || strlen(sealed) < plen + 9 || sealed[plen + 8] != '.')
         return RP_EINVAL;
-    if (strncmp(sealed + plen, s->key_id, 8) != 0)
+    const unsigned char *key = key_for(s, sealed + plen);
+    if (!key)
         return RP_ECRYPTO;
     const char *b64 = sealed + plen + 9;
     size_t b64_len = strlen(b64);
@@ -137,7 +211,7 @@ int rp_secrets_open(const struct rp_secrets *s, const char *aad, const char *sea
     char *pt = rp_malloc(ct_len + 1);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int outl = 0, finl = 0;
-    int ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, s->key, raw) == 1 &&
+    int ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw) == 1 &&
              EVP_DecryptUpdate(ctx, NULL, &outl, (const unsigned char *)aad, (int)strlen(aad)) ==
                  1 &&
              EVP_DecryptUpdate(ctx, (unsigned char *)pt, &outl, raw + NONCE_LEN, (int)ct_len) ==

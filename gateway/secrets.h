@@ -10,14 +10,27 @@
 
 #include "err.h"
 
-struct rp_secrets {
+/* Keys that sealed values before a rotation: they still open them, never seal. */
+#define RP_SECRETS_PREVIOUS_MAX 4
+
+struct rp_secret_key {
     unsigned char key[32];
     char key_id[9];
+};
+
+struct rp_secrets {
+    unsigned char key[32]; /* the current key: seals, and opens what it sealed */
+    char key_id[9];
+    struct rp_secret_key previous[RP_SECRETS_PREVIOUS_MAX];
+    int previous_count;
 };
 
 /* Reads a file holding the key as 64 hex characters (surrounding whitespace allowed).
  * Returns 0, or RP_EINVAL / RP_EIO with err saying what is wrong with the file. */
 int rp_secrets_load(struct rp_secrets *s, const char *path, struct rp_err *err);
+/* Adds the keys of a comma-separated list of key files (`secrets.previous_key_files`) as
+ * previous keys. Returns 0, or RP_EINVAL / RP_EIO naming the file. */
+int rp_secrets_load_previous(struct rp_secrets *s, const char *paths, struct rp_err *err);
 /* Uses a raw 32-byte key (tests). */
 void rp_secrets_init_key(struct rp_secrets *s, const unsigned char key[32]);
 /* Writes a new random key to path with mode 0600; fails if the file exists. */
@@ -26,7 +39,9 @@ int rp_secrets_create_key_file(const char *path, struct rp_err *err);
 /* Seals plaintext; returns a new NUL-terminated string owned by the caller (free()). */
 char *rp_secrets_seal(const struct rp_secrets *s, const char *aad, const void *plaintext,
                       size_t len);
-/* Opens a sealed string. On success returns 0 and a new buffer (NUL-terminated for
+/* True when sealed was made with the current key (nothing for a rotation to do). */
+int rp_secrets_is_current(const struct rp_secrets *s, const char *sealed);
+/* Opens a sealed string with whichever key, current or previous, its key id names. On success returns 0 and a new buffer (NUL-terminated for
  * convenience, owned by the caller) in *out with its length in *out_len. Returns RP_ECRYPTO for
  * a wrong key, wrong aad, or tampered data, RP_EINVAL for a malformed string. */
 int rp_secrets_open(const struct rp_secrets *s, const char *aad, const char *sealed, char **out,

@@ -97,6 +97,54 @@ static void key_file(void **state)
     unlink(path);
 }
 
+/* A rotated-out key named in secrets.previous_key_files opens what it sealed and seals
+ * nothing; the current key seals. */
+static void previous_keys_open_old_values(void **state)
+{
+    char old_path[] = "/tmp/rp-secrets-old-XXXXXX", new_path[] = "/tmp/rp-secrets-new-XXXXXX";
+    close(mkstemp(old_path));
+    close(mkstemp(new_path));
+    unlink(old_path);
+    unlink(new_path);
+    struct rp_err err;
+    assert_int_equal(rp_secrets_create_key_file(old_path, &err), 0);
+    assert_int_equal(rp_secrets_create_key_file(new_path, &err), 0);
+    struct rp_secrets old_only, rotated;
+    assert_int_equal(rp_secrets_load(&old_only, old_path, &err), 0);
+    char *old_sealed = rp_secrets_seal(&old_only, "app1/ADM", "client-secret", 13);
+
+    assert_int_equal(rp_secrets_load(&rotated, new_path, &err), 0);
+    char *out = NULL;
+    assert_int_equal(rp_secrets_open(&rotated, "app1/ADM", old_sealed, &out, NULL), RP_ECRYPTO);
+    char list[128];
+    snprintf(list, sizeof(list), " , %s ,", old_path);
+    assert_int_equal(rp_secrets_load_previous(&rotated, list, &err), 0);
+    assert_int_equal(rotated.previous_count, 1);
+    size_t len = 0;
+    assert_int_equal(rp_secrets_open(&rotated, "app1/ADM", old_sealed, &out, &len), 0);
+    assert_int_equal(len, 13);
+    assert_string_equal(out, "client-secret");
+    free(out);
+    assert_false(rp_secrets_is_current(&rotated, old_sealed));
+    assert_true(rp_secrets_is_current(&old_only, old_sealed));
+    char *new_sealed = rp_secrets_seal(&rotated, "app1/ADM", "client-secret", 13);
+    assert_true(rp_secrets_is_current(&rotated, new_sealed));
+    /* The binding to app and channel holds for previous keys too. */
+    assert_int_equal(rp_secrets_open(&rotated, "app2/ADM", old_sealed, &out, NULL), RP_ECRYPTO);
+
+    /* The current key listed again as a previous one is a configuration mistake. */
+    struct rp_secrets again;
+    assert_int_equal(rp_secrets_load(&again, new_path, &err), 0);
+    assert_int_equal(rp_secrets_load_previous(&again, new_path, &err), RP_EINVAL);
+    assert_non_null(strstr(err.msg, "current key"));
+    assert_int_equal(rp_secrets_load_previous(&again, "/nonexistent/key", &err), RP_EIO);
+    assert_string_equal(err.field, "secrets.previous_key_files");
+    free(old_sealed);
+    free(new_sealed);
+    unlink(old_path);
+    unlink(new_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +152,7 @@ int main(void)
         cmocka_unit_test(bound_to_location_and_key),
         cmocka_unit_test(tampering_detected),
         cmocka_unit_test(key_file),
+        cmocka_unit_test(previous_keys_open_old_values),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
