@@ -90,11 +90,23 @@ def test_every_key_documented_in_example_config():
     assert rc == 0, err
 
 
+def test_readme_reference_matches_example_config():
+    """The README's configuration reference is generated from config/repoint.conf and current."""
+    script = os.path.join(harness.SOURCE_DIR, "deploy", "config-reference.py")
+    p = subprocess.run([sys.executable, script, "--check"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    with open(os.path.join(harness.SOURCE_DIR, "README.md")) as f:
+        readme = f.read()
+    for key in ("`redis.url`", "`secrets.previous_key_files`", "`admission.max_waiting_direct`"):
+        assert key in readme, key
+
+
 def main():
     harness.run_tests([
         test_unknown_key_names_file_and_line, test_bad_value_names_the_problem,
         test_unreadable_file, test_bad_environment_value, test_missing_credentials_and_key_files,
         test_env_overrides_file_and_secrets_masked, test_every_key_documented_in_example_config,
+        test_readme_reference_matches_example_config,
     ])
 
 
