@@ -21,6 +21,7 @@ static const struct rp_config_key config_keys[] = {
     KEY_STR("listen.tls_cert", ""),
     KEY_STR("listen.tls_key", ""),
     KEY_BOOL("listen.allow_plain_http", "no"),
+    {.name = "metrics.listen", .type = RP_CFG_HOSTPORT, .default_value = ""},
     KEY_STR("redis.url", "redis://127.0.0.1:6379/0"),
     KEY_INT("redis.timeout_ms", "1000", 10, 60000),
     KEY_ENUM("auth.mode", "sigv4", "sigv4|off"),
@@ -211,6 +212,8 @@ static int check_value(const struct rp_config_key *key, const char *value, struc
     case RP_CFG_HOSTPORT: {
         char host[256];
         int port;
+        if (!*value && !*key->default_value)
+            return 0; /* an optional listener, off */
         if (rp_config_split_hostport(value, host, sizeof(host), &port))
             return rp_err_set(err, RP_EINVAL, NULL, "%s: '%s' is not host:port", key->name,
                               value);

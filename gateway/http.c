@@ -20,7 +20,11 @@
 
 struct rp_context rp_ctx;
 
-static struct MHD_Daemon *daemon_handle;
+/* `listen`, and `metrics.listen` when set. Each carries its RP_LISTEN_* set as MHD's cls. */
+#define MAX_LISTENERS 2
+static struct MHD_Daemon *listeners[MAX_LISTENERS];
+static unsigned listener_routes[MAX_LISTENERS];
+static int n_listeners;
 static size_t max_body_bytes;
 
 /* A body past the limit is read and thrown away, so the client sees the 413 instead of a reset
@@ -293,24 +297,30 @@ const struct rp_route *rp_http_find_route(const char *method, const char *raw_pa
     return NULL;
 }
 
-static int probes_only;
-
-void rp_http_serve_probes_only(void)
-{
-    probes_only = 1;
-}
-
 /* Finds the route; answers 404/405/400 itself and returns NULL when there is none. */
 static const struct rp_route *route_request(struct rp_request *req)
 {
     int status;
     const struct rp_route *route =
         rp_http_find_route(req->method, req->raw_path, req->params, &req->n_params, &status);
-    if (route && probes_only && !(route->flags & RP_ROUTE_PROBE)) {
-        rp_respond_error(req, 404, "NotFoundException",
-                         "This process runs the workers role only: send API requests to an "
-                         "instance with the api role");
-        return NULL;
+    if (route) {
+        unsigned needs = route->flags & RP_ROUTE_METRICS ? RP_LISTEN_METRICS
+                         : route->flags & RP_ROUTE_PROBE ? RP_LISTEN_PROBES
+                                                         : RP_LISTEN_API;
+        if (!(req->listener_routes & needs)) {
+            if (needs == RP_LISTEN_METRICS)
+                rp_respond_error(req, 404, "NotFoundException",
+                                 "/metrics is served on metrics.listen");
+            else if (req->listener_routes & RP_LISTEN_METRICS)
+                rp_respond_error(req, 404, "NotFoundException",
+                                 "This listener serves only /metrics, /repoint/health and "
+                                 "/repoint/ready");
+            else
+                rp_respond_error(req, 404, "NotFoundException",
+                                 "This process runs the workers role only: send API requests to "
+                                 "an instance with the api role");
+            return NULL;
+        }
     }
     if (route)
         return route;
@@ -479,6 +489,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req) {
         req = rp_calloc(1, sizeof(*req));
         req->conn = conn;
+        req->listener_routes = *(const unsigned *)cls;
         req->start_ms = rp_mono_ms();
         snprintf(req->method, sizeof(req->method), "%s", method);
         req->raw_path = rp_strdup(url);
@@ -544,7 +555,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 int rp_http_start(const struct rp_http_conf *conf)
 {
-    max_body_bytes = conf->max_body;
+    if (n_listeners == MAX_LISTENERS)
+        return RP_EINVAL;
+    if (n_listeners == 0)
+        max_body_bytes = conf->max_body;
+    listener_routes[n_listeners] = conf->routes;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *ai = NULL;
@@ -571,8 +586,9 @@ int rp_http_start(const struct rp_http_conf *conf)
         flags |= MHD_USE_TLS;
     else
         tls[0].option = MHD_OPTION_END;
-    daemon_handle = MHD_start_daemon(
-        flags, (uint16_t)conf->port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)conf->port, NULL, NULL, on_request, &listener_routes[n_listeners],
+        MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)conf->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_CONNECTION_LIMIT,
@@ -581,28 +597,29 @@ int rp_http_start(const struct rp_http_conf *conf)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);
     freeaddrinfo(ai);
-    if (!daemon_handle) {
+    if (!d) {
         rp_error("http", "cannot listen on %s:%d%s", conf->host, conf->port,
                  conf->tls_cert_pem ? " (or the TLS certificate and key do not load)" : "");
         return RP_EIO;
     }
+    listeners[n_listeners++] = d;
     return 0;
 }
 
 void rp_http_stop(void)
 {
-    if (daemon_handle) {
-        /* Every waiting request has been resumed (rp_direct_stop); let MHD take them back. */
-        for (int i = 0; i < 500 && atomic_load(&suspended_count) > 0; i++)
-            usleep(10 * 1000);
-        if (atomic_load(&suspended_count) > 0) {
-            /* MHD_stop_daemon would abort the process: leave the listener to the exit. */
-            rp_warn("http", "%d requests still suspended after 5 s; not stopping the listener",
-                    atomic_load(&suspended_count));
-            daemon_handle = NULL;
-            return;
-        }
-        MHD_stop_daemon(daemon_handle);
-        daemon_handle = NULL;
+    if (n_listeners == 0)
+        return;
+    /* Every waiting request has been resumed (rp_direct_stop); let MHD take them back. */
+    for (int i = 0; i < 500 && atomic_load(&suspended_count) > 0; i++)
+        usleep(10 * 1000);
+    if (atomic_load(&suspended_count) > 0) {
+        /* MHD_stop_daemon would abort the process: leave the listeners to the exit. */
+        rp_warn("http", "%d requests still suspended after 5 s; not stopping the listener",
+                atomic_load(&suspended_count));
+        n_listeners = 0;
+        return;
     }
+    while (n_listeners > 0)
+        MHD_stop_daemon(listeners[--n_listeners]);
 }

@@ -42,12 +42,14 @@ struct rp_route {
 #define RP_ROUTE_PUBLIC 1u        /* no authentication (health, readiness) */
 #define RP_ROUTE_APP_SCOPED 2u    /* first path parameter is an application id: scope + existence */
 #define RP_ROUTE_PROBE 4u         /* served by every role (health, readiness, metrics) */
+#define RP_ROUTE_METRICS 8u       /* /metrics: follows metrics.listen */
 
 /* The route table (gateway/api/routes.c). */
 const struct rp_route *rp_routes(size_t *count);
 
 struct rp_request {
     struct MHD_Connection *conn;
+    unsigned listener_routes;     /* RP_LISTEN_* of the listener it came in on */
     char method[16];
     char *raw_path;               /* owned, as on the wire */
     char request_id[37];
@@ -80,14 +82,18 @@ struct rp_http_conf {
     int connection_timeout_s;
     const char *tls_cert_pem; /* certificate chain and key in PEM (borrowed for the call), or */
     const char *tls_key_pem;  /* NULL for plain HTTP */
+    unsigned routes;          /* which routes this listener serves: RP_LISTEN_* */
 };
 
-/* Starts the server. Returns 0 or an rp_rc. */
+#define RP_LISTEN_API 1u     /* the Pinpoint API and Repoint's own paths */
+#define RP_LISTEN_PROBES 2u  /* health and readiness */
+#define RP_LISTEN_METRICS 4u /* /metrics */
+
+/* Starts a listener (at most two: `listen` and `metrics.listen`); max_body is the first one's.
+ * Returns 0 or an rp_rc. */
 int rp_http_start(const struct rp_http_conf *conf);
+/* Stops every listener. */
 void rp_http_stop(void);
-/* Before rp_http_start: serve only RP_ROUTE_PROBE routes (a workers-only process still answers
- * its orchestrator's probes on `listen`, and nothing else). */
-void rp_http_serve_probes_only(void);
 
 /* Responses. Each request gets exactly one; the first wins. */
 /* Takes body (even on failure); NULL sends an empty JSON object. */

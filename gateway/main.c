@@ -265,8 +265,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         rp_janitor_stop();
         return 1;
     }
-    if (!opt->api)
-        rp_http_serve_probes_only();
+    const char *metrics_listen = rp_config_str(cfg, "metrics.listen");
     struct rp_http_conf http = {
         .host = host,
         .port = port,
@@ -276,9 +275,25 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         .connection_timeout_s = (int)rp_config_int(cfg, "http.connection_timeout_seconds"),
         .tls_cert_pem = cert_pem,
         .tls_key_pem = key_pem,
+        .routes = (opt->api ? RP_LISTEN_API : 0) | RP_LISTEN_PROBES |
+                  (*metrics_listen ? 0 : RP_LISTEN_METRICS),
+    };
+    char metrics_host[256] = "";
+    int metrics_port = 0;
+    if (*metrics_listen)
+        rp_config_split_hostport(metrics_listen, metrics_host, sizeof(metrics_host),
+                                 &metrics_port);
+    struct rp_http_conf metrics_http = {
+        .host = metrics_host,
+        .port = metrics_port,
+        .threads = 2,
+        .max_body = 0,
+        .max_connections = 256,
+        .connection_timeout_s = 30,
+        .routes = RP_LISTEN_PROBES | RP_LISTEN_METRICS,
     };
     int http_failed = (opt->api && rp_direct_start()) || rp_admission_start(cfg) ||
-                      rp_http_start(&http);
+                      rp_http_start(&http) || (*metrics_listen && rp_http_start(&metrics_http));
     /* MHD keeps its own copy of the key material. */
     if (key_pem)
         OPENSSL_cleanse(key_pem, strlen(key_pem));

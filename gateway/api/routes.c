@@ -13,7 +13,8 @@
 static const struct rp_route routes[] = {
     {"GET", "/repoint/health", rp_api_health, "Health", RP_ROUTE_PUBLIC | RP_ROUTE_PROBE},
     {"GET", "/repoint/ready", rp_api_ready, "Ready", RP_ROUTE_PUBLIC | RP_ROUTE_PROBE},
-    {"GET", "/metrics", rp_api_metrics, "Metrics", RP_ROUTE_PUBLIC | RP_ROUTE_PROBE},
+    {"GET", "/metrics", rp_api_metrics, "Metrics",
+     RP_ROUTE_PUBLIC | RP_ROUTE_PROBE | RP_ROUTE_METRICS},
 
     {"POST", "/v1/apps", rp_api_create_app, "CreateApp", 0},
     {"GET", "/v1/apps", rp_api_get_apps, "GetApps", 0},

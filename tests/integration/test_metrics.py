@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -145,5 +146,32 @@ def test_workers_only_process_serves_metrics():
         redis.cleanup()
 
 
+def status_of(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_separate_metrics_listener():
+    """metrics.listen moves /metrics (with the probes) to its own port and off the API port."""
+    port = harness.free_port()
+    metrics_url = f"http://127.0.0.1:{port}"
+    with harness.stack(env={"REPOINT_METRICS_LISTEN": f"127.0.0.1:{port}"}) as (_, daemon):
+        daemon.client().get_apps()
+        m = scrape(metrics_url)
+        assert value(m, "repoint_build_info", version="0.1.0") == 1
+        assert value(m, "repoint_api_requests_total", operation="GetApps", status="200") >= 1
+        for probe in ("/repoint/health", "/repoint/ready"):
+            assert status_of(metrics_url + probe)[0] == 200, probe
+            assert status_of(daemon.url + probe)[0] == 200, probe
+        status, body = status_of(daemon.url + "/metrics")
+        assert status == 404 and "metrics.listen" in body, (status, body)
+        status, body = status_of(metrics_url + "/v1/apps")
+        assert status == 404 and "only /metrics" in body, (status, body)
+
+
 if __name__ == "__main__":
-    harness.run_tests([test_metrics_follow_traffic, test_workers_only_process_serves_metrics])
+    harness.run_tests([test_metrics_follow_traffic, test_workers_only_process_serves_metrics,
+                       test_separate_metrics_listener])
