@@ -297,33 +297,36 @@ const struct rp_route *rp_http_find_route(const char *method, const char *raw_pa
     return NULL;
 }
 
+/* 1 when the listener the request came in on serves route; otherwise answers 404 saying where
+ * the route is served, and returns 0. */
+static int served_here(struct rp_request *req, const struct rp_route *route)
+{
+    unsigned needs = route->flags & RP_ROUTE_METRICS ? RP_LISTEN_METRICS
+                     : route->flags & RP_ROUTE_PROBE ? RP_LISTEN_PROBES
+                                                     : RP_LISTEN_API;
+    if (req->listener_routes & needs)
+        return 1;
+    if (needs == RP_LISTEN_METRICS)
+        rp_respond_error(req, 404, "NotFoundException", "/metrics is served on metrics.listen");
+    else if (req->listener_routes & RP_LISTEN_METRICS)
+        rp_respond_error(req, 404, "NotFoundException",
+                         "This listener serves only /metrics, /repoint/health and "
+                         "/repoint/ready");
+    else
+        rp_respond_error(req, 404, "NotFoundException",
+                         "This process runs the workers role only: send API requests to an "
+                         "instance with the api role");
+    return 0;
+}
+
 /* Finds the route; answers 404/405/400 itself and returns NULL when there is none. */
 static const struct rp_route *route_request(struct rp_request *req)
 {
     int status;
     const struct rp_route *route =
         rp_http_find_route(req->method, req->raw_path, req->params, &req->n_params, &status);
-    if (route) {
-        unsigned needs = route->flags & RP_ROUTE_METRICS ? RP_LISTEN_METRICS
-                         : route->flags & RP_ROUTE_PROBE ? RP_LISTEN_PROBES
-                                                         : RP_LISTEN_API;
-        if (!(req->listener_routes & needs)) {
-            if (needs == RP_LISTEN_METRICS)
-                rp_respond_error(req, 404, "NotFoundException",
-                                 "/metrics is served on metrics.listen");
-            else if (req->listener_routes & RP_LISTEN_METRICS)
-                rp_respond_error(req, 404, "NotFoundException",
-                                 "This listener serves only /metrics, /repoint/health and "
-                                 "/repoint/ready");
-            else
-                rp_respond_error(req, 404, "NotFoundException",
-                                 "This process runs the workers role only: send API requests to "
-                                 "an instance with the api role");
-            return NULL;
-        }
-    }
     if (route)
-        return route;
+        return served_here(req, route) ? route : NULL;
     if (status == 400)
         rp_respond_error(req, 400, "BadRequestException", "The path is not validly encoded");
     else if (status == 405)
