@@ -308,7 +308,7 @@ static int served_here(struct rp_request *req, const struct rp_route *route)
         return 1;
     if (needs == RP_LISTEN_METRICS)
         rp_respond_error(req, 404, "NotFoundException", "/metrics is served on metrics.listen");
-    else if (req->listener_routes & RP_LISTEN_METRICS)
+    else if (req->listener_routes & RP_LISTEN_SIDE)
         rp_respond_error(req, 404, "NotFoundException",
                          "This listener serves only /metrics, /repoint/health and "
                          "/repoint/ready");

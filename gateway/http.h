@@ -88,6 +88,7 @@ struct rp_http_conf {
 #define RP_LISTEN_API 1u     /* the Pinpoint API and Repoint's own paths */
 #define RP_LISTEN_PROBES 2u  /* health and readiness */
 #define RP_LISTEN_METRICS 4u /* /metrics */
+#define RP_LISTEN_SIDE 8u    /* the metrics.listen listener (for what its 404s say) */
 
 /* Starts a listener (at most two: `listen` and `metrics.listen`); max_body is the first one's.
  * Returns 0 or an rp_rc. */

@@ -290,7 +290,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         .max_body = 0,
         .max_connections = 256,
         .connection_timeout_s = 30,
-        .routes = RP_LISTEN_PROBES | RP_LISTEN_METRICS,
+        .routes = RP_LISTEN_PROBES | RP_LISTEN_METRICS | RP_LISTEN_SIDE,
     };
     int http_failed = (opt->api && rp_direct_start()) || rp_admission_start(cfg) ||
                       rp_http_start(&http) || (*metrics_listen && rp_http_start(&metrics_http));
