@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,33 @@ const struct rp_credential *rp_credentials_find(const struct rp_credentials *cre
         if (strcmp(creds->keys[i].access_key_id, access_key_id) == 0)
             return &creds->keys[i];
     return NULL;
+}
+
+static _Atomic(struct rp_credentials *) installed;
+
+const struct rp_credentials *rp_credentials_current(void)
+{
+    return atomic_load_explicit(&installed, memory_order_acquire);
+}
+
+void rp_credentials_install(struct rp_credentials *creds)
+{
+    struct rp_credentials *set = rp_malloc(sizeof(*set));
+    *set = *creds;
+    memset(creds, 0, sizeof(*creds));
+    set->retired = atomic_load_explicit(&installed, memory_order_relaxed);
+    atomic_store_explicit(&installed, set, memory_order_release);
+}
+
+void rp_credentials_release_all(void)
+{
+    struct rp_credentials *set = atomic_exchange(&installed, NULL);
+    while (set) {
+        struct rp_credentials *older = set->retired;
+        rp_credentials_cleanup(set);
+        free(set);
+        set = older;
+    }
 }
 
 int rp_credential_allows_app(const struct rp_credential *cred, const char *app_id)

@@ -358,9 +358,11 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
+/* ctx: the credential set the request authenticates against, taken once so that a reload in
+ * the middle cannot make the signature check and the scope check see different sets. */
 static const char *secret_for(void *ctx, const char *access_key_id)
 {
-    const struct rp_credential *c = rp_credentials_find(&rp_ctx.credentials, access_key_id);
+    const struct rp_credential *c = rp_credentials_find(ctx, access_key_id);
     return c ? c->secret : NULL;
 }
 
@@ -395,12 +397,14 @@ static int authenticate(struct rp_request *req)
     char access_key[129];
     struct rp_err err;
     rp_err_clear(&err);
-    if (rp_sigv4_verify(&sreq, &policy, time(NULL), secret_for, NULL, access_key, &err)) {
+    const struct rp_credentials *keys = rp_credentials_current();
+    if (!keys || rp_sigv4_verify(&sreq, &policy, time(NULL), secret_for, (void *)keys,
+                                 access_key, &err)) {
         rp_respond_error(req, 403, "ForbiddenException", "%s",
                          err.msg[0] ? err.msg : "Request signature verification failed");
         return -1;
     }
-    req->credential = rp_credentials_find(&rp_ctx.credentials, access_key);
+    req->credential = rp_credentials_find(keys, access_key);
     return 0;
 }
 

@@ -18,7 +18,6 @@ struct MHD_Connection;
 /* Process-wide state the handlers read; set up once by `repoint serve`, read-only after. */
 struct rp_context {
     const struct rp_config *cfg;
-    struct rp_credentials credentials;
     struct rp_secrets secrets;
     int auth_off;
     const char *region;           /* used in ARNs */

@@ -159,6 +159,16 @@ static void configure_queue(const struct rp_config *cfg)
     rp_queue_configure(&qc);
 }
 
+/* Reads auth.credentials_file and makes it the set requests authenticate against. */
+static int load_credentials(const struct rp_config *cfg, struct rp_err *err)
+{
+    struct rp_credentials creds;
+    if (rp_credentials_load(&creds, rp_config_str(cfg, "auth.credentials_file"), err))
+        return -1;
+    rp_credentials_install(&creds);
+    return 0;
+}
+
 /* Keys SIGHUP applies to a running process; every other change waits for a restart. */
 static int reloadable(const char *key)
 {
@@ -167,7 +177,8 @@ static int reloadable(const char *key)
 }
 
 /* SIGHUP: reads the file and the environment again and applies the log settings and the
- * limits.* ceilings without dropping work; a file that no longer parses changes nothing. */
+ * limits.* ceilings without dropping work, and reads the access keys again; a file that no
+ * longer parses changes nothing. */
 static void reload(const struct rp_config *running)
 {
     struct rp_config fresh;
@@ -195,6 +206,17 @@ static void reload(const struct rp_config *running)
     rp_log_set_level(rp_log_level_parse(rp_config_str(&fresh, "log.level")));
     rp_log_set_format(rp_config_str(&fresh, "log.format"));
     rp_limiter_load_config(&fresh);
+    /* The access keys are read again too (rotation without a restart); a file that no longer
+     * loads keeps the keys in use. */
+    if (!rp_ctx.auth_off) {
+        if (load_credentials(running, &err))
+            rp_error("main", "SIGHUP: access keys not reloaded: %s%s%s", err.field,
+                     err.field[0] ? ": " : "", err.msg);
+        else
+            rp_info("main", "SIGHUP: access keys reloaded from %s (%zu key(s))",
+                    rp_config_str(running, "auth.credentials_file"),
+                    rp_credentials_current()->n);
+    }
     rp_info("main", "SIGHUP: configuration reloaded (%d change(s) applied, %d pending a restart)",
             applied, pending);
     rp_config_cleanup(&fresh);
@@ -215,8 +237,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     if (rp_ctx.auth_off)
         rp_warn("auth", "auth.mode is off: every request is accepted without a signature; "
                         "use this only for local experiments");
-    else if (rp_credentials_load(&rp_ctx.credentials, rp_config_str(cfg, "auth.credentials_file"),
-                                 &err))
+    else if (load_credentials(cfg, &err))
         return config_fail(&err);
     if (load_secrets(cfg, &rp_ctx.secrets, &err))
         return config_fail(&err);
@@ -343,7 +364,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     rp_workers_stop((int)rp_config_int(cfg, "shutdown.grace_seconds") * 1000);
     rp_event_forwarder_stop();
     rp_janitor_stop();
-    rp_credentials_cleanup(&rp_ctx.credentials);
+    rp_credentials_release_all();
     rp_info("main", "stopped");
     return 0;
 }

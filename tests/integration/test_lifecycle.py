@@ -1,7 +1,7 @@
 """Process lifecycle an operator relies on: SIGHUP re-reads the configuration file and applies the
 log level and the limits.* ceilings to the running process (naming what else changed and waits
 for a restart), a file that no longer parses changes nothing, and the process keeps serving
-throughout; SIGTERM then exits 0."""
+throughout; SIGTERM then exits 0. SIGHUP also reloads the access keys (rotation)."""
 import json
 import os
 import signal
@@ -68,5 +68,37 @@ def test_sighup_reloads_log_level_and_limits():
         redis.cleanup()
 
 
+def test_sighup_rotates_access_keys():
+    """Access keys are rotated without a restart: add the new pair, SIGHUP, move clients, remove
+    the old pair, SIGHUP; a credentials file that no longer loads keeps the keys in use."""
+    new_key, new_secret = "AKRPROTATED000000001", "rotated-secret-0123456789abcdefghijklmn"
+    with harness.stack() as (_, daemon):
+        old = daemon.client()
+        new = daemon.client(access_key=new_key, secret_key=new_secret)
+        old.get_apps()
+        with open(daemon.creds_path, "a") as f:
+            f.write(f"{new_key} {new_secret}\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        harness.wait_until(lambda: "access keys reloaded" in daemon.logs(), what="reload")
+        assert "(2 key(s))" in daemon.logs()
+        new.get_apps()
+        old.get_apps()
+
+        with open(daemon.creds_path, "w") as f:
+            f.write(f"{new_key} {new_secret}\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        harness.wait_until(lambda: "(1 key(s))" in daemon.logs(), what="second reload")
+        new.get_apps()
+        status, _, _ = harness.signed_request(daemon.url, "GET", "/v1/apps")
+        assert status == 403
+
+        with open(daemon.creds_path, "w") as f:
+            f.write("not a valid line\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        harness.wait_until(lambda: "access keys not reloaded" in daemon.logs(),
+                           what="refused reload")
+        new.get_apps()
+
+
 if __name__ == "__main__":
-    harness.run_tests([test_sighup_reloads_log_level_and_limits])
+    harness.run_tests([test_sighup_reloads_log_level_and_limits, test_sighup_rotates_access_keys])
