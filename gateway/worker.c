@@ -264,25 +264,30 @@ static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
         struct job *first = jobs[i];
         if (!first || first->due_ms < 0)
             continue;
+        /* Copied: the group's first job may itself be handed to the writer thread (and freed
+         * there) below, while the rest of the group is still being matched against it. */
+        int group_channel = first->channel_index;
+        char group_app[sizeof(first->delivery.app_id)];
+        memcpy(group_app, first->delivery.app_id, sizeof(group_app));
+        char group_channel_type[sizeof(first->delivery.channel)];
+        memcpy(group_channel_type, first->delivery.channel, sizeof(group_channel_type));
         int want = 0;
         for (size_t k = i; k < ready; k++)
-            if (jobs[k] && jobs[k]->due_ms == 0 &&
-                jobs[k]->channel_index == first->channel_index &&
-                strcmp(jobs[k]->delivery.app_id, first->delivery.app_id) == 0)
+            if (jobs[k] && jobs[k]->due_ms == 0 && jobs[k]->channel_index == group_channel &&
+                strcmp(jobs[k]->delivery.app_id, group_app) == 0)
                 want++;
         if (want > RP_LIMITER_MAX_WANT)
             want = RP_LIMITER_MAX_WANT; /* the rest wait for the next batch's tokens */
         int granted = want;
         int64_t wait_ms = 0;
-        if (rp_limiter_take(first->delivery.app_id, first->delivery.channel, want, &granted,
-                            &wait_ms) < 0) {
+        if (rp_limiter_take(group_app, group_channel_type, want, &granted, &wait_ms) < 0) {
             granted = 0;
             wait_ms = 1000;
         }
         for (size_t k = i; k < ready; k++) {
             struct job *j = jobs[k];
-            if (!j || j->due_ms != 0 || j->channel_index != first->channel_index ||
-                strcmp(j->delivery.app_id, first->delivery.app_id) != 0)
+            if (!j || j->due_ms != 0 || j->channel_index != group_channel ||
+                strcmp(j->delivery.app_id, group_app) != 0)
                 continue;
             if (granted > 0) {
                 granted--;
