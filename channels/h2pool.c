@@ -110,6 +110,8 @@ struct rp_h2_client {
     struct rp_h2_pool *pools;
     struct req *free_reqs;
     struct event *tick;
+    struct event *deadline_ev; /* fires at deadline_at, the earliest request deadline */
+    int64_t deadline_at;       /* 0: not armed */
     int in_recv; /* inside nghttp2_session_mem_recv: sending must wait until it returns */
 };
 
@@ -332,7 +334,10 @@ static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t len
 static ssize_t body_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
                          uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
 {
-    struct req *r = source->ptr;
+    /* A stream cancelled at its deadline has no request any more (see on_deadline). */
+    struct req *r = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (!r)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     size_t left = r->rq.body_len - r->body_off;
     size_t n = left < length ? left : length;
     if (n)
@@ -854,6 +859,84 @@ static void pool_dispatch(struct rp_h2_pool *p)
 
 /* ---- The client ---------------------------------------------------------------------------- */
 
+static void deadline_arm(struct rp_h2_client *cl, int64_t at)
+{
+    if (cl->deadline_at && cl->deadline_at <= at)
+        return;
+    cl->deadline_at = at;
+    int64_t wait = at - rp_mono_ms();
+    if (wait < 0)
+        wait = 0;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    event_add(cl->deadline_ev, &tv);
+}
+
+static bool expired(const struct req *r, int64_t now)
+{
+    return r->rq.deadline_ms && now >= r->rq.deadline_ms;
+}
+
+/* Completes the requests whose deadline has passed: queued ones, and those in flight, whose
+ * streams are cancelled. They are collected first, since completions may send again (and so
+ * change every list), then completed; the timer is re-armed for the earliest deadline left. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct rp_h2_client *cl = arg;
+    int64_t now = rp_mono_ms();
+    struct list late = {0}, late_queued = {0};
+    cl->deadline_at = 0;
+    for (struct rp_h2_pool *p = cl->pools; p; p = p->next) {
+        for (struct req *r = p->queue.head, *next; r; r = next) {
+            next = r->next;
+            if (expired(r, now)) {
+                list_remove(&p->queue, r);
+                list_push_back(&late_queued, r);
+            }
+        }
+        for (struct conn *c = p->conns; c; c = c->next)
+            for (struct req *r = c->in_flight.head, *next; r; r = next) {
+                next = r->next;
+                if (!expired(r, now))
+                    continue;
+                list_remove(&c->in_flight, r);
+                rp_metrics_channel_gauge(RP_MCG_STREAMS, cl->cfg.name, -1);
+                nghttp2_session_set_stream_user_data(c->session, r->stream_id, NULL);
+                nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, r->stream_id,
+                                          NGHTTP2_CANCEL);
+                r->conn = NULL;
+                list_push_back(&late, r);
+            }
+    }
+    char why[96];
+    snprintf(why, sizeof(why), "%s did not answer before the delivery's deadline",
+             cl->cfg.provider);
+    while (late.head) {
+        struct req *r = late.head;
+        list_remove(&late, r);
+        complete(cl, r, why);
+    }
+    snprintf(why, sizeof(why), "no %s stream became free before the delivery's deadline",
+             cl->cfg.provider);
+    while (late_queued.head) {
+        struct req *r = late_queued.head;
+        list_remove(&late_queued, r);
+        complete(cl, r, why);
+    }
+    int64_t next_at = 0;
+    for (struct rp_h2_pool *p = cl->pools; p; p = p->next) {
+        for (struct req *r = p->queue.head; r; r = r->next)
+            if (r->rq.deadline_ms && (!next_at || r->rq.deadline_ms < next_at))
+                next_at = r->rq.deadline_ms;
+        for (struct conn *c = p->conns; c; c = c->next)
+            for (struct req *r = c->in_flight.head; r; r = r->next)
+                if (r->rq.deadline_ms && (!next_at || r->rq.deadline_ms < next_at))
+                    next_at = r->rq.deadline_ms;
+    }
+    if (next_at)
+        deadline_arm(cl, next_at);
+    client_flush(cl);
+}
+
 static void on_client_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct rp_h2_client *cl = arg;
@@ -931,6 +1014,7 @@ struct rp_h2_client *rp_h2_client_new(struct event_base *base,
     if (!cl->dns)
         cl->dns = evdns_base_new(base, 0);
     cl->tick = event_new(base, -1, EV_PERSIST, on_client_tick, cl);
+    cl->deadline_ev = event_new(base, -1, 0, on_deadline, cl);
     struct timeval tv = {1, 0};
     event_add(cl->tick, &tv);
     return cl;
@@ -951,6 +1035,7 @@ void rp_h2_client_free(struct rp_h2_client *cl)
         free(r);
     }
     event_free(cl->tick);
+    event_free(cl->deadline_ev);
     if (cl->dns)
         evdns_base_free(cl->dns, 0);
     SSL_CTX_free(cl->ssl);
@@ -979,6 +1064,8 @@ void rp_h2_send(struct rp_h2_pool *p, const struct rp_h2_request *rq)
         complete(cl, r, why);
         return;
     }
+    if (rq->deadline_ms)
+        deadline_arm(cl, rq->deadline_ms);
     list_push_back(&p->queue, r);
     pool_dispatch(p);
     if (!cl->in_recv) /* else the connection being read flushes them when nghttp2 returns */

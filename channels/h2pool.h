@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct rp_h2_client;
@@ -76,6 +77,9 @@ struct rp_h2_request {
     size_t n_headers;
     const char *body;
     size_t body_len;
+    int64_t deadline_ms; /* rp_mono_ms() time by which the answer must be in; 0: none but the
+                          * client's timeout_ms. Past it the request completes with status 0
+                          * (its stream is cancelled). */
     rp_h2_done_fn done;
     void *arg;
 };
