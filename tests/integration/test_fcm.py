@@ -5,8 +5,10 @@ assertion, issues short-lived tokens and checks every message as FCM does; each 
 path, the token refresh on expiry and on 401, and the endpoint deactivation are provoked."""
 import json
 import os
+import re
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
@@ -204,6 +206,41 @@ def test_token_refresh_on_401_and_on_expiry():
     sim.configure(token_ttl=3600)
 
 
+def test_streams_end_without_resets_and_metrics_show_them():
+    """Finished streams end with the server's END_STREAM: the client does not reset them (a
+    server's rapid-reset defence would close a connection that did), and /metrics shows the
+    HTTP/2 connection kept open to FCM."""
+    sim = state["sim"]
+    before = sim.stats()
+    result = send([f"tok-s{i}" for i in range(20)])
+    assert all(r["DeliveryStatus"] == "SUCCESSFUL" for r in result.values()), result
+    after = sim.stats()
+    assert after["http2_requests"] >= before["http2_requests"] + 20, after
+    assert after["http2_resets_received"] == before["http2_resets_received"], after
+    with urllib.request.urlopen(state["daemon"].url + "/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    assert re.search(r'^repoint_provider_connections\{channel="GCM"\} [1-9]', metrics, re.M), \
+        metrics[-3000:]
+    assert re.search(r'^repoint_provider_streams\{channel="GCM"\} 0$', metrics, re.M), \
+        metrics[-3000:]
+
+
+def test_unanswered_send_fails_at_its_deadline():
+    """FCM never answers: the stream is cancelled when the delivery's deadline passes and the
+    result is TEMPORARY_FAILURE; the connection keeps serving other sends."""
+    sim = state["sim"]
+    sim.configure(silent_tokens=["tok-hang"])
+    before = sim.stats()
+    r = send(["tok-hang"])["tok-hang"]
+    assert r["DeliveryStatus"] == "TEMPORARY_FAILURE", r
+    assert "deadline" in r["StatusMessage"], r
+    after = sim.stats()
+    assert after["http2_resets_received"] > before["http2_resets_received"], after
+    assert after["http2_connections"] == before["http2_connections"], after
+    sim.configure(silent_tokens=[])
+    assert send(["tok-after-hang"])["tok-after-hang"]["DeliveryStatus"] == "SUCCESSFUL"
+
+
 def test_failing_token_endpoint_backs_off():
     sim = state["sim"]
     sim.revoke()
@@ -278,6 +315,8 @@ def main():
         test_unregistered_token_deactivates_endpoint, test_invalid_argument_is_permanent,
         test_raw_content_sent_verbatim, test_quota_exceeded_honours_retry_after,
         test_unavailable_and_internal_are_retried, test_token_refresh_on_401_and_on_expiry,
+        test_streams_end_without_resets_and_metrics_show_them,
+        test_unanswered_send_fails_at_its_deadline,
         test_failing_token_endpoint_backs_off, test_rejected_credentials_are_permanent,
         test_legacy_api_key_says_so, test_http1_provider,
     ])
