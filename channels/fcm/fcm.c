@@ -258,7 +258,8 @@ struct fcm_req {
     struct fcm_transport *t;
     struct rp_send *send;
     struct fcm_account *account;
-    char *body;
+    char *body;         /* kept with the recycled state; body_len bytes for this send */
+    size_t body_cap, body_len;
     char *auth;         /* "Authorization: Bearer <token>" */
     int64_t give_up_ms; /* monotonic: the request's whole time budget ends here */
     int reauthed;       /* a 401 was answered once already */
@@ -433,6 +434,7 @@ static void fcm_transport_free(void *transport)
             OPENSSL_cleanse(q->auth, strlen(q->auth));
             free(q->auth);
         }
+        free(q->body);
         free(q);
     }
     free(t);
@@ -444,8 +446,6 @@ static void req_complete(struct fcm_req *q)
 {
     struct rp_send *send = q->send;
     struct fcm_transport *t = q->t;
-    free(q->body);
-    q->body = NULL;
     q->send = NULL;
     q->next_waiting = t->free_reqs;
     t->free_reqs = q;
@@ -528,7 +528,7 @@ static void req_start_h2(struct fcm_req *q)
                                .headers = q->headers,
                                .n_headers = 2,
                                .body = q->body,
-                               .body_len = strlen(q->body),
+                               .body_len = q->body_len,
                                .deadline_ms = q->give_up_ms,
                                .done = on_h2_answer,
                                .arg = q};
@@ -551,7 +551,7 @@ static void req_start_curl(struct fcm_req *q)
         .url = q->account->send_url,
         .headers = headers,
         .body = q->body,
-        .body_len = strlen(q->body),
+        .body_len = q->body_len,
         .timeout_ms = (long)(q->give_up_ms - rp_mono_ms()),
         .done = on_response,
         .arg = q,
@@ -652,13 +652,6 @@ static void fcm_send(void *transport, struct rp_send *send)
         t->last_json = json_incref(sj);
         t->last_account = a;
     }
-    struct rp_err err;
-    rp_err_clear(&err);
-    char *body = NULL;
-    if (rp_fcm_payload_build(d->content, d->address, &body, &err) < 0) {
-        rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);
-        return;
-    }
     struct fcm_req *q = t->free_reqs;
     if (q) {
         t->free_reqs = q->next_waiting;
@@ -668,9 +661,17 @@ static void fcm_send(void *transport, struct rp_send *send)
         q = rp_calloc(1, sizeof(*q));
     }
     q->t = t;
+    struct rp_err err;
+    rp_err_clear(&err);
+    if (rp_fcm_payload_write(d->content, d->address, &q->body, &q->body_cap, &q->body_len,
+                             &err) < 0) {
+        q->next_waiting = t->free_reqs;
+        t->free_reqs = q;
+        rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);
+        return;
+    }
     q->send = send;
     q->account = a;
-    q->body = body;
     q->give_up_ms = rp_mono_ms() + timeout;
     rp_oauth_token(a->cred, on_token, q);
 }
