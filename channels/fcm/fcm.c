@@ -415,6 +415,7 @@ static void fcm_transport_free(void *transport)
         return;
     t->closing = 1;
     rp_h2_client_free(t->h2);
+    t->h2 = NULL;
     rp_httpc_free(t->http);
     queue_pump(t); /* whatever still waits completes now (TEMPORARY_FAILURE) */
     rp_oauth_free(t->oauth);
