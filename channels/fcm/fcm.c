@@ -536,12 +536,13 @@ static void req_start_h2(struct fcm_req *q)
     rp_h2_send(pool, &rq);
 }
 
-/* Hands q to libcurl (HTTP/1.1); q counts as active until its answer. */
-static void req_start_curl(struct fcm_req *q)
+/* Hands q to libcurl (HTTP/1.1); q counts as active until its answer. A new request queues
+ * behind those already waiting for a slot; one leaving the queue (dequeued) goes ahead. */
+static void req_start_curl(struct fcm_req *q, bool dequeued)
 {
     struct fcm_transport *t = q->t;
     struct rp_delivery_result *r = &q->send->result;
-    if (t->active >= FCM_MAX_ACTIVE || t->waiting) {
+    if (t->active >= FCM_MAX_ACTIVE || (t->waiting && !dequeued)) {
         *t->waiting_tail = q;
         t->waiting_tail = &q->next_waiting;
         return;
@@ -564,8 +565,9 @@ static void req_start_curl(struct fcm_req *q)
     t->active++;
 }
 
-/* Starts q with the time it has left, over HTTP/2 unless the server refused it. */
-static void req_start(struct fcm_req *q)
+/* Starts q with the time it has left, over HTTP/2 unless the server refused it. dequeued: q
+ * comes out of the HTTP/1.1 queue (queue_pump). */
+static void req_start_from(struct fcm_req *q, bool dequeued)
 {
     struct fcm_transport *t = q->t;
     struct rp_delivery_result *r = &q->send->result;
@@ -584,7 +586,12 @@ static void req_start(struct fcm_req *q)
     if (t->h2 && !t->http1)
         req_start_h2(q);
     else
-        req_start_curl(q);
+        req_start_curl(q, dequeued);
+}
+
+static void req_start(struct fcm_req *q)
+{
+    req_start_from(q, false);
 }
 
 /* Starts waiting requests while libcurl has room. A loop, not recursion: a start that fails
@@ -597,7 +604,7 @@ static void queue_pump(struct fcm_transport *t)
         if (!t->waiting)
             t->waiting_tail = &t->waiting;
         q->next_waiting = NULL;
-        req_start(q);
+        req_start_from(q, true);
     }
 }
 

@@ -297,6 +297,20 @@ def test_http1_provider():
         assert r["DeliveryStatus"] == "SUCCESSFUL", r
         assert last_messages(1)[0]["protocol"] == "http/1.1"
         assert sim.stats()["http1_requests"] >= before + 2  # the token and the send
+        # 200 at once, more than the transport keeps in libcurl (100): the rest wait their turn.
+        import concurrent.futures
+
+        def batch(k):
+            addresses = {f"tok-h1-{k}-{i}": {"ChannelType": "GCM"} for i in range(100)}
+            return daemon.aws("send-messages", "--application-id", app, "--message-request",
+                              json.dumps({"Addresses": addresses, "MessageConfiguration":
+                                          {"GCMMessage": {"Body": "b"}}}))
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            for resp in pool.map(batch, (0, 1)):
+                results = resp["MessageResponse"]["Result"]
+                assert len(results) == 100
+                assert all(r["DeliveryStatus"] == "SUCCESSFUL" for r in results.values()), results
+        assert {m["protocol"] for m in last_messages(200)} == {"http/1.1"}
     finally:
         daemon.cleanup()
         redis.cleanup()
