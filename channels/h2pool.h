@@ -12,7 +12,7 @@
  * the waiting requests at once and holds new connects back with exponential backoff. A server
  * that does not select h2 through ALPN fails the connect with a message saying so (answer.no_h2
  * set): the client never speaks HTTP/1.1. Finished streams are closed by the server's
- * END_STREAM, never reset by the client.
+ * END_STREAM; the client resets (CANCEL) only a stream whose request's deadline passed.
  *
  * Requests are recycled slots inside the client: steady sending allocates nothing here. */
 #ifndef RP_H2POOL_H
