@@ -264,7 +264,7 @@ struct fcm_req {
     int64_t give_up_ms; /* monotonic: the request's whole time budget ends here */
     int reauthed;       /* a 401 was answered once already */
     struct fcm_req *next_waiting; /* also the free list's link */
-    struct rp_h2_header headers[2];
+    struct rp_h2_header headers[3];
 };
 
 static void source_free(void *p)
@@ -524,10 +524,11 @@ static void req_start_h2(struct fcm_req *q)
         pool = rp_h2_pool_new(t->h2, &(struct rp_h2_pool_config){0});
     q->headers[0] = (struct rp_h2_header){"content-type", "application/json; charset=UTF-8"};
     q->headers[1] = (struct rp_h2_header){"authorization", q->auth + strlen("Authorization: ")};
+    q->headers[2] = (struct rp_h2_header){"user-agent", "repoint/" RP_VERSION}; /* as libcurl's */
     struct rp_h2_request rq = {.method = "POST",
                                .path = q->account->send_path,
                                .headers = q->headers,
-                               .n_headers = 2,
+                               .n_headers = 3,
                                .body = q->body,
                                .body_len = q->body_len,
                                .deadline_ms = q->give_up_ms,
