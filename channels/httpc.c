@@ -12,8 +12,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../gateway/log.h"
+#include "../gateway/metrics.h"
 #include "../gateway/rc.h"
 #include "../gateway/util.h"
 
@@ -72,6 +74,7 @@ struct rp_httpc {
     struct xfer *xfers;
     struct sock *socks;
     size_t in_flight;
+    const char *metrics_channel; /* static; NULL: not counted in repoint_provider_* */
     int freeing;
     /* Finished easy handles kept for the next requests: creating and destroying one per
      * request was a large share of a send's CPU. */
@@ -220,6 +223,35 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* Requests in flight move repoint_provider_streams of the client's channel. */
+static void in_flight_add(struct rp_httpc *c, int delta)
+{
+    c->in_flight = (size_t)((long)c->in_flight + delta);
+    if (c->metrics_channel)
+        rp_metrics_channel_gauge(RP_MCG_STREAMS, c->metrics_channel, delta);
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION and CLOSESOCKETFUNCTION: curl's own socket handling, counted in
+ * repoint_provider_connections (a connection is its socket, from connect to close, cached or
+ * not). */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *address)
+{
+    const struct rp_httpc *c = clientp;
+    curl_socket_t fd = socket(address->family, address->socktype, address->protocol);
+    if (fd != CURL_SOCKET_BAD && c->metrics_channel)
+        rp_metrics_channel_gauge(RP_MCG_CONNECTIONS, c->metrics_channel, 1);
+    return fd;
+}
+
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    const struct rp_httpc *c = clientp;
+    if (c->metrics_channel)
+        rp_metrics_channel_gauge(RP_MCG_CONNECTIONS, c->metrics_channel, -1);
+    return close(fd);
+}
+
 static void xfer_unlink(struct rp_httpc *c, struct xfer *x)
 {
     if (x->prev)
@@ -229,7 +261,7 @@ static void xfer_unlink(struct rp_httpc *c, struct xfer *x)
     if (x->next)
         x->next->prev = x->prev;
     x->prev = x->next = NULL;
-    c->in_flight--;
+    in_flight_add(c, -1);
 }
 
 static void xfer_free(struct xfer *x)
@@ -386,7 +418,7 @@ void rp_httpc_free(struct rp_httpc *client)
         if (x->next)
             x->next->prev = NULL;
         x->next = NULL;
-        client->in_flight--;
+        in_flight_add(client, -1);
         curl_multi_remove_handle(client->multi, x->easy);
         xfer_finish(x, CURLE_ABORTED_BY_CALLBACK, "request cancelled: client shut down");
     }
@@ -437,6 +469,10 @@ static void set_common_options(struct rp_httpc *c, struct xfer *x)
     }
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTPC_MAX_BODY);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "repoint/" RP_VERSION);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
 }
 
 int rp_httpc_send(struct rp_httpc *client, const struct rp_httpc_request *req)
@@ -496,8 +532,13 @@ int rp_httpc_send(struct rp_httpc *client, const struct rp_httpc_request *req)
     if (client->xfers)
         client->xfers->prev = x;
     client->xfers = x;
-    client->in_flight++;
+    in_flight_add(client, 1);
     return 0;
+}
+
+void rp_httpc_set_metrics_channel(struct rp_httpc *client, const char *channel)
+{
+    client->metrics_channel = channel;
 }
 
 size_t rp_httpc_in_flight(const struct rp_httpc *client)

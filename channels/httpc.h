@@ -44,6 +44,10 @@ void rp_httpc_free(struct rp_httpc *client);
 /* Starts a request; everything in req is copied, so it may live on the caller's stack. Returns
  * 0, or an rp_rc when the request cannot even start (the callback is then not called). */
 int rp_httpc_send(struct rp_httpc *client, const struct rp_httpc_request *req);
+/* Counts the client's open connections and requests in flight in /metrics
+ * (repoint_provider_connections and repoint_provider_streams) under channel, a static
+ * ChannelType. Set before the first request. */
+void rp_httpc_set_metrics_channel(struct rp_httpc *client, const char *channel);
 /* Requests in flight (for in-flight limits and metrics). */
 size_t rp_httpc_in_flight(const struct rp_httpc *client);
 

@@ -17,6 +17,8 @@ struct rp_httpc *rp_push_http_new(struct event_base *base, const struct rp_confi
     if (!http)
         rp_error(component, "msg=\"cannot create the HTTP client: %s deliveries fail here\"",
                  channel_type);
+    else
+        rp_httpc_set_metrics_channel(http, channel_type);
     return http;
 }
 

@@ -13,7 +13,8 @@
 struct event_base;
 struct rp_config;
 
-/* The HTTP client of a channel's transport on base, trusting tls.ca_file. Logs under component
+/* The HTTP client of a channel's transport on base, trusting tls.ca_file, its connections and
+ * requests counted in /metrics under channel_type. Logs under component
  * that channel_type's deliveries fail on this worker and returns NULL when it cannot be made. */
 struct rp_httpc *rp_push_http_new(struct event_base *base, const struct rp_config *cfg,
                                   const char *component, const char *channel_type);

@@ -1,93 +1,38 @@
-/* The APNs HTTP/2 client and its connection pools (see apns_conn.h for the behaviour). Bytes
- * travel through libevent's OpenSSL bufferevents; nghttp2 frames them. Nothing here blocks:
- * DNS goes through evdns, timers are libevent timers on the worker's loop.
- *
- * A request is in exactly one place at a time: a pool's queue, a connection's in-flight list,
- * or the client's free list (requests are recycled, so steady sending allocates only the
- * payload). It completes exactly once, through complete(). */
-#include "metrics.h"
+/* The APNs client on the shared HTTP/2 pools (see apns_conn.h): credentials, provider tokens,
+ * request headers and answers. Request state is recycled through a free list, so steady sending
+ * allocates only the payload. */
 #include "apns_conn.h"
 
-#include <arpa/inet.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/dns.h>
-#include <event2/event.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <nghttp2/nghttp2.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../gateway/log.h"
+#include "../../gateway/metrics.h"
 #include "../../gateway/util.h"
+#include "../h2pool.h"
 #include "../keys.h"
 #include "apns_jwt.h"
 
 /* APNs: "Make a new token no more often than every 20 minutes". */
 #define TOKEN_MIN_AGE_MS (20LL * 60 * 1000)
-#define BACKOFF_BASE_MS  250
-#define BACKOFF_MAX_MS   30000
-/* Frames queued for the socket before nghttp2 is asked for more. */
-#define OUTPUT_HIGH_WATER ((size_t)256 * 1024)
-/* Times one request may be refused (GOAWAY, REFUSED_STREAM) and sent again. */
-#define MAX_REQUEUES 8
 /* An APNs error body is a small JSON object; more is not kept. */
 #define ANSWER_BODY_MAX 512
 
-struct pool;
-struct conn;
-
-struct req {
-    struct req *prev, *next;
-    struct rp_send *send;
-    struct rp_apns_notification n;
-    char path[16 + 256];
-    struct conn *conn;
-    int32_t stream_id;
-    bool sent; /* HEADERS went out: the server may have acted on it */
-    size_t body_off;
-    int status;
-    char apns_id[64];
-    char answer[ANSWER_BODY_MAX + 1]; /* NUL-terminated */
-    size_t answer_len;
-    unsigned jwt_gen;
-    int token_retries;
-    int requeues; /* refused or never sent: sent again on another stream */
-    int64_t since_ms; /* queued, or sent */
+struct rp_apns_client {
+    struct rp_h2_client *h2;
+    struct rp_apns_client_config cfg;
+    struct apns_req *free_reqs;
 };
 
-struct list {
-    struct req *head, *tail;
-    size_t n;
-};
-
-enum conn_state { CONN_CONNECTING, CONN_HANDSHAKEN, CONN_READY, CONN_DRAINING };
-
-struct conn {
-    struct conn *prev, *next;
-    struct pool *pool;
-    struct bufferevent *bev;
-    nghttp2_session *session;
-    enum conn_state state;
-    struct list in_flight; /* in submit order: the head is the oldest */
-    uint32_t max_streams;
-    int64_t opened_ms, last_read_ms, last_busy_ms;
-    bool ping_outstanding;
-    bool dead; /* close as soon as control leaves nghttp2 */
-    char error[160];
-    struct event *tick;
-};
-
-struct pool {
-    struct pool *next;
+/* One credential: the user state of its pool. */
+struct apns_cred {
     struct rp_apns_client *client;
+    struct rp_h2_pool *pool;
     bool token;
     char *key_pem, *cert_pem;
     char key_id[64], team_id[64];
@@ -95,202 +40,90 @@ struct pool {
     char jwt[RP_APNS_JWT_MAX];
     int64_t jwt_made_ms, last_forced_ms;
     unsigned jwt_gen;
-    SSL_CTX *ssl; /* a certificate pool's own context, else the client's */
-    struct conn *conns;
-    struct list queue;
-    int failures;
-    int64_t retry_at_ms;
-    char last_error[160];
-    char broken[160]; /* the credential cannot be used: every send fails with this */
-    int64_t last_used_ms;
 };
 
-struct rp_apns_client {
-    struct event_base *base;
-    struct evdns_base *dns;
-    struct rp_apns_client_config cfg;
-    char host[256];
-    int port;
-    bool host_is_ip;
-    SSL_CTX *ssl;
-    struct pool *pools;
-    struct req *free_reqs;
-    struct event *tick;
-    int in_recv; /* inside nghttp2_session_mem_recv: sending must wait until it returns */
+struct apns_req {
+    struct apns_req *next_free;
+    struct rp_apns_client *client;
+    struct apns_cred *cred;
+    struct rp_send *send;
+    struct rp_apns_notification n;
+    char path[16 + 256];
+    char prio[4], exp[24];
+    struct rp_h2_header headers[6];
+    int token_retries;
 };
-
-static void pool_dispatch(struct pool *p);
-static void conn_close(struct conn *c, const char *why);
-static int conn_flush(struct conn *c);
-static void conn_failed(struct conn *c, const char *why);
-
-/* ---- Lists and requests -------------------------------------------------------------------- */
-
-static void list_push_back(struct list *l, struct req *r)
-{
-    r->next = NULL;
-    r->prev = l->tail;
-    if (l->tail)
-        l->tail->next = r;
-    else
-        l->head = r;
-    l->tail = r;
-    l->n++;
-}
-
-static void list_push_front(struct list *l, struct req *r)
-{
-    r->prev = NULL;
-    r->next = l->head;
-    if (l->head)
-        l->head->prev = r;
-    else
-        l->tail = r;
-    l->head = r;
-    l->n++;
-}
-
-static void list_remove(struct list *l, struct req *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        l->head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        l->tail = r->prev;
-    r->prev = r->next = NULL;
-    l->n--;
-}
-
-static struct req *req_new(struct rp_apns_client *cl)
-{
-    struct req *r = cl->free_reqs;
-    if (r)
-        cl->free_reqs = r->next;
-    else
-        r = rp_malloc(sizeof(*r));
-    memset(r, 0, sizeof(*r));
-    return r;
-}
-
-/* Fills the result from the answer (or from why when there is none) and completes. */
-static void complete(struct rp_apns_client *cl, struct req *r, const char *why)
-{
-    struct rp_apns_answer a = {.status = why ? 0 : r->status,
-                               .apns_id = r->apns_id[0] ? r->apns_id : NULL,
-                               .body = r->answer,
-                               .body_len = r->answer_len,
-                               .transport_error = why};
-    struct rp_send *send = r->send;
-    char reason[64];
-    rp_apns_classify(&a, &send->result, reason, sizeof(reason));
-    /* A provider token APNs calls expired is ours to fix, not the message's fault. */
-    if (strcmp(reason, "ExpiredProviderToken") == 0)
-        send->result.status = RP_DS_TEMPORARY_FAILURE;
-    rp_apns_notification_cleanup(&r->n);
-    r->next = cl->free_reqs;
-    cl->free_reqs = r;
-    rp_send_complete(send);
-}
-
-static void fail_queue(struct pool *p, const char *why)
-{
-    while (p->queue.head) {
-        struct req *r = p->queue.head;
-        list_remove(&p->queue, r);
-        complete(p->client, r, why);
-    }
-}
 
 /* ---- Provider tokens ----------------------------------------------------------------------- */
 
-static int token_make(struct pool *p, int64_t now)
+static int token_make(struct apns_cred *k, int64_t now)
 {
-    int n = rp_apns_jwt_sign(p->signing_key, p->key_id, p->team_id, now / 1000, p->jwt,
-                             sizeof(p->jwt));
+    int n = rp_apns_jwt_sign(k->signing_key, k->key_id, k->team_id, now / 1000, k->jwt,
+                             sizeof(k->jwt));
     if (n < 0) {
-        snprintf(p->broken, sizeof(p->broken), "cannot sign an APNs provider token with TokenKey");
-        rp_metrics_channel_count(RP_MCC_TOKEN_FAILURES, p->client->cfg.name);
+        rp_h2_pool_set_broken(k->pool, "cannot sign an APNs provider token with TokenKey");
+        rp_metrics_channel_count(RP_MCC_TOKEN_FAILURES, k->client->cfg.name);
         return -1;
     }
-    rp_metrics_channel_count(RP_MCC_TOKEN_REFRESHES, p->client->cfg.name);
-    p->jwt_made_ms = now;
-    p->jwt_gen++;
+    rp_metrics_channel_count(RP_MCC_TOKEN_REFRESHES, k->client->cfg.name);
+    k->jwt_made_ms = now;
+    k->jwt_gen++;
     return 0;
 }
 
-/* The current token, renewed when older than token_refresh_minutes. */
-static const char *token_current(struct pool *p, int64_t now)
+/* The pool's authorizer: the current token, renewed when older than token_refresh_minutes. */
+static int token_authorize(void *user, char *out, size_t size, unsigned *gen)
 {
-    int64_t max_age = (int64_t)p->client->cfg.token_refresh_minutes * 60000;
-    if (!p->jwt[0] || now - p->jwt_made_ms >= max_age) {
-        if (p->jwt[0])
-            rp_info("apns", "msg=\"provider token renewed\" key_id=%s age_s=%lld", p->key_id,
-                    (long long)((now - p->jwt_made_ms) / 1000));
-        if (token_make(p, now) < 0)
-            return NULL;
+    struct apns_cred *k = user;
+    int64_t now = rp_now_ms();
+    int64_t max_age = (int64_t)k->client->cfg.token_refresh_minutes * 60000;
+    if (!k->jwt[0] || now - k->jwt_made_ms >= max_age) {
+        if (k->jwt[0])
+            rp_info("apns", "msg=\"provider token renewed\" key_id=%s age_s=%lld", k->key_id,
+                    (long long)((now - k->jwt_made_ms) / 1000));
+        if (token_make(k, now) < 0)
+            return -1;
     }
-    return p->jwt;
+    snprintf(out, size, "bearer %s", k->jwt);
+    *gen = k->jwt_gen;
+    return 0;
 }
 
-/* ---- Pools --------------------------------------------------------------------------------- */
+/* ---- Credentials (pools) ------------------------------------------------------------------- */
 
 static bool same(const char *a, const char *b)
 {
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static int load_pem_chain(SSL_CTX *ctx, const char *cert_pem, const char *key_pem)
+static bool cred_match(const void *user, const void *arg)
 {
-    BIO *bio = BIO_new_mem_buf(cert_pem, -1);
-    X509 *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    int ok = leaf && SSL_CTX_use_certificate(ctx, leaf) == 1;
-    X509 *extra;
-    while (ok && (extra = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-        if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
-            X509_free(extra);
-            ok = 0;
-        }
-    BIO_free(bio);
-    X509_free(leaf);
-    EVP_PKEY *key = NULL;
-    struct rp_err err;
-    if (ok && rp_keys_private_key(key_pem, "PrivateKey", &key, &err) == 0)
-        ok = SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-    else
-        ok = 0;
-    EVP_PKEY_free(key);
-    ERR_clear_error();
-    return ok ? 0 : -1;
+    const struct apns_cred *k = user;
+    const struct rp_apns_credential *cred = arg;
+    if (k->token != cred->token || !same(k->key_pem, cred->key_pem))
+        return false;
+    return cred->token ? same(k->key_id, cred->key_id) && same(k->team_id, cred->team_id)
+                       : same(k->cert_pem, cred->cert_pem);
 }
 
-static SSL_CTX *ssl_ctx_new(const char *ca_file)
+static void cred_free(void *user)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx)
-        return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_default_verify_paths(ctx);
-    if (ca_file && *ca_file && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-        rp_error("apns", "msg=\"cannot read tls.ca_file\" file=%s", ca_file);
-        ERR_clear_error();
-    }
-    static const unsigned char alpn[] = "\x02h2";
-    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
-    ERR_clear_error();
-    return ctx;
+    struct apns_cred *k = user;
+    EVP_PKEY_free(k->signing_key);
+    OPENSSL_cleanse(k->key_pem, strlen(k->key_pem));
+    OPENSSL_cleanse(k->jwt, sizeof(k->jwt));
+    free(k->key_pem);
+    free(k->cert_pem);
+    free(k);
 }
 
-static void log_certificate(const struct pool *p)
+static void log_certificate(const struct apns_cred *k)
 {
     X509 *cert = NULL;
     struct rp_err err;
-    if (rp_keys_certificate(p->cert_pem, "Certificate", &cert, &err) < 0)
+    if (rp_keys_certificate(k->cert_pem, "Certificate", &cert, &err) < 0)
         return;
+    const char *channel = k->client->cfg.name;
     char subject[256] = "";
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, subject,
                               sizeof(subject));
@@ -298,709 +131,136 @@ static void log_certificate(const struct pool *p)
     char expires[32] = "unknown";
     if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1) {
         strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        rp_metrics_certificate_expiry(subject, p->client->cfg.name, (int64_t)timegm(&tm));
+        rp_metrics_certificate_expiry(subject, channel, (int64_t)timegm(&tm));
     }
     int days = 0, secs = 0;
     ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
     if (days < 30)
         rp_warn("apns", "msg=\"the APNs certificate expires soon\" channel=%s subject=\"%s\" "
                         "expires=%s days_left=%d",
-                p->client->cfg.name, subject, expires, days);
+                channel, subject, expires, days);
     else
         rp_info("apns", "msg=\"APNs certificate in use\" channel=%s subject=\"%s\" expires=%s "
                         "days_left=%d",
-                p->client->cfg.name, subject, expires, days);
+                channel, subject, expires, days);
     X509_free(cert);
     ERR_clear_error();
 }
 
-static struct pool *pool_get(struct rp_apns_client *cl, const struct rp_apns_credential *cred)
+static struct rp_h2_pool *pool_get(struct rp_apns_client *cl,
+                                   const struct rp_apns_credential *cred)
 {
-    for (struct pool *p = cl->pools; p; p = p->next) {
-        if (p->token != cred->token || !same(p->key_pem, cred->key_pem))
-            continue;
-        if (cred->token ? same(p->key_id, cred->key_id) && same(p->team_id, cred->team_id)
-                        : same(p->cert_pem, cred->cert_pem))
-            return p;
-    }
-    struct pool *p = rp_calloc(1, sizeof(*p));
-    p->client = cl;
-    p->token = cred->token;
-    p->key_pem = rp_strdup(cred->key_pem ? cred->key_pem : "");
-    p->next = cl->pools;
-    cl->pools = p;
+    struct rp_h2_pool *p = rp_h2_pool_find(cl->h2, cred_match, cred);
+    if (p)
+        return p;
+    struct apns_cred *k = rp_calloc(1, sizeof(*k));
+    k->client = cl;
+    k->token = cred->token;
+    k->key_pem = rp_strdup(cred->key_pem ? cred->key_pem : "");
+    struct rp_h2_pool_config pc = {.user = k, .user_free = cred_free};
     if (cred->token) {
-        snprintf(p->key_id, sizeof(p->key_id), "%s", cred->key_id ? cred->key_id : "");
-        snprintf(p->team_id, sizeof(p->team_id), "%s", cred->team_id ? cred->team_id : "");
-        struct rp_err err;
-        if (rp_keys_private_key(p->key_pem, "TokenKey", &p->signing_key, &err) < 0 ||
-            !rp_keys_is_ec_p256(p->signing_key))
-            snprintf(p->broken, sizeof(p->broken), "TokenKey is not an EC P-256 private key");
-        p->ssl = cl->ssl;
+        snprintf(k->key_id, sizeof(k->key_id), "%s", cred->key_id ? cred->key_id : "");
+        snprintf(k->team_id, sizeof(k->team_id), "%s", cred->team_id ? cred->team_id : "");
+        pc.authorize = token_authorize;
     } else {
-        p->cert_pem = rp_strdup(cred->cert_pem ? cred->cert_pem : "");
-        p->ssl = ssl_ctx_new(cl->cfg.ca_file);
-        if (!p->ssl || load_pem_chain(p->ssl, p->cert_pem, p->key_pem) < 0)
-            snprintf(p->broken, sizeof(p->broken),
-                     "the channel's Certificate and PrivateKey cannot be used for TLS");
-        else
-            log_certificate(p);
+        k->cert_pem = rp_strdup(cred->cert_pem ? cred->cert_pem : "");
+        pc.cert_pem = k->cert_pem;
+        pc.key_pem = k->key_pem;
+    }
+    p = rp_h2_pool_new(cl->h2, &pc);
+    k->pool = p;
+    if (cred->token) {
+        struct rp_err err;
+        if (rp_keys_private_key(k->key_pem, "TokenKey", &k->signing_key, &err) < 0 ||
+            !rp_keys_is_ec_p256(k->signing_key))
+            rp_h2_pool_set_broken(p, "TokenKey is not an EC P-256 private key");
+    } else if (!rp_h2_pool_broken(p)) {
+        log_certificate(k);
     }
     return p;
 }
 
-static void pool_free(struct pool *p)
+/* ---- Requests ------------------------------------------------------------------------------ */
+
+static void req_release(struct apns_req *q)
 {
-    while (p->conns)
-        conn_close(p->conns, "the APNs client is shutting down");
-    fail_queue(p, "the APNs client is shutting down");
-    if (p->ssl && p->ssl != p->client->ssl)
-        SSL_CTX_free(p->ssl);
-    EVP_PKEY_free(p->signing_key);
-    OPENSSL_cleanse(p->key_pem, strlen(p->key_pem));
-    OPENSSL_cleanse(p->jwt, sizeof(p->jwt));
-    free(p->key_pem);
-    free(p->cert_pem);
-    free(p);
+    rp_apns_notification_cleanup(&q->n);
+    q->next_free = q->client->free_reqs;
+    q->client->free_reqs = q;
 }
 
-/* ---- nghttp2 callbacks --------------------------------------------------------------------- */
-
-static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t length, int flags,
-                       void *user_data)
+/* A 403 ExpiredProviderToken: renews the token (unless another request already did, or it was
+ * renewed within 20 minutes) and says whether the request goes out again with the new one. */
+static bool token_expired_retry(struct apns_req *q, const struct rp_h2_answer *a)
 {
-    struct conn *c = user_data;
-    if (bufferevent_write(c->bev, data, length) != 0)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-    return (ssize_t)length;
+    struct apns_cred *k = q->cred;
+    int64_t now = rp_now_ms();
+    bool renew = a->auth_gen == k->jwt_gen &&
+                 (k->last_forced_ms == 0 || now - k->last_forced_ms >= TOKEN_MIN_AGE_MS);
+    if (renew) {
+        rp_warn("apns", "msg=\"APNs says the provider token expired: renewing it\" "
+                        "key_id=%s age_s=%lld",
+                k->key_id, (long long)((now - k->jwt_made_ms) / 1000));
+        k->last_forced_ms = now;
+        if (token_make(k, now) < 0)
+            return false;
+    }
+    if (renew || a->auth_gen != k->jwt_gen)
+        return true;
+    rp_warn("apns", "msg=\"APNs still says ExpiredProviderToken: the token is not renewed "
+                    "again within 20 minutes (check the clock)\" key_id=%s",
+            k->key_id);
+    return false;
 }
 
-static ssize_t body_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
-                         uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
+static enum rp_h2_next on_answer(void *arg, const struct rp_h2_answer *h2a)
 {
-    struct req *r = source->ptr;
-    size_t left = r->n.payload_len - r->body_off;
-    size_t n = left < length ? left : length;
-    memcpy(buf, r->n.payload + r->body_off, n);
-    r->body_off += n;
-    if (r->body_off == r->n.payload_len)
-        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-    return (ssize_t)n;
-}
-
-static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *user_data)
-{
-    if (frame->hd.type != NGHTTP2_HEADERS)
-        return 0;
-    struct req *r = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-    if (!r)
-        return 0;
-    if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
-        int status = 0;
-        for (size_t i = 0; i < valuelen && i < 4; i++)
-            status = status * 10 + (value[i] - '0');
-        r->status = valuelen == 3 ? status : 0;
-    } else if (namelen == 7 && memcmp(name, "apns-id", 7) == 0 &&
-               valuelen < sizeof(r->apns_id)) {
-        memcpy(r->apns_id, value, valuelen);
-        r->apns_id[valuelen] = '\0';
+    struct apns_req *q = arg;
+    if (h2a->status == 403 && q->cred->token && q->token_retries == 0 &&
+        strstr(h2a->body, "\"ExpiredProviderToken\"") && token_expired_retry(q, h2a)) {
+        q->token_retries++;
+        return RP_H2_RESEND;
     }
-    return 0;
-}
-
-static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
-                         const uint8_t *data, size_t len, void *user_data)
-{
-    struct req *r = nghttp2_session_get_stream_user_data(session, stream_id);
-    if (!r)
-        return 0;
-    size_t room = ANSWER_BODY_MAX - r->answer_len;
-    size_t n = len < room ? len : room;
-    memcpy(r->answer + r->answer_len, data, n);
-    r->answer_len += n;
-    r->answer[r->answer_len] = '\0';
-    return 0;
-}
-
-static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
-{
-    if (frame->hd.type == NGHTTP2_HEADERS) {
-        struct req *r = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-        if (r)
-            r->sent = true;
-    }
-    return 0;
-}
-
-/* Printable ASCII of the GOAWAY debug data (APNs puts its error JSON there). */
-static void printable(const uint8_t *data, size_t len, char *out, size_t size)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < size; i++)
-        out[o++] = data[i] >= 0x20 && data[i] < 0x7f && data[i] != '"' ? (char)data[i] : '?';
-    out[o] = '\0';
-}
-
-static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
-{
-    struct conn *c = user_data;
-    struct pool *p = c->pool;
-    switch (frame->hd.type) {
-    case NGHTTP2_SETTINGS:
-        if (frame->hd.flags & NGHTTP2_FLAG_ACK)
-            break;
-        c->max_streams =
-            nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-        if (c->state == CONN_HANDSHAKEN) {
-            c->state = CONN_READY;
-            p->failures = 0;
-        }
-        break;
-    case NGHTTP2_GOAWAY: {
-        char debug[256];
-        printable(frame->goaway.opaque_data, frame->goaway.opaque_data_len, debug, sizeof(debug));
-        rp_warn("apns", "msg=\"APNs sent GOAWAY: reconnecting\" channel=%s last_stream_id=%d "
-                        "error_code=%u in_flight=%zu debug=\"%s\"",
-                p->client->cfg.name, frame->goaway.last_stream_id, frame->goaway.error_code,
-                c->in_flight.n, debug);
-        c->state = CONN_DRAINING;
-        break;
-    }
-    case NGHTTP2_PING:
-        if (frame->hd.flags & NGHTTP2_FLAG_ACK)
-            c->ping_outstanding = false;
-        break;
-    default:
-        break;
-    }
-    return 0;
-}
-
-static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
-                           void *user_data)
-{
-    struct conn *c = user_data;
-    struct pool *p = c->pool;
-    struct rp_apns_client *cl = p->client;
-    struct req *r = nghttp2_session_get_stream_user_data(session, stream_id);
-    if (!r)
-        return 0;
-    list_remove(&c->in_flight, r);
-    rp_metrics_channel_gauge(RP_MCG_STREAMS, cl->cfg.name, -1);
-    r->conn = NULL;
-    c->last_busy_ms = rp_mono_ms();
-    if (r->status == 0) {
-        /* GOAWAY refuses a stream once per connection; a request refused over and over (or one
-         * nghttp2 cannot send) must not cycle between connections for ever. */
-        if ((error_code == NGHTTP2_REFUSED_STREAM || !r->sent) && ++r->requeues <= MAX_REQUEUES) {
-            /* Above GOAWAY's last-stream-id, or refused: APNs did not act on it. */
-            r->body_off = 0;
-            r->sent = false;
-            r->since_ms = rp_mono_ms();
-            list_push_front(&p->queue, r);
-        } else {
-            char why[64];
-            snprintf(why, sizeof(why), "stream reset (HTTP/2 error %u)", error_code);
-            complete(cl, r, why);
-        }
-        return 0;
-    }
-    if (r->status == 403 && p->token && r->token_retries == 0 &&
-        strstr(r->answer, "\"ExpiredProviderToken\"")) {
-        int64_t now = rp_now_ms();
-        bool renew = r->jwt_gen == p->jwt_gen &&
-                     (p->last_forced_ms == 0 || now - p->last_forced_ms >= TOKEN_MIN_AGE_MS);
-        if (renew) {
-            rp_warn("apns", "msg=\"APNs says the provider token expired: renewing it\" "
-                            "key_id=%s age_s=%lld",
-                    p->key_id, (long long)((now - p->jwt_made_ms) / 1000));
-            p->last_forced_ms = now;
-            if (token_make(p, now) < 0) {
-                complete(cl, r, NULL);
-                return 0;
-            }
-        }
-        if (renew || r->jwt_gen != p->jwt_gen) {
-            r->token_retries++;
-            r->status = 0;
-            r->answer_len = 0;
-            r->answer[0] = '\0';
-            r->apns_id[0] = '\0';
-            r->body_off = 0;
-            r->sent = false;
-            r->since_ms = rp_mono_ms();
-            list_push_front(&p->queue, r);
-            return 0;
-        }
-        rp_warn("apns", "msg=\"APNs still says ExpiredProviderToken: the token is not renewed "
-                        "again within 20 minutes (check the clock)\" key_id=%s",
-                p->key_id);
-    }
-    complete(cl, r, NULL);
-    return 0;
-}
-
-/* ---- Connections --------------------------------------------------------------------------- */
-
-static int submit(struct conn *c, struct req *r)
-{
-    struct pool *p = c->pool;
-    /* The values must live until nghttp2_submit_request copies them, below. */
-    char prio[4], exp[24]; // cppcheck-suppress variableScope
-    nghttp2_nv nv[12];
-    size_t n = 0;
-#define NV(name, value)                                                                            \
-    nv[n++] = (nghttp2_nv){(uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1,                \
-                           strlen(value), NGHTTP2_NV_FLAG_NO_COPY_NAME}
-    NV(":method", "POST");
-    NV(":scheme", "https");
-    NV(":authority", p->client->host);
-    NV(":path", r->path);
-    NV("content-type", "application/json");
-    char bearer[RP_APNS_JWT_MAX + 8]; // cppcheck-suppress variableScope
-    if (p->token) {
-        const char *jwt = token_current(p, rp_now_ms());
-        if (!jwt)
-            return -1;
-        snprintf(bearer, sizeof(bearer), "bearer %s", jwt);
-        r->jwt_gen = p->jwt_gen;
-        NV("authorization", bearer);
-    }
-    if (r->n.topic[0])
-        NV("apns-topic", r->n.topic);
-    NV("apns-push-type", r->n.push_type);
-    if (r->n.priority) {
-        snprintf(prio, sizeof(prio), "%d", r->n.priority);
-        NV("apns-priority", prio);
-    }
-    if (r->n.has_expiration) {
-        snprintf(exp, sizeof(exp), "%lld", (long long)r->n.expiration);
-        NV("apns-expiration", exp);
-    }
-    if (r->n.collapse_id[0])
-        NV("apns-collapse-id", r->n.collapse_id);
-#undef NV
-    nghttp2_data_provider dp = {.source.ptr = r, .read_callback = body_read};
-    int32_t id = nghttp2_submit_request(c->session, NULL, nv, n, &dp, r);
-    if (id < 0)
-        return -1;
-    r->stream_id = id;
-    r->conn = c;
-    r->since_ms = rp_mono_ms();
-    list_push_back(&c->in_flight, r);
-    rp_metrics_channel_gauge(RP_MCG_STREAMS, c->pool->client->cfg.name, 1);
-    c->last_busy_ms = r->since_ms;
-    return 0;
-}
-
-static void conn_unlink(struct conn *c)
-{
-    struct pool *p = c->pool;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    rp_metrics_channel_gauge(RP_MCG_CONNECTIONS, p->client->cfg.name, -1);
-}
-
-/* Closes and frees c. Requests in flight that were sent complete with why (APNs may or may
- * not have delivered them; the worker retries); those never sent go back to the queue. */
-static void conn_close(struct conn *c, const char *why)
-{
-    struct pool *p = c->pool;
-    conn_unlink(c);
-    if (c->session)
-        nghttp2_session_del(c->session);
-    c->session = NULL;
-    while (c->in_flight.head) {
-        struct req *r = c->in_flight.tail;
-        list_remove(&c->in_flight, r);
-        rp_metrics_channel_gauge(RP_MCG_STREAMS, c->pool->client->cfg.name, -1);
-        r->conn = NULL;
-        if (!r->sent && r->status == 0) {
-            r->body_off = 0;
-            list_push_front(&p->queue, r);
-        } else {
-            complete(p->client, r, why);
-        }
-    }
-    event_free(c->tick);
-    bufferevent_free(c->bev);
-    free(c);
-}
-
-/* A connection that never became usable: back off, and fail what waits rather than spin. */
-static void conn_failed(struct conn *c, const char *reason)
-{
-    struct pool *p = c->pool;
-    bool was_ready = c->state == CONN_READY || c->state == CONN_DRAINING;
-    /* reason may be c->error, which conn_close frees. */
-    char why[sizeof(c->error)];
-    snprintf(why, sizeof(why), "%s", reason);
-    snprintf(p->last_error, sizeof(p->last_error), "%s", why);
-    conn_close(c, why);
-    if (was_ready) {
-        pool_dispatch(p);
-        return;
-    }
-    p->failures++;
-    int shift = p->failures < 8 ? p->failures : 8;
-    int64_t delay = (int64_t)BACKOFF_BASE_MS << shift; /* 250 ms doubling */
-    if (delay > BACKOFF_MAX_MS)
-        delay = BACKOFF_MAX_MS;
-    uint32_t rnd;
-    rp_random_bytes(&rnd, sizeof(rnd));
-    delay = delay / 2 + (int64_t)(rnd % (uint32_t)(delay / 2 + 1));
-    p->retry_at_ms = rp_mono_ms() + delay;
-    rp_warn("apns", "msg=\"cannot connect to APNs\" channel=%s host=%s error=\"%s\" "
-                    "failures=%d retry_in_ms=%lld",
-            p->client->cfg.name, p->client->host, why, p->failures, (long long)delay);
-    if (!p->conns) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "cannot connect: %s", why);
-        fail_queue(p, msg);
-    }
-}
-
-/* Writes what every connection of the client has to send; a connection that fails is closed
- * (which may complete requests, whose owners may send more: hence the restart). */
-static void client_flush(struct rp_apns_client *cl)
-{
-restart:
-    for (struct pool *p = cl->pools; p; p = p->next)
-        /* The analyzer cannot see that a list head's prev is NULL, so it believes a closed
-         * head may still be p->conns after conn_unlink. */
-        for (struct conn *c = p->conns; c; c = c->next)
-            if (c->session && conn_flush(c) < 0) { // NOLINT(clang-analyzer-unix.Malloc)
-                conn_failed(c, c->error[0] ? c->error : "HTTP/2 session error");
-                goto restart;
-            }
-}
-
-/* Runs after every read: nghttp2 callbacks only mark a connection dead. */
-static void conn_after(struct conn *c)
-{
-    struct pool *p = c->pool;
-    if (c->dead) {
-        conn_failed(c, c->error);
-        return;
-    }
-    pool_dispatch(p);
-    client_flush(p->client);
-}
-
-static int conn_flush(struct conn *c)
-{
-    if (!c->session)
-        return 0;
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) < OUTPUT_HIGH_WATER) {
-        int rv = nghttp2_session_send(c->session);
-        if (rv != 0) {
-            snprintf(c->error, sizeof(c->error), "HTTP/2: %s", nghttp2_strerror(rv));
-            return -1;
-        }
-    }
-    if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session) &&
-        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-        snprintf(c->error, sizeof(c->error), "the connection was closed after GOAWAY");
-        return -1;
-    }
-    return 0;
-}
-
-static void on_read(struct bufferevent *bev, void *arg)
-{
-    struct conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    c->last_read_ms = rp_mono_ms();
-    while (evbuffer_get_length(in) > 0 && !c->dead) {
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-            break;
-        c->pool->client->in_recv++;
-        ssize_t n = nghttp2_session_mem_recv(c->session, v.iov_base, v.iov_len);
-        c->pool->client->in_recv--;
-        if (n < 0) {
-            snprintf(c->error, sizeof(c->error), "HTTP/2: %s", nghttp2_strerror((int)n));
-            c->dead = true;
-            break;
-        }
-        evbuffer_drain(in, (size_t)n);
-    }
-    conn_after(c);
-}
-
-static void on_write(struct bufferevent *bev, void *arg)
-{
-    struct conn *c = arg;
-    if (c->session && conn_flush(c) < 0)
-        conn_failed(c, c->error);
-}
-
-static void conn_start_h2(struct conn *c)
-{
-    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-    const unsigned char *alpn = NULL;
-    unsigned alpn_len = 0;
-    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-    if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0) {
-        conn_failed(c, "the server did not agree to HTTP/2 (ALPN h2)");
-        return;
-    }
-    nghttp2_session_callbacks *cb;
-    nghttp2_session_callbacks_new(&cb);
-    nghttp2_session_callbacks_set_send_callback(cb, on_send);
-    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    nghttp2_session_client_new(&c->session, cb, c);
-    nghttp2_session_callbacks_del(cb);
-    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
-    nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 2);
-    nghttp2_session_set_local_window_size(c->session, NGHTTP2_FLAG_NONE, 0, 1 << 24);
-    c->state = CONN_HANDSHAKEN;
-    c->last_read_ms = rp_mono_ms();
-    if (conn_flush(c) < 0)
-        conn_failed(c, c->error);
-}
-
-static void on_event(struct bufferevent *bev, short events, void *arg)
-{
-    struct conn *c = arg;
-    if (events & BEV_EVENT_CONNECTED) {
-        /* Small frames both ways: without this, Nagle and delayed ACKs stall the pipeline by
-         * tens of milliseconds. The socket exists only now (after DNS and connect). */
-        evutil_socket_t fd = bufferevent_getfd(bev);
-        int one = 1;
-        if (fd >= 0)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn_start_h2(c);
-        return;
-    }
-    if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        char why[160];
-        unsigned long ssl_err = bufferevent_get_openssl_error(bev);
-        int dns_err = bufferevent_socket_get_dns_error(bev);
-        if (ssl_err) {
-            char buf[120];
-            ERR_error_string_n(ssl_err, buf, sizeof(buf));
-            snprintf(why, sizeof(why), "TLS: %s", buf);
-        } else if (dns_err) {
-            snprintf(why, sizeof(why), "DNS: %s", evutil_gai_strerror(dns_err));
-        } else if (events & BEV_EVENT_EOF) {
-            snprintf(why, sizeof(why), "the server closed the connection");
-        } else {
-            snprintf(why, sizeof(why), "connection error: %s",
-                     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        }
-        while (bufferevent_get_openssl_error(bev))
-            ;
-        ERR_clear_error();
-        conn_failed(c, why);
-    }
-}
-
-static void on_conn_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct conn *c = arg;
-    struct pool *p = c->pool;
-    const struct rp_apns_client_config *cfg = &p->client->cfg;
-    int64_t now = rp_mono_ms();
-    if (c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKEN) {
-        if (now - c->opened_ms > cfg->timeout_ms)
-            conn_failed(c, "timed out connecting");
-        return;
-    }
-    if (c->state == CONN_DRAINING && c->in_flight.n == 0) {
-        conn_close(c, "drained");
-        return;
-    }
-    if (c->in_flight.head && now - c->in_flight.head->since_ms > cfg->timeout_ms) {
-        char why[96];
-        snprintf(why, sizeof(why), "APNs did not answer within %ld ms", cfg->timeout_ms);
-        conn_failed(c, why);
-        return;
-    }
-    if (c->state == CONN_READY && c->in_flight.n == 0 &&
-        now - c->last_busy_ms >= (int64_t)cfg->idle_timeout_s * 1000) {
-        /* A GOAWAY first, so APNs sees a clean close; the socket closes once it is written
-         * (conn_flush then finds nothing left to read or write). */
-        rp_debug("apns", "msg=\"closing an idle APNs connection\" channel=%s", cfg->name);
-        c->state = CONN_DRAINING;
-        nghttp2_session_terminate_session(c->session, NGHTTP2_NO_ERROR);
-        if (conn_flush(c) < 0)
-            conn_close(c, "idle");
-        return;
-    }
-    if (now - c->last_read_ms >= (int64_t)cfg->ping_interval_s * 1000) {
-        if (c->ping_outstanding) {
-            conn_failed(c, "no answer to PING");
-            return;
-        }
-        nghttp2_submit_ping(c->session, NGHTTP2_FLAG_NONE, NULL);
-        c->ping_outstanding = true;
-        c->last_read_ms = now;
-        if (conn_flush(c) < 0)
-            conn_failed(c, c->error);
-    }
-}
-
-static void conn_open(struct pool *p)
-{
-    struct rp_apns_client *cl = p->client;
-    SSL *ssl = SSL_new(p->ssl);
-    if (!ssl) {
-        ERR_clear_error();
-        return;
-    }
-    if (!cl->host_is_ip)
-        SSL_set_tlsext_host_name(ssl, cl->host);
-    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-    if (cl->host_is_ip)
-        X509_VERIFY_PARAM_set1_ip_asc(param, cl->host);
-    else
-        X509_VERIFY_PARAM_set1_host(param, cl->host, 0);
-    struct conn *c = rp_calloc(1, sizeof(*c));
-    c->pool = p;
-    c->state = CONN_CONNECTING;
-    c->opened_ms = c->last_busy_ms = c->last_read_ms = rp_mono_ms();
-    c->bev = bufferevent_openssl_socket_new(cl->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                            BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    c->tick = event_new(cl->base, -1, EV_PERSIST, on_conn_tick, c);
-    struct timeval tv = {1, 0};
-    event_add(c->tick, &tv);
-    c->next = p->conns;
-    if (p->conns)
-        p->conns->prev = c;
-    p->conns = c;
-    rp_metrics_channel_gauge(RP_MCG_CONNECTIONS, cl->cfg.name, 1);
-    if (bufferevent_socket_connect_hostname(c->bev, cl->dns, AF_UNSPEC, cl->host, cl->port) != 0)
-        conn_failed(c, "cannot start connecting");
-}
-
-/* Moves queued requests onto connections with free streams; opens a connection when every
- * usable one is full (up to max_connections), one connect at a time. */
-static void pool_dispatch(struct pool *p)
-{
-    while (p->queue.head) {
-        struct conn *target = NULL;
-        bool connecting = false;
-        int n_open = 0;
-        for (struct conn *c = p->conns; c; c = c->next, n_open++) {
-            if (c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKEN)
-                connecting = true;
-            if (c->state == CONN_READY && c->in_flight.n < c->max_streams) {
-                target = c;
-                break;
-            }
-        }
-        if (!target) {
-            if (!connecting && n_open < p->client->cfg.max_connections &&
-                rp_mono_ms() >= p->retry_at_ms)
-                conn_open(p);
-            return;
-        }
-        struct req *r = p->queue.head;
-        list_remove(&p->queue, r);
-        if (submit(target, r) < 0) {
-            if (p->broken[0]) {
-                complete(p->client, r, p->broken);
-                continue;
-            }
-            list_push_front(&p->queue, r);
-            target->state = CONN_DRAINING; /* stream ids exhausted or session failing */
-            continue;
-        }
-    }
+    struct rp_apns_answer a = {.status = h2a->status,
+                               .apns_id = h2a->id,
+                               .body = h2a->body,
+                               .body_len = h2a->body_len,
+                               .transport_error = h2a->transport_error};
+    struct rp_send *send = q->send;
+    char reason[64];
+    rp_apns_classify(&a, &send->result, reason, sizeof(reason));
+    /* A provider token APNs calls expired is ours to fix, not the message's fault. */
+    if (strcmp(reason, "ExpiredProviderToken") == 0)
+        send->result.status = RP_DS_TEMPORARY_FAILURE;
+    req_release(q);
+    rp_send_complete(send);
+    return RP_H2_DONE;
 }
 
 /* ---- The client ---------------------------------------------------------------------------- */
 
-static void on_client_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct rp_apns_client *cl = arg;
-    int64_t now = rp_mono_ms();
-    /* A credential replaced by the app (a new key or certificate) leaves its pool unused: it
-     * goes once its connections have closed as idle. */
-    for (struct pool **pp = &cl->pools; *pp;) {
-        struct pool *p = *pp;
-        if (!p->conns && !p->queue.head &&
-            now - p->last_used_ms > (int64_t)cl->cfg.idle_timeout_s * 1000) {
-            *pp = p->next;
-            pool_free(p);
-        } else {
-            pp = &p->next;
-        }
-    }
-    for (struct pool *p = cl->pools; p; p = p->next) {
-        while (p->queue.head && now - p->queue.head->since_ms > cl->cfg.timeout_ms) {
-            struct req *r = p->queue.head;
-            list_remove(&p->queue, r);
-            complete(cl, r, "no APNs connection became free in time");
-        }
-        if (p->queue.head)
-            pool_dispatch(p);
-    }
-    client_flush(cl);
-}
-
-static int parse_url(struct rp_apns_client *cl, const char *url)
-{
-    if (strncmp(url, "https://", 8) != 0)
-        return -1;
-    const char *h = url + 8;
-    size_t hl = strcspn(h, ":/");
-    if (hl == 0 || hl >= sizeof(cl->host))
-        return -1;
-    memcpy(cl->host, h, hl);
-    cl->host[hl] = '\0';
-    cl->port = 443;
-    if (h[hl] == ':') {
-        char *end;
-        long port = strtol(h + hl + 1, &end, 10);
-        if (port <= 0 || port > 65535 || (*end && *end != '/'))
-            return -1;
-        cl->port = (int)port;
-    }
-    unsigned char buf[16];
-    cl->host_is_ip =
-        inet_pton(AF_INET, cl->host, buf) == 1 || inet_pton(AF_INET6, cl->host, buf) == 1;
-    return 0;
-}
-
 struct rp_apns_client *rp_apns_client_new(struct event_base *base,
                                           const struct rp_apns_client_config *cfg)
 {
+    struct rp_h2_client_config hc = {
+        .url = cfg->url,
+        .ca_file = cfg->ca_file,
+        .name = cfg->name,
+        .component = "apns",
+        .provider = "APNs",
+        .id_header = "apns-id",
+        .answer_max = ANSWER_BODY_MAX,
+        .max_connections = cfg->max_connections,
+        .idle_timeout_s = cfg->idle_timeout_s,
+        .ping_interval_s = cfg->ping_interval_s,
+        .timeout_ms = cfg->timeout_ms,
+    };
+    struct rp_h2_client *h2 = rp_h2_client_new(base, &hc);
+    if (!h2)
+        return NULL;
     struct rp_apns_client *cl = rp_calloc(1, sizeof(*cl));
-    cl->base = base;
+    cl->h2 = h2;
     cl->cfg = *cfg;
-    if (parse_url(cl, cfg->url) < 0) {
-        rp_error("apns", "msg=\"the APNs URL must be https://host[:port]\" channel=%s",
-                 cfg->name);
-        free(cl);
-        return NULL;
-    }
-    cl->ssl = ssl_ctx_new(cfg->ca_file);
-    if (!cl->ssl) {
-        free(cl);
-        return NULL;
-    }
-    cl->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-    if (!cl->dns)
-        cl->dns = evdns_base_new(base, 0);
-    cl->tick = event_new(base, -1, EV_PERSIST, on_client_tick, cl);
-    struct timeval tv = {1, 0};
-    event_add(cl->tick, &tv);
     return cl;
 }
 
@@ -1008,20 +268,12 @@ void rp_apns_client_free(struct rp_apns_client *cl)
 {
     if (!cl)
         return;
-    while (cl->pools) {
-        struct pool *p = cl->pools;
-        cl->pools = p->next;
-        pool_free(p);
-    }
+    rp_h2_client_free(cl->h2);
     while (cl->free_reqs) {
-        struct req *r = cl->free_reqs;
-        cl->free_reqs = r->next;
-        free(r);
+        struct apns_req *q = cl->free_reqs;
+        cl->free_reqs = q->next_free;
+        free(q);
     }
-    event_free(cl->tick);
-    if (cl->dns)
-        evdns_base_free(cl->dns, 0);
-    SSL_CTX_free(cl->ssl);
     free(cl);
 }
 
@@ -1029,30 +281,50 @@ void rp_apns_client_send(struct rp_apns_client *cl, const struct rp_apns_credent
                          struct rp_apns_notification *n, const char *device_token,
                          struct rp_send *send)
 {
-    struct pool *p = pool_get(cl, cred);
-    p->last_used_ms = rp_mono_ms();
-    if (p->broken[0]) {
+    struct rp_h2_pool *p = pool_get(cl, cred);
+    const char *broken = rp_h2_pool_broken(p);
+    if (broken) {
         /* The credential will not work on any later attempt either. */
         rp_apns_notification_cleanup(n);
-        rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 0, "%s", p->broken);
+        rp_delivery_result_set(&send->result, RP_DS_PERMANENT_FAILURE, 0, "%s", broken);
         rp_send_complete(send);
         return;
     }
-    struct req *r = req_new(cl);
-    r->send = send;
-    r->n = *n;
+    struct apns_req *q = cl->free_reqs;
+    if (q)
+        cl->free_reqs = q->next_free;
+    else
+        q = rp_malloc(sizeof(*q));
+    memset(q, 0, sizeof(*q));
+    q->client = cl;
+    q->cred = rp_h2_pool_user(p);
+    q->send = send;
+    q->n = *n;
     n->payload = NULL;
     n->payload_len = 0;
-    snprintf(r->path, sizeof(r->path), "/3/device/%s", device_token);
-    r->since_ms = rp_mono_ms();
-    if (!p->conns && rp_mono_ms() < p->retry_at_ms) {
-        char why[220];
-        snprintf(why, sizeof(why), "reconnecting after: %s", p->last_error);
-        complete(cl, r, why);
-        return;
+    snprintf(q->path, sizeof(q->path), "/3/device/%s", device_token);
+    size_t h = 0;
+    q->headers[h++] = (struct rp_h2_header){"content-type", "application/json"};
+    if (q->n.topic[0])
+        q->headers[h++] = (struct rp_h2_header){"apns-topic", q->n.topic};
+    q->headers[h++] = (struct rp_h2_header){"apns-push-type", q->n.push_type};
+    if (q->n.priority) {
+        snprintf(q->prio, sizeof(q->prio), "%d", q->n.priority);
+        q->headers[h++] = (struct rp_h2_header){"apns-priority", q->prio};
     }
-    list_push_back(&p->queue, r);
-    pool_dispatch(p);
-    if (!cl->in_recv) /* else the connection being read flushes them when nghttp2 returns */
-        client_flush(cl);
+    if (q->n.has_expiration) {
+        snprintf(q->exp, sizeof(q->exp), "%lld", (long long)q->n.expiration);
+        q->headers[h++] = (struct rp_h2_header){"apns-expiration", q->exp};
+    }
+    if (q->n.collapse_id[0])
+        q->headers[h++] = (struct rp_h2_header){"apns-collapse-id", q->n.collapse_id};
+    struct rp_h2_request rq = {.method = "POST",
+                               .path = q->path,
+                               .headers = q->headers,
+                               .n_headers = h,
+                               .body = q->n.payload,
+                               .body_len = q->n.payload_len,
+                               .done = on_answer,
+                               .arg = q};
+    rp_h2_send(p, &rq);
 }

@@ -1,16 +1,14 @@
-/* The APNs HTTP/2 client: nghttp2 client sessions over OpenSSL (ALPN h2, certificate and host
- * verification) on a worker's libevent loop, pooled per credential. One client serves one
- * channel on one worker thread, so one environment (production or sandbox URL).
+/* The APNs HTTP/2 client: the provider-neutral pooled HTTP/2 client (channels/h2pool.h) with
+ * what is APNs' own: a pool per credential (one signing key, or one client certificate), ES256
+ * provider tokens, the apns-* request headers, the answer mapping and the certificate's expiry
+ * in logs and metrics. One client serves one channel on one worker thread, so one environment
+ * (production or sandbox URL).
  *
- * Each pool (one signing key, or one client certificate) keeps up to max_connections
- * connections. A connection takes as many streams as the server's
- * SETTINGS_MAX_CONCURRENT_STREAMS allows; requests above every connection's limit wait in the
- * pool's queue, and the pool opens another connection while they wait. GOAWAY: streams above
- * last-stream-id go back to the queue and are sent on another connection. Idle connections are
- * PINGed and closed after idle_timeout. A failed connect (TCP, TLS, ALPN) fails the waiting
- * requests at once (TEMPORARY_FAILURE) and holds new connects back with exponential backoff.
- * Token pools share one ES256 provider token, renewed after token_refresh_minutes and at once
- * (one retry of the request) on 403 ExpiredProviderToken, never twice within 20 minutes. */
+ * Connections, streams, queueing, GOAWAY, PING, idle close and reconnect backoff behave as
+ * h2pool.h says. A failed connect (TCP, TLS, ALPN) fails the waiting requests at once
+ * (TEMPORARY_FAILURE). Token pools share one ES256 provider token, renewed after
+ * token_refresh_minutes and at once (one retry of the request) on 403 ExpiredProviderToken,
+ * never twice within 20 minutes. */
 #ifndef RP_APNS_CONN_H
 #define RP_APNS_CONN_H
 

@@ -1,8 +1,11 @@
 /* The GCM channel, delivered through FCM HTTP v1 with a Google service account (ServiceJson):
  * an RS256 assertion (fcm_jwt.c) buys an access token (channels/oauth.c, cached per service
- * account on each worker), and each delivery is one POST /v1/projects/{id}/messages:send over
- * the worker's HTTP/2 connection (channels/httpc.c). The body and the answer mapping are in
- * fcm_payload.c.
+ * account on each worker), and each delivery is one POST /v1/projects/{id}/messages:send on
+ * the worker's pooled HTTP/2 connections (channels/h2pool.c; one pool for every service account,
+ * since each request carries its own bearer token). A server that refuses h2 in ALPN (never FCM
+ * itself; a proxy or test server may) is answered over HTTP/1.1 through libcurl
+ * (channels/httpc.c) from then on, as token requests always are. The body and the answer
+ * mapping are in fcm_payload.c.
  * The legacy server key (ApiKey) is still accepted by UpdateGcmChannel, as Pinpoint's shape has
  * it, so existing provisioning scripts keep working; but Google shut the legacy FCM API down in
  * July 2024, so a delivery on a channel with only an ApiKey fails at once with a message saying
@@ -24,6 +27,7 @@
 #include "../../gateway/util.h"
 #include "../channel.h"
 #include "../email/email_address.h"
+#include "../h2pool.h"
 #include "../httpc.h"
 #include "../keys.h"
 #include "../oauth.h"
@@ -32,10 +36,8 @@
 #include "fcm_jwt.h"
 #include "fcm_payload.h"
 
-/* Requests one transport keeps in libcurl at once; more wait in the transport's own queue.
- * libcurl 7.88 spends more CPU per request the more streams share a connection (64 us at 100,
- * 109 us at 256 in tests/bench/bench_fcm.sh), and a worker may hand over queue.in_flight (256)
- * sends at once. */
+/* Over HTTP/1.1 (a server refusing h2), requests one transport keeps in libcurl at once; more
+ * wait in the transport's own queue. */
 #define FCM_MAX_ACTIVE 100
 /* FCM registration tokens run to a few hundred characters; 4096 leaves room for growth. */
 #define FCM_TOKEN_MAX 4096
@@ -227,11 +229,14 @@ struct fcm_account {
     uint64_t hash;
     char *service_json; /* the exact text, to tell hash collisions apart */
     char *send_url;
+    const char *send_path; /* the path of send_url, for HTTP/2 */
     struct rp_oauth_cred *cred; /* owned by the transport's OAuth cache */
 };
 
 struct fcm_transport {
-    struct rp_httpc *http;
+    struct rp_httpc *http;   /* token requests, and sends to a server without HTTP/2 */
+    struct rp_h2_client *h2; /* sends; NULL when fcm.url is not https */
+    bool http1;              /* the server refused h2 in ALPN: sends go through libcurl */
     struct rp_oauth *oauth;
     const char *base_url; /* borrowed from the config */
     long timeout_ms;
@@ -241,9 +246,10 @@ struct fcm_transport {
      * sends skip even the hash. */
     json_t *last_json;
     struct fcm_account *last_account;
-    /* Requests in libcurl, and those with a token waiting for a slot (FIFO). */
+    /* Over HTTP/1.1: requests in libcurl, and those with a token waiting for a slot (FIFO). */
     size_t active;
     struct fcm_req *waiting, **waiting_tail;
+    struct fcm_req *free_reqs; /* recycled request state */
     int closing;
 };
 
@@ -252,11 +258,13 @@ struct fcm_req {
     struct fcm_transport *t;
     struct rp_send *send;
     struct fcm_account *account;
-    char *body;
+    char *body;         /* kept with the recycled state; body_len bytes for this send */
+    size_t body_cap, body_len;
     char *auth;         /* "Authorization: Bearer <token>" */
     int64_t give_up_ms; /* monotonic: the request's whole time budget ends here */
     int reauthed;       /* a 401 was answered once already */
-    struct fcm_req *next_waiting;
+    struct fcm_req *next_waiting; /* also the free list's link */
+    struct rp_h2_header headers[3];
 };
 
 static void source_free(void *p)
@@ -328,6 +336,8 @@ static struct fcm_account *account_new(struct fcm_transport *t, const char *text
     a->hash = hash;
     a->service_json = rp_strdup(text);
     a->send_url = rp_push_url(t->base_url, "/v1/projects/%s/messages:send", project);
+    const char *host = strstr(a->send_url, "://");
+    a->send_path = strchr(host ? host + 3 : a->send_url, '/');
     /* The cache key is a digest of the whole document: a new key or a new token_uri is a new
      * credential, and the key never sits in memory twice. */
     unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -354,6 +364,14 @@ static struct fcm_account *account_get(struct fcm_transport *t, const char *text
     return account_new(t, text, h, why);
 }
 
+/* HTTP/2 connections a worker keeps to FCM, and how they idle: as the APNs defaults. FCM
+ * authenticates each request, so every service account of the worker shares them. */
+#define FCM_MAX_CONNECTIONS   4
+#define FCM_IDLE_TIMEOUT_S    600
+#define FCM_PING_INTERVAL_S   60
+/* FCM's answers: {"name": ...}, or an error object with details; more is not kept. */
+#define FCM_ANSWER_MAX 4096
+
 static void *fcm_transport_new(struct event_base *base, const struct rp_config *cfg)
 {
     struct rp_httpc *http = rp_push_http_new(base, cfg, "fcm", "GCM");
@@ -365,12 +383,30 @@ static void *fcm_transport_new(struct event_base *base, const struct rp_config *
     t->oauth = rp_oauth_new(http, t->timeout_ms, "GCM");
     t->base_url = rp_config_str(cfg, "fcm.url");
     t->waiting_tail = &t->waiting;
+    if (strncmp(t->base_url, "https://", 8) == 0) {
+        struct rp_h2_client_config hc = {
+            .url = t->base_url,
+            .ca_file = rp_config_str(cfg, "tls.ca_file"),
+            .name = "GCM",
+            .component = "fcm",
+            .provider = "FCM",
+            .answer_max = FCM_ANSWER_MAX,
+            .max_connections = FCM_MAX_CONNECTIONS,
+            .idle_timeout_s = FCM_IDLE_TIMEOUT_S,
+            .ping_interval_s = FCM_PING_INTERVAL_S,
+            .timeout_ms = t->timeout_ms,
+        };
+        t->h2 = rp_h2_client_new(base, &hc);
+    }
+    if (!t->h2)
+        rp_warn("fcm", "msg=\"fcm.url is not an https origin: sending over HTTP/1.1\" url=%s",
+                t->base_url);
     return t;
 }
 
 static void queue_pump(struct fcm_transport *t);
 
-/* The HTTP client goes first: its cancelled requests complete their sends (a token refresh
+/* The HTTP clients go first: their cancelled requests complete their sends (a token refresh
  * in flight fails its waiters, which complete theirs), then nothing refers to the cache. */
 static void fcm_transport_free(void *transport)
 {
@@ -378,6 +414,8 @@ static void fcm_transport_free(void *transport)
     if (!t)
         return;
     t->closing = 1;
+    rp_h2_client_free(t->h2);
+    t->h2 = NULL;
     rp_httpc_free(t->http);
     queue_pump(t); /* whatever still waits completes now (TEMPORARY_FAILURE) */
     rp_oauth_free(t->oauth);
@@ -390,33 +428,124 @@ static void fcm_transport_free(void *transport)
         free(a->send_url);
         free(a);
     }
+    while (t->free_reqs) {
+        struct fcm_req *q = t->free_reqs;
+        t->free_reqs = q->next_waiting;
+        if (q->auth) {
+            OPENSSL_cleanse(q->auth, strlen(q->auth));
+            free(q->auth);
+        }
+        free(q->body);
+        free(q);
+    }
     free(t);
 }
 
+/* Ends q: its state goes back to the free list (the access token it holds is kept for the
+ * next send, which most often needs the same one), then the send completes. */
 static void req_complete(struct fcm_req *q)
 {
     struct rp_send *send = q->send;
-    if (q->auth) {
-        OPENSSL_cleanse(q->auth, strlen(q->auth));
-        free(q->auth);
-    }
-    free(q->body);
-    free(q);
+    struct fcm_transport *t = q->t;
+    q->send = NULL;
+    q->next_waiting = t->free_reqs;
+    t->free_reqs = q;
     rp_send_complete(send);
 }
 
 static void on_response(void *arg, const struct rp_httpc_response *response);
+static void on_token(void *arg, const char *token, enum rp_oauth_failure failure,
+                     const char *message);
 
-/* Hands q to libcurl; q counts as active until its answer. */
-static void req_start(struct fcm_req *q)
+/* An answer, over either protocol: a 401 refreshes the token and retries once; anything else
+ * is the result. Returns 1 when q was completed, 0 when it waits for a new token. */
+static int req_answered(struct fcm_req *q, const struct rp_httpc_response *response)
+{
+    struct rp_delivery_result *r = &q->send->result;
+    enum rp_fcm_verdict v = rp_fcm_classify(response, rp_now_ms(), r);
+    if (v == RP_FCM_REAUTH && !q->reauthed) {
+        /* The token was refused (revoked, or expired early): refresh once and retry once. */
+        q->reauthed = 1;
+        rp_oauth_invalidate(q->account->cred, q->auth + strlen(RP_OAUTH_AUTH_PREFIX));
+        rp_debug("fcm", "msg=\"access token refused: refreshing\" id=%s",
+                 q->send->delivery->message_id);
+        rp_oauth_token(q->account->cred, on_token, q);
+        return 0;
+    }
+    if (rp_log_min_level <= RP_LOG_DEBUG)
+        rp_debug("fcm", "msg=sent id=%s status=%s code=%d seconds=%.3f",
+                 q->send->delivery->message_id, rp_delivery_status_name(r->status), r->status_code,
+                 response->total_seconds);
+    req_complete(q);
+    return 1;
+}
+
+static void req_start(struct fcm_req *q);
+
+static enum rp_h2_next on_h2_answer(void *arg, const struct rp_h2_answer *a)
+{
+    struct fcm_req *q = arg;
+    struct fcm_transport *t = q->t;
+    if (a->no_h2 && !t->http1 && !t->closing) {
+        /* FCM itself always speaks h2; a staging proxy or test server might not. */
+        rp_warn("fcm", "msg=\"the FCM server did not agree to HTTP/2 (ALPN): sending over "
+                       "HTTP/1.1 from now on\" url=%s",
+                t->base_url);
+        t->http1 = true;
+    }
+    if (a->no_h2 && t->http1) {
+        req_start(q); /* again, through libcurl */
+        return RP_H2_DONE;
+    }
+    struct rp_httpc_response response = {
+        .transport_error = a->status == 0,
+        .status = a->status,
+        .body = a->body,
+        .body_len = a->body_len,
+        .retry_after = a->retry_after,
+    };
+    if (a->transport_error)
+        snprintf(response.error, sizeof(response.error), "%s", a->transport_error);
+    req_answered(q, &response);
+    return RP_H2_DONE;
+}
+
+static bool any_pool(const void *user, const void *arg)
+{
+    return true;
+}
+
+/* Sends q over HTTP/2: its state and headers stay put until the answer. */
+static void req_start_h2(struct fcm_req *q)
+{
+    struct fcm_transport *t = q->t;
+    struct rp_h2_pool *pool = rp_h2_pool_find(t->h2, any_pool, NULL);
+    if (!pool)
+        pool = rp_h2_pool_new(t->h2, &(struct rp_h2_pool_config){0});
+    q->headers[0] = (struct rp_h2_header){"content-type", "application/json; charset=UTF-8"};
+    q->headers[1] = (struct rp_h2_header){"authorization", q->auth + strlen("Authorization: ")};
+    q->headers[2] = (struct rp_h2_header){"user-agent", "repoint/" RP_VERSION}; /* as libcurl's */
+    struct rp_h2_request rq = {.method = "POST",
+                               .path = q->account->send_path,
+                               .headers = q->headers,
+                               .n_headers = 3,
+                               .body = q->body,
+                               .body_len = q->body_len,
+                               .deadline_ms = q->give_up_ms,
+                               .done = on_h2_answer,
+                               .arg = q};
+    rp_h2_send(pool, &rq);
+}
+
+/* Hands q to libcurl (HTTP/1.1); q counts as active until its answer. A new request queues
+ * behind those already waiting for a slot; one leaving the queue (dequeued) goes ahead. */
+static void req_start_curl(struct fcm_req *q, bool dequeued)
 {
     struct fcm_transport *t = q->t;
     struct rp_delivery_result *r = &q->send->result;
-    int64_t left = q->give_up_ms - rp_mono_ms();
-    if (left <= 0) {
-        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0,
-                               "the delivery deadline passed while waiting to be sent");
-        req_complete(q);
+    if (t->active >= FCM_MAX_ACTIVE || (t->waiting && !dequeued)) {
+        *t->waiting_tail = q;
+        t->waiting_tail = &q->next_waiting;
         return;
     }
     const char *headers[] = {"Content-Type: application/json; charset=UTF-8", q->auth, NULL};
@@ -425,17 +554,11 @@ static void req_start(struct fcm_req *q)
         .url = q->account->send_url,
         .headers = headers,
         .body = q->body,
-        .body_len = strlen(q->body),
-        .timeout_ms = (long)left,
+        .body_len = q->body_len,
+        .timeout_ms = (long)(q->give_up_ms - rp_mono_ms()),
         .done = on_response,
         .arg = q,
     };
-    if (t->closing) {
-        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "cannot start the request: %s",
-                               rp_rc_msg(RP_EAGAIN));
-        req_complete(q);
-        return;
-    }
     if (!rp_push_post(t->http, &req, r)) {
         req_complete(q);
         return;
@@ -443,7 +566,36 @@ static void req_start(struct fcm_req *q)
     t->active++;
 }
 
-/* Starts waiting requests while there is room. A loop, not recursion: a start that fails
+/* Starts q with the time it has left, over HTTP/2 unless the server refused it. dequeued: q
+ * comes out of the HTTP/1.1 queue (queue_pump). */
+static void req_start_from(struct fcm_req *q, bool dequeued)
+{
+    struct fcm_transport *t = q->t;
+    struct rp_delivery_result *r = &q->send->result;
+    if (q->give_up_ms - rp_mono_ms() <= 0) {
+        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0,
+                               "the delivery deadline passed while waiting to be sent");
+        req_complete(q);
+        return;
+    }
+    if (t->closing) {
+        rp_delivery_result_set(r, RP_DS_TEMPORARY_FAILURE, 0, "cannot start the request: %s",
+                               rp_rc_msg(RP_EAGAIN));
+        req_complete(q);
+        return;
+    }
+    if (t->h2 && !t->http1)
+        req_start_h2(q);
+    else
+        req_start_curl(q, dequeued);
+}
+
+static void req_start(struct fcm_req *q)
+{
+    req_start_from(q, false);
+}
+
+/* Starts waiting requests while libcurl has room. A loop, not recursion: a start that fails
  * completes at once, and the worker may send again from that completion. */
 static void queue_pump(struct fcm_transport *t)
 {
@@ -453,59 +605,33 @@ static void queue_pump(struct fcm_transport *t)
         if (!t->waiting)
             t->waiting_tail = &t->waiting;
         q->next_waiting = NULL;
-        req_start(q);
+        req_start_from(q, true);
     }
 }
-
-/* An answered request leaves libcurl: its slot goes to the next waiting one. */
-static void req_finish(struct fcm_req *q)
-{
-    struct fcm_transport *t = q->t;
-    t->active--;
-    req_complete(q);
-    queue_pump(t);
-}
-
-static void on_token(void *arg, const char *token, enum rp_oauth_failure failure,
-                     const char *message);
 
 static void on_response(void *arg, const struct rp_httpc_response *response)
 {
     struct fcm_req *q = arg;
-    struct rp_delivery_result *r = &q->send->result;
-    enum rp_fcm_verdict v = rp_fcm_classify(response, rp_now_ms(), r);
-    if (v == RP_FCM_REAUTH && !q->reauthed) {
-        /* The token was refused (revoked, or expired early): refresh once and retry once. */
-        q->reauthed = 1;
-        q->t->active--; /* out of libcurl until the new token comes */
-        rp_oauth_invalidate(q->account->cred, q->auth + strlen(RP_OAUTH_AUTH_PREFIX));
-        rp_debug("fcm", "msg=\"access token refused: refreshing\" id=%s",
-                 q->send->delivery->message_id);
-        rp_oauth_token(q->account->cred, on_token, q);
-        return;
-    }
-    if (rp_log_min_level <= RP_LOG_DEBUG)
-        rp_debug("fcm", "msg=sent id=%s status=%s code=%d seconds=%.3f",
-                 q->send->delivery->message_id, rp_delivery_status_name(r->status), r->status_code,
-                 response->total_seconds);
-    req_finish(q);
+    struct fcm_transport *t = q->t;
+    t->active--; /* out of libcurl: its slot goes to the next waiting one */
+    req_answered(q, response);
+    queue_pump(t);
 }
 
 static void on_token(void *arg, const char *token, enum rp_oauth_failure failure,
                      const char *message)
 {
     struct fcm_req *q = arg;
+    /* The recycled state most often holds the header for this very token already. */
+    if (token && q->auth && strcmp(q->auth + strlen(RP_OAUTH_AUTH_PREFIX), token) == 0) {
+        req_start(q);
+        return;
+    }
     if (!rp_oauth_authorize(token, failure, message, "FCM", &q->send->result, &q->auth)) {
         req_complete(q);
         return;
     }
-    struct fcm_transport *t = q->t;
-    if (t->active < FCM_MAX_ACTIVE && !t->waiting) {
-        req_start(q);
-        return;
-    }
-    *t->waiting_tail = q;
-    t->waiting_tail = &q->next_waiting;
+    req_start(q);
 }
 
 static void fcm_send(void *transport, struct rp_send *send)
@@ -535,18 +661,26 @@ static void fcm_send(void *transport, struct rp_send *send)
         t->last_json = json_incref(sj);
         t->last_account = a;
     }
+    struct fcm_req *q = t->free_reqs;
+    if (q) {
+        t->free_reqs = q->next_waiting;
+        q->next_waiting = NULL;
+        q->reauthed = 0;
+    } else {
+        q = rp_calloc(1, sizeof(*q));
+    }
+    q->t = t;
     struct rp_err err;
     rp_err_clear(&err);
-    char *body = NULL;
-    if (rp_fcm_payload_build(d->content, d->address, &body, &err) < 0) {
+    if (rp_fcm_payload_write(d->content, d->address, &q->body, &q->body_cap, &q->body_len,
+                             &err) < 0) {
+        q->next_waiting = t->free_reqs;
+        t->free_reqs = q;
         rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);
         return;
     }
-    struct fcm_req *q = rp_calloc(1, sizeof(*q));
-    q->t = t;
     q->send = send;
     q->account = a;
-    q->body = body;
     q->give_up_ms = rp_mono_ms() + timeout;
     rp_oauth_token(a->cred, on_token, q);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../gateway/rc.h"
+#include "../../gateway/util.h"
 #include "../httpc.h"
 #include "../push_data.h"
 
@@ -169,9 +170,11 @@ static json_t *built_message(const json_t *content, const char *token, struct rp
     return msg;
 }
 
-int rp_fcm_payload_build(const json_t *content, const char *token, char **body, struct rp_err *err)
+#define MESSAGE_PREFIX "{\"message\":"
+
+int rp_fcm_payload_write(const json_t *content, const char *token, char **buf, size_t *cap,
+                         size_t *len, struct rp_err *err)
 {
-    *body = NULL;
     const char *raw = str(content, "RawContent");
     json_t *msg = raw ? raw_message(raw, token, err) : built_message(content, token, err);
     if (!msg)
@@ -183,10 +186,38 @@ int rp_fcm_payload_build(const json_t *content, const char *token, char **body, 
                           "makes a %zu-byte payload; FCM takes at most %d bytes", size,
                           RP_FCM_PAYLOAD_MAX);
     }
-    json_t *doc = json_pack("{s:o}", "message", msg);
-    *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    return *body ? 0 : RP_ENOMEM;
+    /* {"message": <msg>}: msg is dumped straight into the caller's buffer, grown (once, for
+     * good) only when a message does not fit. */
+    const size_t pre = sizeof(MESSAGE_PREFIX) - 1;
+    size_t n = 0, room = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        room = *buf && *cap > pre + 2 ? *cap - pre - 2 : 0;
+        n = json_dumpb(msg, room ? *buf + pre : NULL, room, JSON_COMPACT);
+        if (n == 0 || n <= room)
+            break;
+        *cap = pre + n + 2;
+        *buf = rp_realloc(*buf, *cap);
+    }
+    json_decref(msg);
+    if (n == 0 || n > room)
+        return RP_ENOMEM;
+    memcpy(*buf, MESSAGE_PREFIX, pre);
+    (*buf)[pre + n] = '}';
+    (*buf)[pre + n + 1] = '\0';
+    *len = pre + n + 1;
+    return 0;
+}
+
+int rp_fcm_payload_build(const json_t *content, const char *token, char **body, struct rp_err *err)
+{
+    *body = NULL;
+    size_t cap = 0, len = 0;
+    int rc = rp_fcm_payload_write(content, token, body, &cap, &len, err);
+    if (rc < 0) {
+        free(*body);
+        *body = NULL;
+    }
+    return rc;
 }
 
 /* The FcmError code of an error answer ("" when none). */

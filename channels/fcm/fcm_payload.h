@@ -25,6 +25,12 @@ struct rp_httpc_response;
  * fault (RawContent that is not an FCM message, data values that are not strings, a payload
  * over RP_FCM_PAYLOAD_MAX). */
 int rp_fcm_payload_build(const json_t *content, const char *token, char **body, struct rp_err *err);
+/* The same body written into *buf, a buffer of *cap bytes the caller keeps across messages
+ * (NULL and 0 at first): grown with realloc when a body does not fit, so steady sending does not
+ * allocate for it. On success *len is the body's length (NUL-terminated after it). On failure
+ * *buf keeps whatever it held, and stays the caller's to free. */
+int rp_fcm_payload_write(const json_t *content, const char *token, char **buf, size_t *cap,
+                         size_t *len, struct rp_err *err);
 
 /* The size FCM counts for message (the "message" object, borrowed): the bytes of every key and
  * string value of data, notification, android.data and android.notification. */

@@ -1,14 +1,14 @@
 #!/bin/bash
 # FCM sends per second over HTTP/2 with many concurrent streams: the GCM channel's transport
-# (build/bench/fcm_bench: channels/fcm + the OAuth cache + libcurl multi on one libevent loop,
-# one thread, as one Repoint worker) posting to tests/sim/fcm_sim's HTTP/2 port over TLS, and
+# (build/bench/fcm_bench: channels/fcm + the OAuth cache + the nghttp2 pool of channels/h2pool.c
+# on one libevent loop, one thread, as one Repoint worker) posting to tests/sim/fcm_sim's HTTP/2 port over TLS, and
 # h2load posting the same request (same body, same bearer token) to the same port as the ceiling
 # of this simulator on this machine. CPU per 100,000 sends is the client's own (user + system)
 # and the simulator's. Not a test: prints a Markdown table.
-# usage: tests/bench/bench_fcm.sh [sends] [in flight]   (after `make`; defaults 100000 100: with
-#        libcurl 7.88 more streams in flight on one connection cost more CPU per send)
+# usage: tests/bench/bench_fcm.sh [sends] [in flight]   (after `make`; defaults 100000 256, a
+#        worker's queue.in_flight)
 #   env: BENCH_RUNS (3: the best run of each is reported), H2LOAD_CLIENTS (1), H2LOAD_STREAMS
-#        (100: streams per connection, as curl's default limit)
+#        (100: concurrent streams h2load keeps on its connection)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 count=${1:-100000}

@@ -1,4 +1,4 @@
-/* fcm_bench: the GCM channel's transport (channels/fcm + channels/oauth + channels/httpc on one
+/* fcm_bench: the GCM channel's transport (channels/fcm + channels/oauth + channels/h2pool on one
  * libevent loop, as in a worker thread) sending N deliveries to an FCM endpoint with up to M in
  * flight, without the daemon's queue around it: the channel's own ceiling, comparable with
  * h2load posting the same request. Configuration from REPOINT_* variables only

@@ -155,9 +155,18 @@ def test_wrong_client_secret_is_permanent():
     assert r["DeliveryStatus"] == "PERMANENT_FAILURE" and "invalid_client" in r["StatusMessage"], r
 
 
+def test_metrics_show_provider_connections():
+    """After sends: /metrics counts the channel's open connections to the provider and its
+    requests in flight (none once every send has its answer)."""
+    connections, streams = push_sims.provider_gauges(state["daemon"], "ADM")
+    assert connections is not None and connections >= 1, connections
+    assert streams == 0, streams
+
+
 def main():
     push_sims.run_channel_tests(push_sims.AdmSim, "adm", state, [
-        test_update_adm_channel, test_send_success_with_md5, test_wrong_md5_is_refused,
+        test_update_adm_channel, test_send_success_with_md5,
+        test_metrics_show_provider_connections, test_wrong_md5_is_refused,
         test_updated_token_rewrites_the_endpoint_address,
         test_dead_registration_deactivates_endpoint, test_throttling_and_outages,
         test_too_large_is_refused_before_sending, test_token_refresh_on_401,

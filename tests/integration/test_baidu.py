@@ -114,9 +114,18 @@ def test_wrong_secret_is_an_authentication_failure():
     assert sim.stats()["bad_sign"] == before + 1
 
 
+def test_metrics_show_provider_connections():
+    """After sends: /metrics counts the channel's open connections to the provider and its
+    requests in flight (none once every send has its answer)."""
+    connections, streams = push_sims.provider_gauges(state["daemon"], "BAIDU")
+    assert connections is not None and connections >= 1, connections
+    assert streams == 0, streams
+
+
 def main():
     push_sims.run_channel_tests(push_sims.BaiduSim, "baidu", state, [
         test_update_baidu_channel, test_android_notification,
+        test_metrics_show_provider_connections,
         test_ios_endpoint_and_silent_push, test_unbound_channel_deactivates_endpoint,
         test_internal_error_is_retried_and_quota_throttled,
         test_wrong_secret_is_an_authentication_failure,

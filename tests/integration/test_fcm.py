@@ -204,6 +204,38 @@ def test_token_refresh_on_401_and_on_expiry():
     sim.configure(token_ttl=3600)
 
 
+def test_streams_end_without_resets_and_metrics_show_them():
+    """Finished streams end with the server's END_STREAM: the client does not reset them (a
+    server's rapid-reset defence would close a connection that did), and /metrics shows the
+    HTTP/2 connection kept open to FCM."""
+    sim = state["sim"]
+    before = sim.stats()
+    result = send([f"tok-s{i}" for i in range(20)])
+    assert all(r["DeliveryStatus"] == "SUCCESSFUL" for r in result.values()), result
+    after = sim.stats()
+    assert after["http2_requests"] >= before["http2_requests"] + 20, after
+    assert after["http2_resets_received"] == before["http2_resets_received"], after
+    connections, streams = push_sims.provider_gauges(state["daemon"], "GCM")
+    assert connections is not None and connections >= 1, connections
+    assert streams == 0, streams  # every answered request has left the gauge
+
+
+def test_unanswered_send_fails_at_its_deadline():
+    """FCM never answers: the stream is cancelled when the delivery's deadline passes and the
+    result is TEMPORARY_FAILURE; the connection keeps serving other sends."""
+    sim = state["sim"]
+    sim.configure(silent_tokens=["tok-hang"])
+    before = sim.stats()
+    r = send(["tok-hang"])["tok-hang"]
+    assert r["DeliveryStatus"] == "TEMPORARY_FAILURE", r
+    assert "deadline" in r["StatusMessage"], r
+    after = sim.stats()
+    assert after["http2_resets_received"] > before["http2_resets_received"], after
+    assert after["http2_connections"] == before["http2_connections"], after
+    sim.configure(silent_tokens=[])
+    assert send(["tok-after-hang"])["tok-after-hang"]["DeliveryStatus"] == "SUCCESSFUL"
+
+
 def test_failing_token_endpoint_backs_off():
     sim = state["sim"]
     sim.revoke()
@@ -265,6 +297,20 @@ def test_http1_provider():
         assert r["DeliveryStatus"] == "SUCCESSFUL", r
         assert last_messages(1)[0]["protocol"] == "http/1.1"
         assert sim.stats()["http1_requests"] >= before + 2  # the token and the send
+        # 200 at once, more than the transport keeps in libcurl (100): the rest wait their turn.
+        import concurrent.futures
+
+        def batch(k):
+            addresses = {f"tok-h1-{k}-{i}": {"ChannelType": "GCM"} for i in range(100)}
+            return daemon.aws("send-messages", "--application-id", app, "--message-request",
+                              json.dumps({"Addresses": addresses, "MessageConfiguration":
+                                          {"GCMMessage": {"Body": "b"}}}))
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            for resp in pool.map(batch, (0, 1)):
+                results = resp["MessageResponse"]["Result"]
+                assert len(results) == 100
+                assert all(r["DeliveryStatus"] == "SUCCESSFUL" for r in results.values()), results
+        assert {m["protocol"] for m in last_messages(200)} == {"http/1.1"}
     finally:
         daemon.cleanup()
         redis.cleanup()
@@ -278,6 +324,8 @@ def main():
         test_unregistered_token_deactivates_endpoint, test_invalid_argument_is_permanent,
         test_raw_content_sent_verbatim, test_quota_exceeded_honours_retry_after,
         test_unavailable_and_internal_are_retried, test_token_refresh_on_401_and_on_expiry,
+        test_streams_end_without_resets_and_metrics_show_them,
+        test_unanswered_send_fails_at_its_deadline,
         test_failing_token_endpoint_backs_off, test_rejected_credentials_are_permanent,
         test_legacy_api_key_says_so, test_http1_provider,
     ])

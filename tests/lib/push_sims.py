@@ -193,3 +193,15 @@ def run_channel_tests(sim_class, app_name, state, tests):
             daemon.cleanup()
         redis.cleanup()
         sim.cleanup()
+
+
+def provider_gauges(daemon, channel):
+    """(repoint_provider_connections, repoint_provider_streams) of channel in the daemon's
+    /metrics; None for a gauge /metrics does not show."""
+    with urllib.request.urlopen(daemon.url + "/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+
+    def gauge(name):
+        m = re.search(r'^%s\{channel="%s"\} (-?[0-9]+)$' % (name, channel), metrics, re.M)
+        return int(m.group(1)) if m else None
+    return gauge("repoint_provider_connections"), gauge("repoint_provider_streams")

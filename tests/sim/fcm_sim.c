@@ -51,6 +51,7 @@ static struct {
     /* settings */
     long long token_ttl;
     json_t *unregistered; /* token -> true */
+    json_t *silent;       /* token -> true: never answered over HTTP/2 */
     long throttle_next, unavailable_next, internal_next, token_fail_next;
     int token_reject;
     char retry_after[64];
@@ -276,6 +277,8 @@ static void send_endpoint(const struct psim_req *req, const char *project, struc
     const char *token = json_string_value(json_object_get(msg, "token"));
     if (why) {
         fcm_sim_error(ans, 400, "INVALID_ARGUMENT", why, "INVALID_ARGUMENT");
+    } else if (token && req->http2 && json_object_get(g.silent, token)) {
+        ans->status = 0; /* no answer: the stream stays open until the client gives up */
     } else if (token && json_object_get(g.unregistered, token)) {
         fcm_sim_error(ans, 404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED");
     } else if (g.throttle_next > 0) {
@@ -307,6 +310,7 @@ static void defaults_locked(void)
 {
     g.token_ttl = 3600;
     json_object_clear(g.unregistered);
+    json_object_clear(g.silent);
     g.throttle_next = g.unavailable_next = g.internal_next = g.token_fail_next = 0;
     g.token_reject = 0;
     snprintf(g.retry_after, sizeof(g.retry_after), "1");
@@ -318,11 +322,14 @@ static json_t *config_json_locked(void)
     const char *k;
     json_t *v;
     json_object_foreach(g.unregistered, k, v) json_array_append_new(unreg, json_string(k));
-    return json_pack(
-        "{s:I, s:o, s:i, s:i, s:i, s:i, s:b, s:s}", "token_ttl", (json_int_t)g.token_ttl,
-        "unregistered_tokens", unreg, "throttle_next", (int)g.throttle_next, "unavailable_next",
-        (int)g.unavailable_next, "internal_next", (int)g.internal_next, "token_fail_next",
-        (int)g.token_fail_next, "token_reject", g.token_reject, "retry_after", g.retry_after);
+    json_t *silent = json_array();
+    json_object_foreach(g.silent, k, v) json_array_append_new(silent, json_string(k));
+    return json_pack("{s:I, s:o, s:o, s:i, s:i, s:i, s:i, s:b, s:s}", "token_ttl",
+                     (json_int_t)g.token_ttl, "unregistered_tokens", unreg, "silent_tokens",
+                     silent, "throttle_next", (int)g.throttle_next, "unavailable_next",
+                     (int)g.unavailable_next, "internal_next", (int)g.internal_next,
+                     "token_fail_next", (int)g.token_fail_next, "token_reject", g.token_reject,
+                     "retry_after", g.retry_after);
 }
 
 static const char *config_apply_locked(const json_t *doc)
@@ -351,12 +358,14 @@ static const char *config_apply_locked(const json_t *doc)
             else
                 snprintf(g.retry_after, sizeof(g.retry_after), "%lld",
                          (long long)json_integer_value(v));
-        } else if (strcmp(k, "unregistered_tokens") == 0 && json_is_array(v)) {
+        } else if ((strcmp(k, "unregistered_tokens") == 0 || strcmp(k, "silent_tokens") == 0) &&
+                   json_is_array(v)) {
+            json_t *set = k[0] == 'u' ? g.unregistered : g.silent;
             size_t i;
             json_t *t;
-            json_object_clear(g.unregistered);
+            json_object_clear(set);
             json_array_foreach(v, i, t) if (json_is_string(t))
-                json_object_set_new(g.unregistered, json_string_value(t), json_true());
+                json_object_set_new(set, json_string_value(t), json_true());
         } else {
             return k;
         }
@@ -526,6 +535,8 @@ static void stream_answer(struct fcm_sim_session *ss, struct fcm_sim_stream *s)
     }
     req.nheaders = s->nheaders;
     fcm_sim_handle(&req, &s->ans);
+    if (s->ans.status == 0)
+        return;
     char status[8];
     snprintf(status, sizeof(status), "%d", s->ans.status);
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE}
@@ -825,6 +836,7 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&g.lock, NULL);
     g.unregistered = json_object();
+    g.silent = json_object();
     g.tokens = json_object();
     psim_log_init(&g.log, g.opt.max_records);
     defaults_locked();
@@ -894,6 +906,7 @@ int main(int argc, char **argv)
     psim_http_stop();
     psim_log_free(&g.log);
     json_decref(g.unregistered);
+    json_decref(g.silent);
     json_decref(g.tokens);
     EVP_PKEY_free(g.pub);
     return 0;

@@ -214,6 +214,41 @@ static struct rp_delivery_result classify(long status, const char *body, const c
     "[{\"@type\":\"type.googleapis.com/google.firebase.fcm.v1.FcmError\",\"errorCode\":\"" code    \
     "\"}]}}"
 
+/* The body written into a kept buffer: grown when a message does not fit, reused when it does,
+ * the same bytes as rp_fcm_payload_build, and the buffer left alone on a refused message. */
+static void test_payload_write_reuses_the_buffer(void **state)
+{
+    json_t *small = json_loads("{\"Body\":\"b\"}", 0, NULL);
+    json_t *big = json_loads("{\"Body\":\"0123456789012345678901234567890123456789\"}", 0, NULL);
+    json_t *bad = json_loads("{\"RawContent\":\"[1]\"}", 0, NULL);
+    struct rp_err err;
+    rp_err_clear(&err);
+    char *buf = malloc(16), *once = NULL;
+    assert_non_null(buf);
+    size_t cap = 16, len = 0;
+    assert_int_equal(rp_fcm_payload_write(big, "tok", &buf, &cap, &len, &err), 0);
+    assert_true(cap > 16);
+    assert_int_equal(len, strlen(buf));
+    assert_int_equal(rp_fcm_payload_build(big, "tok", &once, &err), 0);
+    assert_string_equal(buf, once);
+    free(once);
+    char *grown = buf;
+    size_t grown_cap = cap;
+    assert_int_equal(rp_fcm_payload_write(small, "tok", &buf, &cap, &len, &err), 0);
+    assert_ptr_equal(buf, grown);
+    assert_int_equal(cap, grown_cap);
+    assert_int_equal(rp_fcm_payload_build(small, "tok", &once, &err), 0);
+    assert_string_equal(buf, once);
+    assert_int_equal(len, strlen(once));
+    free(once);
+    assert_int_equal(rp_fcm_payload_write(bad, "tok", &buf, &cap, &len, &err), RP_EINVAL);
+    assert_ptr_equal(buf, grown);
+    free(buf);
+    json_decref(small);
+    json_decref(big);
+    json_decref(bad);
+}
+
 static void test_classify(void **state)
 {
     struct rp_delivery_result r =
@@ -267,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_payload_notification),
         cmocka_unit_test(test_payload_silent_and_defaults),
         cmocka_unit_test(test_payload_raw_and_limits),
+        cmocka_unit_test(test_payload_write_reuses_the_buffer),
         cmocka_unit_test(test_classify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
