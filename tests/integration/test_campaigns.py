@@ -1,0 +1,356 @@
+"""Campaigns end to end through the real AWS CLI: a segment imported from a file:// JSON file
+(APNs and GCM endpoints, some opted out, some inactive, one on a channel the campaign has no
+message for), campaigns created with create-campaign and watched with get-campaign and
+get-campaign-activities, delivered by Repoint to tests/sim/apns_sim (HTTP/2, JWT) and
+tests/sim/fcm_sim (OAuth, HTTP/2). Covers validation errors, IMMEDIATE and scheduled starts,
+pause and resume, delete mid-run (fan-out stops, what is queued is withdrawn), and a restart
+of repoint mid-run: every eligible endpoint gets exactly one notification, the others none."""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import harness  # noqa: E402
+import push_sims  # noqa: E402
+from apns_sim import ApnsSim, Credentials  # noqa: E402
+
+state = {}
+ROLE = "arn:aws:iam::123456789012:role/import-role"
+BUNDLE = "com.example.repoint"
+
+
+def aws(*args, check=True):
+    return state["daemon"].aws(*args, check=check)
+
+
+def new_app(name):
+    app = aws("create-app", "--create-application-request",
+              json.dumps({"Name": name}))["ApplicationResponse"]["Id"]
+    aws("update-apns-channel", "--application-id", app, "--apns-channel-request",
+        json.dumps(state["creds"].token_channel()))
+    aws("update-gcm-channel", "--application-id", app, "--gcm-channel-request",
+        json.dumps({"ServiceJson": state["fcm"].service_json(), "Enabled": True}))
+    return app
+
+
+def apns_token(tag, i):
+    return (tag.encode().hex() + f"{i:08x}").rjust(64, "0")
+
+
+def make_segment(app, tag, n_apns, n_gcm, extras=True):
+    """Imports a segment; returns (segment id, eligible APNs tokens, eligible GCM tokens,
+    tokens that must get nothing)."""
+    lines, apns, gcm, never = [], [], [], []
+    for i in range(n_apns):
+        t = apns_token(tag, i)
+        apns.append(t)
+        lines.append({"Id": f"{tag}-a{i}", "ChannelType": "APNS", "Address": t,
+                      "User": {"UserId": f"u{i}"}, "Attributes": {"name": [f"A{i}"]}})
+    for i in range(n_gcm):
+        t = f"{tag}-gcm-token-{i}"
+        gcm.append(t)
+        lines.append({"Id": f"{tag}-g{i}", "ChannelType": "GCM", "Address": t,
+                      "Attributes": {"name": [f"G{i}"]}})
+    if extras:
+        for i in range(2):
+            t = apns_token(tag + "o", i)
+            never.append(t)
+            lines.append({"Id": f"{tag}-optout{i}", "ChannelType": "APNS", "Address": t,
+                          "OptOut": "ALL"})
+            t = f"{tag}-inactive-{i}"
+            never.append(t)
+            lines.append({"Id": f"{tag}-inactive{i}", "ChannelType": "GCM", "Address": t,
+                          "EndpointStatus": "INACTIVE"})
+        lines.append({"Id": f"{tag}-sms", "ChannelType": "SMS", "Address": "+12065550100"})
+    folder = os.path.join(state["root"], tag)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "endpoints.json"), "w") as f:
+        f.write("".join(json.dumps(x) + "\n" for x in lines))
+    job = aws("create-import-job", "--application-id", app, "--import-job-request", json.dumps({
+        "S3Url": f"file://{folder}/", "RoleArn": ROLE, "Format": "JSON", "DefineSegment": True,
+        "SegmentName": tag, "RegisterEndpoints": True}))["ImportJobResponse"]
+    deadline = time.monotonic() + 30
+    while True:
+        got = state["client"].get_import_job(ApplicationId=app, JobId=job["Id"])
+        status = got["ImportJobResponse"]["JobStatus"]
+        if status in ("COMPLETED", "FAILED"):
+            break
+        assert time.monotonic() < deadline, got
+        time.sleep(0.1)
+    assert status == "COMPLETED", got
+    return job["Definition"]["SegmentId"], apns, gcm, never
+
+
+def message(body="Hello {{Attributes.name}}"):
+    """APNs and GCM messages only: the segment's SMS endpoint has no message and is skipped."""
+    return {"APNSMessage": {"Title": "Campaign", "Body": body},
+            "GCMMessage": {"Title": "Campaign", "Body": body}}
+
+
+def create(app, segment, schedule=None, **extra):
+    req = {"Name": "c", "SegmentId": segment, "MessageConfiguration": message(),
+           "Schedule": schedule or {"StartTime": "IMMEDIATE"}, **extra}
+    return aws("create-campaign", "--application-id", app, "--write-campaign-request",
+               json.dumps(req))["CampaignResponse"]
+
+
+def update(app, cid, **members):
+    return aws("update-campaign", "--application-id", app, "--campaign-id", cid,
+               "--write-campaign-request", json.dumps(members))["CampaignResponse"]
+
+
+def get(app, cid):
+    """boto3 for polling: an AWS CLI start costs a second or more on a busy machine."""
+    return state["client"].get_campaign(ApplicationId=app, CampaignId=cid)["CampaignResponse"]
+
+
+def activities(app, cid):
+    return aws("get-campaign-activities", "--application-id", app, "--campaign-id",
+               cid)["ActivitiesResponse"]["Item"]
+
+
+def wait_state(app, cid, wanted, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        c = get(app, cid)
+        if c["State"]["CampaignStatus"] == wanted:
+            return c
+        assert time.monotonic() < deadline, f"still {c['State']}, want {wanted}"
+        time.sleep(0.1)
+
+
+def received(tokens):
+    """How many notifications each of tokens got, over both simulators."""
+    counts = {t: 0 for t in tokens}
+    for n in state["apns"].notifications():
+        if n["token"] in counts:
+            counts[n["token"]] += 1
+    for m in state["fcm"].messages():
+        t = m["message"].get("token")
+        if t in counts:
+            counts[t] += 1
+    return counts
+
+
+def sent_total(tokens):
+    return sum(received(tokens).values())
+
+
+def assert_exactly_once(apns, gcm, never):
+    counts = received(apns + gcm + never)
+    twice = {t: c for t, c in counts.items() if c > 1}
+    assert not twice, f"sent more than once: {twice}"
+    missing = [t for t in apns + gcm if counts[t] != 1]
+    assert not missing, f"never sent: {missing}"
+    wrong = [t for t in never if counts[t]]
+    assert not wrong, f"opted out or inactive but sent: {wrong}"
+
+
+def bad_request(app, req, cli=False):
+    if cli:
+        rc, out, err = aws("create-campaign", "--application-id", app,
+                           "--write-campaign-request", json.dumps(req), check=False)
+        assert rc != 0 and "BadRequestException" in err, (rc, out, err)
+        return err
+    from botocore.exceptions import ClientError
+    try:
+        state["client"].create_campaign(ApplicationId=app, WriteCampaignRequest=req)
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "BadRequestException", e.response
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
+        return e.response["Error"]["Message"]
+    raise AssertionError(f"accepted: {req}")
+
+
+def test_validation_names_the_field():
+    app = state["app"]
+    seg, _, _, _ = make_segment(app, "val", 1, 0, extras=False)
+    ok = {"Name": "v", "SegmentId": seg, "MessageConfiguration": message(),
+          "Schedule": {"StartTime": "IMMEDIATE"}}
+    cases = [
+        ({**ok, "SegmentId": "0123456789abcdef"}, "SegmentId"),
+        ({**ok, "SegmentVersion": 7}, "SegmentVersion"),
+        ({**ok, "Limits": {"MessagesPerSecond": 20001}}, "Limits.MessagesPerSecond"),
+        ({**ok, "Limits": {"MessagesPerSecond": 0}}, "Limits.MessagesPerSecond"),
+        ({**ok, "Limits": {"MaximumDuration": 10}}, "Limits.MaximumDuration"),
+        ({**ok, "Schedule": {"StartTime": "tomorrow"}}, "Schedule.StartTime"),
+        ({**ok, "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "EVENT"}},
+         "Schedule.Frequency"),
+        ({**ok, "Schedule": {"StartTime": "IMMEDIATE", "IsLocalTime": True}},
+         "Schedule.IsLocalTime"),
+        ({**ok, "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "DAILY"}},
+         "Schedule.EndTime"),
+        ({**ok, "HoldoutPercent": 101}, "HoldoutPercent"),
+        ({**ok, "AdditionalTreatments": [{"SizePercent": 50, "MessageConfiguration": message()}]},
+         "AdditionalTreatments"),
+        ({k: v for k, v in ok.items() if k != "MessageConfiguration"}, "MessageConfiguration"),
+        ({k: v for k, v in ok.items() if k != "Schedule"}, "Schedule"),
+    ]
+    for i, (req, field) in enumerate(cases):
+        err = bad_request(app, req, cli=i == 2)
+        assert field in err, (field, err)
+    c = create(app, seg, IsPaused=True, Limits={"MessagesPerSecond": 5}, tags={"team": "growth"})
+    assert c["State"]["CampaignStatus"] == "PAUSED" and c["Version"] == 1, c
+    assert c["SegmentVersion"] == 1 and c["Arn"].endswith(f"apps/{app}/campaigns/{c['Id']}"), c
+    assert c["CreationDate"] and c["LastModifiedDate"] and c["tags"] == {"team": "growth"}, c
+    u = update(app, c["Id"], Name="renamed")
+    assert u["Version"] == 2 and u["Name"] == "renamed", u
+    assert u["Limits"]["MessagesPerSecond"] == 5 and u["CreationDate"] == c["CreationDate"], u
+    vers = aws("get-campaign-versions", "--application-id", app, "--campaign-id",
+               c["Id"])["CampaignsResponse"]["Item"]
+    assert [v["Version"] for v in vers] == [2, 1] and vers[1]["Name"] == "c", vers
+    v1 = aws("get-campaign-version", "--application-id", app, "--campaign-id", c["Id"],
+             "--campaign-version", "1")["CampaignResponse"]
+    assert v1["Name"] == "c", v1
+    listed = aws("get-campaigns", "--application-id", app)["CampaignsResponse"]["Item"]
+    assert c["Id"] in [x["Id"] for x in listed], listed
+    aws("delete-campaign", "--application-id", app, "--campaign-id", c["Id"])
+    rc, _, err = aws("get-campaign", "--application-id", app, "--campaign-id", c["Id"],
+                     check=False)
+    assert rc != 0 and "NotFoundException" in err, err
+
+
+def test_immediate_campaign_reaches_every_eligible_endpoint_once():
+    app = state["app"]
+    seg, apns, gcm, never = make_segment(app, "imm", 6, 6)
+    c = create(app, seg)
+    done = wait_state(app, c["Id"], "COMPLETED")
+    assert_exactly_once(apns, gcm, never)
+    # Per-endpoint substitution: each got its own name.
+    bodies = {n["token"]: n["payload"]["aps"]["alert"]["body"]
+              for n in state["apns"].notifications() if n["token"] in apns}
+    assert bodies[apns[3]] == "Hello A3", bodies
+    acts = activities(app, done["Id"])
+    assert len(acts) == 1, acts
+    a = acts[0]
+    assert a["State"] == "COMPLETED" and a["Result"] == "SUCCESS", a
+    assert a["TotalEndpointCount"] == 12 and a["SuccessfulEndpointCount"] == 12, a
+    assert a["TimezonesTotalCount"] == 1 and a["TimezonesCompletedCount"] == 1, a
+    m = a["ExecutionMetrics"]
+    assert m["SUCCESSFUL"] == "12" and m["SKIPPED_OPT_OUT"] == "2", m
+    assert m["SKIPPED_INACTIVE"] == "2" and m["SKIPPED_NO_MESSAGE"] == "1", m
+    assert a["Start"] and a["End"] and a["CampaignId"] == c["Id"], a
+    events = [e for e in state["redis"].events()
+              if e["attributes"].get("campaign_id") == c["Id"]]
+    assert len(events) == 12, len(events)
+    for e in events:
+        assert e["event_type"] == "_campaign.send", e
+        assert e["attributes"]["campaign_activity_id"] == a["Id"], e
+        assert e["attributes"]["campaign_send_status"] == "SUCCESS", e
+
+
+def test_scheduled_campaign_waits_for_its_start():
+    app = state["app"]
+    seg, apns, gcm, never = make_segment(app, "sch", 3, 3)
+    start = time.time() + 3
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start)) + "Z"
+    c = create(app, seg, schedule={"StartTime": iso, "Frequency": "ONCE"})
+    assert c["State"]["CampaignStatus"] == "SCHEDULED", c
+    time.sleep(1)
+    assert sent_total(apns + gcm) == 0
+    assert get(app, c["Id"])["State"]["CampaignStatus"] == "SCHEDULED"
+    wait_state(app, c["Id"], "COMPLETED")
+    assert time.time() >= int(start)
+    assert_exactly_once(apns, gcm, never)
+
+
+def test_pause_and_resume():
+    app = state["app"]
+    seg, apns, gcm, never = make_segment(app, "pau", 20, 20)
+    c = create(app, seg, Limits={"MessagesPerSecond": 10})
+    time.sleep(1.2)
+    paused = update(app, c["Id"], IsPaused=True)
+    assert paused["State"]["CampaignStatus"] == "PAUSED", paused
+    time.sleep(1)
+    during = sent_total(apns + gcm)
+    time.sleep(1.5)
+    assert sent_total(apns + gcm) == during, "fan-out went on while paused"
+    assert 0 < during < 40, during
+    assert activities(app, c["Id"])[0]["State"] == "PAUSED"
+    update(app, c["Id"], IsPaused=False)
+    wait_state(app, c["Id"], "COMPLETED")
+    assert_exactly_once(apns, gcm, never)
+
+
+def test_delete_mid_run_withdraws_what_is_queued():
+    app = new_app("campaign-delete")
+    # Slow channels: the run queues its whole window at once and the workers drain it at 5/s.
+    for ch in ("APNS", "GCM"):
+        st, _, body = harness.signed_request(
+            state["daemon"].url, "PUT", f"/repoint/v1/apps/{app}/channels/{ch.lower()}/limits",
+            json.dumps({"MessagesPerSecond": 5}).encode())
+        assert st == 200, body
+    seg, apns, gcm, _ = make_segment(app, "del", 30, 30, extras=False)
+    c = create(app, seg)
+    time.sleep(1.5)
+    before = sent_total(apns + gcm)
+    assert before > 0
+    aws("delete-campaign", "--application-id", app, "--campaign-id", c["Id"])
+    time.sleep(1.5)
+    after = sent_total(apns + gcm)
+    time.sleep(1.5)
+    assert sent_total(apns + gcm) == after, "sends went on after the delete"
+    assert after < 60 and after - before <= 15, (before, after)
+    r = state["redis"]
+    for ch in ("APNS", "GCM"):
+        assert r.cli("XLEN", f"rp:q:{{{ch}:0}}").strip() == "0", "deliveries left queued"
+
+
+def test_restart_mid_run_sends_each_endpoint_once():
+    app = state["app"]
+    seg, apns, gcm, never = make_segment(app, "rst", 25, 25)
+    c = create(app, seg, Limits={"MessagesPerSecond": 20})
+    time.sleep(1.2)
+    d = state["daemon"]
+    d.stop()
+    mid = sent_total(apns + gcm)
+    assert 0 < mid < 50, mid
+    d.start()
+    wait_state(app, c["Id"], "COMPLETED")
+    assert_exactly_once(apns, gcm, never)
+    acts = activities(app, c["Id"])
+    assert len(acts) == 1 and acts[0]["TotalEndpointCount"] == 50, acts
+
+
+def main():
+    creds = state["creds"] = Credentials(BUNDLE)
+    apns = state["apns"] = ApnsSim(creds, "production")
+    fcm = state["fcm"] = push_sims.FcmSim().start()
+    root = state["root"] = os.path.realpath(tempfile.mkdtemp(prefix="rp-campaigns-"))
+    redis = state["redis"] = harness.Redis().start()
+    daemon = None
+    try:
+        daemon = state["daemon"] = harness.Repoint(redis.url, env={
+            **fcm.env(), "REPOINT_APNS_PRODUCTION_URL": apns.url,
+            "REPOINT_IMPORT_FILE_ROOT": root, "REPOINT_JOBS_LEASE_MS": "1000",
+            "REPOINT_QUEUE_VISIBILITY_TIMEOUT_MS": "1000", "REPOINT_QUEUE_RETRY_BASE_MS": "100",
+            "REPOINT_CAMPAIGNS_QUEUE_WINDOW": "100"})
+        daemon.start()
+        state["client"] = daemon.client()
+        state["app"] = new_app("campaigns")
+        harness.run_tests([
+            test_validation_names_the_field,
+            test_immediate_campaign_reaches_every_eligible_endpoint_once,
+            test_scheduled_campaign_waits_for_its_start,
+            test_pause_and_resume,
+            test_delete_mid_run_withdraws_what_is_queued,
+            test_restart_mid_run_sends_each_endpoint_once,
+        ])
+    except BaseException as e:
+        if not (isinstance(e, SystemExit) and not e.code) and daemon is not None:
+            sys.stderr.write("---- repoint log (tail) ----\n" + daemon.logs()[-15000:] + "\n")
+        raise
+    finally:
+        if daemon is not None:
+            daemon.cleanup()
+        redis.cleanup()
+        apns.stop()
+        fcm.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
