@@ -257,7 +257,22 @@ def test_scheduled_campaign_waits_for_its_start():
     assert_exactly_once(apns, gcm, never)
 
 
-def test_pause_and_resume():
+def slow_app():
+    """An app whose APNs and GCM channels deliver at most 5 per second each (Repoint's
+    per-app limit): a run queues its whole window at once and the workers drain it slowly, so
+    a pause or a delete meets deliveries already queued."""
+    if "slow_app" not in state:
+        app = new_app("campaign-slow")
+        for ch in ("apns", "gcm"):
+            st, _, body = harness.signed_request(
+                state["daemon"].url, "PUT", f"/repoint/v1/apps/{app}/channels/{ch}/limits",
+                json.dumps({"MessagesPerSecond": 5}).encode())
+            assert st == 200, body
+        state["slow_app"] = app
+    return state["slow_app"]
+
+
+def test_pause_and_resume_paced_by_messages_per_second():
     app = state["app"]
     seg, apns, gcm, never = make_segment(app, "pau", 20, 20)
     c = create(app, seg, Limits={"MessagesPerSecond": 10})
@@ -275,14 +290,29 @@ def test_pause_and_resume():
     assert_exactly_once(apns, gcm, never)
 
 
-def test_delete_mid_run_withdraws_what_is_queued():
-    app = new_app("campaign-delete")
-    # Slow channels: the run queues its whole window at once and the workers drain it at 5/s.
+def test_pause_withdraws_queued_and_resume_sends_them_once():
+    app = slow_app()
+    seg, apns, gcm, never = make_segment(app, "pwd", 20, 20)
+    c = create(app, seg)
+    time.sleep(1.5)
+    update(app, c["Id"], IsPaused=True)
+    time.sleep(1)
+    during = sent_total(apns + gcm)
+    time.sleep(1.5)
+    assert sent_total(apns + gcm) == during, "queued deliveries were sent while paused"
+    assert 0 < during < 30, during
     for ch in ("APNS", "GCM"):
-        st, _, body = harness.signed_request(
-            state["daemon"].url, "PUT", f"/repoint/v1/apps/{app}/channels/{ch.lower()}/limits",
-            json.dumps({"MessagesPerSecond": 5}).encode())
-        assert st == 200, body
+        assert state["redis"].cli("XLEN", f"rp:q:{{{ch}:0}}").strip() == "0"
+    update(app, c["Id"], IsPaused=False)
+    wait_state(app, c["Id"], "COMPLETED", timeout=30)
+    assert_exactly_once(apns, gcm, never)
+    a = activities(app, c["Id"])[0]
+    assert int(a["ExecutionMetrics"]["WITHDRAWN"]) > 0, a
+    assert a["SuccessfulEndpointCount"] == 40 and a["TotalEndpointCount"] == 40, a
+
+
+def test_delete_mid_run_withdraws_what_is_queued():
+    app = slow_app()
     seg, apns, gcm, _ = make_segment(app, "del", 30, 30, extras=False)
     c = create(app, seg)
     time.sleep(1.5)
@@ -335,7 +365,8 @@ def main():
             test_validation_names_the_field,
             test_immediate_campaign_reaches_every_eligible_endpoint_once,
             test_scheduled_campaign_waits_for_its_start,
-            test_pause_and_resume,
+            test_pause_and_resume_paced_by_messages_per_second,
+            test_pause_withdraws_queued_and_resume_sends_them_once,
             test_delete_mid_run_withdraws_what_is_queued,
             test_restart_mid_run_sends_each_endpoint_once,
         ])
