@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#define TEXT_MAX    (256 * 1024)
+#define TEXT_MAX ((size_t)256 * 1024)
 /* The reference: Daily and Total "The maximum value is 100"; MaximumDuration "The minimum
  * value is 60 seconds". */
 #define PER_ENDPOINT_MAX 100
@@ -408,16 +408,16 @@ void rp_campaign_schedule_read(const json_t *body, struct rp_campaign_schedule *
 
 int64_t rp_campaign_period_ms(enum rp_campaign_frequency f)
 {
-    static const int64_t hour = 3600 * 1000LL;
+    static const int64_t hour = 3600000, day = 86400000;
     switch (f) {
     case RP_FREQ_HOURLY:
         return hour;
     case RP_FREQ_DAILY:
-        return 24 * hour;
+        return day;
     case RP_FREQ_WEEKLY:
-        return 7 * 24 * hour;
+        return day * 7;
     case RP_FREQ_MONTHLY:
-        return 30 * 24 * hour;
+        return day * 30;
     case RP_FREQ_ONCE:
         break;
     }

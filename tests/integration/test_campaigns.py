@@ -242,19 +242,45 @@ def test_immediate_campaign_reaches_every_eligible_endpoint_once():
         assert e["attributes"]["campaign_send_status"] == "SUCCESS", e
 
 
+def test_dead_tokens_deactivate_and_temporary_failures_retry():
+    app = state["app"]
+    seg, apns, gcm, _ = make_segment(app, "dead", 3, 3, extras=False)
+    state["apns"].config(dead_tokens={apns[0]: int(time.time() * 1000) + 60000})
+    state["fcm"].configure(unregistered_tokens=[gcm[0]], unavailable_next=2)
+    c = create(app, seg)
+    wait_state(app, c["Id"], "COMPLETED")
+    a = activities(app, c["Id"])[0]
+    assert a["SuccessfulEndpointCount"] == 4, a
+    assert a["ExecutionMetrics"]["PERMANENT_FAILURE"] == "2", a
+    counts = received(apns[1:] + gcm[1:])
+    assert all(n == 1 for n in counts.values()), counts
+    for ep in ("dead-a0", "dead-g0"):
+        got = state["client"].get_endpoint(ApplicationId=app, EndpointId=ep)["EndpointResponse"]
+        assert got["EndpointStatus"] == "INACTIVE", got
+    # The next campaign to the segment skips them.
+    again = create(app, seg)
+    wait_state(app, again["Id"], "COMPLETED")
+    b = activities(app, again["Id"])[0]
+    assert b["ExecutionMetrics"]["SKIPPED_INACTIVE"] == "2" and b["TotalEndpointCount"] == 4, b
+
+
 def test_scheduled_campaign_waits_for_its_start():
     app = state["app"]
     seg, apns, gcm, never = make_segment(app, "sch", 3, 3)
-    start = time.time() + 3
+    start = int(time.time()) + 3
     iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start)) + "Z"
-    c = create(app, seg, schedule={"StartTime": iso, "Frequency": "ONCE"})
+    # boto3 here: an AWS CLI start may take longer than the 3 s lead on a busy machine.
+    c = state["client"].create_campaign(ApplicationId=app, WriteCampaignRequest={
+        "Name": "later", "SegmentId": seg, "MessageConfiguration": message(),
+        "Schedule": {"StartTime": iso, "Frequency": "ONCE"}})["CampaignResponse"]
     assert c["State"]["CampaignStatus"] == "SCHEDULED", c
-    time.sleep(1)
-    assert sent_total(apns + gcm) == 0
-    assert get(app, c["Id"])["State"]["CampaignStatus"] == "SCHEDULED"
     wait_state(app, c["Id"], "COMPLETED")
-    assert time.time() >= int(start)
     assert_exactly_once(apns, gcm, never)
+    a = activities(app, c["Id"])[0]
+    assert a["ScheduledStart"] >= iso[:-1] and a["Start"] >= iso[:-1], (a, iso)
+    sent_at = [e["event_timestamp"] for e in state["redis"].events()
+               if e["attributes"].get("campaign_id") == c["Id"]]
+    assert len(sent_at) == 6 and min(sent_at) >= start * 1000, (sent_at, start)
 
 
 def slow_app():
@@ -295,12 +321,14 @@ def test_pause_withdraws_queued_and_resume_sends_them_once():
     seg, apns, gcm, never = make_segment(app, "pwd", 20, 20)
     c = create(app, seg)
     time.sleep(1.5)
-    update(app, c["Id"], IsPaused=True)
+    # boto3 for the pause: it must land while most of the window is still queued.
+    state["client"].update_campaign(ApplicationId=app, CampaignId=c["Id"],
+                                    WriteCampaignRequest={"IsPaused": True})
     time.sleep(1)
     during = sent_total(apns + gcm)
     time.sleep(1.5)
     assert sent_total(apns + gcm) == during, "queued deliveries were sent while paused"
-    assert 0 < during < 30, during
+    assert 0 < during < 40, during
     for ch in ("APNS", "GCM"):
         assert state["redis"].cli("XLEN", f"rp:q:{{{ch}:0}}").strip() == "0"
     update(app, c["Id"], IsPaused=False)
@@ -316,14 +344,13 @@ def test_delete_mid_run_withdraws_what_is_queued():
     seg, apns, gcm, _ = make_segment(app, "del", 30, 30, extras=False)
     c = create(app, seg)
     time.sleep(1.5)
-    before = sent_total(apns + gcm)
-    assert before > 0
-    aws("delete-campaign", "--application-id", app, "--campaign-id", c["Id"])
-    time.sleep(1.5)
+    assert sent_total(apns + gcm) > 0
+    state["client"].delete_campaign(ApplicationId=app, CampaignId=c["Id"])
+    time.sleep(1)
     after = sent_total(apns + gcm)
     time.sleep(1.5)
     assert sent_total(apns + gcm) == after, "sends went on after the delete"
-    assert after < 60 and after - before <= 15, (before, after)
+    assert after < 45, after
     r = state["redis"]
     for ch in ("APNS", "GCM"):
         assert r.cli("XLEN", f"rp:q:{{{ch}:0}}").strip() == "0", "deliveries left queued"
@@ -364,6 +391,7 @@ def main():
         harness.run_tests([
             test_validation_names_the_field,
             test_immediate_campaign_reaches_every_eligible_endpoint_once,
+            test_dead_tokens_deactivate_and_temporary_failures_retry,
             test_scheduled_campaign_waits_for_its_start,
             test_pause_and_resume_paced_by_messages_per_second,
             test_pause_withdraws_queued_and_resume_sends_them_once,
