@@ -94,6 +94,26 @@ int rp_campaign_parse_time(const char *s, int64_t *out_ms)
     return 0;
 }
 
+int rp_campaign_parse_hhmm(const char *s)
+{
+    int h, m;
+    if (strlen(s) != 5 || s[2] != ':' || digits(s, 2, &h) || digits(s + 3, 2, &m) || h > 23 ||
+        m > 59)
+        return -1;
+    return h * 60 + m;
+}
+
+int rp_campaign_quiet(int start_min, int end_min, int local_min)
+{
+    if (start_min < 0 || end_min < 0)
+        return 0;
+    /* Pinpoint: quiet when the endpoint's time is at or after Start and at or before End; a
+     * window past midnight (22:00-07:00) wraps. */
+    if (start_min <= end_min)
+        return local_min >= start_min && local_min <= end_min;
+    return local_min >= start_min || local_min <= end_min;
+}
+
 static int refuse(const json_t *obj, const char *name, const char *prefix, const char *why,
                   struct rp_err *err)
 {
@@ -301,10 +321,14 @@ static int check_schedule(const json_t *schedule, int64_t now_ms, struct rp_err 
         if (rp_jsonv_string(qt, "Schedule.QuietTime", "Start", 5, &qs, err) < 0 ||
             rp_jsonv_string(qt, "Schedule.QuietTime", "End", 5, &qe, err) < 0)
             return RP_EINVAL;
-        if ((qs && *qs) || (qe && *qe))
-            return rp_err_set(err, RP_EINVAL, "Schedule.QuietTime",
-                              "is not supported by Repoint for campaigns (it needs each "
-                              "endpoint's local time); leave Start and End empty");
+        if ((qs && *qs) || (qe && *qe)) {
+            if (rp_campaign_parse_hhmm(qs ? qs : "") < 0)
+                return rp_err_set(err, RP_EINVAL, "Schedule.QuietTime.Start",
+                                  "must be a time as HH:MM (24-hour), such as 22:00");
+            if (rp_campaign_parse_hhmm(qe ? qe : "") < 0)
+                return rp_err_set(err, RP_EINVAL, "Schedule.QuietTime.End",
+                                  "must be a time as HH:MM (24-hour), such as 07:30");
+        }
     }
     return refuse(schedule, "EventFilter", "Schedule.",
                   "event-triggered campaigns are not served by Repoint", err);

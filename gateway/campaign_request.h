@@ -8,8 +8,7 @@
  * with a 400 that says so (docs/campaigns.md lists it): A/B treatments (AdditionalTreatments),
  * event-triggered and in-app campaigns (Frequency EVENT / IN_APP_EVENT, EventFilter,
  * InAppMessage, InAppTemplate), custom channels (CustomMessage, CustomDeliveryConfiguration),
- * Lambda hooks (Hook), voice (VoiceTemplate), and IsLocalTime / QuietTime (they need each
- * endpoint's local time). */
+ * Lambda hooks (Hook), voice (VoiceTemplate), and IsLocalTime (schedules are in UTC). */
 #ifndef RP_CAMPAIGN_REQUEST_H
 #define RP_CAMPAIGN_REQUEST_H
 
@@ -43,6 +42,12 @@ int rp_campaign_parse_time(const char *text, int64_t *out_ms);
  * the update's members laid over it). now_ms: an EndTime must lie ahead of it. Returns 0 or
  * RP_EINVAL with err naming the member ("Schedule.StartTime", "Limits.MessagesPerSecond" ...). */
 int rp_campaign_request_validate(const json_t *body, int64_t now_ms, struct rp_err *err);
+
+/* Minutes after midnight of a QuietTime "HH:MM", or -1 when it is not one. */
+int rp_campaign_parse_hhmm(const char *s);
+/* 1 when local_min (minutes after midnight in the endpoint's time zone) falls in the quiet
+ * time from start_min to end_min (either < 0: no quiet time). */
+int rp_campaign_quiet(int start_min, int end_min, int local_min);
 
 /* The Schedule of a validated request. */
 void rp_campaign_schedule_read(const json_t *body, struct rp_campaign_schedule *out);

@@ -14,6 +14,7 @@
 #include "store.h"
 #include "template_send.h"
 #include "templates/template.h"
+#include "templates/template_int.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -40,10 +41,18 @@ static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
 
 /* Skip reasons, as sk:<name> counts in the run and ExecutionMetrics in its activity. */
-enum skip { SK_INACTIVE, SK_OPT_OUT, SK_NO_ADDRESS, SK_NO_MESSAGE, SK_HOLDOUT, SK_COUNT };
-static const char *const skip_names[SK_COUNT] = {"SKIPPED_INACTIVE", "SKIPPED_OPT_OUT",
-                                                 "SKIPPED_NO_ADDRESS", "SKIPPED_NO_MESSAGE",
-                                                 "HOLDOUT"};
+enum skip {
+    SK_INACTIVE,
+    SK_OPT_OUT,
+    SK_NO_ADDRESS,
+    SK_NO_MESSAGE,
+    SK_HOLDOUT,
+    SK_QUIET_TIME,
+    SK_COUNT
+};
+static const char *const skip_names[SK_COUNT] = {
+    "SKIPPED_INACTIVE", "SKIPPED_OPT_OUT", "SKIPPED_NO_ADDRESS", "SKIPPED_NO_MESSAGE",
+    "HOLDOUT",          "SKIPPED_QUIET_TIME"};
 
 struct run {
     char app[40], id[48], member[160];
@@ -55,6 +64,7 @@ struct run {
     struct rp_template_send *templates;
     struct rp_campaign_schedule schedule;
     long long mps, window, batch, holdout;
+    int quiet_start, quiet_end; /* Schedule.QuietTime in minutes, -1 when none */
     int64_t sched_ms, deadline_ms, stop_ms;
     long long gen;
     /* From the last check. */
@@ -214,6 +224,11 @@ static int load_version(struct run *r, int v)
     const json_t *limits = json_object_get(r->doc, "Limits");
     r->mps = json_integer_value(json_object_get(limits, "MessagesPerSecond"));
     r->holdout = json_integer_value(json_object_get(r->doc, "HoldoutPercent"));
+    const json_t *quiet = json_object_get(json_object_get(r->doc, "Schedule"), "QuietTime");
+    const char *qs = json_string_value(json_object_get(quiet, "Start"));
+    const char *qe = json_string_value(json_object_get(quiet, "End"));
+    r->quiet_start = qs ? rp_campaign_parse_hhmm(qs) : -1;
+    r->quiet_end = qe ? rp_campaign_parse_hhmm(qe) : -1;
     const json_t *tc = json_object_get(r->doc, "TemplateConfiguration");
     struct rp_err err;
     rp_err_clear(&err);
@@ -240,6 +255,22 @@ static int holdout_of(const struct run *r, const char *endpoint_id)
                  100U) < r->holdout;
 }
 
+/* Pinpoint's QuietTime applies only to an endpoint whose Demographic.Timezone is a valid
+ * zone: its local time now is compared with the window. */
+static int in_quiet_time(const struct run *r, const json_t *ep)
+{
+    const char *tz =
+        json_string_value(json_object_get(json_object_get(ep, "Demographic"), "Timezone"));
+    long off;
+    char abbr[8];
+    int64_t now_s = rp_now_ms() / 1000;
+    if (!tz || !tmpl_tz_offset(tz, strlen(tz), now_s, &off, abbr))
+        return 0;
+    int64_t local = now_s + off;
+    int minute = (int)(((local % 86400) + 86400) % 86400 / 60);
+    return rp_campaign_quiet(r->quiet_start, r->quiet_end, minute);
+}
+
 /* Why an endpoint gets nothing, or -1 when it is to be sent to. */
 static int skip_reason(const struct run *r, const json_t *ep)
 {
@@ -257,6 +288,8 @@ static int skip_reason(const struct run *r, const json_t *ep)
         return SK_NO_MESSAGE;
     if (r->holdout > 0 && holdout_of(r, json_string_value(json_object_get(ep, "Id"))))
         return SK_HOLDOUT;
+    if (r->quiet_start >= 0 && r->quiet_end >= 0 && in_quiet_time(r, ep))
+        return SK_QUIET_TIME;
     return -1;
 }
 

@@ -65,6 +65,10 @@ def make_segment(app, tag, n_apns, n_gcm, extras=True):
             lines.append({"Id": f"{tag}-inactive{i}", "ChannelType": "GCM", "Address": t,
                           "EndpointStatus": "INACTIVE"})
         lines.append({"Id": f"{tag}-sms", "ChannelType": "SMS", "Address": "+12065550100"})
+    return import_segment(app, tag, lines), apns, gcm, never
+
+
+def import_segment(app, tag, lines):
     folder = os.path.join(state["root"], tag)
     os.makedirs(folder)
     with open(os.path.join(folder, "endpoints.json"), "w") as f:
@@ -81,7 +85,7 @@ def make_segment(app, tag, n_apns, n_gcm, extras=True):
         assert time.monotonic() < deadline, got
         time.sleep(0.1)
     assert status == "COMPLETED", got
-    return job["Definition"]["SegmentId"], apns, gcm, never
+    return job["Definition"]["SegmentId"]
 
 
 def message(body="Hello {{Attributes.name}}"):
@@ -92,7 +96,8 @@ def message(body="Hello {{Attributes.name}}"):
 
 def create(app, segment, schedule=None, **extra):
     req = {"Name": "c", "SegmentId": segment, "MessageConfiguration": message(),
-           "Schedule": schedule or {"StartTime": "IMMEDIATE"}, **extra}
+           "Schedule": schedule or {"StartTime": "IMMEDIATE"}}
+    req.update(extra)
     return aws("create-campaign", "--application-id", app, "--write-campaign-request",
                json.dumps(req))["CampaignResponse"]
 
@@ -264,6 +269,30 @@ def test_dead_tokens_deactivate_and_temporary_failures_retry():
     assert b["ExecutionMetrics"]["SKIPPED_INACTIVE"] == "2" and b["TotalEndpointCount"] == 4, b
 
 
+def test_quiet_time_skips_endpoints_in_their_quiet_hours():
+    app = state["app"]
+    utc, tokyo = apns_token("qt", 0), apns_token("qt", 1)
+    seg = import_segment(app, "qt", [
+        {"Id": "qt-utc", "ChannelType": "APNS", "Address": utc,
+         "Demographic": {"Timezone": "Etc/UTC"}},
+        {"Id": "qt-tokyo", "ChannelType": "APNS", "Address": tokyo,
+         "Demographic": {"Timezone": "Asia/Tokyo"}}])
+    now = time.gmtime()
+    minute = now.tm_hour * 60 + now.tm_min
+
+    def hhmm(m):
+        m %= 1440
+        return f"{m // 60:02d}:{m % 60:02d}"
+    # Quiet from an hour ago to an hour ahead in UTC: Tokyo (UTC+9) is well outside it.
+    c = create(app, seg, MessageConfiguration=message("Quiet please"), schedule={
+        "StartTime": "IMMEDIATE", "QuietTime": {"Start": hhmm(minute - 60),
+                                                "End": hhmm(minute + 60)}})
+    wait_state(app, c["Id"], "COMPLETED")
+    assert received([utc, tokyo]) == {utc: 0, tokyo: 1}
+    a = activities(app, c["Id"])[0]
+    assert a["ExecutionMetrics"]["SKIPPED_QUIET_TIME"] == "1", a
+
+
 def test_scheduled_campaign_waits_for_its_start():
     app = state["app"]
     seg, apns, gcm, never = make_segment(app, "sch", 3, 3)
@@ -392,6 +421,7 @@ def main():
             test_validation_names_the_field,
             test_immediate_campaign_reaches_every_eligible_endpoint_once,
             test_dead_tokens_deactivate_and_temporary_failures_retry,
+            test_quiet_time_skips_endpoints_in_their_quiet_hours,
             test_scheduled_campaign_waits_for_its_start,
             test_pause_and_resume_paced_by_messages_per_second,
             test_pause_withdraws_queued_and_resume_sends_them_once,

@@ -125,8 +125,11 @@ static void validation(void **state)
     expect("Schedule.Frequency", "\"ONCE\"", NULL);
     expect("Schedule.IsLocalTime", "true", "Schedule.IsLocalTime");
     expect("Schedule.IsLocalTime", "false", NULL);
-    expect("Schedule.QuietTime", "{\"Start\": \"22:00\", \"End\": \"07:00\"}",
-           "Schedule.QuietTime");
+    expect("Schedule.QuietTime", "{\"Start\": \"22:00\", \"End\": \"07:00\"}", NULL);
+    expect("Schedule.QuietTime", "{\"Start\": \"22:00\"}", "Schedule.QuietTime.End");
+    expect("Schedule.QuietTime", "{\"Start\": \"24:00\", \"End\": \"07:00\"}",
+           "Schedule.QuietTime.Start");
+    expect("Schedule.QuietTime", "{\"Start\": \"\", \"End\": \"\"}", NULL);
     expect("Schedule.EventFilter", "{\"FilterType\": \"SYSTEM\"}", "Schedule.EventFilter");
     expect("AdditionalTreatments", "[]", NULL);
     expect("AdditionalTreatments", "[{\"SizePercent\": 50}]", "AdditionalTreatments");
@@ -168,6 +171,22 @@ static void nothing_to_send_and_no_schedule(void **state)
     json_t *array = json_array();
     assert_int_equal(rp_campaign_request_validate(array, NOW_MS, &err), RP_EINVAL);
     json_decref(array);
+}
+
+static void quiet_time(void **state)
+{
+    (void)state;
+    assert_int_equal(rp_campaign_parse_hhmm("00:00"), 0);
+    assert_int_equal(rp_campaign_parse_hhmm("23:59"), 1439);
+    assert_int_equal(rp_campaign_parse_hhmm("7:30"), -1);
+    assert_int_equal(rp_campaign_parse_hhmm("07:60"), -1);
+    assert_true(rp_campaign_quiet(600, 720, 600));
+    assert_true(rp_campaign_quiet(600, 720, 720));
+    assert_false(rp_campaign_quiet(600, 720, 721));
+    assert_true(rp_campaign_quiet(1320, 420, 1400)); /* 22:00-07:00 wraps past midnight */
+    assert_true(rp_campaign_quiet(1320, 420, 60));
+    assert_false(rp_campaign_quiet(1320, 420, 600));
+    assert_false(rp_campaign_quiet(-1, 420, 60));
 }
 
 static void schedules(void **state)
@@ -248,6 +267,7 @@ int main(void)
         cmocka_unit_test(validation),
         cmocka_unit_test(nothing_to_send_and_no_schedule),
         cmocka_unit_test(schedules),
+        cmocka_unit_test(quiet_time),
         cmocka_unit_test(direct_configuration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
