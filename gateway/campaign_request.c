@@ -94,6 +94,22 @@ int rp_campaign_parse_time(const char *s, int64_t *out_ms)
     return 0;
 }
 
+int rp_campaign_utc_offset(const char *tz, int *seconds)
+{
+    if (strcmp(tz, "UTC") == 0) {
+        *seconds = 0;
+        return 0;
+    }
+    int h, m = 0;
+    size_t n = strlen(tz);
+    if ((n != 6 && n != 9) || strncmp(tz, "UTC", 3) != 0 || (tz[3] != '+' && tz[3] != '-') ||
+        digits(tz + 4, 2, &h) || h > 14 || (n == 9 && (tz[6] != ':' || digits(tz + 7, 2, &m) ||
+                                                      m > 59)))
+        return RP_EINVAL;
+    *seconds = (tz[3] == '-' ? -1 : 1) * (h * 3600 + m * 60);
+    return 0;
+}
+
 int rp_campaign_parse_hhmm(const char *s)
 {
     int h, m;
@@ -306,13 +322,19 @@ static int check_schedule(const json_t *schedule, int64_t now_ms, struct rp_err 
     int b = 0;
     if (rp_jsonv_bool(schedule, "Schedule", "IsLocalTime", &b, err) < 0)
         return RP_EINVAL;
-    if (b)
+    if (b && immediate)
         return rp_err_set(err, RP_EINVAL, "Schedule.IsLocalTime",
-                          "true is not supported by Repoint: schedules are in UTC (give "
-                          "StartTime with the offset you mean)");
-    const char *tz;
+                          "needs a StartTime date-time (IMMEDIATE has no local time)");
+    if (b && freq && strcmp(freq, "ONCE") != 0)
+        return rp_err_set(err, RP_EINVAL, "Schedule.IsLocalTime",
+                          "is supported for Frequency ONCE only");
+    const char *tz = NULL;
     if (rp_jsonv_string(schedule, "Schedule", "Timezone", 16, &tz, err) < 0)
         return RP_EINVAL;
+    int offset;
+    if (tz && *tz && rp_campaign_utc_offset(tz, &offset))
+        return rp_err_set(err, RP_EINVAL, "Schedule.Timezone",
+                          "must be UTC or UTC+HH / UTC-HH / UTC+HH:MM, such as UTC+05:30");
     const json_t *qt = json_object_get(schedule, "QuietTime");
     if (qt && !json_is_null(qt)) {
         if (!json_is_object(qt))
@@ -423,6 +445,7 @@ void rp_campaign_schedule_read(const json_t *body, struct rp_campaign_schedule *
     if (!out->immediate)
         out->start_ms = time_member(schedule, "StartTime");
     out->end_ms = time_member(schedule, "EndTime");
+    out->local_time = json_is_true(json_object_get(schedule, "IsLocalTime")) && !out->immediate;
     const char *f = json_string_value(json_object_get(schedule, "Frequency"));
     static const char *const names[] = {"ONCE", "HOURLY", "DAILY", "WEEKLY", "MONTHLY"};
     for (int i = 0; f && i < 5; i++)

@@ -8,7 +8,7 @@
  * with a 400 that says so (docs/campaigns.md lists it): A/B treatments (AdditionalTreatments),
  * event-triggered and in-app campaigns (Frequency EVENT / IN_APP_EVENT, EventFilter,
  * InAppMessage, InAppTemplate), custom channels (CustomMessage, CustomDeliveryConfiguration),
- * Lambda hooks (Hook), voice (VoiceTemplate), and IsLocalTime (schedules are in UTC). */
+ * Lambda hooks (Hook), voice (VoiceTemplate). */
 #ifndef RP_CAMPAIGN_REQUEST_H
 #define RP_CAMPAIGN_REQUEST_H
 
@@ -32,7 +32,16 @@ struct rp_campaign_schedule {
     int64_t start_ms;       /* unix ms; 0 with immediate */
     int64_t end_ms;         /* 0 when no EndTime */
     enum rp_campaign_frequency frequency;
+    int local_time;         /* IsLocalTime: StartTime's wall clock in each endpoint's zone */
 };
+
+/* Earliest and latest UTC offsets in use (UTC+14, UTC-12): the span a local-time run covers. */
+#define RP_CAMPAIGN_OFFSET_MAX_S (14 * 3600)
+#define RP_CAMPAIGN_OFFSET_MIN_S (-12 * 3600)
+
+/* The offset in seconds of a Schedule.Timezone ("UTC", "UTC+05:30", "UTC-08"); 0 or
+ * RP_EINVAL. */
+int rp_campaign_utc_offset(const char *tz, int *seconds);
 
 /* Parses an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS[.fff]] with Z or a +HH[:MM] / -HH[:MM]
  * offset; a bare time is UTC) into unix milliseconds. Returns 0 or RP_EINVAL. */

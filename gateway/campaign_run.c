@@ -65,6 +65,10 @@ struct run {
     struct rp_campaign_schedule schedule;
     long long mps, window, batch, holdout;
     int quiet_start, quiet_end; /* Schedule.QuietTime in minutes, -1 when none */
+    /* IsLocalTime: the run walks the segment once per pass; a pass sends to the endpoints whose
+     * StartTime in their own zone fell in (lt_from, lt_to] and notes the next one due. */
+    int default_offset;         /* seconds: Schedule.Timezone, for endpoints without a zone */
+    int64_t lt_from, lt_to, next_due;
     int64_t sched_ms, deadline_ms, stop_ms;
     long long gen;
     /* From the last check. */
@@ -229,6 +233,11 @@ static int load_version(struct run *r, int v)
     const char *qe = json_string_value(json_object_get(quiet, "End"));
     r->quiet_start = qs ? rp_campaign_parse_hhmm(qs) : -1;
     r->quiet_end = qe ? rp_campaign_parse_hhmm(qe) : -1;
+    const char *tz = json_string_value(json_object_get(json_object_get(r->doc, "Schedule"),
+                                                       "Timezone"));
+    r->default_offset = 0;
+    if (tz && *tz && rp_campaign_utc_offset(tz, &r->default_offset))
+        r->default_offset = 0;
     const json_t *tc = json_object_get(r->doc, "TemplateConfiguration");
     struct rp_err err;
     rp_err_clear(&err);
@@ -271,9 +280,40 @@ static int in_quiet_time(const struct run *r, const json_t *ep)
     return rp_campaign_quiet(r->quiet_start, r->quiet_end, minute);
 }
 
-/* Why an endpoint gets nothing, or -1 when it is to be sent to. */
-static int skip_reason(const struct run *r, const json_t *ep)
+#define NOT_DUE_YET (-2)
+#define DUE_BEFORE  (-3)
+
+/* The UTC offset (seconds east) of an endpoint: its Demographic.Timezone when that is a zone,
+ * else the campaign's Schedule.Timezone. */
+static long offset_of(const struct run *r, const json_t *ep)
 {
+    const char *tz =
+        json_string_value(json_object_get(json_object_get(ep, "Demographic"), "Timezone"));
+    long off;
+    char abbr[8];
+    if (tz && tmpl_tz_offset(tz, strlen(tz), r->schedule.start_ms / 1000, &off, abbr))
+        return off;
+    return r->default_offset;
+}
+
+/* Why an endpoint gets nothing, or -1 when it is to be sent to; with IsLocalTime, NOT_DUE_YET
+ * (a later pass sends it) or DUE_BEFORE (an earlier pass did), which are not counted. */
+static int skip_reason(struct run *r, const json_t *ep, json_t *zones)
+{
+    if (r->schedule.local_time) {
+        long off = offset_of(r, ep);
+        int64_t due = r->schedule.start_ms - (int64_t)off * 1000;
+        char name[24];
+        snprintf(name, sizeof(name), "%ld", off);
+        json_object_set_new(zones, name, json_integer(due));
+        if (due <= r->lt_from)
+            return DUE_BEFORE;
+        if (due > r->lt_to) {
+            if (due < r->next_due)
+                r->next_due = due;
+            return NOT_DUE_YET;
+        }
+    }
     const char *status = json_string_value(json_object_get(ep, "EndpointStatus"));
     const char *opt = json_string_value(json_object_get(ep, "OptOut"));
     const char *address = json_string_value(json_object_get(ep, "Address"));
@@ -434,6 +474,7 @@ static long long send_batch(struct run *r, const json_t *batch, const char *pos,
                             const json_t *retry)
 {
     struct batch_counts bc = {.statuses = json_object()};
+    json_t *zones = json_object();
     size_t n = json_array_size(batch);
     json_t **eligible = rp_calloc(n ? n : 1, sizeof(json_t *));
     size_t n_eligible = 0;
@@ -441,10 +482,10 @@ static long long send_batch(struct run *r, const json_t *batch, const char *pos,
         json_t *ep = json_array_get(batch, i);
         if (!json_is_string(json_object_get(ep, "Id")))
             continue;
-        int why = skip_reason(r, ep);
+        int why = skip_reason(r, ep, zones);
         if (why >= 0)
             bc.skipped[why]++;
-        else
+        else if (why == -1)
             eligible[n_eligible++] = ep;
     }
     if (!retry)
@@ -479,6 +520,12 @@ static long long send_batch(struct run *r, const json_t *batch, const char *pos,
         commands++;
     }
     json_decref(bc.statuses);
+    json_object_foreach(zones, st, v)
+    {
+        rp_store_append("HSET %s tzo:%s %lld", r->key, st, (long long)json_integer_value(v));
+        commands++;
+    }
+    json_decref(zones);
     if (pos) {
         rp_store_append("HSET %s pos %s", r->key, pos);
         commands++;
@@ -707,6 +754,8 @@ static int begin(struct run *r)
     if (rc == RP_ESTORE)
         return 1;
     int64_t start = r->schedule.immediate ? 0 : r->schedule.start_ms;
+    if (r->schedule.local_time)
+        start -= RP_CAMPAIGN_OFFSET_MAX_S * 1000LL;
     if (due > start)
         start = due;
     rp_key_campaign_run(r->key, r->app, r->id, current[0] ? current : "-");
@@ -755,7 +804,14 @@ static int begin(struct run *r)
     int run_segver = (int)int_field(rec, "segver");
     char pos[RP_SEGMENT_CURSOR_POS_MAX];
     snprintf(pos, sizeof(pos), "%s", field(rec, "pos"));
+    r->lt_from = *field(rec, "ltf") ? int_field(rec, "ltf") : INT64_MIN;
+    r->lt_to = *field(rec, "ltt") ? int_field(rec, "ltt") : now;
+    r->next_due = INT64_MAX;
+    int new_pass = !*field(rec, "ltt");
     json_decref(rec);
+    if (r->schedule.local_time && new_pass &&
+        simple(rp_store_command("HSET %s ltt %lld", r->key, (long long)r->lt_to)))
+        return 1; /* the pass's bound is fixed before it queues anything, for a resume */
     if (rc) {
         /* A template the campaign names is gone: nothing can be rendered. */
         complete(r, "FAIL");
@@ -767,6 +823,14 @@ static int begin(struct run *r)
         maxdur > 0 ? r->sched_ms + maxdur * 1000
                    : now + rp_config_int(run_cfg, "queue.campaign_deadline_seconds") * 1000;
     r->stop_ms = maxdur > 0 ? r->sched_ms + maxdur * 1000 : 0;
+    if (r->schedule.local_time) {
+        /* Each zone's deliveries get MaximumDuration from that zone's StartTime. */
+        int64_t last_due = r->schedule.start_ms - RP_CAMPAIGN_OFFSET_MIN_S * 1000LL;
+        r->deadline_ms =
+            maxdur > 0 ? last_due + maxdur * 1000
+                       : last_due + rp_config_int(run_cfg, "queue.campaign_deadline_seconds") * 1000;
+        r->stop_ms = 0;
+    }
     if (r->schedule.end_ms && (!r->stop_ms || r->schedule.end_ms < r->stop_ms))
         r->stop_ms = r->schedule.end_ms;
     rc = rp_segment_cursor_open(&r->cursor, r->app, run_seg, run_segver);
@@ -848,6 +912,13 @@ static void drive(struct run *r)
             json_decref(batch);
             if (sent < 0)
                 return;
+        } else if (r->schedule.local_time && r->next_due != INT64_MAX && !expired) {
+            /* This pass is over; the next starts when the next zone reaches StartTime. */
+            if (simple(rp_store_command("HSET %s ltf %lld ltdone %lld ltt %s pos %s", r->key,
+                                        (long long)r->lt_to, (long long)r->lt_to, "", "")))
+                return;
+            park(r, r->next_due);
+            return;
         } else if (r->outstanding <= 0 && !r->wd_maybe) {
             complete(r, expired && !r->cursor.done ? "FAIL" : "SUCCESS");
             return;

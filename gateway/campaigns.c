@@ -137,6 +137,8 @@ static int64_t due_of(const json_t *doc)
 {
     struct rp_campaign_schedule s;
     rp_campaign_schedule_read(doc, &s);
+    if (s.local_time)
+        return s.start_ms - RP_CAMPAIGN_OFFSET_MAX_S * 1000LL; /* where it is first StartTime */
     return s.immediate ? 0 : s.start_ms;
 }
 
@@ -473,12 +475,28 @@ json_t *rp_campaign_activity_of(const char *app, const char *id, const char *run
                                                                                : "0"));
     const char *state = field(rec, "state");
     int finished = strcmp(state, "COMPLETED") == 0 || strcmp(state, "CANCELLED") == 0;
+    /* A local-time run counts the UTC offsets of its endpoints (tzo:<offset> = when that zone
+     * reached StartTime) and those its passes have covered; any other run is one zone. */
+    json_int_t tz_total = 0, tz_done = 0;
+    json_object_foreach((json_t *)rec, k, v)
+    {
+        if (strncmp(k, "tzo:", 4) == 0) {
+            tz_total++;
+            if (finished || (*field(rec, "ltdone") &&
+                             strtoll(json_string_value(v), NULL, 10) <= int_field(rec, "ltdone")))
+                tz_done++;
+        }
+    }
+    if (tz_total == 0) {
+        tz_total = 1;
+        tz_done = finished ? 1 : 0;
+    }
     json_t *out = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "Id", run, "ApplicationId", app,
         "CampaignId", id, "TreatmentId", "0", "State", state, "ScheduledStart",
         field(rec, "sched"), "SuccessfulEndpointCount", successful, "TotalEndpointCount",
-        int_field(rec, "total"), "TimezonesTotalCount", (json_int_t)1, "TimezonesCompletedCount",
-        (json_int_t)(finished ? 1 : 0), "ExecutionMetrics", metrics);
+        int_field(rec, "total"), "TimezonesTotalCount", tz_total, "TimezonesCompletedCount",
+        tz_done, "ExecutionMetrics", metrics);
     if (*field(rec, "start"))
         json_object_set_new(out, "Start", json_string(field(rec, "start")));
     if (*field(rec, "end"))

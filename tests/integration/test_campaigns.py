@@ -186,6 +186,8 @@ def test_validation_names_the_field():
          "Schedule.Frequency"),
         ({**ok, "Schedule": {"StartTime": "IMMEDIATE", "IsLocalTime": True}},
          "Schedule.IsLocalTime"),
+        ({**ok, "Schedule": {"StartTime": "IMMEDIATE", "Timezone": "PST"}},
+         "Schedule.Timezone"),
         ({**ok, "Schedule": {"StartTime": "IMMEDIATE", "Frequency": "DAILY"}},
          "Schedule.EndTime"),
         ({**ok, "HoldoutPercent": 101}, "HoldoutPercent"),
@@ -291,6 +293,40 @@ def test_quiet_time_skips_endpoints_in_their_quiet_hours():
     assert received([utc, tokyo]) == {utc: 0, tokyo: 1}
     a = activities(app, c["Id"])[0]
     assert a["ExecutionMetrics"]["SKIPPED_QUIET_TIME"] == "1", a
+
+
+def test_local_time_reaches_each_zone_at_its_start_time():
+    app = state["app"]
+    utc, tokyo, la, nozone = (apns_token("lt", i) for i in range(4))
+    seg = import_segment(app, "lt", [
+        {"Id": "lt-utc", "ChannelType": "APNS", "Address": utc,
+         "Demographic": {"Timezone": "Etc/UTC"}},
+        {"Id": "lt-tokyo", "ChannelType": "APNS", "Address": tokyo,
+         "Demographic": {"Timezone": "Asia/Tokyo"}},
+        {"Id": "lt-la", "ChannelType": "APNS", "Address": la,
+         "Demographic": {"Timezone": "America/Los_Angeles"}},
+        {"Id": "lt-nozone", "ChannelType": "APNS", "Address": nozone}])
+    start = int(time.time()) + 3
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start))
+    # StartTime is each endpoint's wall clock: Tokyo (UTC+9) passed it hours ago, UTC and the
+    # endpoint without a zone (Schedule.Timezone UTC) reach it in 3 s, Los Angeles in hours.
+    c = state["client"].create_campaign(ApplicationId=app, WriteCampaignRequest={
+        "Name": "local", "SegmentId": seg, "MessageConfiguration": message("Morning"),
+        "Schedule": {"StartTime": iso, "IsLocalTime": True, "Timezone": "UTC"}})[
+        "CampaignResponse"]
+    harness.wait_until(lambda: received([tokyo])[tokyo] == 1, timeout=20, what="Tokyo")
+    harness.wait_until(lambda: received([utc, nozone]) == {utc: 1, nozone: 1}, timeout=20,
+                       what="UTC")
+    time.sleep(0.5)
+    assert received([utc, tokyo, la, nozone]) == {utc: 1, tokyo: 1, la: 0, nozone: 1}
+    sent_at = {e["attributes"]["endpoint_id"]: e["event_timestamp"]
+               for e in state["redis"].events() if e["attributes"].get("campaign_id") == c["Id"]}
+    assert sent_at["lt-utc"] >= start * 1000 and sent_at["lt-nozone"] >= start * 1000, sent_at
+    assert get(app, c["Id"])["State"]["CampaignStatus"] == "EXECUTING"
+    a = activities(app, c["Id"])[0]
+    assert a["TimezonesTotalCount"] == 3 and a["TimezonesCompletedCount"] == 2, a
+    assert a["TotalEndpointCount"] == 3 and a["State"] == "RUNNING", a
+    state["client"].delete_campaign(ApplicationId=app, CampaignId=c["Id"])
 
 
 def test_scheduled_campaign_waits_for_its_start():
@@ -423,6 +459,7 @@ def main():
             test_dead_tokens_deactivate_and_temporary_failures_retry,
             test_quiet_time_skips_endpoints_in_their_quiet_hours,
             test_scheduled_campaign_waits_for_its_start,
+            test_local_time_reaches_each_zone_at_its_start_time,
             test_pause_and_resume_paced_by_messages_per_second,
             test_pause_withdraws_queued_and_resume_sends_them_once,
             test_delete_mid_run_withdraws_what_is_queued,

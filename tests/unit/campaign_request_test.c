@@ -125,6 +125,10 @@ static void validation(void **state)
     expect("Schedule.Frequency", "\"ONCE\"", NULL);
     expect("Schedule.IsLocalTime", "true", "Schedule.IsLocalTime");
     expect("Schedule.IsLocalTime", "false", NULL);
+    expect("Schedule.Timezone", "\"UTC+05:30\"", NULL);
+    expect("Schedule.Timezone", "\"UTC-08\"", NULL);
+    expect("Schedule.Timezone", "\"PST\"", "Schedule.Timezone");
+    expect("Schedule.Timezone", "\"UTC+15\"", "Schedule.Timezone");
     expect("Schedule.QuietTime", "{\"Start\": \"22:00\", \"End\": \"07:00\"}", NULL);
     expect("Schedule.QuietTime", "{\"Start\": \"22:00\"}", "Schedule.QuietTime.End");
     expect("Schedule.QuietTime", "{\"Start\": \"24:00\", \"End\": \"07:00\"}",
