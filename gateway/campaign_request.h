@@ -36,8 +36,8 @@ struct rp_campaign_schedule {
 };
 
 /* Earliest and latest UTC offsets in use (UTC+14, UTC-12): the span a local-time run covers. */
-#define RP_CAMPAIGN_OFFSET_MAX_S (14 * 3600)
-#define RP_CAMPAIGN_OFFSET_MIN_S (-12 * 3600)
+#define RP_CAMPAIGN_OFFSET_MAX_S (14LL * 3600)
+#define RP_CAMPAIGN_OFFSET_MIN_S (-12LL * 3600)
 
 /* The offset in seconds of a Schedule.Timezone ("UTC", "UTC+05:30", "UTC-08"); 0 or
  * RP_EINVAL. */
