@@ -125,7 +125,8 @@ def main():
                 c, redis, app, job["Definition"]["SegmentId"], n, mps, args.queue_only)
             print(json.dumps({
                 "endpoints": n, "MessagesPerSecond": mps or None, "workers": args.workers,
-                "total_s": round(total, 1), "sustained_delivered_per_s": round(delivered),
+                "total_s": round(total, 1),
+                "sustained_delivered_per_s": None if args.queue_only else round(delivered),
                 "sustained_queued_per_s": round(queued),
                 "successful": a["SuccessfulEndpointCount"], "metrics": a["ExecutionMetrics"],
                 "repoint_peak_rss_mb": round(peak_rss_mb(rp.proc.pid)),
