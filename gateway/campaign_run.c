@@ -63,7 +63,7 @@ struct run {
     json_t *direct;              /* its DirectMessageConfiguration */
     struct rp_template_send *templates;
     struct rp_campaign_schedule schedule;
-    long long mps, window, batch, holdout;
+    long long mps, window, batch, holdout, maxdur;
     int quiet_start, quiet_end; /* Schedule.QuietTime in minutes, -1 when none */
     /* IsLocalTime: the run walks the segment once per pass; a pass sends to the endpoints whose
      * StartTime in their own zone fell in (lt_from, lt_to] and notes the next one due. */
@@ -225,14 +225,31 @@ static int load_version(struct run *r, int v)
     r->version = v;
     r->direct = rp_campaign_direct_configuration(json_object_get(r->doc, "MessageConfiguration"));
     rp_campaign_schedule_read(r->doc, &r->schedule);
+    /* The application's settings are the defaults of its campaigns: "For an application, this
+     * value specifies the default limit for the number of messages that campaigns can send
+     * each second"; QuietTime: "The default quiet time for campaigns in the application". */
+    char settings_key[RP_KEY_MAX];
+    rp_key_settings(settings_key, r->app);
+    json_t *settings = NULL;
+    if (rp_store_get_json(settings_key, &settings) < 0)
+        return RP_ESTORE;
     const json_t *limits = json_object_get(r->doc, "Limits");
+    const json_t *app_limits = json_object_get(settings, "Limits");
     r->mps = json_integer_value(json_object_get(limits, "MessagesPerSecond"));
+    if (r->mps <= 0)
+        r->mps = json_integer_value(json_object_get(app_limits, "MessagesPerSecond"));
+    r->maxdur = json_integer_value(json_object_get(limits, "MaximumDuration"));
+    if (r->maxdur <= 0)
+        r->maxdur = json_integer_value(json_object_get(app_limits, "MaximumDuration"));
     r->holdout = json_integer_value(json_object_get(r->doc, "HoldoutPercent"));
     const json_t *quiet = json_object_get(json_object_get(r->doc, "Schedule"), "QuietTime");
+    if (!json_string_length(json_object_get(quiet, "Start")))
+        quiet = json_object_get(settings, "QuietTime");
     const char *qs = json_string_value(json_object_get(quiet, "Start"));
     const char *qe = json_string_value(json_object_get(quiet, "End"));
     r->quiet_start = qs ? rp_campaign_parse_hhmm(qs) : -1;
     r->quiet_end = qe ? rp_campaign_parse_hhmm(qe) : -1;
+    json_decref(settings); /* quiet's strings were read above */
     const char *tz = json_string_value(json_object_get(json_object_get(r->doc, "Schedule"),
                                                        "Timezone"));
     r->default_offset = 0;
@@ -817,8 +834,7 @@ static int begin(struct run *r)
         complete(r, "FAIL");
         return 1;
     }
-    const json_t *limits = json_object_get(r->doc, "Limits");
-    long long maxdur = json_integer_value(json_object_get(limits, "MaximumDuration"));
+    long long maxdur = r->maxdur;
     r->deadline_ms =
         maxdur > 0 ? r->sched_ms + maxdur * 1000
                    : now + rp_config_int(run_cfg, "queue.campaign_deadline_seconds") * 1000;

@@ -295,6 +295,27 @@ def test_quiet_time_skips_endpoints_in_their_quiet_hours():
     assert a["ExecutionMetrics"]["SKIPPED_QUIET_TIME"] == "1", a
 
 
+def test_application_settings_are_campaign_defaults():
+    app = slow_app()
+    utc, tokyo = apns_token("aq", 0), apns_token("aq", 1)
+    seg = import_segment(app, "aq", [
+        {"Id": "aq-utc", "ChannelType": "APNS", "Address": utc,
+         "Demographic": {"Timezone": "Etc/UTC"}},
+        {"Id": "aq-tokyo", "ChannelType": "APNS", "Address": tokyo,
+         "Demographic": {"Timezone": "Asia/Tokyo"}}])
+    minute = time.gmtime().tm_hour * 60 + time.gmtime().tm_min
+    hhmm = lambda m: f"{(m % 1440) // 60:02d}:{(m % 1440) % 60:02d}"  # noqa: E731
+    c = state["client"]
+    c.update_application_settings(ApplicationId=app, WriteApplicationSettingsRequest={
+        "QuietTime": {"Start": hhmm(minute - 60), "End": hhmm(minute + 60)}})
+    # (It stays set: the later tests on this app send to endpoints without a time zone, to
+    # which quiet time does not apply.)
+    camp = create(app, seg, MessageConfiguration=message("Quiet please"))
+    wait_state(app, camp["Id"], "COMPLETED")
+    assert received([utc, tokyo]) == {utc: 0, tokyo: 1}
+    assert activities(app, camp["Id"])[0]["ExecutionMetrics"]["SKIPPED_QUIET_TIME"] == "1"
+
+
 def test_local_time_reaches_each_zone_at_its_start_time():
     app = state["app"]
     utc, tokyo, la, nozone = (apns_token("lt", i) for i in range(4))
@@ -458,6 +479,7 @@ def main():
             test_immediate_campaign_reaches_every_eligible_endpoint_once,
             test_dead_tokens_deactivate_and_temporary_failures_retry,
             test_quiet_time_skips_endpoints_in_their_quiet_hours,
+            test_application_settings_are_campaign_defaults,
             test_scheduled_campaign_waits_for_its_start,
             test_local_time_reaches_each_zone_at_its_start_time,
             test_pause_and_resume_paced_by_messages_per_second,
