@@ -30,6 +30,8 @@
  * that a resume racing with the scheduler can never be lost (it moves the member to now). */
 #define PARK_MS (24LL * 3600 * 1000)
 #define DAY_MS  (24LL * 3600 * 1000)
+/* After the deliveries' deadline, how long the workers may take to record the last results. */
+#define RESULT_GRACE_MS (120LL * 1000)
 /* Text members of a message (Title, Body, email parts ...) with variables, per version. */
 #define RP_CAMPAIGN_VAR_SLOTS 16
 
@@ -935,7 +937,10 @@ static void drive(struct run *r)
                 return;
             park(r, r->next_due);
             return;
-        } else if (r->outstanding <= 0 && !r->wd_maybe) {
+        } else if ((r->outstanding <= 0 && !r->wd_maybe) ||
+                   rp_now_ms() > r->deadline_ms + RESULT_GRACE_MS) {
+            /* Past the deliveries' deadline nothing of the run can still be sent: a result
+             * the workers failed to count must not hold the run open for ever. */
             complete(r, expired && !r->cursor.done ? "FAIL" : "SUCCESS");
             return;
         } else {
