@@ -114,7 +114,7 @@ static const struct rp_config_key config_keys[] = {
     KEY_BOOL("s3.path_style", "no"),
 
     /* Campaigns. */
-    KEY_INT("campaigns.threads", "1", 0, 64),
+    KEY_INT("campaigns.threads", "2", 0, 64),
     KEY_INT("campaigns.batch", "500", 1, 10000),
     KEY_INT("campaigns.queue_window", "20000", 100, 10000000),
 
