@@ -60,6 +60,7 @@ struct run {
     char app[40], id[48], member[160];
     char key[RP_KEY_MAX], camp_key[RP_KEY_MAX], wd_key[RP_KEY_MAX], runs_key[RP_KEY_MAX];
     char run_id[40];
+    char owner[33];              /* this driver's token in the run's "owner" field */
     int version;
     json_t *doc;                 /* the CampaignResponse of version */
     json_t *direct;              /* its DirectMessageConfiguration */
@@ -613,7 +614,7 @@ static long long requeue_withdrawn(struct run *r, long long max)
 
 /* ---- checks ------------------------------------------------------------------------------- */
 
-enum check { CHECK_GO, CHECK_STOP, CHECK_RESTART, CHECK_FAIL };
+enum check { CHECK_GO, CHECK_STOP, CHECK_RESTART, CHECK_FAIL, CHECK_LOST };
 
 /* Reads the campaign's and the run's state: stops on a pause or a delete, reloads on an
  * update, and refreshes what is outstanding. */
@@ -633,6 +634,12 @@ static enum check check(struct run *r)
     int cur = rep->element[1]->type == REDIS_REPLY_STRING ? atoi(rep->element[1]->str) : 0;
     freeReplyObject(rep);
     enum check out = CHECK_GO;
+    if (strcmp(field(rec, "owner"), r->owner) != 0) {
+        /* Another scheduler took the run over (this one missed its lease): leave it. */
+        rp_warn("campaigns", "campaign %s: run %s is driven elsewhere now", r->id, r->run_id);
+        json_decref(rec);
+        return CHECK_LOST;
+    }
     if (strcmp(state, "EXECUTING") != 0 && strcmp(state, "SCHEDULED") != 0) {
         halt(r, 0);
         out = CHECK_STOP;
@@ -730,10 +737,12 @@ static void complete(struct run *r, const char *result)
             r->run_id, result);
 }
 
-static int lease_renew_due(int64_t *last)
+/* Renewed three times per lease (at most every second), so a busy thread never lets it lapse
+ * under its own run. */
+static int lease_renew_due(int64_t *last, long long lease)
 {
     int64_t now = rp_mono_ms();
-    if (now - *last < 1000)
+    if (now - *last < (lease / 3 < 1000 ? lease / 3 : 1000))
         return 0;
     *last = now;
     return 1;
@@ -812,6 +821,9 @@ static int begin(struct run *r)
         return 1;
     rp_key_campaign_run(r->key, r->app, r->id, r->run_id);
     rp_key_campaign_withdrawn(r->wd_key, r->app, r->id, r->run_id);
+    rp_id_new(r->owner);
+    if (simple(rp_store_command("HSET %s owner %s", r->key, r->owner)))
+        return 1;
     json_t *rec = rp_campaign_load_hash(r->key);
     if (!rec)
         return 1;
@@ -883,8 +895,8 @@ static void drive(struct run *r)
         if (mono - last_check >= RP_CAMPAIGN_CHECK_MS) {
             last_check = mono;
             enum check c = check(r);
-            if (c == CHECK_FAIL)
-                return; /* the lease lapses; any instance resumes */
+            if (c == CHECK_FAIL || c == CHECK_LOST)
+                return; /* the lease lapses and any instance resumes, or another has it */
             if (c == CHECK_STOP) {
                 park_checked(r);
                 return;
@@ -894,7 +906,7 @@ static void drive(struct run *r)
                 return;
             }
         }
-        if (lease_renew_due(&last_renew))
+        if (lease_renew_due(&last_renew, lease))
             rp_jobq_renew(RP_KEY_CAMPQ, r->member, lease);
         if (r->mps > 0) {
             tokens += (double)r->mps * (double)(mono - last_ms) / 1000.0;
@@ -910,7 +922,8 @@ static void drive(struct run *r)
         if (r->mps > 0 && (double)want > tokens)
             want = (long long)tokens;
         if (want <= 0) {
-            usleep(r->mps > 0 && tokens < 1 ? (useconds_t)(1000000 / r->mps / 2 + 1000) : 5000);
+            long long wait_us = r->mps > 0 && tokens < 1 ? 1000000 / r->mps / 2 + 1000 : 5000;
+            usleep((useconds_t)(wait_us < 50000 ? wait_us : 50000)); /* checks stay on time */
             continue;
         }
         long long sent = 0;
