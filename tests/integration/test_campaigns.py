@@ -464,6 +464,26 @@ def test_restart_mid_run_sends_each_endpoint_once():
     assert len(acts) == 1 and acts[0]["TotalEndpointCount"] == 50, acts
 
 
+def test_two_instances_drive_each_run_once():
+    """A second repoint on the same Redis (its own scheduler threads and workers): three
+    campaigns at once are each driven by exactly one scheduler, every endpoint sent once."""
+    app, d = state["app"], state["daemon"]
+    env = {k: v for k, v in d.env.items() if k.startswith("REPOINT_") and k != "REPOINT_LISTEN"}
+    other = harness.Repoint(state["redis"].url, env=env)
+    other.start()
+    try:
+        runs = []
+        for k in range(3):
+            seg, apns, gcm, never = make_segment(app, f"two{k}", 10, 10)
+            runs.append((create(app, seg, Limits={"MessagesPerSecond": 10}), apns, gcm, never))
+        for c, apns, gcm, never in runs:
+            wait_state(app, c["Id"], "COMPLETED")
+            assert_exactly_once(apns, gcm, never)
+            assert len(activities(app, c["Id"])) == 1
+    finally:
+        other.cleanup()
+
+
 def main():
     creds = state["creds"] = Credentials(BUNDLE)
     apns = state["apns"] = ApnsSim(creds, "production")
@@ -492,6 +512,7 @@ def main():
             test_pause_withdraws_queued_and_resume_sends_them_once,
             test_delete_mid_run_withdraws_what_is_queued,
             test_restart_mid_run_sends_each_endpoint_once,
+            test_two_instances_drive_each_run_once,
         ])
     except BaseException as e:
         if not (isinstance(e, SystemExit) and not e.code) and daemon is not None:
