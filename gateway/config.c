@@ -115,6 +115,11 @@ static const struct rp_config_key config_keys[] = {
     KEY_SECRET("s3.secret_access_key", ""),
     KEY_BOOL("s3.path_style", "no"),
 
+    /* Campaigns. */
+    KEY_INT("campaigns.threads", "2", 0, 64),
+    KEY_INT("campaigns.batch", "500", 1, 10000),
+    KEY_INT("campaigns.queue_window", "20000", 100, 10000000),
+
     KEY_STR("account_id", "000000000000"),
     KEY_STR("region", "us-east-1"),
 };

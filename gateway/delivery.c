@@ -74,6 +74,10 @@ json_t *rp_delivery_to_json(const struct rp_delivery *d)
         json_object_set_new(o, "re", json_string(d->reply_to));
     if (d->campaign_id[0])
         json_object_set_new(o, "cp", json_string(d->campaign_id));
+    if (d->campaign_activity_id[0]) {
+        json_object_set_new(o, "ca", json_string(d->campaign_activity_id));
+        json_object_set_new(o, "cg", json_integer(d->campaign_gen));
+    }
     return o;
 }
 
@@ -101,8 +105,11 @@ int rp_delivery_from_json(struct rp_delivery *d, const json_t *doc)
         copy_fixed(d->app_id, sizeof(d->app_id), json_object_get(doc, "app"), 1) ||
         copy_fixed(d->channel, sizeof(d->channel), json_object_get(doc, "ch"), 1) ||
         copy_fixed(d->reply_to, sizeof(d->reply_to), json_object_get(doc, "re"), 0) ||
-        copy_fixed(d->campaign_id, sizeof(d->campaign_id), json_object_get(doc, "cp"), 0))
+        copy_fixed(d->campaign_id, sizeof(d->campaign_id), json_object_get(doc, "cp"), 0) ||
+        copy_fixed(d->campaign_activity_id, sizeof(d->campaign_activity_id),
+                   json_object_get(doc, "ca"), 0))
         return RP_EINVAL;
+    d->campaign_gen = (long long)json_integer_value(json_object_get(doc, "cg"));
     const json_t *to = json_object_get(doc, "to");
     if (!json_is_string(to))
         return RP_EINVAL;

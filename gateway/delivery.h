@@ -50,6 +50,9 @@ struct rp_delivery {
     enum rp_delivery_origin origin;
     char reply_to[64];        /* Redis list the waiting API instance reads; "" when none */
     char campaign_id[48];     /* "" for direct sends */
+    char campaign_activity_id[40]; /* the campaign run ("activity") that queued it, or "" */
+    long long campaign_gen;   /* the run's generation when queued (gateway/campaigns.h): a
+                               * delivery of an older generation is withdrawn, not sent */
 };
 
 /* content members by channel (all strings unless noted; absent when not given):

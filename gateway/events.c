@@ -293,6 +293,10 @@ json_t *rp_event_from_result(const struct rp_delivery *d, const struct rp_delive
     set_str(attrs, "request_id", d->request_id);
     if (d->campaign_id[0])
         set_str(attrs, "campaign_id", d->campaign_id);
+    if (d->campaign_activity_id[0]) {
+        set_str(attrs, "campaign_activity_id", d->campaign_activity_id);
+        set_str(attrs, "treatment_id", "0");
+    }
     set_str(attrs, "trace_id", d->trace_id);
     set_int_str(attrs, "attempt", d->attempts > 0 ? (long long)d->attempts : 1);
     if (r->address_dead)

@@ -300,13 +300,37 @@ const struct rp_config *rp_job_config(void)
     return job_cfg;
 }
 
-static void renew(struct rp_job_ctx *ctx)
+void rp_jobq_renew(const char *queue, const char *member, long long lease)
 {
     char score[24];
-    snprintf(score, sizeof(score), "%lld", (long long)(rp_now_ms() + lease_ms(ctx->cfg)));
-    redisReply *r = rp_store_command("ZADD %s XX %s %s", RP_KEY_JOBQ, score, ctx->unit);
+    snprintf(score, sizeof(score), "%lld", (long long)(rp_now_ms() + lease));
+    redisReply *r = rp_store_command("ZADD %s XX %s %s", queue, score, member);
     if (r)
         freeReplyObject(r);
+}
+
+int rp_jobq_claim(const char *queue, long long lease, char *out, size_t size)
+{
+    char now[24], lease_s[24];
+    snprintf(now, sizeof(now), "%lld", (long long)rp_now_ms());
+    snprintf(lease_s, sizeof(lease_s), "%lld", lease);
+    const char *args[] = {queue, now, lease_s};
+    redisReply *r = rp_store_eval(&claim_script, 1, 3, args, NULL);
+    if (!rp_reply_ok(r)) {
+        if (r)
+            freeReplyObject(r);
+        return RP_ESTORE;
+    }
+    int claimed = r->type == REDIS_REPLY_STRING;
+    if (claimed)
+        snprintf(out, size, "%s", r->str);
+    freeReplyObject(r);
+    return claimed;
+}
+
+static void renew(struct rp_job_ctx *ctx)
+{
+    rp_jobq_renew(RP_KEY_JOBQ, ctx->unit, lease_ms(ctx->cfg));
 }
 
 static int simple(redisReply *r)
@@ -427,19 +451,9 @@ static int run_fin(struct rp_job_ctx *ctx)
 
 int rp_jobs_run_once(const struct rp_config *cfg)
 {
-    char now[24], lease[24];
-    snprintf(now, sizeof(now), "%lld", (long long)rp_now_ms());
-    snprintf(lease, sizeof(lease), "%lld", lease_ms(cfg));
-    const char *args[] = {RP_KEY_JOBQ, now, lease};
-    redisReply *r = rp_store_eval(&claim_script, 1, 3, args, NULL);
-    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_STRING) {
-        if (r)
-            freeReplyObject(r);
-        return 0;
-    }
     struct rp_job_ctx ctx = {.cfg = cfg, .progress = renew, .piece = -1};
-    snprintf(ctx.unit, sizeof(ctx.unit), "%s", r->str);
-    freeReplyObject(r);
+    if (rp_jobq_claim(RP_KEY_JOBQ, lease_ms(cfg), ctx.unit, sizeof(ctx.unit)) != 1)
+        return 0;
     char parts[160];
     snprintf(parts, sizeof(parts), "%s", ctx.unit);
     char *s1 = strchr(parts, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;

@@ -92,6 +92,13 @@ int rp_jobs_stopping(void);
 int rp_jobs_start(const struct rp_config *cfg, int threads);
 void rp_jobs_stop(void);
 
+/* The run queue's lease over any queue key (rp:jobq here, the campaign scheduler's rp:campq):
+ * claims the first member whose score (due time) is past, moving its score to now + lease_ms
+ * so no other runner takes it while the lease holds. Returns 1 with the member in out, 0 when
+ * none is due, RP_ESTORE. rp_jobq_renew extends a claimed member's lease (if still queued). */
+int rp_jobq_claim(const char *queue, long long lease_ms, char *out, size_t size);
+void rp_jobq_renew(const char *queue, const char *member, long long lease_ms);
+
 /* Runs at most one claimable unit on the calling thread; returns 1 when one ran (tests). */
 int rp_jobs_run_once(const struct rp_config *cfg);
 

@@ -6,6 +6,7 @@
  *   repoint rotate-secrets [--config FILE] re-seal stored channel secrets with the current key
  * Exit status 2 for a bad configuration, 1 for other start-up failures. */
 #include "admission.h"
+#include "campaign_run.h"
 #include "config.h"
 #include "credentials.h"
 #include "direct.h"
@@ -337,6 +338,16 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         rp_janitor_stop();
         return 1;
     }
+    if (rp_campaigns_start(cfg, (int)rp_config_int(cfg, "campaigns.threads"))) {
+        rp_jobs_stop();
+        rp_direct_stop();
+        rp_http_stop();
+        rp_admission_stop();
+        rp_workers_stop(0);
+        rp_event_forwarder_stop();
+        rp_janitor_stop();
+        return 1;
+    }
     if (opt->api)
         rp_info("main", "repoint listening on %s://%s:%d (redis %s, auth %s, %d worker unit(s))",
                 cert_path[0] ? "https" : "http", host, port,
@@ -360,6 +371,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
     rp_direct_stop();
     rp_http_stop();
     rp_admission_stop();
+    rp_campaigns_stop();
     rp_jobs_stop();
     rp_workers_stop((int)rp_config_int(cfg, "shutdown.grace_seconds") * 1000);
     rp_event_forwarder_stop();

@@ -43,21 +43,24 @@ int rp_queue_shard_of(const char *message_id)
     return (int)(rp_fnv1a(message_id, strlen(message_id)) % (uint32_t)queue_conf.shards);
 }
 
+void rp_queue_append(const struct rp_delivery *d)
+{
+    char key[128];
+    rp_queue_stream_key(key, d->channel, rp_queue_shard_of(d->message_id));
+    json_t *doc = rp_delivery_to_json(d);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    const char *argv[5] = {"XADD", key, "*", "d", text};
+    rp_store_appendv(5, argv, NULL);
+    free(text);
+}
+
 int rp_queue_push(struct rp_delivery *const *deliveries, size_t n)
 {
     if (n == 0)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct rp_delivery *d = deliveries[i];
-        char key[128];
-        rp_queue_stream_key(key, d->channel, rp_queue_shard_of(d->message_id));
-        json_t *doc = rp_delivery_to_json(d);
-        char *text = json_dumps(doc, JSON_COMPACT);
-        json_decref(doc);
-        const char *argv[5] = {"XADD", key, "*", "d", text};
-        rp_store_appendv(5, argv, NULL);
-        free(text);
-    }
+    for (size_t i = 0; i < n; i++)
+        rp_queue_append(deliveries[i]);
     redisReply *stack[128];
     redisReply **replies = n <= 128 ? stack : rp_malloc(n * sizeof(redisReply *));
     int rc = rp_store_collect(replies, n);

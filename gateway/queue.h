@@ -39,6 +39,11 @@ int rp_queue_shard_of(const char *message_id);
  * retryable error and a client retry may at worst send a message twice, as with Pinpoint). */
 int rp_queue_push(struct rp_delivery *const *deliveries, size_t n);
 
+/* Queues the XADD of one delivery on this thread's pipeline without reading the reply (one
+ * reply to collect with rp_store_collect), so a caller can enqueue inside its own transaction
+ * (a campaign batch commits its cursor with its deliveries). */
+void rp_queue_append(const struct rp_delivery *d);
+
 /* Creates the consumer group of every stream of the channel (idempotent). */
 int rp_queue_ensure_groups(const char *channel);
 

@@ -1,4 +1,5 @@
 #include "worker.h"
+#include "campaign_track.h"
 #include "channel_store.h"
 #include "channels/channel.h"
 #include "config.h"
@@ -36,7 +37,13 @@
 #define DLQ_MAXLEN 1000000
 
 /* What the writer does with a finished job. */
-enum outcome { OUTCOME_FINAL, OUTCOME_RETRY, OUTCOME_RESCHEDULE, OUTCOME_DEAD };
+enum outcome {
+    OUTCOME_FINAL,
+    OUTCOME_RETRY,
+    OUTCOME_RESCHEDULE,
+    OUTCOME_DEAD,
+    OUTCOME_WITHDRAWN, /* a campaign delivery whose run stopped: acknowledged unsent */
+};
 
 struct job {
     struct rp_send send;
@@ -49,6 +56,7 @@ struct job {
     enum outcome outcome;
     int64_t due_ms;             /* retry / reschedule time */
     int attempted;              /* a provider attempt happened (an event is due) */
+    int withdraw_recorded;      /* OUTCOME_WITHDRAWN: its run will queue the endpoint again */
     int64_t started_us;         /* monotonic, when the attempt was handed to the channel */
     struct job *next;
 };
@@ -254,6 +262,15 @@ static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
                 j->outcome = OUTCOME_DEAD;
                 push(u, &u->done, j, 1);
             }
+            jobs[i] = NULL;
+            continue;
+        }
+        enum rp_campaign_verdict verdict = rp_campaign_track_verdict(&j->delivery);
+        if (verdict != RP_CAMPAIGN_SEND) {
+            /* Its campaign run was paused, updated or deleted since it was queued. */
+            j->outcome = OUTCOME_WITHDRAWN;
+            j->withdraw_recorded = verdict == RP_CAMPAIGN_WITHDRAW;
+            push(u, &u->done, j, 1);
             jobs[i] = NULL;
             continue;
         }
@@ -699,6 +716,8 @@ static size_t append_job(struct job *j)
 {
     size_t queued = 0;
     char *text;
+    if (j->outcome == OUTCOME_WITHDRAWN)
+        return j->withdraw_recorded ? rp_campaign_track_append_withdrawn(&j->delivery) : 0;
     if (j->attempted || j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD) {
         if (j->parsed) {
             json_t *event = rp_event_from_result(&j->delivery, &j->send.result, rp_now_ms());
@@ -706,6 +725,8 @@ static size_t append_job(struct job *j)
             json_decref(event);
         }
     }
+    if (j->parsed && (j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD))
+        queued += rp_campaign_track_append_result(&j->delivery, j->send.result.status);
     if (j->outcome == OUTCOME_RETRY || j->outcome == OUTCOME_RESCHEDULE) {
         char key[128];
         rp_queue_retry_key(key, j->delivery.channel, rp_queue_shard_of(j->delivery.message_id));

@@ -1,5 +1,6 @@
 /* The route table: every path Repoint answers, in the reference's own terms. */
 #include "api.h"
+#include "campaigns.h"
 #include "email_relay.h"
 #include "eventstream.h"
 #include "jobs_api.h"
@@ -121,6 +122,19 @@ static const struct rp_route routes[] = {
     {"POST", "/v1/recommenders", rp_api_not_served, "CreateRecommenderConfiguration", 0},
     {"POST", "/v1/phone/number/validate", rp_api_not_served, "PhoneNumberValidate", 0},
     {"GET", "/v1/apps/{}/kpis/daterange/{}", rp_api_not_served, "GetApplicationDateRangeKpi", 0},
+
+    /* Campaigns. */
+    {"POST", "/v1/apps/{}/campaigns", rp_api_create_campaign, "CreateCampaign", APP},
+    {"GET", "/v1/apps/{}/campaigns", rp_api_get_campaigns, "GetCampaigns", APP},
+    {"GET", "/v1/apps/{}/campaigns/{}", rp_api_get_campaign, "GetCampaign", APP},
+    {"PUT", "/v1/apps/{}/campaigns/{}", rp_api_update_campaign, "UpdateCampaign", APP},
+    {"DELETE", "/v1/apps/{}/campaigns/{}", rp_api_delete_campaign, "DeleteCampaign", APP},
+    {"GET", "/v1/apps/{}/campaigns/{}/versions", rp_api_get_campaign_versions,
+     "GetCampaignVersions", APP},
+    {"GET", "/v1/apps/{}/campaigns/{}/versions/{}", rp_api_get_campaign_version,
+     "GetCampaignVersion", APP},
+    {"GET", "/v1/apps/{}/campaigns/{}/activities", rp_api_get_campaign_activities,
+     "GetCampaignActivities", APP},
 };
 
 const struct rp_route *rp_routes(size_t *count)

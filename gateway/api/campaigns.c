@@ -1,0 +1,174 @@
+/* Campaigns: CreateCampaign, GetCampaigns, GetCampaign, UpdateCampaign, DeleteCampaign,
+ * GetCampaignVersions, GetCampaignVersion, GetCampaignActivities (gateway/campaigns.h holds the
+ * records, gateway/campaign_run.h runs them). */
+#include "campaigns.h"
+#include "../campaign_request.h"
+#include "../campaigns.h"
+#include "../rc.h"
+#include "../segments.h"
+#include "../util.h"
+#include "jobs_api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int valid_id(const char *id)
+{
+    return id[0] && strlen(id) <= 64 && strspn(id, "0123456789abcdefABCDEF-_") == strlen(id);
+}
+
+static void respond(struct rp_request *req, int status, json_t *doc, int rc, const char *id)
+{
+    if (doc)
+        rp_respond_json(req, status, doc);
+    else if (rc == RP_ENOTFOUND)
+        rp_respond_error(req, 404, "NotFoundException", "Campaign %.64s not found", id);
+    else if (rc == RP_ELIMIT)
+        rp_respond_error(req, 400, "BadRequestException", "the campaign has too many versions");
+    else
+        rp_respond_unavailable(req);
+}
+
+/* The segment version a validated request sends to: SegmentVersion when given (it must
+ * exist), else the segment's latest. Answers 400 / 503 itself and returns 0. */
+static int segment_version(struct rp_request *req, const json_t *body)
+{
+    const char *seg = json_string_value(json_object_get(body, "SegmentId"));
+    json_int_t want = json_integer_value(json_object_get(body, "SegmentVersion"));
+    int rc = RP_ENOTFOUND;
+    json_t *doc = seg && valid_id(seg) ? rp_segment_get(rp_request_app(req), seg, (int)want, &rc)
+                                       : NULL;
+    if (!doc) {
+        if (rc == RP_ESTORE)
+            rp_respond_unavailable(req);
+        else if (want > 0)
+            rp_respond_error(req, 400, "BadRequestException",
+                             "SegmentVersion: segment %.64s has no version %lld", seg ? seg : "",
+                             (long long)want);
+        else
+            rp_respond_error(req, 400, "BadRequestException",
+                             "SegmentId: segment %.64s does not exist", seg ? seg : "");
+        return 0;
+    }
+    int version = (int)json_integer_value(json_object_get(doc, "Version"));
+    json_decref(doc);
+    return version;
+}
+
+void rp_api_create_campaign(struct rp_request *req)
+{
+    json_t *body = rp_request_json_object(req);
+    if (!body)
+        return;
+    struct rp_err err;
+    rp_err_clear(&err);
+    if (rp_campaign_request_validate(body, rp_now_ms(), &err)) {
+        json_decref(body);
+        rp_respond_bad_request(req, &err);
+        return;
+    }
+    int version = segment_version(req, body);
+    if (version > 0) {
+        json_t *doc = rp_campaign_create(rp_request_app(req), body, version);
+        respond(req, 201, doc, RP_ESTORE, "");
+    }
+    json_decref(body);
+}
+
+void rp_api_get_campaigns(struct rp_request *req)
+{
+    long page_size;
+    char token[32];
+    if (rp_api_page_params(req, &page_size, token, sizeof(token)))
+        return;
+    int rc;
+    json_t *doc = rp_campaign_list(rp_request_app(req), page_size, token, &rc);
+    respond(req, 200, doc, rc, "");
+}
+
+void rp_api_get_campaign(struct rp_request *req)
+{
+    const char *id = req->params[1];
+    int rc = RP_ENOTFOUND;
+    json_t *doc = valid_id(id) ? rp_campaign_get(rp_request_app(req), id, 0, &rc) : NULL;
+    respond(req, 200, doc, rc, id);
+}
+
+void rp_api_update_campaign(struct rp_request *req)
+{
+    const char *id = req->params[1];
+    if (!valid_id(id)) {
+        respond(req, 200, NULL, RP_ENOTFOUND, id);
+        return;
+    }
+    json_t *body = rp_request_json_object(req);
+    if (!body)
+        return;
+    int rc;
+    json_t *merged = rp_campaign_merged_request(rp_request_app(req), id, body, &rc);
+    json_decref(body);
+    if (!merged) {
+        respond(req, 200, NULL, rc, id);
+        return;
+    }
+    struct rp_err err;
+    rp_err_clear(&err);
+    if (rp_campaign_request_validate(merged, rp_now_ms(), &err)) {
+        json_decref(merged);
+        rp_respond_bad_request(req, &err);
+        return;
+    }
+    int version = segment_version(req, merged);
+    if (version > 0) {
+        json_t *doc = rp_campaign_update(rp_request_app(req), id, merged, version, &rc);
+        respond(req, 200, doc, rc, id);
+    }
+    json_decref(merged);
+}
+
+void rp_api_delete_campaign(struct rp_request *req)
+{
+    const char *id = req->params[1];
+    int rc = RP_ENOTFOUND;
+    json_t *doc = valid_id(id) ? rp_campaign_delete(rp_request_app(req), id, &rc) : NULL;
+    respond(req, 200, doc, rc, id);
+}
+
+void rp_api_get_campaign_versions(struct rp_request *req)
+{
+    const char *id = req->params[1];
+    long page_size;
+    char token[32];
+    if (rp_api_page_params(req, &page_size, token, sizeof(token)))
+        return;
+    int rc = RP_ENOTFOUND;
+    json_t *doc =
+        valid_id(id) ? rp_campaign_versions(rp_request_app(req), id, page_size, token, &rc) : NULL;
+    respond(req, 200, doc, rc, id);
+}
+
+void rp_api_get_campaign_version(struct rp_request *req)
+{
+    const char *id = req->params[1], *ver = req->params[2];
+    char *end;
+    long v = strtol(ver, &end, 10);
+    int rc = RP_ENOTFOUND;
+    json_t *doc = valid_id(id) && !*end && v >= 1 && v <= 1000000
+                      ? rp_campaign_get(rp_request_app(req), id, (int)v, &rc)
+                      : NULL;
+    respond(req, 200, doc, rc, id);
+}
+
+void rp_api_get_campaign_activities(struct rp_request *req)
+{
+    const char *id = req->params[1];
+    long page_size;
+    char token[32];
+    if (rp_api_page_params(req, &page_size, token, sizeof(token)))
+        return;
+    int rc = RP_ENOTFOUND;
+    json_t *doc = valid_id(id)
+                      ? rp_campaign_activities(rp_request_app(req), id, page_size, token, &rc)
+                      : NULL;
+    respond(req, 200, doc, rc, id);
+}

@@ -1,0 +1,105 @@
+/* Campaign deliveries in the workers (campaign_track.h). */
+#include "campaign_track.h"
+#include "campaigns.h"
+#include "keyspace.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CACHE_SLOTS 32
+
+struct slot {
+    char key[RP_KEY_MAX];
+    int64_t loaded_ms;
+    long long gen;
+    int state; /* 0 gone, 1 RUNNING, 2 PAUSED, 3 COMPLETED, 4 CANCELLED */
+};
+
+static _Thread_local struct slot cache[CACHE_SLOTS];
+
+static int state_code(const char *s)
+{
+    static const char *const names[] = {"RUNNING", "PAUSED", "COMPLETED", "CANCELLED"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i + 1;
+    return 0;
+}
+
+static const struct slot *lookup(const struct rp_delivery *d, int *failed)
+{
+    char key[RP_KEY_MAX];
+    rp_key_campaign_run(key, d->app_id, d->campaign_id, d->campaign_activity_id);
+    int64_t now = rp_mono_ms();
+    struct slot *s = NULL, *oldest = &cache[0];
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (cache[i].loaded_ms && strcmp(cache[i].key, key) == 0) {
+            s = &cache[i];
+            break;
+        }
+        if (cache[i].loaded_ms < oldest->loaded_ms)
+            oldest = &cache[i];
+    }
+    if (s && now - s->loaded_ms < RP_CAMPAIGN_TRACK_TTL_MS)
+        return s;
+    redisReply *r = rp_store_command("HMGET %s state gen", key);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        if (r)
+            freeReplyObject(r);
+        *failed = 1;
+        return NULL;
+    }
+    if (!s)
+        s = oldest;
+    snprintf(s->key, sizeof(s->key), "%s", key);
+    s->loaded_ms = now;
+    s->state = r->element[0]->type == REDIS_REPLY_STRING ? state_code(r->element[0]->str) : 0;
+    s->gen = r->element[1]->type == REDIS_REPLY_STRING ? strtoll(r->element[1]->str, NULL, 10) : 0;
+    freeReplyObject(r);
+    return s;
+}
+
+enum rp_campaign_verdict rp_campaign_track_verdict(const struct rp_delivery *d)
+{
+    if (!d->campaign_id[0] || !d->campaign_activity_id[0])
+        return RP_CAMPAIGN_SEND;
+    int failed = 0;
+    const struct slot *s = lookup(d, &failed);
+    if (failed)
+        return RP_CAMPAIGN_SEND;
+    switch (s->state) {
+    case 1: /* RUNNING */
+    case 3: /* COMPLETED: a delivery of the last generation finishing late */
+        return s->gen == d->campaign_gen ? RP_CAMPAIGN_SEND : RP_CAMPAIGN_WITHDRAW;
+    case 2: /* PAUSED */
+        return RP_CAMPAIGN_WITHDRAW;
+    default:
+        return RP_CAMPAIGN_DROP;
+    }
+}
+
+size_t rp_campaign_track_append_withdrawn(const struct rp_delivery *d)
+{
+    if (!d->campaign_id[0] || !d->campaign_activity_id[0])
+        return 0;
+    char key[RP_KEY_MAX], wd[RP_KEY_MAX];
+    rp_key_campaign_run(key, d->app_id, d->campaign_id, d->campaign_activity_id);
+    rp_key_campaign_withdrawn(wd, d->app_id, d->campaign_id, d->campaign_activity_id);
+    /* The set first: a scheduler that sees wdn grow finds the endpoint in it. */
+    rp_store_append("SADD %s %s", wd, d->endpoint_id ? d->endpoint_id : "");
+    rp_store_append("HINCRBY %s wdn 1", key);
+    return 2;
+}
+
+size_t rp_campaign_track_append_result(const struct rp_delivery *d, enum rp_delivery_status st)
+{
+    if (!d->campaign_id[0] || !d->campaign_activity_id[0])
+        return 0;
+    char key[RP_KEY_MAX];
+    rp_key_campaign_run(key, d->app_id, d->campaign_id, d->campaign_activity_id);
+    rp_store_append("HINCRBY %s st:%s 1", key, rp_delivery_status_name(st));
+    return 1;
+}

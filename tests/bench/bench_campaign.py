@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Campaign fan-out: a segment of N endpoints (half APNs tokens, half FCM tokens) imported from a
+file:// JSON file, then one IMMEDIATE campaign per --mps value (0: no MessagesPerSecond) through
+apns_sim and fcm_sim. Prints, per campaign: total time, the sustained delivery rate (results
+recorded per second between 10% and 90% of the segment, from GetCampaignActivities), the rate
+the scheduler queued at (same window), repoint's peak RSS (VmHWM) and Redis's peak memory.
+usage: tests/bench/bench_campaign.py [--endpoints 1000000] [--mps 20000 0] [--workers 1]
+       [--window 20000] [--queue-only]"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import harness  # noqa: E402
+import push_sims  # noqa: E402
+from apns_sim import ApnsSim, Credentials  # noqa: E402
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def redis_peak_mb(redis):
+    for line in redis.cli("INFO", "memory").splitlines():
+        if line.startswith("used_memory_peak:"):
+            return int(line.split(":")[1]) / 1e6
+    return 0.0
+
+
+def run_campaign(c, redis, app, seg, n, mps, queue_only=False):
+    req = {"Name": f"bench-{mps}", "SegmentId": seg, "Schedule": {"StartTime": "IMMEDIATE"},
+           "MessageConfiguration": {"APNSMessage": {"Title": "Bench", "Body": "Hello"},
+                                    "GCMMessage": {"Title": "Bench", "Body": "Hello"}}}
+    if mps:
+        req["Limits"] = {"MessagesPerSecond": mps}
+    redis.cli("CONFIG", "RESETSTAT")
+    t0 = time.monotonic()
+    cid = c.create_campaign(ApplicationId=app, WriteCampaignRequest=req)["CampaignResponse"]["Id"]
+    samples = []  # (t, results recorded, endpoints queued)
+    while True:
+        acts = c.get_campaign_activities(ApplicationId=app, CampaignId=cid)[
+            "ActivitiesResponse"]["Item"]
+        t = time.monotonic() - t0
+        if acts:
+            a = acts[0]
+            done = sum(int(v) for k, v in a["ExecutionMetrics"].items()
+                       if not k.startswith(("SKIPPED", "HOLDOUT", "WITHDRAWN")))
+            samples.append((t, done, a["TotalEndpointCount"]))
+            if a["State"] == "COMPLETED" or (queue_only and a["TotalEndpointCount"] >= n):
+                break
+        time.sleep(0.25)
+    total = time.monotonic() - t0
+
+    def rate(index):
+        lo = next(s for s in samples if s[index] >= n * 0.1)
+        hi = next(s for s in samples if s[index] >= n * 0.9)
+        return (hi[index] - lo[index]) / (hi[0] - lo[0]) if hi[0] > lo[0] else float("nan")
+    return cid, total, float("nan") if queue_only else rate(1), rate(2), a
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoints", type=int, default=1000000)
+    ap.add_argument("--mps", type=int, nargs="+", default=[20000, 0])
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--window", type=int, default=20000)
+    ap.add_argument("--queue-only", action="store_true",
+                    help="the scheduler alone: no workers, a window of the whole segment; "
+                         "measures how fast it reads, renders and queues")
+    args = ap.parse_args()
+    n = args.endpoints
+    if args.queue_only:
+        args.workers, args.window = 0, n
+    root = os.path.realpath(tempfile.mkdtemp(prefix="rp-bench-campaign-"))
+    path = os.path.join(root, "in", "endpoints.json")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        for i in range(n):
+            if i % 2:
+                f.write(f'{{"Id":"e{i}","ChannelType":"GCM","Address":"fcm-token-{i}"}}\n')
+            else:
+                f.write(f'{{"Id":"e{i}","ChannelType":"APNS","Address":"{i:064x}"}}\n')
+    creds = Credentials("com.example.repoint")
+    apns = ApnsSim(creds, "production", extra=["--max-streams", "1000", "--no-record"])
+    fcm = push_sims.FcmSim().start()
+    redis = harness.Redis().start()
+    rp = None
+    try:
+        rp = harness.Repoint(redis.url, env={
+            **fcm.env(), "REPOINT_APNS_PRODUCTION_URL": apns.url,
+            "REPOINT_IMPORT_FILE_ROOT": root, "REPOINT_LOG_LEVEL": "info",
+            "REPOINT_IMPORT_MAX_BYTES": str(max(os.path.getsize(path) + 1, 1 << 30)),
+            "REPOINT_WORKERS_THREADS": str(args.workers), "REPOINT_QUEUE_IN_FLIGHT": "2000",
+            "REPOINT_CAMPAIGNS_QUEUE_WINDOW": str(args.window)})
+        rp.start()
+        c = rp.client()
+        app = c.create_app(CreateApplicationRequest={"Name": "bench"})["ApplicationResponse"]["Id"]
+        c.update_apns_channel(ApplicationId=app, APNSChannelRequest=creds.token_channel())
+        c.update_gcm_channel(ApplicationId=app, GCMChannelRequest={
+            "ServiceJson": fcm.service_json(), "Enabled": True})
+        t0 = time.monotonic()
+        job = c.create_import_job(ApplicationId=app, ImportJobRequest={
+            "S3Url": f"file://{path}", "RoleArn": "arn:aws:iam::1:role/x", "Format": "JSON",
+            "DefineSegment": True, "SegmentName": "bench", "RegisterEndpoints": True})[
+            "ImportJobResponse"]
+        while True:
+            r = c.get_import_job(ApplicationId=app, JobId=job["Id"])["ImportJobResponse"]
+            if r["JobStatus"] in ("COMPLETED", "FAILED"):
+                break
+            time.sleep(0.5)
+        assert r["JobStatus"] == "COMPLETED", r
+        print(f"import: {n} endpoints in {time.monotonic() - t0:.1f} s; Redis "
+              f"{redis_peak_mb(redis):.0f} MB", flush=True)
+        redis.cli("MEMORY", "PURGE")
+        for mps in args.mps:
+            cid, total, delivered, queued, a = run_campaign(
+                c, redis, app, job["Definition"]["SegmentId"], n, mps, args.queue_only)
+            print(json.dumps({
+                "endpoints": n, "MessagesPerSecond": mps or None, "workers": args.workers,
+                "total_s": round(total, 1),
+                "sustained_delivered_per_s": None if args.queue_only else round(delivered),
+                "sustained_queued_per_s": round(queued),
+                "successful": a["SuccessfulEndpointCount"], "metrics": a["ExecutionMetrics"],
+                "repoint_peak_rss_mb": round(peak_rss_mb(rp.proc.pid)),
+                "redis_peak_mb": round(redis_peak_mb(redis)),
+                "apns_accepted": apns.stats()["accepted"],
+                "fcm_accepted": fcm.stats()["accepted"]}), flush=True)
+    finally:
+        if rp:
+            rp.cleanup()
+        redis.cleanup()
+        apns.stop()
+        fcm.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
