@@ -491,6 +491,15 @@ def test_redis_restart_mid_run_loses_nothing():
             status, _, body = harness.signed_request(daemon.url, "GET", "/repoint/ready",
                                                      sign=False)
             assert status == 503, body
+            # A client with the SDK's standard retries, sending during the outage, rides it out
+            # (the 500s are ones botocore retries) and its message is delivered.
+            retrying = daemon.client(retries=8)
+            retried = []
+            retrier = threading.Thread(target=lambda: retried.append(retrying.send_messages(
+                ApplicationId=app, MessageRequest={
+                    "Addresses": {"+14155550002": {"ChannelType": "SMS"}},
+                    "MessageConfiguration": {"SMSMessage": {"Body": body_of("retried")}}})))
+            retrier.start()
             time.sleep(1.5)
             pl.redis.start()
             time.sleep(1.0)
@@ -498,6 +507,11 @@ def test_redis_restart_mid_run_loses_nothing():
             stop.set()
             for thread in threads:
                 thread.join(60)
+        retrier.join(90)
+        assert not retrier.is_alive(), "the retrying SendMessages never returned"
+        assert retried, "the retrying SendMessages failed (see the thread's exception above)"
+        result = retried[0]["MessageResponse"]["Result"]["+14155550002"]
+        assert result["DeliveryStatus"] == "SUCCESSFUL", result
         assert not any(t.is_alive() for t in threads), "a SendMessages call never returned"
         assert not broken, broken[:5]
 
@@ -524,6 +538,7 @@ def test_redis_restart_mid_run_loses_nothing():
             assert response["ResponseMetadata"]["HTTPStatusCode"] >= 500, response
             assert response["Error"]["Code"] == "InternalServerErrorException", response
         bodies = {rec["body"] for rec in sim_records(pl.sim)}
+        assert body_of("retried") in bodies, "the retried send answered SUCCESSFUL, never sent"
         ok = [a for a in answers if a[1] is not None]
         for body, result, _ in ok:
             for res in result.values():
