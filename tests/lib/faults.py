@@ -3,9 +3,11 @@ test_otp.py's log check): a Repoint daemon with SMS and APNs simulators, bounded
 process's exit, and the log patterns that catch one-time password codes.
 
 The harness's LOG_LEAKS (tests/lib/harness.py) catches secrets, keys, full phone numbers and
-device tokens in every daemon log. An OTP code is a short run of digits, which ordinary log
-lines also carry (ports, counts, ids), so a generic pattern cannot find one; a test that knows
-the codes it saw (from the simulator) checks the log for them with otp_code_leaks()."""
+device tokens in every daemon log. An OTP code alone is a short run of digits, which ordinary
+log lines also carry (ports, counts, ids), so no pattern finds a bare code; OTP_LOG_LEAKS finds
+the shapes a leak takes (a rendered OTP message in any of SendOTPMessage's languages, an Otp
+member or form field with its digits), and a test that knows the codes it saw (from the
+simulator) looks for each one with otp_code_leaks()."""
 import os
 import re
 import signal
@@ -41,6 +43,28 @@ def stop_within(proc, sig=signal.SIGTERM, timeout=30.0):
         proc.wait()
         raise AssertionError(f"the process did not exit within {timeout:.0f} s of {sig!r}")
     return rc, time.monotonic() - start
+
+
+# The words before {C} in every OTP message template of gateway/otp.c, then the code; and an
+# "Otp" JSON member, query or form field (VerifyOTPMessage's request) with a code's digits.
+OTP_LOG_LEAKS = [
+    ("OTP message", r"(verification code is|Bestätigungscode lautet|código de verificación es"
+                    r"|code de vérification est|código de verificação é|認証コードは|인증 코드는"
+                    r"|验证码是|驗證碼是)\s*[0-9]{5,8}"),
+    ("Otp field", r"(?i)[\"'&?]otp[\"']?\s*[:=]\s*[\"']?[0-9]{5,8}"),
+]
+
+
+def otp_leaks(text):
+    """Lines of a log that show an OTP code in one of OTP_LOG_LEAKS's shapes. The harness's
+    log_leaks() would take these patterns by adding OTP_LOG_LEAKS to its LOG_LEAKS list."""
+    found = []
+    for n, line in enumerate(text.splitlines()):
+        for what, pattern in OTP_LOG_LEAKS:
+            m = re.search(pattern, line)
+            if m:
+                found.append(f"line {n + 1}: {what} ({m.group(0)[:40]}): {line[:200]}")
+    return found
 
 
 def otp_code_leaks(text, codes):
