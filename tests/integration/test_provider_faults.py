@@ -174,12 +174,12 @@ def test_short_timeouts():
         check_timed_out(st.send_sms(12, c), "SMS slower than sms.timeout_ms")
         st.sms.reset()
 
-        # SMS connections reset with no answer: retried on a new connection and delivered.
-        st.sms.configure(reset_next=2)
+        # An SMS connection reset with no answer: retried on a new connection and delivered.
+        st.sms.configure(reset_next=1)
         r = st.send_sms(13, c)
         assert r["DeliveryStatus"] == "SUCCESSFUL", r
         stats = st.sms.stats()
-        assert stats["resets"] == 2 and stats["accepted"] == 1, stats
+        assert stats["resets"] == 1 and stats["accepted"] == 1, stats
         # Every request reset: TEMPORARY_FAILURE, not a hang and not a crash.
         st.sms.configure(reset=True)
         r = st.send_sms(14, c)
@@ -233,7 +233,10 @@ def test_stall_with_backlog_then_sigterm():
     once the providers work again, delivers every one."""
     in_flight = 50
     backlog = 4 * in_flight
-    env = {"REPOINT_QUEUE_IN_FLIGHT": str(in_flight), "REPOINT_DIRECT_DEADLINE_MS": "4000",
+    # Under ASan on a shared machine a sandbox send can take seconds on its own.
+    deadline_ms = 8000 if SANITIZED else 4000
+    env = {"REPOINT_QUEUE_IN_FLIGHT": str(in_flight),
+           "REPOINT_DIRECT_DEADLINE_MS": str(deadline_ms),
            "REPOINT_QUEUE_VISIBILITY_TIMEOUT_MS": "2000"}
     with Stack(env) as st:
         c = st.daemon.client()
