@@ -8,20 +8,23 @@
 #   1. capacity: wrk (closed loop, 64 connections, admission off) for the run's seconds; the
 #      simulator's accepted count over the time is the capacity C.
 #   2. sustainable rate S = 0.8 C (a provider-bound pipeline run at 100% has no headroom; at 80%
-#      its latency is steady): open loop (tests/bench/openloop.py) at S -> the normal p50/p99.
-#   3. open loop at 2 S with admission on (admission.max_waiting_direct BENCH_MAX_WAITING) ->
-#      p50/p99 of the admitted (2xx) requests and the fraction refused with 429.
-#   4. the same 2 S with admission off (both bounds 0), for comparison: everyone waits.
+#      its latency is steady): open loop (tests/bench/openloop.py) at S, admission off -> the
+#      normal p50/p99.
+#   3. admission.max_waiting_direct W = S x normal p99 (Little's law: the requests in the system
+#      when each takes the normal p99), or BENCH_MAX_WAITING when set.
+#   4. open loop at 2 S with admission on (W) -> p50/p99 of the admitted (2xx) requests and the
+#      fraction refused with 429; then at S with W (what the bound costs at normal load), and
+#      2 S with admission off for comparison (everyone waits).
 # Latency is from each request's due time (open loop: no coordinated omission). Not a test.
 # usage: tests/bench/bench_admission.sh [seconds per run]   (after `make`)
-#   env: BENCH_SIM_LATENCY_MS (25), BENCH_IN_FLIGHT (20), BENCH_MAX_WAITING (50),
+#   env: BENCH_SIM_LATENCY_MS (25), BENCH_IN_FLIGHT (20), BENCH_MAX_WAITING (from step 3),
 #        REPOINT_BIN (build/repoint), SMS_SIM_BIN (build/sim/sms_sim)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
 sim_latency=${BENCH_SIM_LATENCY_MS:-25}
 in_flight=${BENCH_IN_FLIGHT:-20}
-max_waiting=${BENCH_MAX_WAITING:-50}
+max_waiting=${BENCH_MAX_WAITING:-}
 repoint=${REPOINT_BIN:-build/repoint}
 sms_sim=${SMS_SIM_BIN:-build/sim/sms_sim}
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -105,18 +108,25 @@ d = json.loads(sys.argv[2])
 n = d["sent"]
 refused = d["statuses"].get("429", 0)
 fmt = lambda v: "-" if v is None else "%.1f ms" % v
-print("| %s | %d | %.0f/s | %d | %s | %s | %s | %.1f%% | %d |" % (sys.argv[1], n, d["rate"], d["ok"],
-      fmt(d["ok_p50"]), fmt(d["ok_p99"]), fmt(d["ok_p999"]), 100.0 * refused / n,
-      d["non2xx"] - refused + d["errors"]))' "$1" "$2"
+print("| %s | %d | %.0f/s | %d | %s | %s | %s | %s | %.1f%% | %d |" % (sys.argv[1], n, d["rate"],
+      d["ok"], fmt(d["ok_p50"]), fmt(d["ok_p99"]), fmt(d["ok_p999"]), fmt(d["ok_service_p99"]),
+      100.0 * refused / n, d["non2xx"] - refused + d["errors"]))' "$1" "$2"
 }
-start_daemon "$max_waiting" 100000
-echo "capacity C = $capacity deliveries/s (wrk -c64, admission off, sim latency ${sim_latency} ms, queue.in_flight $in_flight); sustainable S = 0.8 C = $sustainable/s"
-echo
-echo "| run | requests | offered | 2xx | admitted p50 | admitted p99 | admitted p99.9 | 429 | other errors |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-report "1x S = $sustainable/s, max_waiting_direct $max_waiting" "$(openloop "$sustainable")"
+normal=$(openloop "$sustainable")
 settle
+if [ -z "$max_waiting" ]; then
+    max_waiting=$(python3 -c 'import json, sys
+print(max(1, round(int(sys.argv[1]) * json.loads(sys.argv[2])["ok_p99"] / 1000)))' "$sustainable" "$normal")
+fi
+echo "capacity C = $capacity deliveries/s (wrk -c64, admission off, sim latency ${sim_latency} ms, queue.in_flight $in_flight); sustainable S = 0.8 C = $sustainable/s; admission.max_waiting_direct W = $max_waiting"
+echo
+echo "| run | requests | offered | 2xx | admitted p50 | admitted p99 | admitted p99.9 | admitted p99 from write | 429 | other errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+report "1x S = $sustainable/s, admission off (normal)" "$normal"
+start_daemon "$max_waiting" 0
 report "2x S = $double/s, max_waiting_direct $max_waiting" "$(openloop "$double")"
+settle
+report "1x S = $sustainable/s, max_waiting_direct $max_waiting" "$(openloop "$sustainable")"
 settle
 start_daemon 0 0
 report "2x S = $double/s, admission off" "$(openloop "$double")"
