@@ -2,22 +2,25 @@
 # Admission control under overload (issue 10): "at twice the sustainable rate, admitted requests
 # keep their normal p99". One-recipient SendMessages (SigV4-signed, replayed over 1,000 distinct
 # recipients) against a real redis-server and the SMS simulator (plain HTTP), with the provider
-# as the bottleneck, as in production: the simulator answers after BENCH_SIM_LATENCY_MS and each
-# worker keeps at most BENCH_IN_FLIGHT deliveries in flight, so capacity is about
-# in_flight / latency deliveries per second whatever else runs on the machine.
-#   1. capacity: wrk (closed loop, 64 connections, admission off) for the run's seconds; the
-#      simulator's accepted count over the time is the capacity C.
-#   2. sustainable rate S = 0.8 C (a provider-bound pipeline run at 100% has no headroom; at 80%
-#      its latency is steady): open loop (tests/bench/openloop.py) at S, admission off -> the
-#      normal p50/p99.
-#   3. admission.max_waiting_direct W = S x normal p99 (Little's law: the requests in the system
-#      when each takes the normal p99), or BENCH_MAX_WAITING when set.
-#   4. open loop at 2 S with admission on (W) -> p50/p99 of the admitted (2xx) requests and the
-#      fraction refused with 429; then at S with W (what the bound costs at normal load), and
-#      2 S with admission off for comparison (everyone waits).
+# as the bottleneck, as in production: the simulator answers after BENCH_SIM_LATENCY_MS and the
+# worker keeps at most BENCH_IN_FLIGHT deliveries in flight (plus one read of queue.batch 4), so
+# capacity is about (in_flight + 4) / latency deliveries per second whatever else runs here.
+#   1. sustainable rate S: open-loop steps (tests/bench/openloop.py, admission off) from 100/s up
+#      by 25% for BENCH_STEP_SECONDS (4) each; S is the last rate at which every request got its
+#      2xx and the p99 stayed within 3x the first step's (past it the backlog, and with it every
+#      request's wait, grows). A closed loop (wrk) is no measure here: with 256 requests waiting
+#      the daemon serves fewer per second than an open loop at a lower concurrency does.
+#   2. the normal p50/p99: open loop at S for the run's seconds, admission off.
+#   3. admission.max_waiting_direct sized by Little's law from the normal run: W50 = S x normal
+#      p50 (about the requests waiting at normal load) and W99 = S x normal p99 (what keeps the
+#      admitted requests' mean wait at the normal p99), or BENCH_MAX_WAITING for both.
+#   4. open loop at 2 S with W50, then W99 -> p50/p99 of the admitted (2xx) requests and the
+#      fraction refused with 429; at S with W50 (what the bound costs at normal load); and 2 S
+#      with admission off for comparison (everyone waits).
 # Latency is from each request's due time (open loop: no coordinated omission). Not a test.
 # usage: tests/bench/bench_admission.sh [seconds per run]   (after `make`)
 #   env: BENCH_SIM_LATENCY_MS (25), BENCH_IN_FLIGHT (20), BENCH_MAX_WAITING (from step 3),
+#        BENCH_STEP_SECONDS (4),
 #        REPOINT_BIN (build/repoint), SMS_SIM_BIN (build/sim/sms_sim)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -57,7 +60,8 @@ start_daemon() { # max_waiting max_queue
     REPOINT_LISTEN=127.0.0.1:$aport REPOINT_REDIS_URL=redis://127.0.0.1:$rport/0 \
     REPOINT_AUTH_CREDENTIALS_FILE=$tmp/creds REPOINT_SECRETS_KEY_FILE=$tmp/key \
     REPOINT_LOG_LEVEL=warn REPOINT_SMS_URL=http://127.0.0.1:$sport REPOINT_SMS_ACCOUNT_SID=$sid \
-    REPOINT_SMS_AUTH_TOKEN=bench-token REPOINT_QUEUE_IN_FLIGHT=$in_flight \
+    REPOINT_SMS_AUTH_TOKEN=bench-token REPOINT_QUEUE_IN_FLIGHT=$in_flight REPOINT_QUEUE_BATCH=4 \
+    REPOINT_QUEUE_SHARDS=1 \
     REPOINT_ADMISSION_MAX_WAITING_DIRECT=$1 REPOINT_ADMISSION_MAX_QUEUE_PER_CHANNEL=$2 \
     "$repoint" serve 2>>"$tmp/repoint.log" &
     pid=$!
@@ -82,26 +86,32 @@ PY
 )
 path=/v1/apps/$app/messages
 body='{"MessageConfiguration":{"SMSMessage":{"Body":"bench {i}"}},"Addresses":{"+1555300{i}":{"ChannelType":"SMS"}}}'
-body_wrk=$body
-
-# 1. capacity
-echo "$AWS_ACCESS_KEY_ID $AWS_SECRET_ACCESS_KEY" | python3 tests/bench/sign_many.py "$url" POST "$path" "$body_wrk" 1000 "$tmp/many.lua"
-wrk -t1 -c4 -d2s -s "$tmp/many.lua" "$url" >/dev/null   # warm-up: connections, caches
-settle
-a0=$(accepted)
-t0=$(date +%s.%N)
-wrk -t2 -c64 -d"${secs}s" -s "$tmp/many.lua" "$url" >/dev/null
-a1=$(accepted)
-t1=$(date +%s.%N)
-capacity=$(python3 -c "print(round(($a1 - $a0) / ($t1 - $t0)))")
-settle
-sustainable=$(python3 -c "print(round(0.8 * $capacity))")
-double=$((2 * sustainable))
 
 openloop() { # rate
     echo "$AWS_ACCESS_KEY_ID $AWS_SECRET_ACCESS_KEY" | python3 tests/bench/openloop.py "$url" \
         "$path" "$body" --rate "$1" --seconds "$secs" --distinct 1000 --connections 2000
 }
+# 1. the sustainable rate
+steps=${BENCH_STEP_SECONDS:-4}
+sustainable=$(
+    rate=100 first="" last=""
+    while :; do
+        out=$(echo "$AWS_ACCESS_KEY_ID $AWS_SECRET_ACCESS_KEY" | python3 tests/bench/openloop.py "$url" \
+            "$path" "$body" --rate "$rate" --seconds "$steps" --distinct 1000 --connections 2000)
+        settle
+        read -r ok p99 < <(python3 -c 'import json, sys; d = json.loads(sys.argv[1])
+print(int(d["ok"] == d["sent"]), d["ok_p99"] or 1e9)' "$out")
+        echo "  step $rate/s: all 2xx $ok, p99 $p99 ms" >&2
+        [ -z "$first" ] && first=$p99
+        if [ "$ok" != 1 ] || python3 -c "import sys; sys.exit(0 if $p99 > 3 * $first else 1)"; then
+            break
+        fi
+        last=$rate
+        rate=$(( rate * 5 / 4 ))
+    done
+    echo "${last:-100}")
+double=$((2 * sustainable))
+
 report() { # label json
     python3 -c 'import json, sys
 d = json.loads(sys.argv[2])
@@ -114,19 +124,25 @@ print("| %s | %d | %.0f/s | %d | %s | %s | %s | %s | %.1f%% | %d |" % (sys.argv[
 }
 normal=$(openloop "$sustainable")
 settle
-if [ -z "$max_waiting" ]; then
-    max_waiting=$(python3 -c 'import json, sys
-print(max(1, round(int(sys.argv[1]) * json.loads(sys.argv[2])["ok_p99"] / 1000)))' "$sustainable" "$normal")
-fi
-echo "capacity C = $capacity deliveries/s (wrk -c64, admission off, sim latency ${sim_latency} ms, queue.in_flight $in_flight); sustainable S = 0.8 C = $sustainable/s; admission.max_waiting_direct W = $max_waiting"
+little() { # percentile
+    python3 -c 'import json, sys
+print(max(1, round(int(sys.argv[1]) * json.loads(sys.argv[2])[sys.argv[3]] / 1000)))' \
+        "$sustainable" "$normal" "$1"
+}
+w50=${max_waiting:-$(little ok_p50)}
+w99=${max_waiting:-$(little ok_p99)}
+echo "sustainable S = $sustainable/s (sim latency ${sim_latency} ms, queue.in_flight $in_flight, queue.batch 4); W50 = $w50, W99 = $w99"
 echo
 echo "| run | requests | offered | 2xx | admitted p50 | admitted p99 | admitted p99.9 | admitted p99 from write | 429 | other errors |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 report "1x S = $sustainable/s, admission off (normal)" "$normal"
-start_daemon "$max_waiting" 0
-report "2x S = $double/s, max_waiting_direct $max_waiting" "$(openloop "$double")"
+start_daemon "$w50" 0
+report "2x S = $double/s, max_waiting_direct W50 = $w50" "$(openloop "$double")"
 settle
-report "1x S = $sustainable/s, max_waiting_direct $max_waiting" "$(openloop "$sustainable")"
+report "1x S = $sustainable/s, max_waiting_direct W50 = $w50" "$(openloop "$sustainable")"
+settle
+start_daemon "$w99" 0
+report "2x S = $double/s, max_waiting_direct W99 = $w99" "$(openloop "$double")"
 settle
 start_daemon 0 0
 report "2x S = $double/s, admission off" "$(openloop "$double")"
