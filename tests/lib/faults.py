@@ -1,4 +1,4 @@
-"""Helpers for the fault tests (tests/integration/test_provider_faults.py, test_burst_kill.py,
+"""Helpers for the fault tests (tests/integration/test_provider_faults.py, test_pipeline_faults.py,
 test_otp.py's log check): a Repoint daemon with SMS and APNs simulators, bounded waits on a
 process's exit, and the log patterns that catch one-time password codes.
 
