@@ -25,6 +25,7 @@
 #define MAX_CHANNELS 16
 #define MAX_STREAMS 512
 #define READ_BLOCK_MS 50
+#define FULL_WINDOW_BLOCK_MS "2"
 /* With a Redis Cluster: the pause between polls of empty streams (no BLOCK across slots). */
 #define CLUSTER_POLL_MS 5
 #define MAINTENANCE_MS 250
@@ -559,8 +560,10 @@ static void *reader_main(void *arg)
         for (int k = 0; k < n_open; k++)
             argv[first_key + n_open + k] = ">";
         argc = first_key + 2 * n_open;
-        /* While deliveries wait for tokens, poll instead of blocking so they are not late. */
-        argv[7] = u->held ? "1" : block_s;
+        /* While deliveries wait for tokens, poll instead of blocking so they are not late; while
+         * a channel's window is full, block only as long as the reader would sleep, since its
+         * slots free up without an XADD to end the block and it must come back for them. */
+        argv[7] = u->held ? "1" : n_open < n_streams ? FULL_WINDOW_BLOCK_MS : block_s;
         redisReply *r = rp_store_commandv(argc, argv, NULL);
         if (!r) {
             usleep(200 * 1000);
