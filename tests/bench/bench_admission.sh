@@ -8,8 +8,8 @@
 #   1. sustainable rate S: open-loop steps (tests/bench/openloop.py, admission off) from 100/s up
 #      by 25% for BENCH_STEP_SECONDS (4) each; S is the last rate at which every request got its
 #      2xx and the p99 stayed within 3x the first step's (past it the backlog, and with it every
-#      request's wait, grows). A closed loop (wrk) is no measure here: with 256 requests waiting
-#      the daemon serves fewer per second than an open loop at a lower concurrency does.
+#      request's wait, grows). A closed loop (wrk) cannot find S: it holds a concurrency, not a
+#      rate.
 #   2. the normal p50/p99: open loop at S for the run's seconds, admission off.
 #   3. admission.max_waiting_direct sized by Little's law from the normal run: W50 = S x normal
 #      p50 (about the requests waiting at normal load) and W99 = S x normal p99 (what keeps the
