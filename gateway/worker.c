@@ -26,6 +26,7 @@
 #define MAX_CHANNELS 16
 #define MAX_STREAMS 512
 #define READ_BLOCK_MS 50
+#define FULL_WINDOW_BLOCK_MS "2"
 /* With a Redis Cluster: the pause between polls of empty streams (no BLOCK across slots). */
 #define CLUSTER_POLL_MS 5
 #define MAINTENANCE_MS 250
@@ -86,7 +87,11 @@ struct unit {
      * copy of a delivery still in flight here. Guarded by lock. */
     json_t *working;
     int64_t held_due_ms;        /* earliest due time in held */
+    /* Deliveries held for tokens or at a channel: in total (shutdown waits for them) and per
+     * channel. queue.in_flight bounds each channel on its own, so a provider that stalls fills
+     * only its channel's window while the reader keeps reading the others. */
     atomic_int in_flight;
+    atomic_int channel_in_flight[MAX_CHANNELS];
     atomic_int stop_reading;
     atomic_int stop_loop;
     atomic_int stop_writing;
@@ -114,6 +119,12 @@ static void push(struct unit *u, struct job **list, struct job *j, int signal_wr
     if (signal_writer)
         pthread_cond_signal(&u->done_cond);
     pthread_mutex_unlock(&u->lock);
+}
+
+static void in_flight_add(struct unit *u, const struct job *j, int delta)
+{
+    atomic_fetch_add(&u->in_flight, delta);
+    atomic_fetch_add(&u->channel_in_flight[j->channel_index], delta);
 }
 
 static struct job *take_all(struct unit *u, struct job **list)
@@ -322,7 +333,7 @@ static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
                 u->held = j;
                 if (!u->held_due_ms || due < u->held_due_ms)
                     u->held_due_ms = due;
-                atomic_fetch_add(&u->in_flight, 1);
+                in_flight_add(u, j, 1);
             } else {
                 j->outcome = OUTCOME_RESCHEDULE;
                 j->due_ms = due;
@@ -353,7 +364,7 @@ static void dispatch_batch(struct unit *u, struct job **jobs, size_t n)
             continue;
         }
         j->settings = json_incref((json_t *)settings);
-        atomic_fetch_add(&u->in_flight, 1);
+        in_flight_add(u, j, 1);
         push(u, &u->to_send, j, 0);
         sent++;
     }
@@ -374,7 +385,7 @@ static void release_held(struct unit *u, struct job **jobs, size_t cap)
         if (j->due_ms <= now && n < cap) {
             j->due_ms = 0;
             jobs[n++] = j;
-            atomic_fetch_sub(&u->in_flight, 1);
+            in_flight_add(u, j, -1);
         } else {
             j->next = keep;
             keep = j;
@@ -475,7 +486,7 @@ static void maintenance(struct unit *u, struct job **jobs, size_t cap, int64_t *
  * one non-blocking read per stream, pipelined (split per node by the store), and a short sleep
  * when all are empty instead of BLOCK. replies has room for one per stream. Returns 1 when a
  * consumer group is missing. */
-static int read_each_stream(struct unit *u, char (*keys)[128], int n_streams, const char *count,
+static int read_each_stream(struct unit *u, const char **keys, int n_streams, const char *count,
                             redisReply **replies, struct job **jobs, size_t cap)
 {
     for (int k = 0; k < n_streams; k++)
@@ -527,13 +538,10 @@ static void *reader_main(void *arg)
     argv[argc++] = "BLOCK";
     argv[argc++] = block_s;
     argv[argc++] = "STREAMS";
+    const int first_key = argc;
     for (int c = 0, k = 0; c < n_served; c++)
-        for (int s = 0; s < qc->shards; s++, k++) {
+        for (int s = 0; s < qc->shards; s++, k++)
             rp_queue_stream_key(keys[k], served[c]->type, s);
-            argv[argc++] = keys[k];
-        }
-    for (int k = 0; k < n_streams; k++)
-        argv[argc++] = ">";
 
     int groups_ready = 0;
     int64_t last_maintenance = 0, last_claim = 0;
@@ -556,17 +564,28 @@ static void *reader_main(void *arg)
         }
         if (u->held && rp_now_ms() >= u->held_due_ms)
             release_held(u, jobs, cap);
-        if (atomic_load(&u->in_flight) >= in_flight_cap) {
+        /* Only the streams of channels with room in their in-flight window are read. */
+        int n_open = 0;
+        for (int c = 0, k = 0; c < n_served; c++, k += qc->shards)
+            if (atomic_load(&u->channel_in_flight[c]) < in_flight_cap)
+                for (int s = 0; s < qc->shards; s++)
+                    argv[first_key + n_open++] = keys[k + s];
+        if (n_open == 0) {
             usleep(2000);
             continue;
         }
         if (rp_store_is_cluster()) {
-            if (read_each_stream(u, keys, n_streams, count_s, stream_replies, jobs, cap))
+            if (read_each_stream(u, argv + first_key, n_open, count_s, stream_replies, jobs, cap))
                 groups_ready = 0;
             continue;
         }
-        /* While deliveries wait for tokens, poll instead of blocking so they are not late. */
-        argv[7] = u->held ? "1" : block_s;
+        for (int k = 0; k < n_open; k++)
+            argv[first_key + n_open + k] = ">";
+        argc = first_key + 2 * n_open;
+        /* While deliveries wait for tokens, poll instead of blocking so they are not late; while
+         * a channel's window is full, block only as long as the reader would sleep, since its
+         * slots free up without an XADD to end the block and it must come back for them. */
+        argv[7] = u->held ? "1" : n_open < n_streams ? FULL_WINDOW_BLOCK_MS : block_s;
         redisReply *r = rp_store_commandv(argc, argv, NULL);
         if (!r) {
             usleep(200 * 1000);
@@ -591,9 +610,9 @@ static void *reader_main(void *arg)
     while (u->held) {
         struct job *next = u->held->next;
         working_remove(u, u->held);
+        in_flight_add(u, u->held, -1);
         job_free(u->held);
         u->held = next;
-        atomic_fetch_sub(&u->in_flight, 1);
     }
     free(keys);
     free(stream_replies);
@@ -879,7 +898,7 @@ static void record_batch(struct unit *u, struct job *list)
             rp_endpoint_store_replace_address(j->delivery.app_id, j->delivery.endpoint_id,
                                               j->delivery.address, r->updated_token);
         if (j->attempted || j->settings)
-            atomic_fetch_sub(&u->in_flight, 1);
+            in_flight_add(u, j, -1);
         working_remove(u, j);
         job_free(j);
         j = next;

@@ -8,7 +8,9 @@ opened whenever every open one is busy, up to --connections).
 usage: openloop.py URL PATH BODY_TEMPLATE --rate R --seconds S [--distinct N] [--connections C]
        < "ACCESS SECRET"            (BODY_TEMPLATE may contain {i}; "-" for unsigned requests)
 Prints one JSON line: sent, ok, non2xx, errors, rate, p50/p90/p99/p999/max latency (ms) from the
-due time, and service_p50/p99 (ms) from the moment the request was written."""
+due time, service_p50/p99 (ms) from the moment the request was written, the count of each status
+(statuses), and ok_p50/ok_p99/ok_p999 and ok_service_p99 (ms): the same for the 2xx answers
+alone (the admitted requests, when admission control refuses others with 429)."""
 import argparse
 import asyncio
 import json
@@ -59,8 +61,9 @@ async def run(args, requests):
     idle = []            # (reader, writer) ready for a request
     open_count = 0
     free = asyncio.Condition()
-    latencies, service = [], []
+    latencies, service, ok_latencies, ok_service = [], [], [], []
     counts = {"ok": 0, "non2xx": 0, "errors": 0}
+    statuses = {}
 
     async def acquire():
         nonlocal open_count
@@ -105,6 +108,10 @@ async def run(args, requests):
             latencies.append(done - due)
             service.append(done - written)
             counts["ok" if 200 <= status < 300 else "non2xx"] += 1
+            statuses[status] = statuses.get(status, 0) + 1
+            if 200 <= status < 300:
+                ok_latencies.append(done - due)
+                ok_service.append(done - written)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             counts["errors"] += 1
             broken = True
@@ -123,7 +130,8 @@ async def run(args, requests):
     await asyncio.gather(*tasks)
     for conn in idle:
         conn[1].close()
-    return total, elapsed, latencies, service, counts, open_count
+    return (total, elapsed, latencies, service, counts, open_count, ok_latencies, ok_service,
+            statuses)
 
 
 def pct(sorted_values, p):
@@ -150,14 +158,19 @@ def main():
         access, secret = sys.stdin.read().split()[:2]
         creds = botocore.credentials.Credentials(access, secret)
     requests = build_requests(args.url, args.path, args.body, args.distinct, creds)
-    total, elapsed, lat, svc, counts, conns = asyncio.run(run(args, requests))
+    total, elapsed, lat, svc, counts, conns, ok_lat, ok_svc, statuses = asyncio.run(
+        run(args, requests))
     lat.sort()
     svc.sort()
+    ok_lat.sort()
+    ok_svc.sort()
     print(json.dumps({
         "sent": total, **counts, "rate": round(total / elapsed, 1) if elapsed > 0 else None,
         "connections": conns, "p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
         "p999": pct(lat, 99.9), "max": pct(lat, 100), "service_p50": pct(svc, 50),
-        "service_p99": pct(svc, 99)}))
+        "service_p99": pct(svc, 99), "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "ok_p50": pct(ok_lat, 50), "ok_p99": pct(ok_lat, 99), "ok_p999": pct(ok_lat, 99.9),
+        "ok_service_p99": pct(ok_svc, 99)}))
 
 
 if __name__ == "__main__":

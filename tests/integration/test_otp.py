@@ -10,6 +10,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import faults  # noqa: E402
 import harness  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
@@ -374,6 +375,14 @@ def test_code_absent_from_events_and_logs():
         assert code not in raw_events, f"a code is on rp:events: {code}"
         assert code not in logs, f"a code is in the daemon's log: {code}"
         assert code not in dump, f"a code is stored in Redis: {code}"
+    # The shapes of a leak, whatever the code (tests/lib/faults.py OTP_LOG_LEAKS): they do catch
+    # every message the phones received, and they find nothing in the log.
+    bodies = [m["body"] for m in state["sim"].messages()["messages"]
+              if any(code in m["body"] for code in codes)]
+    missed = [b for b in bodies if not faults.otp_leaks(b)]
+    assert bodies and not missed, f"OTP_LOG_LEAKS misses these messages: {missed[:3]}"
+    leaks = faults.otp_leaks(logs)
+    assert not leaks, "OTP codes in the daemon's log:\n" + "\n".join(leaks[:10])
 
 
 def main():

@@ -3,7 +3,8 @@
  * tokens verified against the .p8 public key, client certificates, topic, payload size) and
  * scriptable through a JSON control API on a second, plain HTTP port (libmicrohttpd): dead
  * tokens, 429/500/503 bursts, expired provider tokens, GOAWAY after N streams, the concurrent
- * stream limit, latency. It counts and records what it accepts. See tests/sim/README.md. */
+ * stream limit, latency, stalls, resets. It counts and records what it accepts. See
+ * tests/sim/README.md. */
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <jansson.h>
@@ -55,7 +56,14 @@ struct settings {
     json_t *throttled_tokens;   /* ["token"] -> 429 TooManyRequests (too many to one device) */
     unsigned token_update_min_s; /* a key's new token within this many seconds of the last:
                                   * 429 TooManyProviderTokenUpdates (0: never) */
+    bool stall;             /* requests are read and never answered (held for STALL_MS) */
+    bool reset;             /* every request: RST_STREAM and GOAWAY, both INTERNAL_ERROR */
+    unsigned reset_next;    /* the next N requests: the same */
 };
+
+/* A stalled answer is held this long: for ever, as far as a test is concerned. The stream and
+ * the connection stay open; the client has to give up on its own. */
+#define STALL_MS (24u * 3600u * 1000u)
 
 /* One event loop and server per thread, sharing the port (SO_REUSEPORT). */
 struct loop {
@@ -72,6 +80,7 @@ static struct {
     struct settings s;
     /* counters */
     unsigned long long received, accepted, connections_opened, goaways, tokens_verified, pings;
+    unsigned long long stalled_total, resets;
     size_t connections_open, max_connections_open, max_delayed;
     json_t *by_status, *by_reason;
     /* records: a ring */
@@ -148,6 +157,9 @@ static json_t *settings_json_locked(void)
                      s->dead_tokens, "wrong_topic_tokens", s->wrong_topic_tokens);
     json_object_set(doc, "throttled_tokens", s->throttled_tokens);
     json_object_set_new(doc, "token_update_min_s", json_integer(s->token_update_min_s));
+    json_object_set_new(doc, "stall", json_boolean(s->stall));
+    json_object_set_new(doc, "reset", json_boolean(s->reset));
+    json_object_set_new(doc, "reset_next", json_integer(s->reset_next));
     return doc;
 }
 
@@ -160,7 +172,8 @@ static const char *settings_merge_locked(const json_t *doc)
     } uints[] = {{"latency_ms", &g.s.latency_ms},     {"throttle_next", &g.s.throttle_next},
                  {"fail_next", &g.s.fail_next},       {"goaway_after", &g.s.goaway_after},
                  {"max_streams", &g.s.max_streams},
-                 {"token_update_min_s", &g.s.token_update_min_s}};
+                 {"token_update_min_s", &g.s.token_update_min_s},
+                 {"reset_next", &g.s.reset_next}};
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)doc, key, v) {
@@ -192,6 +205,10 @@ static const char *settings_merge_locked(const json_t *doc)
             json_array_extend(g.s.wrong_topic_tokens, v);
         } else if (strcmp(key, "throttled_tokens") == 0 && json_is_array(v)) {
             json_array_extend(g.s.throttled_tokens, v);
+        } else if (strcmp(key, "stall") == 0 && json_is_boolean(v)) {
+            g.s.stall = json_is_true(v);
+        } else if (strcmp(key, "reset") == 0 && json_is_boolean(v)) {
+            g.s.reset = json_is_true(v);
         } else {
             return key;
         }
@@ -572,6 +589,23 @@ static void on_request(void *arg, struct rp_h2s_req *req)
     g.received++;
     cs->requests++;
     loop_counters_locked(loop, rp_h2s_delayed(loop->h2) + 1);
+    if (g.s.reset || g.s.reset_next > 0) {
+        /* The provider falls over mid-request: the stream is reset and the connection goes. */
+        if (g.s.reset_next > 0)
+            g.s.reset_next--;
+        g.resets++;
+        g.goaways++;
+        pthread_mutex_unlock(&g.lock);
+        rp_h2s_refuse(req, NGHTTP2_INTERNAL_ERROR);
+        rp_h2s_conn_goaway(conn, NGHTTP2_INTERNAL_ERROR, NULL);
+        return;
+    }
+    if (g.s.stall) {
+        g.stalled_total++;
+        pthread_mutex_unlock(&g.lock);
+        answer(req, apns_id, &(struct answer){503, "ServiceUnavailable", 0}, STALL_MS);
+        return;
+    }
     struct answer a;
     bool was_authenticated = cs->authenticated;
     if (g.s.throttle_next > 0) {
@@ -627,7 +661,7 @@ struct control_req {
 
 static json_t *stats_json_locked(void)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:I,s:s,s:I,s:I}", "received",
+    json_t *doc = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:I,s:s,s:I,s:I}", "received",
                      (json_int_t)g.received, "accepted", (json_int_t)g.accepted,
                      "connections_opened", (json_int_t)g.connections_opened, "connections_open",
                      (json_int_t)g.connections_open, "max_connections_open",
@@ -636,6 +670,9 @@ static json_t *stats_json_locked(void)
                      "by_reason", g.by_reason, "last_seq", (json_int_t)g.seq, "environment",
                      g.env_name, "max_held", (json_int_t)g.max_delayed, "pings",
                      (json_int_t)g.pings);
+    json_object_set_new(doc, "stalled_total", json_integer((json_int_t)g.stalled_total));
+    json_object_set_new(doc, "resets", json_integer((json_int_t)g.resets));
+    return doc;
 }
 
 static json_t *records_json_locked(struct MHD_Connection *conn)
@@ -656,7 +693,7 @@ static json_t *records_json_locked(struct MHD_Connection *conn)
 static void reset_locked(void)
 {
     settings_defaults(&g.s);
-    g.received = g.accepted = g.goaways = g.tokens_verified = 0;
+    g.received = g.accepted = g.goaways = g.tokens_verified = g.stalled_total = g.resets = 0;
     g.connections_opened = g.connections_open;
     g.max_connections_open = g.connections_open;
     g.max_delayed = 0;

@@ -1,8 +1,8 @@
 /* sms_sim: a Twilio-compatible SMS provider for tests and benchmarks (tests/sim/README.md).
  * It answers POST /2010-04-01/Accounts/{sid}/Messages.json as Twilio does, checks Basic auth
  * and the form fields, records what it accepted, can be told to misbehave (latency, errors,
- * throttling, invalid numbers, stalls) through a JSON control API under /sim/, and can post
- * signed status callbacks. libmicrohttpd with a thread pool; a delayed answer suspends its
+ * throttling, invalid numbers, stalls, connection resets) through a JSON control API under
+ * /sim/, and can post signed status callbacks. libmicrohttpd with a thread pool; a delayed answer suspends its
  * connection (a timer thread resumes it), so latency never holds a thread. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -60,6 +60,7 @@ struct req {
     char *answer; /* JSON, owned */
     char retry_after[64];
     int www_auth; /* add WWW-Authenticate */
+    int drop;     /* close the connection without an answer (a reset) */
 };
 
 struct delayed {
@@ -84,10 +85,12 @@ static struct {
     long fail_next;
     int fail_status;
     int stall;
+    int reset;       /* every request: the connection is closed without an answer */
+    long reset_next; /* the next N requests: the same */
     json_t *invalid_numbers;       /* object used as a set */
     json_t *undeliverable_numbers; /* object used as a set */
     /* statistics */
-    uint64_t received, accepted, rejected, stalled_total, control;
+    uint64_t received, accepted, rejected, stalled_total, resets, control;
     uint64_t by_status[600];
     uint64_t callbacks_sent, callbacks_failed;
     /* records: a ring of the last max_records */
@@ -567,6 +570,13 @@ static long handle_message_locked(struct MHD_Connection *conn, struct req *r, co
         set_error(r, 404, 20404, "The requested resource was not found");
         return g.latency_ms;
     }
+    if (g.reset || g.reset_next > 0) {
+        if (g.reset_next > 0)
+            g.reset_next--;
+        g.resets++;
+        r->drop = 1;
+        return 0;
+    }
     if (g.stall)
         return -1;
     if (g.throttle_next > 0) {
@@ -626,10 +636,11 @@ static json_t *config_json_locked(void)
     json_object_foreach(g.invalid_numbers, k, v) json_array_append_new(invalid, json_string(k));
     json_object_foreach(g.undeliverable_numbers, k, v)
         json_array_append_new(undeliverable, json_string(k));
-    return json_pack("{s:I, s:f, s:I, s:s, s:I, s:i, s:b, s:o, s:o}", "latency_ms",
+    return json_pack("{s:I, s:f, s:I, s:s, s:I, s:i, s:b, s:b, s:I, s:o, s:o}", "latency_ms",
                      (json_int_t)g.latency_ms, "error_rate", g.error_rate, "throttle_next",
                      (json_int_t)g.throttle_next, "retry_after", g.retry_after, "fail_next",
                      (json_int_t)g.fail_next, "fail_status", g.fail_status, "stall", g.stall,
+                     "reset", g.reset, "reset_next", (json_int_t)g.reset_next,
                      "invalid_numbers", invalid, "undeliverable_numbers", undeliverable);
 }
 
@@ -642,6 +653,8 @@ static void config_defaults_locked(void)
     g.fail_next = 0;
     g.fail_status = 500;
     g.stall = 0;
+    g.reset = 0;
+    g.reset_next = 0;
     json_object_clear(g.invalid_numbers);
     json_object_clear(g.undeliverable_numbers);
 }
@@ -700,6 +713,16 @@ static const char *config_apply_locked(const json_t *doc)
             return "stall";
         g.stall = json_is_true(v);
     }
+    if ((v = json_object_get(doc, "reset"))) {
+        if (!json_is_boolean(v))
+            return "reset";
+        g.reset = json_is_true(v);
+    }
+    if ((v = json_object_get(doc, "reset_next"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return "reset_next";
+        g.reset_next = (long)json_integer_value(v);
+    }
     if ((v = json_object_get(doc, "invalid_numbers")) && number_set(v, g.invalid_numbers) < 0)
         return "invalid_numbers";
     if ((v = json_object_get(doc, "undeliverable_numbers")) &&
@@ -721,10 +744,10 @@ static json_t *stats_json_locked(void)
     size_t stalled = 0;
     for (const struct req *r = g.stalled; r; r = r->next_stalled)
         stalled++;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I}, s:I}", "received",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I}, s:I}", "received",
                      (json_int_t)g.received, "accepted", (json_int_t)g.accepted, "rejected",
                      (json_int_t)g.rejected, "stalled", (json_int_t)stalled, "stalled_total",
-                     (json_int_t)g.stalled_total, "by_status", by, "callbacks", "sent",
+                     (json_int_t)g.stalled_total, "resets", (json_int_t)g.resets, "by_status", by, "callbacks", "sent",
                      (json_int_t)g.callbacks_sent, "failed", (json_int_t)g.callbacks_failed,
                      "pending", (json_int_t)g.cb_pending, "last_seq", (json_int_t)(g.next_seq - 1));
 }
@@ -752,7 +775,7 @@ static void reset_locked(void)
 {
     config_defaults_locked();
     release_stalled_locked();
-    g.received = g.accepted = g.rejected = g.stalled_total = 0;
+    g.received = g.accepted = g.rejected = g.stalled_total = g.resets = 0;
     g.callbacks_sent = g.callbacks_failed = 0;
     memset(g.by_status, 0, sizeof(g.by_status));
     for (size_t i = 0; i < g.opt.max_records; i++) {
@@ -833,6 +856,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (r->status >= 300)
                 g.rejected++;
         }
+    }
+    if (r->drop) {
+        /* MHD_NO closes the connection: the client sees it end with no answer. */
+        pthread_mutex_unlock(&g.lock);
+        return MHD_NO;
     }
     if (delay != 0 && !g.stopping) {
         suspend_locked(r, delay < 0 ? -1 : rp_mono_ms() + delay);

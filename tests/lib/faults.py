@@ -1,0 +1,89 @@
+"""Helpers for the fault tests (tests/integration/test_provider_faults.py, test_pipeline_faults.py,
+test_otp.py's log check): a Repoint daemon with SMS and APNs simulators, bounded waits on a
+process's exit, and the log patterns that catch one-time password codes.
+
+The harness's LOG_LEAKS (tests/lib/harness.py) catches secrets, keys, full phone numbers and
+device tokens in every daemon log. An OTP code alone is a short run of digits, which ordinary
+log lines also carry (ports, counts, ids), so no pattern finds a bare code; OTP_LOG_LEAKS finds
+the shapes a leak takes (a rendered OTP message in any of SendOTPMessage's languages, an Otp
+member or form field with its digits), and a test that knows the codes it saw (from the
+simulator) looks for each one with otp_code_leaks()."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import harness
+
+CA_FILE = os.path.join(harness.SOURCE_DIR, "tests", "sim", "testca", "ca.pem")
+
+
+def sanitized_build():
+    """True when REPOINT_BIN was built with AddressSanitizer (the CMake sanitizer build): the
+    fault tests scale their counts down there, as everything runs several times slower."""
+    if os.environ.get("RP_SANITIZED"):
+        return os.environ["RP_SANITIZED"] not in ("", "0")
+    try:
+        with open(harness.REPOINT_BIN, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def stop_within(proc, sig=signal.SIGTERM, timeout=30.0):
+    """Sends sig and waits for the exit; returns (return code, seconds taken). Kills the
+    process and fails when it outlives timeout."""
+    start = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the process did not exit within {timeout:.0f} s of {sig!r}")
+    return rc, time.monotonic() - start
+
+
+# The words before {C} in every OTP message template of gateway/otp.c, then the code; and an
+# "Otp" JSON member, query or form field (VerifyOTPMessage's request) with a code's digits.
+OTP_LOG_LEAKS = [
+    ("OTP message", r"(verification code is|Bestätigungscode lautet|código de verificación es"
+                    r"|code de vérification est|código de verificação é|認証コードは|인증 코드는"
+                    r"|验证码是|驗證碼是)\s*[0-9]{5,8}"),
+    ("Otp field", r"(?i)[\"'&?]otp[\"']?\s*[:=]\s*[\"']?[0-9]{5,8}"),
+]
+
+
+def otp_leaks(text):
+    """Lines of a log that show an OTP code in one of OTP_LOG_LEAKS's shapes. The harness's
+    log_leaks() would take these patterns by adding OTP_LOG_LEAKS to its LOG_LEAKS list."""
+    found = []
+    for n, line in enumerate(text.splitlines()):
+        for what, pattern in OTP_LOG_LEAKS:
+            m = re.search(pattern, line)
+            if m:
+                found.append(f"line {n + 1}: {what} ({m.group(0)[:40]}): {line[:200]}")
+    return found
+
+
+def otp_code_leaks(text, codes):
+    """Lines of a log that show one of the one-time password codes given (as a whole number:
+    '123456' inside a longer digit run is not that code)."""
+    found = []
+    if not codes:
+        return found
+    pattern = re.compile(r"(?<![0-9])(" + "|".join(re.escape(c) for c in codes) + r")(?![0-9])")
+    for n, line in enumerate(text.splitlines()):
+        m = pattern.search(line)
+        if m:
+            found.append(f"line {n + 1}: OTP code {m.group(1)}: {line[:200]}")
+    return found
+
+
+def otp_codes_in_bodies(bodies):
+    """The codes a message body carries: 4 to 8 digit runs (OTP lengths Pinpoint allows)."""
+    codes = set()
+    for body in bodies:
+        codes.update(re.findall(r"(?<![0-9])([0-9]{4,8})(?![0-9])", body or ""))
+    return codes
