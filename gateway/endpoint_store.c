@@ -1,5 +1,6 @@
 #include "endpoint_store.h"
 #include "endpoint.h"
+#include "json_write.h"
 #include "keyspace.h"
 #include "rc.h"
 #include "store.h"
@@ -120,7 +121,7 @@ static void put_args_build(struct put_args *p, const char *app, const char *id,
         p->args[p->nk++] = p->k_new;
     }
     rp_id_new(p->rev);
-    p->text = json_dumps(endpoint, JSON_COMPACT);
+    p->text = rp_json_dump(endpoint, NULL); /* json_dumps's bytes, faster (json_write.h) */
     p->na = p->nk;
     p->args[p->na++] = expected_rev ? expected_rev : "";
     p->args[p->na++] = p->rev;

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "job_location.h"
 #include "jobs.h"
+#include "json_write.h"
 #include "keyspace.h"
 #include "rc.h"
 #include "segment_cursor.h"
@@ -112,10 +113,13 @@ int rp_export_piece(struct rp_job_ctx *ctx, struct rp_err *err)
         json_t *ep;
         json_array_foreach(batch, i, ep)
         {
-            char *line = json_dumps(ep, JSON_COMPACT);
+            size_t len;
+            char *line = rp_json_dump(ep, &len);
+            if (!line)
+                continue; /* not JSON: nothing stored is like that */
             if (!p.open)
                 part_open(&p);
-            part_deflate(&p, line, strlen(line), Z_NO_FLUSH);
+            part_deflate(&p, line, len, Z_NO_FLUSH);
             part_deflate(&p, "\n", 1, Z_NO_FLUSH);
             free(line);
             total++;

@@ -41,19 +41,23 @@ def cpu_seconds(pid):
 
 
 def commandstats(redis):
-    calls = {}
+    """{command: (calls, usec)}; a script's inner commands are counted under their own names
+    too (and their time within EVALSHA's)."""
+    stats = {}
     for line in redis.cli("INFO", "commandstats").splitlines():
         if line.startswith("cmdstat_"):
             name, _, fields = line[len("cmdstat_"):].partition(":")
-            calls[name] = int(fields.split(",")[0].split("=")[1])
-    return calls
+            kv = dict(f.split("=") for f in fields.split(","))
+            stats[name] = (int(kv["calls"]), int(kv["usec"]))
+    return stats
 
 
 def per_endpoint(before, after, n):
-    diff = {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
-    parts = [f"{k} {v / n:.2f}" for k, v in sorted(diff.items(), key=lambda kv: -kv[1])
-             if v / n >= 0.005]
-    return f"{sum(diff.values()) / n:.2f} commands/endpoint (" + ", ".join(parts) + ")"
+    diff = {k: (v[0] - before.get(k, (0, 0))[0], v[1] - before.get(k, (0, 0))[1])
+            for k, v in after.items() if v[0] > before.get(k, (0, 0))[0]}
+    parts = [f"{k} {c / n:.2f} ({u / n:.1f} us)"
+             for k, (c, u) in sorted(diff.items(), key=lambda kv: -kv[1][1]) if c / n >= 0.005]
+    return f"{sum(c for c, _ in diff.values()) / n:.2f} commands/endpoint: " + ", ".join(parts)
 
 
 def pad_columns(row_bytes, base_len):
