@@ -36,7 +36,9 @@ struct part {
 static void part_open(struct part *p)
 {
     memset(&p->z, 0, sizeof(p->z));
-    deflateInit2(&p->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY); /* 16: gzip wrapper */
+    /* Level 1: endpoint JSON repeats itself so much that the fastest level still shrinks it
+     * about tenfold, at a third of level 6's CPU (which made the export CPU-bound). */
+    deflateInit2(&p->z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY); /* 16: gzip wrapper */
     p->len = 0;
     p->open = 1;
 }

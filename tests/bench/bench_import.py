@@ -160,14 +160,18 @@ def run(args, root):
         rss_exp = peak_rss_mb(rp.proc.pid)
         rp_cpu2, redis_cpu2 = cpu_seconds(rp.proc.pid), cpu_seconds(redis.proc.pid)
         assert r["TotalProcessed"] == args.rows, r
-        lines = files = 0
+        lines = files = gz_bytes = json_bytes = 0
         for base, _, names in os.walk(os.path.join(root, "out")):
             for fn in names:
                 files += 1
-                with gzip.open(os.path.join(base, fn), "rt") as g:
-                    lines += sum(1 for _ in g)
+                gz_bytes += os.path.getsize(os.path.join(base, fn))
+                with gzip.open(os.path.join(base, fn), "rb") as g:
+                    for line in g:
+                        lines += 1
+                        json_bytes += len(line)
         assert lines == args.rows, lines
     print(f"export: {t_exp:.1f} s, {args.rows / t_exp:,.0f} endpoints/s, {files} files, "
+          f"{json_bytes / 1e6:.0f} MB of JSON in {gz_bytes / 1e6:.0f} MB of gzip, "
           f"repoint peak RSS {rss_exp:.0f} MB (RSS when it started: {rss_before_exp:.0f} MB)")
     print(f"  CPU: repoint {rp_cpu2 - rp_cpu1:.1f} s, redis-server {redis_cpu2 - redis_cpu1:.1f} s")
 
