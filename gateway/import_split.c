@@ -93,6 +93,16 @@ size_t rp_import_split_fd(int fd, long long size, enum rp_import_format format,
     if (format == RP_IMPORT_CSV) {
         rp_import_reader_init(&s.reader, format, ignore_record, NULL);
         s.reader.scan_only = 1;
+    } else {
+        /* A compressed file fails in its first piece; it must not import in the others. (The
+         * CSV scan's reader finds that itself.) */
+        unsigned char head[RP_IMPORT_SNIFF_BYTES];
+        ssize_t got = pread(fd, head, sizeof(head), 0);
+        if (got < 0 || rp_import_looks_compressed(head, (size_t)got)) {
+            *cuts = s.cuts;
+            *header_end = 0;
+            return 1;
+        }
     }
     char *buf = rp_malloc(SCAN_CHUNK);
     for (;;) {

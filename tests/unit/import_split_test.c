@@ -172,6 +172,14 @@ static void test_csv_not_cut(void **state)
     *mid = '"';
     expect_same(RP_IMPORT_CSV, text, 300, 1);
     free(text);
+    /* A compressed NDJSON file fails once, in its only piece: no other piece imports lines. */
+    text = calloc(1, 4000);
+    memcpy(text, "\x1f\x8b", 2);
+    for (size_t i = 2; i + 1 < 4000; i++)
+        text[i] = i % 50 == 0 ? '\n' : 'x';
+    json_decref(read_pieces(RP_IMPORT_JSON, text, strlen(text), 100, &pieces));
+    assert_int_equal(pieces, 1);
+    free(text);
     /* Small files are not cut. */
     json_decref(read_pieces(RP_IMPORT_CSV, "Address,ChannelType\n+1,SMS\n", 27, 20, &pieces));
     assert_int_equal(pieces, 1);
