@@ -67,14 +67,13 @@ static int put_value(struct out *o, const json_t *v)
         const char *key;
         size_t key_len;
         json_t *member;
-        int first = 1;
+        size_t opened = o->len; /* nothing written since the brace: the first member */
         /* jansson's iteration API takes a non-const object; nothing here modifies it. Keys may
          * hold NUL characters: their length is jansson's. */
         json_object_keylen_foreach((json_t *)v, key, key_len, member)
         {
-            if (!first)
+            if (o->len != opened)
                 put(o, ",", 1);
-            first = 0;
             put_string(o, key, key_len);
             put(o, ":", 1);
             if (put_value(o, member))
