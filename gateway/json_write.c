@@ -64,20 +64,17 @@ static int put_value(struct out *o, const json_t *v)
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         put(o, "{", 1);
-        const char *key;
-        size_t key_len;
-        json_t *member;
-        size_t opened = o->len; /* nothing written since the brace: the first member */
         /* jansson's iteration API takes a non-const object; nothing here modifies it. Keys may
          * hold NUL characters: their length is jansson's. */
-        json_object_keylen_foreach((json_t *)v, key, key_len, member)
-        {
-            if (o->len != opened)
-                put(o, ",", 1);
-            put_string(o, key, key_len);
+        void *it = json_object_iter((json_t *)v);
+        while (it) {
+            put_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
             put(o, ":", 1);
-            if (put_value(o, member))
+            if (put_value(o, json_object_iter_value(it)))
                 return -1;
+            it = json_object_iter_next((json_t *)v, it);
+            if (it)
+                put(o, ",", 1);
         }
         put(o, "}", 1);
         return 0;

@@ -3,7 +3,6 @@
  * with fresh readers as import jobs read them (the CSV header first, line numbers carried over),
  * and they must deliver exactly the records, errors and line numbers of one reader of the whole
  * file. Cuts must tile the file and sit right after a line break. */
-#define _GNU_SOURCE
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
