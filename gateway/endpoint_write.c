@@ -96,8 +96,8 @@ static size_t queue_after_write(const char *app, const char *id, const json_t *b
                 break;
             if (!json_object_get(kept, name))
                 continue;
-            if (batch)
-                json_object_set_new(batch->names[i], name, json_true());
+            if (batch) /* a key of a jansson object: valid UTF-8 already */
+                json_object_set_new_nocheck(batch->names[i], name, json_true());
             else
                 argv[argc++] = name;
         }

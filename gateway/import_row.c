@@ -192,7 +192,7 @@ static json_t *parent_of(json_t *req, const struct rp_import_column *col)
         json_t *next = json_object_get(obj, col->path[i]);
         if (!json_is_object(next)) {
             next = json_object();
-            json_object_set_new(obj, col->path[i], next);
+            json_object_set_new_nocheck(obj, col->path[i], next); /* header names: UTF-8 */
         }
         obj = next;
     }
@@ -266,7 +266,7 @@ json_t *rp_import_csv_record(const struct rp_import_header *h, const char *const
             value = json_stringn_nocheck(fields[i], lens[i]); /* UTF-8 checked above */
             break;
         }
-        json_object_set_new(parent_of(req, col), col->path[col->depth - 1], value);
+        json_object_set_new_nocheck(parent_of(req, col), col->path[col->depth - 1], value);
     }
     if (rp_import_request_validate(req, err)) {
         json_decref(req);
