@@ -99,6 +99,7 @@ int rp_export_piece(struct rp_job_ctx *ctx, struct rp_err *err)
     rc = rp_segment_cursor_open(&cur, ctx->app, segment, version);
     if (rc == RP_ENOTFOUND)
         rp_err_set(err, rc, "SegmentId", "the segment no longer exists");
+    cur.texts = 1; /* stored texts as they are, where no dimension needs testing */
     int by_shard = !cur.imported;
     char pos[32];
     snprintf(pos, sizeof(pos), "s:%d:0", ctx->piece);
@@ -116,12 +117,15 @@ int rp_export_piece(struct rp_job_ctx *ctx, struct rp_err *err)
         json_array_foreach(batch, i, ep)
         {
             size_t len;
-            char *line = rp_json_dump(ep, &len);
-            if (!line)
+            char *line = json_is_string(ep) ? NULL : rp_json_dump(ep, &len);
+            if (!line && !json_is_string(ep))
                 continue; /* not JSON: nothing stored is like that */
             if (!p.open)
                 part_open(&p);
-            part_deflate(&p, line, len, Z_NO_FLUSH);
+            if (line)
+                part_deflate(&p, line, len, Z_NO_FLUSH);
+            else
+                part_deflate(&p, json_string_value(ep), json_string_length(ep), Z_NO_FLUSH);
             part_deflate(&p, "\n", 1, Z_NO_FLUSH);
             free(line);
             total++;
