@@ -345,6 +345,33 @@ def test_large_import_resumes_after_kill():
     assert len(user_endpoints(app, "u7")) == rows // 500
 
 
+def test_large_ndjson_is_cut_into_pieces():
+    """A newline-delimited JSON file over two import.piece_bytes (64 KiB here) is cut at line
+    breaks; every line is imported once, bad lines are reported with their line in the file,
+    and a byte order mark at the start belongs to the first piece only."""
+    c, root = state["client"], state["root"]
+    app = new_app("ndjson-pieces")
+    lines, bad = [], []
+    for i in range(4000):
+        if i % 997 == 5:
+            lines.append('{"ChannelType": "SMS", "Address": 12}')  # an Address must be a string
+            bad.append(len(lines))
+        lines.append(json.dumps({"ChannelType": "SMS", "Address": f"+1425{i:07d}",
+                                 "Id": f"nd-{i}", "Attributes": {"n": [str(i)]}}))
+        if i % 500 == 0:
+            lines.append("")  # blank lines are not records
+    write(os.path.join(root, "ndjson/big.json"), "\ufeff" + "\n".join(lines) + "\n")
+    done = wait_job(app, import_job(app, f"file://{root}/ndjson/big.json", "JSON")["Id"])
+    assert done["JobStatus"] == "COMPLETED", done
+    assert done["TotalPieces"] >= 3 and done["CompletedPieces"] == done["TotalPieces"], done
+    assert done["TotalProcessed"] == 4000 + len(bad) and done["TotalFailures"] == len(bad), done
+    assert sorted(int(f.split(" line ")[1].split(":")[0]) for f in done["Failures"]) == bad, \
+        (done["Failures"], bad)
+    for i in (0, 1999, 3999):
+        ep = c.get_endpoint(ApplicationId=app, EndpointId=f"nd-{i}")["EndpointResponse"]
+        assert ep["Address"] == f"+1425{i:07d}" and ep["Attributes"] == {"n": [str(i)]}, ep
+
+
 def test_segments_crud_imported_segments_and_limits():
     c, root = state["client"], state["root"]
     app = new_app("segments")
@@ -461,6 +488,7 @@ def main():
                 test_s3_signature_is_checked,
                 test_path_traversal_refused,
                 test_large_import_resumes_after_kill,
+                test_large_ndjson_is_cut_into_pieces,
                 test_segments_crud_imported_segments_and_limits,
                 test_limits_concurrent_jobs_and_size,
             ])
