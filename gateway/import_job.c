@@ -347,6 +347,13 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
     return rc;
 }
 
+/* A long scan keeps its unit's lease, so no other runner plans the same job meanwhile. */
+static void renew_lease(void *ud)
+{
+    struct rp_job_ctx *ctx = ud;
+    ctx->progress(ctx);
+}
+
 json_t *rp_import_plan(struct rp_job_ctx *ctx)
 {
     json_t *def = json_loads(record_field(ctx->record, "def"), 0, NULL);
@@ -382,7 +389,8 @@ json_t *rp_import_plan(struct rp_job_ctx *ctx)
         }
         struct rp_import_cut *cuts;
         long long header_end;
-        size_t n = rp_import_split_fd(fd, size, fmt, piece_bytes, &cuts, &header_end);
+        size_t n = rp_import_split_fd(fd, size, fmt, piece_bytes, &cuts, &header_end,
+                                      renew_lease, ctx);
         close(fd);
         for (size_t k = 0; k < n; k++)
             json_array_append_new(planned,

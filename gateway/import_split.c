@@ -74,7 +74,7 @@ static void scan_segment(struct scan *s, const char *p, size_t len, int ends_lin
 
 size_t rp_import_split_fd(int fd, long long size, enum rp_import_format format,
                           long long piece_bytes, struct rp_import_cut **cuts,
-                          long long *header_end)
+                          long long *header_end, void (*progress)(void *ud), void *ud)
 {
     struct scan s = {.format = format, .line = 1, .line_start = 1,
                      .header_done = format == RP_IMPORT_JSON};
@@ -105,7 +105,12 @@ size_t rp_import_split_fd(int fd, long long size, enum rp_import_format format,
         }
     }
     char *buf = rp_malloc(SCAN_CHUNK);
+    long long reported = 0;
     for (;;) {
+        if (progress && s.off - reported >= RP_IMPORT_SPLIT_PROGRESS_BYTES) {
+            progress(ud);
+            reported = s.off;
+        }
         ssize_t got = pread(fd, buf, SCAN_CHUNK, (off_t)s.off);
         if (got < 0 && errno == EINTR)
             continue;

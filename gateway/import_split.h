@@ -24,9 +24,11 @@ struct rp_import_cut {
 /* Scans an open file of about size bytes and cuts it into pieces of at least piece_bytes.
  * Returns the number of pieces (*cuts: rp_malloc'd, the last one ending at -1), and in
  * *header_end where the CSV header ends (0 for JSON). A file that is too small, compressed, has a
- * bad header or cannot be read stays one piece [0, -1). */
+ * bad header or cannot be read stays one piece [0, -1). progress (may be NULL) is called with ud
+ * every RP_IMPORT_SPLIT_PROGRESS_BYTES scanned (a job renews its lease there). */
+#define RP_IMPORT_SPLIT_PROGRESS_BYTES (64ll << 20)
 size_t rp_import_split_fd(int fd, long long size, enum rp_import_format format,
                           long long piece_bytes, struct rp_import_cut **cuts,
-                          long long *header_end);
+                          long long *header_end, void (*progress)(void *ud), void *ud);
 
 #endif

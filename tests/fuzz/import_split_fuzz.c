@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     struct rp_import_cut *cuts;
     long long header_end;
-    size_t n = rp_import_split_fd(fd, (long long)size, format, piece_bytes, &cuts, &header_end);
+    size_t n = rp_import_split_fd(fd, (long long)size, format, piece_bytes, &cuts, &header_end,
+                                  NULL, NULL);
     close(fd);
 
     json_t *whole = json_array();

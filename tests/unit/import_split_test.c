@@ -65,7 +65,8 @@ static json_t *read_pieces(enum rp_import_format format, const char *text, size_
     unlink(path);
     struct rp_import_cut *cuts;
     long long header_end;
-    *pieces = rp_import_split_fd(fd, (long long)len, format, piece_bytes, &cuts, &header_end);
+    *pieces = rp_import_split_fd(fd, (long long)len, format, piece_bytes, &cuts, &header_end,
+                                 NULL, NULL);
     close(fd);
     json_t *out = json_array();
     long long expect_start = 0;
