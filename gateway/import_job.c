@@ -249,7 +249,10 @@ static int read_piece(struct piece_run *run, const struct rp_location *loc, cons
     long long header_end = json_integer_value(json_array_get(object, 6));
     if (start > 0) {
         if (fmt == RP_IMPORT_CSV) {
+            /* Only the header: records sharing its line (after a CR) are the first piece's. */
+            run->reader.scan_only = 1;
             int rc = rp_location_read_range(loc, key, 0, header_end, on_data, run, err);
+            run->reader.scan_only = 0;
             if (rc || run->reader.failed || run->reader.stopped)
                 return rc;
         } else {

@@ -69,7 +69,7 @@ void rp_import_reader_cleanup(struct rp_import_reader *r)
 static void deliver(struct rp_import_reader *r, const json_t *req, const struct rp_err *err,
                     long long line)
 {
-    if (!r->stopped && r->fn(r->ud, req, err, line))
+    if (!r->stopped && !r->scan_only && r->fn(r->ud, req, err, line))
         r->stopped = 1;
 }
 

@@ -32,7 +32,8 @@ struct rp_import_reader {
     void *ud;
     struct rp_err fatal; /* set when the whole file is refused */
     int failed, stopped;
-    int scan_only; /* CSV: parse the header, only find where records end (import_split.h) */
+    int scan_only; /* CSV: parse the header, deliver nothing, only find where records end
+                    * (import_split.h; a piece reads its file's header so) */
     long long line, record_line;
     size_t seen;
     int bom_matched, bom_done;

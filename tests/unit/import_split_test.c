@@ -79,7 +79,9 @@ static json_t *read_pieces(enum rp_import_format format, const char *text, size_
         rp_import_reader_init(&r, format, collect, out);
         if (cuts[k].start > 0) {
             if (format == RP_IMPORT_CSV) {
+                r.scan_only = 1; /* the header only, as import_job.c reads it */
                 feed_range(&r, text, 0, header_end, (long long)len);
+                r.scan_only = 0;
             } else {
                 r.sniffed = 1;
                 r.bom_done = 1;
@@ -156,6 +158,23 @@ static void test_csv_quotes_everywhere(void **state)
     free(text);
 }
 
+static void test_csv_records_on_the_header_line(void **state)
+{
+    (void)state;
+    /* A lone CR ends a record too: the header's line also holds two records, which belong to
+     * the first piece only (the other pieces read just the header from it). */
+    size_t cap = 20000, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text, cap, "Address,ChannelType\r+12065550000,SMS\rbad\r");
+    for (int i = 0; i < RP_IMPORT_FIELDS_MAX + 5; i++)
+        text[len++] = ','; /* a record with too many fields: an error delivered by the reader */
+    text[len++] = '\n';
+    for (int i = 1; len + 100 < cap; i++)
+        len += (size_t)snprintf(text + len, cap - len, "+1206555%04d,SMS\n", i);
+    expect_same(RP_IMPORT_CSV, text, 200, 10);
+    free(text);
+}
+
 static void test_csv_not_cut(void **state)
 {
     (void)state;
@@ -212,6 +231,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_pieces_read_as_the_whole),
         cmocka_unit_test(test_csv_quotes_everywhere),
+        cmocka_unit_test(test_csv_records_on_the_header_line),
         cmocka_unit_test(test_csv_not_cut),
         cmocka_unit_test(test_ndjson_pieces_read_as_the_whole),
     };
