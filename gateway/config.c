@@ -109,6 +109,7 @@ static const struct rp_config_key config_keys[] = {
     KEY_INT("import.max_bytes", "1073741824", 1024, 1099511627776LL),
     KEY_INT("jobs.threads", "2", 0, 64),
     KEY_INT("jobs.lease_ms", "30000", 500, 3600000),
+    KEY_INT("import.piece_bytes", "4194304", 4096, 1099511627776LL),
     KEY_STR("s3.endpoint", ""),
     KEY_STR("s3.region", "us-east-1"),
     KEY_STR("s3.access_key_id", ""),

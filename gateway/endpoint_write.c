@@ -38,8 +38,22 @@ static void backoff(int attempt)
  * Repeated on every write that names an Address, so a retry repairs an index that a crash left
  * behind. Returns the folded ids of the other endpoints holding the address (new reference) or
  * NULL on store failure. */
+static const struct {
+    const char *type, *map, *sub;
+} registries[] = {{"endpoint-custom-attributes", "Attributes", NULL},
+                  {"endpoint-metric-attributes", "Metrics", NULL},
+                  {"endpoint-user-attributes", "User", "UserAttributes"}};
+#define REGISTRIES (sizeof(registries) / sizeof(registries[0]))
+
+/* The attribute names a batch of writes adds to the registries, each name once: an import of
+ * endpoints that all carry the same 40 attributes adds 40 names per batch, not per endpoint. */
+struct registry_names {
+    json_t *names[REGISTRIES]; /* objects used as sets */
+};
+
 static size_t queue_after_write(const char *app, const char *id, const json_t *before,
-                                const json_t *after, const json_t *req, int *members_at_out)
+                                const json_t *after, const json_t *req, int *members_at_out,
+                                struct registry_names *batch)
 {
     char folded[RP_KEY_MAX], key[RP_KEY_MAX];
     rp_endpoint_key_id(id, folded, sizeof(folded));
@@ -60,12 +74,7 @@ static size_t queue_after_write(const char *app, const char *id, const json_t *b
         rp_store_append("SADD %s %s", key, folded);
         queued++;
     }
-    static const struct {
-        const char *type, *map, *sub;
-    } registries[] = {{"endpoint-custom-attributes", "Attributes", NULL},
-                      {"endpoint-metric-attributes", "Metrics", NULL},
-                      {"endpoint-user-attributes", "User", "UserAttributes"}};
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < REGISTRIES; i++) {
         const json_t *sent = json_object_get(req, registries[i].map);
         const json_t *kept = json_object_get(after, registries[i].map);
         if (registries[i].sub) {
@@ -85,7 +94,11 @@ static size_t queue_after_write(const char *app, const char *id, const json_t *b
             /* A merged map holds at most RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES names. */
             if (argc == 2 + RP_ENDPOINT_MAX_CUSTOM_ATTRIBUTES)
                 break;
-            if (json_object_get(kept, name))
+            if (!json_object_get(kept, name))
+                continue;
+            if (batch) /* a key of a jansson object: valid UTF-8 already */
+                json_object_set_new_nocheck(batch->names[i], name, json_true());
+            else
                 argv[argc++] = name;
         }
         if (argc > 2) {
@@ -121,7 +134,7 @@ static json_t *after_write(const char *app, const char *id, const json_t *before
                            const json_t *after, const json_t *req)
 {
     int members_at;
-    size_t queued = queue_after_write(app, id, before, after, req, &members_at);
+    size_t queued = queue_after_write(app, id, before, after, req, &members_at, NULL);
     redisReply *replies[AFTER_WRITE_MAX];
     if (queued && rp_store_collect(replies, queued))
         return NULL;
@@ -271,15 +284,36 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
     }
     if (rc == 0 && nw)
         rc = rp_endpoint_store_put_many(app, nw, w_ids, w_eps, w_revs, w_users, w_rc);
-    /* The bookkeeping of every write that landed, in one round trip. */
-    size_t total = 0;
+    /* The bookkeeping of every write that landed, in one round trip; the registries last. */
+    size_t total = 0, registry_sadds = 0;
+    struct registry_names batch;
+    for (size_t r = 0; r < REGISTRIES; r++)
+        batch.names[r] = json_object();
     for (size_t k = 0; rc == 0 && k < nw; k++)
         if (w_rc[k] == 0) {
             size_t i = w_at[k];
             queued[k] = queue_after_write(app, ids[i], cur[i].json, merged[i], reqs[i],
-                                          &members_at[k]);
+                                          &members_at[k], &batch);
             total += queued[k];
         }
+    for (size_t r = 0; rc == 0 && r < REGISTRIES; r++) {
+        size_t names = json_object_size(batch.names[r]);
+        if (names == 0)
+            continue;
+        char key[RP_KEY_MAX];
+        rp_key_attribute_names(key, app, registries[r].type);
+        const char **argv = rp_calloc(names + 2, sizeof(char *));
+        size_t argc = 0;
+        argv[argc++] = "SADD";
+        argv[argc++] = key;
+        const char *name;
+        json_t *v;
+        json_object_foreach(batch.names[r], name, v) argv[argc++] = name;
+        rp_store_appendv((int)argc, argv, NULL);
+        free(argv);
+        registry_sadds++;
+    }
+    total += registry_sadds;
     redisReply **replies = rp_calloc(total + 1, sizeof(redisReply *));
     if (rc == 0 && total)
         rc = rp_store_collect(replies, total);
@@ -305,6 +339,10 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
         else if (deactivate_others(app, merged[i], others) == RP_ESTORE)
             rc = RP_ESTORE;
     }
+    for (size_t r = 0; collected && r < registry_sadds; r++)
+        freeReplyObject(replies[at++]);
+    for (size_t r = 0; r < REGISTRIES; r++)
+        json_decref(batch.names[r]);
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (repeated(ids, i)) {
             int r = apply_update(shape, app, ids[i], reqs[i], removed, &errs[i]);

@@ -6,6 +6,7 @@
 #include "endpoint_store.h"
 #include "endpoint_write.h"
 #include "import_reader.h"
+#include "import_split.h"
 #include "job_location.h"
 #include "jobs.h"
 #include "keyspace.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BATCH 200
 #define ID_BUF (RP_ENDPOINT_MAX_ID_LEN * 4 + 1) /* UTF-8 */
@@ -233,6 +235,36 @@ static int on_data(void *ud, const char *data, size_t len)
     return run->reader.failed || run->reader.stopped;
 }
 
+/* Feeds the piece's bytes to the reader: the whole object, or a range of a file cut by
+ * rp_import_plan ([key, size, "", start, end, first line, CSV header end]): the header first,
+ * then the range, with line numbers as in the whole file. */
+static int read_piece(struct piece_run *run, const struct rp_location *loc, const char *key,
+                      const json_t *object, enum rp_import_format fmt, struct rp_err *err)
+{
+    if (json_array_size(object) < 7)
+        return rp_location_read(loc, key, on_data, run, err);
+    long long start = json_integer_value(json_array_get(object, 3));
+    long long end = json_integer_value(json_array_get(object, 4));
+    long long line = json_integer_value(json_array_get(object, 5));
+    long long header_end = json_integer_value(json_array_get(object, 6));
+    if (start > 0) {
+        if (fmt == RP_IMPORT_CSV) {
+            /* Only the header: records sharing its line (after a CR) are the first piece's. */
+            run->reader.scan_only = 1;
+            int rc = rp_location_read_range(loc, key, 0, header_end, on_data, run, err);
+            run->reader.scan_only = 0;
+            if (rc || run->reader.failed || run->reader.stopped)
+                return rc;
+        } else {
+            /* The compressed-file check and the byte order mark belong to the file's start. */
+            run->reader.sniffed = 1;
+            run->reader.bom_done = 1;
+        }
+        run->reader.line = line;
+    }
+    return rp_location_read_range(loc, key, start, end, on_data, run, err);
+}
+
 static const char *record_field(const json_t *rec, const char *name)
 {
     const char *v = json_string_value(json_object_get(rec, name));
@@ -282,11 +314,10 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
     } else if (rp_location_open(&loc, json_string_value(json_object_get(def, "S3Url")),
                                 rp_config_str(ctx->cfg, "import.file_root"), 0, "S3Url",
                                 err) == 0) {
-        rp_import_reader_init(&run->reader,
-                              format && strcmp(format, "CSV") == 0 ? RP_IMPORT_CSV
-                                                                   : RP_IMPORT_JSON,
-                              on_record, run);
-        rc = rp_location_read(&loc, key, on_data, run, err);
+        enum rp_import_format fmt =
+            format && strcmp(format, "CSV") == 0 ? RP_IMPORT_CSV : RP_IMPORT_JSON;
+        rp_import_reader_init(&run->reader, fmt, on_record, run);
+        rc = read_piece(run, &loc, key, object, fmt, err);
         if (rc == 0 || run->reader.failed || run->reader.stopped) {
             if (!run->reader.failed && !run->reader.stopped)
                 rp_import_reader_finish(&run->reader);
@@ -317,6 +348,68 @@ int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err)
     json_decref(def);
     json_decref(objects);
     return rc;
+}
+
+/* A long scan keeps its unit's lease, so no other runner plans the same job meanwhile. */
+static void renew_lease(void *ud)
+{
+    struct rp_job_ctx *ctx = ud;
+    ctx->progress(ctx);
+}
+
+json_t *rp_import_plan(struct rp_job_ctx *ctx)
+{
+    json_t *def = json_loads(record_field(ctx->record, "def"), 0, NULL);
+    json_t *objects = json_loads(record_field(ctx->record, "objects"), 0, NULL);
+    const char *url = json_string_value(json_object_get(def, "S3Url"));
+    const char *format = json_string_value(json_object_get(def, "Format"));
+    enum rp_import_format fmt =
+        format && strcmp(format, "CSV") == 0 ? RP_IMPORT_CSV : RP_IMPORT_JSON;
+    long long piece_bytes = rp_config_int(ctx->cfg, "import.piece_bytes");
+    json_t *planned = NULL;
+    struct rp_location loc;
+    struct rp_err err;
+    rp_err_clear(&err);
+    if (!def || !json_is_array(objects) || !url || strncmp(url, "file://", 7) != 0 ||
+        rp_location_open(&loc, url, rp_config_str(ctx->cfg, "import.file_root"), 0, "S3Url",
+                         &err)) {
+        json_decref(def);
+        json_decref(objects);
+        return NULL; /* S3 objects are read whole; a vanished file fails in its piece */
+    }
+    planned = json_array();
+    size_t i;
+    json_t *object;
+    json_array_foreach(objects, i, object)
+    {
+        const char *key = json_string_value(json_array_get(object, 0));
+        long long size = json_integer_value(json_array_get(object, 1));
+        int fd = -1;
+        if (!key || json_array_size(object) != 2 || size < 2 * piece_bytes ||
+            rp_location_open_file(&loc, key, &fd, &err)) {
+            json_array_append(planned, object);
+            continue;
+        }
+        struct rp_import_cut *cuts;
+        long long header_end;
+        size_t n = rp_import_split_fd(fd, size, fmt, piece_bytes, &cuts, &header_end,
+                                      renew_lease, ctx);
+        close(fd);
+        for (size_t k = 0; k < n; k++)
+            json_array_append_new(planned,
+                                  n == 1 ? json_pack("[s, I]", key, (json_int_t)size)
+                                         : json_pack("[s, I, s, I, I, I, I]", key,
+                                                     (json_int_t)size, "",
+                                                     (json_int_t)cuts[k].start,
+                                                     (json_int_t)cuts[k].end,
+                                                     (json_int_t)cuts[k].line,
+                                                     (json_int_t)header_end));
+        free(cuts);
+    }
+    rp_location_close(&loc);
+    json_decref(def);
+    json_decref(objects);
+    return planned;
 }
 
 int rp_import_finish(struct rp_job_ctx *ctx)

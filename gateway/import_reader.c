@@ -69,7 +69,7 @@ void rp_import_reader_cleanup(struct rp_import_reader *r)
 static void deliver(struct rp_import_reader *r, const json_t *req, const struct rp_err *err,
                     long long line)
 {
-    if (!r->stopped && r->fn(r->ud, req, err, line))
+    if (!r->stopped && !r->scan_only && r->fn(r->ud, req, err, line))
         r->stopped = 1;
 }
 
@@ -125,7 +125,7 @@ static void on_record(int c, void *data)
             r->failed = 1;
         }
         r->have_header = 1;
-    } else {
+    } else if (!r->scan_only) {
         json_t *req = rp_import_csv_record(&r->header, fields, r->lens, r->nf, &err);
         deliver(r, req, &err, r->record_line);
         json_decref(req);
@@ -137,9 +137,26 @@ static void on_record(int c, void *data)
     r->record_line = 0;
 }
 
+/* libcsv between records: no field begun (after a header, or after a record's terminator). */
+static int csv_idle(const struct rp_import_reader *r)
+{
+    return r->csv.pstate == 0 && r->csv.entry_pos == 0 && r->nf == 0 && r->flen == 0;
+}
+
+int rp_import_reader_between_records(const struct rp_import_reader *r)
+{
+    if (r->failed || r->stopped)
+        return 0;
+    if (r->format == RP_IMPORT_JSON)
+        return r->llen == 0 && !r->line_too_long;
+    return r->sniffed && r->have_header && !r->record_too_big && csv_idle(r);
+}
+
 /* Feeds one piece of CSV that ends at a line break or at the end of data. */
 static void csv_feed(struct rp_import_reader *r, const char *p, size_t n)
 {
+    if (csv_idle(r))
+        r->record_bytes = 0; /* blank lines between records are no record's bytes */
     r->record_bytes += n;
     if (r->record_bytes > RP_IMPORT_RECORD_MAX) {
         /* An unbalanced quote would otherwise buffer the rest of the file: the record fails and

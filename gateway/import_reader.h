@@ -32,6 +32,8 @@ struct rp_import_reader {
     void *ud;
     struct rp_err fatal; /* set when the whole file is refused */
     int failed, stopped;
+    int scan_only; /* CSV: parse the header, deliver nothing, only find where records end
+                    * (import_split.h; a piece reads its file's header so) */
     long long line, record_line;
     size_t seen;
     int bom_matched, bom_done;
@@ -60,6 +62,11 @@ int rp_import_reader_feed(struct rp_import_reader *r, const char *data, size_t l
 /* Ends the file: the last record without a line break is delivered. Same returns. */
 int rp_import_reader_finish(struct rp_import_reader *r);
 void rp_import_reader_cleanup(struct rp_import_reader *r);
+
+/* True when the bytes fed so far end exactly after a record (and after the CSV header): a
+ * fresh reader given the header and then the bytes that follow reads the rest of the file
+ * exactly as this one would. That is where a file may be cut into pieces. */
+int rp_import_reader_between_records(const struct rp_import_reader *r);
 
 /* True when the first bytes of a file look compressed (gzip, zip, bzip2, xz, zstd, 7z). */
 int rp_import_looks_compressed(const unsigned char *p, size_t len);

@@ -192,7 +192,7 @@ static json_t *parent_of(json_t *req, const struct rp_import_column *col)
         json_t *next = json_object_get(obj, col->path[i]);
         if (!json_is_object(next)) {
             next = json_object();
-            json_object_set_new(obj, col->path[i], next);
+            json_object_set_new_nocheck(obj, col->path[i], next); /* header names: UTF-8 */
         }
         obj = next;
     }
@@ -236,11 +236,11 @@ json_t *rp_import_csv_record(const struct rp_import_header *h, const char *const
     json_t *req = json_object();
     for (size_t i = 0; i < n; i++) {
         const struct rp_import_column *col = &h->cols[i];
-        char name[128];
-        column_name(col, name, sizeof(name));
+        char name[128]; /* the column, named only for an error */
         if (lens[i] == 0)
             continue;
         if (!rp_utf8_valid(fields[i], lens[i]) || memchr(fields[i], '\0', lens[i])) {
+            column_name(col, name, sizeof(name));
             rp_err_set(err, RP_EINVAL, name, "is not valid UTF-8");
             json_decref(req);
             return NULL;
@@ -251,6 +251,7 @@ json_t *rp_import_csv_record(const struct rp_import_header *h, const char *const
         case RP_IMPORT_NUMBER:
         case RP_IMPORT_METRIC:
             if (!parse_number(fields[i], lens[i], &d)) {
+                column_name(col, name, sizeof(name));
                 rp_err_set(err, RP_EINVAL, name, "must be a number");
                 json_decref(req);
                 return NULL;
@@ -258,13 +259,14 @@ json_t *rp_import_csv_record(const struct rp_import_header *h, const char *const
             value = json_real(d);
             break;
         case RP_IMPORT_LIST:
-            value = json_pack("[s%]", fields[i], lens[i]);
+            value = json_array();
+            json_array_append_new(value, json_stringn_nocheck(fields[i], lens[i]));
             break;
         default:
-            value = json_stringn(fields[i], lens[i]);
+            value = json_stringn_nocheck(fields[i], lens[i]); /* UTF-8 checked above */
             break;
         }
-        json_object_set_new(parent_of(req, col), col->path[col->depth - 1], value);
+        json_object_set_new_nocheck(parent_of(req, col), col->path[col->depth - 1], value);
     }
     if (rp_import_request_validate(req, err)) {
         json_decref(req);

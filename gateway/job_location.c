@@ -184,21 +184,31 @@ int rp_location_list(const struct rp_location *loc, rp_location_list_fn fn, void
     return 0;
 }
 
-int rp_location_read(const struct rp_location *loc, const char *key, rp_location_data_fn fn,
-                     void *ud, struct rp_err *err)
+int rp_location_open_file(const struct rp_location *loc, const char *key, int *fd,
+                          struct rp_err *err)
 {
-    if (loc->is_s3)
-        return rp_s3_get(&loc->s3, loc->bucket, key, fn, ud, err);
     char real[PATH_MAX];
-    if (!realpath(key, real) || !under_root(real, loc->root))
+    *fd = -1;
+    if (loc->is_s3 || !realpath(key, real) || !under_root(real, loc->root))
         return rp_err_set(err, RP_EFORBIDDEN, "file", "resolves outside import.file_root");
-    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
+    *fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (*fd < 0)
         return rp_err_set(err, RP_EIO, "file", "cannot open: %s", strerror(errno));
+    return 0;
+}
+
+/* Streams [start, end) of an open file (end < 0: to its end) to fn. */
+static int read_fd_range(int fd, long long start, long long end, rp_location_data_fn fn,
+                         void *ud, struct rp_err *err)
+{
     char *buf = rp_malloc(READ_CHUNK);
     int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf, READ_CHUNK);
+    long long at = start;
+    while (end < 0 || at < end) {
+        size_t want = READ_CHUNK;
+        if (end >= 0 && (long long)want > end - at)
+            want = (size_t)(end - at);
+        ssize_t n = pread(fd, buf, want, (off_t)at);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -207,14 +217,35 @@ int rp_location_read(const struct rp_location *loc, const char *key, rp_location
         }
         if (n == 0)
             break;
+        at += n;
         if (fn(ud, buf, (size_t)n)) {
             rc = rp_err_set(err, RP_EIO, "file", "reading stopped");
             break;
         }
     }
     free(buf);
+    return rc;
+}
+
+int rp_location_read_range(const struct rp_location *loc, const char *key, long long start,
+                           long long end, rp_location_data_fn fn, void *ud, struct rp_err *err)
+{
+    if (loc->is_s3)
+        return start == 0 && end < 0 ? rp_s3_get(&loc->s3, loc->bucket, key, fn, ud, err)
+                                     : rp_err_set(err, RP_EINVAL, "file", "ranges are for files");
+    int fd;
+    int rc = rp_location_open_file(loc, key, &fd, err);
+    if (rc)
+        return rc;
+    rc = read_fd_range(fd, start, end, fn, ud, err);
     close(fd);
     return rc;
+}
+
+int rp_location_read(const struct rp_location *loc, const char *key, rp_location_data_fn fn,
+                     void *ud, struct rp_err *err)
+{
+    return rp_location_read_range(loc, key, 0, -1, fn, ud, err);
 }
 
 int rp_location_write(const struct rp_location *loc, const char *name, const void *data,

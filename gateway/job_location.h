@@ -36,6 +36,16 @@ typedef int (*rp_location_data_fn)(void *ud, const char *data, size_t len);
 int rp_location_read(const struct rp_location *loc, const char *key, rp_location_data_fn fn,
                      void *ud, struct rp_err *err);
 
+/* Streams bytes [start, end) of a file:// object (end < 0: to its end); s3 objects only whole
+ * (start 0, end -1). */
+int rp_location_read_range(const struct rp_location *loc, const char *key, long long start,
+                           long long end, rp_location_data_fn fn, void *ud, struct rp_err *err);
+
+/* Opens a listed file:// object for reading, checked against the root again (it may have
+ * become a symlink since the listing). Returns 0 with *fd open, or an rc with err set. */
+int rp_location_open_file(const struct rp_location *loc, const char *key, int *fd,
+                          struct rp_err *err);
+
 /* Writes an object named name below the location. */
 int rp_location_write(const struct rp_location *loc, const char *name, const void *data,
                       size_t len, struct rp_err *err);

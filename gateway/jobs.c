@@ -365,6 +365,22 @@ static int run_init(struct rp_job_ctx *ctx)
     if (set_status(ctx->app, ctx->id, "INITIALIZING"))
         return RP_ESTORE;
     json_int_t tp = int_field(ctx->record, "tp");
+    if (strcmp(field(ctx->record, "type"), "IMPORT") == 0 && !*field(ctx->record, "planned")) {
+        /* Planned once: the pieces and their checkpoints must not move under a re-run init. */
+        json_t *objects = rp_import_plan(ctx);
+        char *text = objects ? json_dumps(objects, JSON_COMPACT) : NULL;
+        char key[RP_KEY_MAX_JOB], tp_s[24];
+        rp_key_job(key, ctx->app, ctx->id);
+        if (text)
+            tp = (json_int_t)json_array_size(objects);
+        snprintf(tp_s, sizeof(tp_s), "%lld", (long long)tp);
+        const char *argv[] = {"HSET", key, "planned", "1", "tp", tp_s, "objects", text};
+        int rc = simple(rp_store_commandv(text ? 8 : 6, argv, NULL));
+        free(text);
+        json_decref(objects);
+        if (rc)
+            return rc;
+    }
     if (tp == 0)
         return queue_unit(ctx->app, ctx->id, "fin") || unit_done(ctx->unit) ? RP_ESTORE : 0;
     if (set_status(ctx->app, ctx->id, "PROCESSING"))

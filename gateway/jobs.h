@@ -74,6 +74,12 @@ struct rp_job_ctx {
 int rp_import_piece(struct rp_job_ctx *ctx, struct rp_err *err);
 int rp_export_piece(struct rp_job_ctx *ctx, struct rp_err *err);
 
+/* An import's pieces as its "init" unit plans them: large file:// objects cut into ranges of
+ * about import.piece_bytes at record boundaries (import_split.h), so that the runners import one
+ * file in parallel. Returns the new "objects" array (new reference; one entry per piece) or NULL
+ * to keep the listed one. */
+json_t *rp_import_plan(struct rp_job_ctx *ctx);
+
 /* Adds a failure entry, bounded to RP_JOB_MAX_FAILURES, into an open pipeline (queues 2
  * commands). */
 void rp_job_append_failure(const char *app, const char *id, const char *text);

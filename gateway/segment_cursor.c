@@ -138,6 +138,31 @@ static int load_matching(struct rp_segment_cursor *c, const char *const *ids, si
     return rc;
 }
 
+/* The stored texts of ids (c->texts): endpoints deleted meanwhile are skipped. */
+static int load_texts(struct rp_segment_cursor *c, const char *const *ids, size_t n, json_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        char key[RP_KEY_MAX];
+        rp_key_endpoint(key, c->app, rp_endpoint_shard(ids[i]), ids[i]);
+        rp_store_append("HGET %s j", key);
+    }
+    redisReply **replies = rp_calloc(n ? n : 1, sizeof(redisReply *));
+    int rc = n ? rp_store_collect(replies, n) : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const redisReply *r = replies[i];
+        if (r->type == REDIS_REPLY_ERROR)
+            rc = RP_ESTORE;
+        else if (r->type == REDIS_REPLY_STRING && r->len && r->str[0] == '{')
+            /* Written by our own serialiser: UTF-8 already. */
+            json_array_append_new(out, json_stringn_nocheck(r->str, r->len));
+    }
+    for (size_t i = 0; i < n; i++)
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    free(replies);
+    return rc;
+}
+
 int rp_segment_cursor_next(struct rp_segment_cursor *c, size_t max, json_t **batch)
 {
     *batch = json_array();
@@ -167,7 +192,8 @@ int rp_segment_cursor_next(struct rp_segment_cursor *c, size_t max, json_t **bat
     const char **ids = rp_calloc(n ? n : 1, sizeof(char *));
     for (size_t i = 0; i < n; i++)
         ids[i] = list->element[i]->str;
-    int rc = load_matching(c, ids, n, *batch);
+    int rc = c->texts && (c->imported || !c->segment) ? load_texts(c, ids, n, *batch)
+                                                       : load_matching(c, ids, n, *batch);
     if (rc == 0) {
         if (c->imported) {
             if (n)

@@ -37,6 +37,11 @@ struct rp_segment_cursor {
     unsigned long long scan;
     char after[RP_SEGMENT_CURSOR_POS_MAX - 16];
     int done;
+    /* Set by the caller after opening: when no endpoint needs testing against dimensions (all
+     * endpoints, or an imported segment), batches hold each endpoint's stored JSON text as a
+     * string instead of the parsed object; an export writes them as they are, without parsing
+     * and serialising again. A dimensional segment still yields objects. */
+    int texts;
 };
 
 /* Opens a cursor at the start. version 0: the latest. Returns 0, RP_ENOTFOUND or RP_ESTORE. */

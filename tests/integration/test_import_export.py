@@ -292,13 +292,25 @@ def test_path_traversal_refused():
 def test_large_import_resumes_after_kill():
     """20,000 rows (no Id: derived ids) with a kill -9 and then a SIGTERM in the middle: after
     each restart the job goes on, and in the end every line is counted once and no endpoint was
-    created twice (an export counts them)."""
+    created twice (an export counts them). The file is cut into pieces (import.piece_bytes is 64
+    KiB here) imported in parallel, each resuming where it stood; quoted fields with line breaks
+    must not be cut, and bad lines in later pieces are reported with their line in the file."""
     rp, c, root = state["rp"], state["client"], state["root"]
     app = new_app("large")
     rows = 20000
     lines = ["ChannelType,Address,User.UserId,Attributes.group,Metrics.n"]
-    lines += [f"SMS,+1206{i:07d},u{i % 500},g{i % 7},{i}" for i in range(rows)]
+    bad_lines = []
+    line_no = 2  # the next record's line in the file
+    for i in range(rows):
+        if i in (7000, 13000, 19000):
+            lines.append(f"NOPE,+1206{i:07d},u1,g,1")
+            bad_lines.append(line_no)
+            line_no += 1
+        group = f'"g{i % 7}\n(two lines)"' if i % 10 == 0 else f"g{i % 7}"
+        lines.append(f"SMS,+1206{i:07d},u{i % 500},{group},{i}")
+        line_no += 2 if i % 10 == 0 else 1
     write(os.path.join(root, "large/big.csv"), "\n".join(lines) + "\n")
+    total = rows + len(bad_lines)
     start = time.monotonic()
     job = import_job(app, f"file://{root}/large/big.csv", "CSV")
     harness.wait_until(lambda: c.get_import_job(ApplicationId=app, JobId=job["Id"])[
@@ -309,7 +321,7 @@ def test_large_import_resumes_after_kill():
     rp.start()
     # Then a graceful stop in the middle: the runner gives the piece back at its next batch,
     # the restarted instance takes it at once (no lease to wait for) and resumes.
-    resumed_at = at_kill + (rows - at_kill) // 4
+    resumed_at = at_kill + (total - at_kill) // 4
     harness.wait_until(lambda: c.get_import_job(ApplicationId=app, JobId=job["Id"])[
         "ImportJobResponse"]["TotalProcessed"] >= resumed_at, timeout=30, interval=0.01,
         what="the import resumed")
@@ -319,8 +331,11 @@ def test_large_import_resumes_after_kill():
     done = wait_job(app, job["Id"], timeout=120)
     elapsed = time.monotonic() - start
     assert done["JobStatus"] == "COMPLETED", done
-    assert done["TotalProcessed"] == rows and done["TotalFailures"] == 0, done
-    assert 0 < at_kill < at_term < rows, (at_kill, at_term)
+    assert done["TotalProcessed"] == total and done["TotalFailures"] == len(bad_lines), done
+    assert done["TotalPieces"] >= 8 and done["CompletedPieces"] == done["TotalPieces"], done
+    assert sorted(int(f.split(" line ")[1].split(":")[0]) for f in done["Failures"]) == \
+        bad_lines, (done["Failures"], bad_lines)
+    assert 0 < at_kill < at_term < total, (at_kill, at_term)
     print(f"  20,000-row import incl. a kill -9, a SIGTERM and two restarts: {elapsed:.1f}s "
           f"({rows / elapsed:.0f} endpoints/s)")
     ex = wait_job(app, export_job(app, f"file://{root}/large-out/")["Id"], "export", timeout=120)
@@ -328,6 +343,33 @@ def test_large_import_resumes_after_kill():
     got = exported_files(os.path.join(root, "large-out"))
     assert len({x["Id"] for x in got}) == rows and len({x["Address"] for x in got}) == rows
     assert len(user_endpoints(app, "u7")) == rows // 500
+
+
+def test_large_ndjson_is_cut_into_pieces():
+    """A newline-delimited JSON file over two import.piece_bytes (64 KiB here) is cut at line
+    breaks; every line is imported once, bad lines are reported with their line in the file,
+    and a byte order mark at the start belongs to the first piece only."""
+    c, root = state["client"], state["root"]
+    app = new_app("ndjson-pieces")
+    lines, bad = [], []
+    for i in range(4000):
+        if i % 997 == 5:
+            lines.append('{"ChannelType": "SMS", "Address": 12}')  # an Address must be a string
+            bad.append(len(lines))
+        lines.append(json.dumps({"ChannelType": "SMS", "Address": f"+1425{i:07d}",
+                                 "Id": f"nd-{i}", "Attributes": {"n": [str(i)]}}))
+        if i % 500 == 0:
+            lines.append("")  # blank lines are not records
+    write(os.path.join(root, "ndjson/big.json"), "\ufeff" + "\n".join(lines) + "\n")
+    done = wait_job(app, import_job(app, f"file://{root}/ndjson/big.json", "JSON")["Id"])
+    assert done["JobStatus"] == "COMPLETED", done
+    assert done["TotalPieces"] >= 3 and done["CompletedPieces"] == done["TotalPieces"], done
+    assert done["TotalProcessed"] == 4000 + len(bad) and done["TotalFailures"] == len(bad), done
+    assert sorted(int(f.split(" line ")[1].split(":")[0]) for f in done["Failures"]) == bad, \
+        (done["Failures"], bad)
+    for i in (0, 1999, 3999):
+        ep = c.get_endpoint(ApplicationId=app, EndpointId=f"nd-{i}")["EndpointResponse"]
+        assert ep["Address"] == f"+1425{i:07d}" and ep["Attributes"] == {"n": [str(i)]}, ep
 
 
 def test_segments_crud_imported_segments_and_limits():
@@ -434,7 +476,8 @@ def main():
     state["root"] = os.path.realpath(root)
     s3 = state["s3"] = s3rver.S3rver()
     env = dict(s3.env(), REPOINT_IMPORT_FILE_ROOT=state["root"],
-               REPOINT_EXPORT_FILE_ROOT=state["root"], REPOINT_JOBS_LEASE_MS="1000")
+               REPOINT_EXPORT_FILE_ROOT=state["root"], REPOINT_JOBS_LEASE_MS="1000",
+               REPOINT_IMPORT_PIECE_BYTES="65536")
     try:
         with harness.stack(env=env) as (redis, rp):
             state.update(redis=redis, rp=rp, client=rp.client())
@@ -445,6 +488,7 @@ def main():
                 test_s3_signature_is_checked,
                 test_path_traversal_refused,
                 test_large_import_resumes_after_kill,
+                test_large_ndjson_is_cut_into_pieces,
                 test_segments_crud_imported_segments_and_limits,
                 test_limits_concurrent_jobs_and_size,
             ])

@@ -1,0 +1,135 @@
+/* Compact JSON serialisation (json_write.h). */
+#include "json_write.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct out {
+    char *buf;
+    size_t len, cap;
+};
+
+static void reserve(struct out *o, size_t more)
+{
+    if (o->len + more + 1 <= o->cap)
+        return;
+    while (o->len + more + 1 > o->cap)
+        o->cap *= 2;
+    o->buf = rp_realloc(o->buf, o->cap);
+}
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    reserve(o, n);
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+/* jansson escapes '"', '\\' and control characters, nothing else (no JSON_ENSURE_ASCII, no
+ * JSON_ESCAPE_SLASH); the common short escapes by name, the rest as \u00XX in capitals. */
+static void put_string(struct out *o, const char *s, size_t n)
+{
+    reserve(o, n + 2);
+    o->buf[o->len++] = '"';
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(o, s + run, i - run);
+        run = i + 1;
+        char esc[8];
+        switch (c) {
+        case '"': put(o, "\\\"", 2); break;
+        case '\\': put(o, "\\\\", 2); break;
+        case '\b': put(o, "\\b", 2); break;
+        case '\f': put(o, "\\f", 2); break;
+        case '\n': put(o, "\\n", 2); break;
+        case '\r': put(o, "\\r", 2); break;
+        case '\t': put(o, "\\t", 2); break;
+        default:
+            snprintf(esc, sizeof(esc), "\\u%04X", (unsigned)c);
+            put(o, esc, 6);
+        }
+    }
+    put(o, s + run, n - run);
+    put(o, "\"", 1);
+}
+
+static int put_value(struct out *o, const json_t *v)
+{
+    char num[64];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        put(o, "{", 1);
+        /* jansson's iteration API takes a non-const object; nothing here modifies it. Keys may
+         * hold NUL characters: their length is jansson's. */
+        void *it = json_object_iter((json_t *)v);
+        while (it) {
+            put_string(o, json_object_iter_key(it), json_object_iter_key_len(it));
+            put(o, ":", 1);
+            if (put_value(o, json_object_iter_value(it)))
+                return -1;
+            it = json_object_iter_next((json_t *)v, it);
+            if (it)
+                put(o, ",", 1);
+        }
+        put(o, "}", 1);
+        return 0;
+    }
+    case JSON_ARRAY: {
+        put(o, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                put(o, ",", 1);
+            if (put_value(o, json_array_get(v, i)))
+                return -1;
+        }
+        put(o, "]", 1);
+        return 0;
+    }
+    case JSON_STRING:
+        put_string(o, json_string_value(v), json_string_length(v));
+        return 0;
+    case JSON_INTEGER:
+        put(o, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                                     json_integer_value(v)));
+        return 0;
+    case JSON_REAL: {
+        /* Rare (metrics, coordinates): jansson's own formatting, whatever its version does. */
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!text)
+            return -1;
+        put(o, text, strlen(text));
+        free(text);
+        return 0;
+    }
+    case JSON_TRUE:
+        put(o, "true", 4);
+        return 0;
+    case JSON_FALSE:
+        put(o, "false", 5);
+        return 0;
+    case JSON_NULL:
+        put(o, "null", 4);
+        return 0;
+    }
+    return -1;
+}
+
+char *rp_json_dump(const json_t *v, size_t *len)
+{
+    if (!v)
+        return NULL;
+    struct out o = {.buf = rp_malloc(4096), .cap = 4096};
+    if (put_value(&o, v)) {
+        free(o.buf);
+        return NULL;
+    }
+    o.buf[o.len] = '\0';
+    if (len)
+        *len = o.len;
+    return o.buf;
+}
