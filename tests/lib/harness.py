@@ -22,8 +22,16 @@ REPOINT_BIN = os.environ.get("REPOINT_BIN") or os.path.join(BUILD_DIR, "repoint"
 ACCESS_KEY = "AKRPTESTADMIN0000001"
 SECRET_KEY = "test-secret-admin-0123456789abcdefghijklmn"
 REGION = "us-east-1"
-# What must never reach a log line: secrets, full phone numbers, device tokens.
-LOG_LEAKS = [
+# The words before {C} in every OTP message template of gateway/otp.c, then the code; and an
+# "Otp" JSON member, query or form field (VerifyOTPMessage's request) with a code's digits.
+OTP_LOG_LEAKS = [
+    ("OTP message", r"(verification code is|Bestätigungscode lautet|código de verificación es"
+                    r"|code de vérification est|código de verificação é|認証コードは|인증 코드는"
+                    r"|验证码是|驗證碼是)\s*[0-9]{5,8}"),
+    ("Otp field", r"(?i)[\"'&?]otp[\"']?\s*[:=]\s*[\"']?[0-9]{5,8}"),
+]
+# What must never reach a log line: secrets, full phone numbers, device tokens, OTP codes.
+LOG_LEAKS = OTP_LOG_LEAKS + [
     ("secret key", re.escape(SECRET_KEY)),
     ("private key", r"PRIVATE KEY"),
     ("full phone number", r"\+[1-9][0-9]{7,14}"),
