@@ -863,6 +863,22 @@ static size_t append_batch(struct job *list, size_t n)
 }
 
 /* Records a batch; retries until Redis takes it (the entries stay pending meanwhile). */
+/* The line that ties a delivery to the API request that queued it: the request's lines carry
+ * request_id, the channel's carry the message id, this one carries both. */
+static void log_recorded(const struct job *j)
+{
+    static const char *const outcomes[] = {"final", "retry", "reschedule", "dead", "withdrawn"};
+    _Static_assert(sizeof(outcomes) / sizeof(outcomes[0]) == OUTCOME_WITHDRAWN + 1,
+                   "one name per outcome");
+    if (RP_LOG_DEBUG < rp_log_min_level || !j->parsed)
+        return;
+    rp_log_set_request_id(j->delivery.request_id[0] ? j->delivery.request_id : NULL);
+    rp_debug("worker", "msg=recorded id=%s channel=%s outcome=%s status=%s attempts=%d",
+             j->delivery.message_id, j->delivery.channel, outcomes[j->outcome],
+             rp_delivery_status_name(j->send.result.status), j->delivery.attempts);
+    rp_log_set_request_id(NULL);
+}
+
 static void record_batch(struct unit *u, struct job *list)
 {
     size_t count = 0;
@@ -891,6 +907,7 @@ static void record_batch(struct unit *u, struct job *list)
     for (struct job *j = list; j;) {
         struct job *next = j->next;
         const struct rp_delivery_result *r = &j->send.result;
+        log_recorded(j);
         if (j->attempted && r->address_dead && j->delivery.endpoint_id)
             rp_endpoint_store_deactivate(j->delivery.app_id, j->delivery.endpoint_id,
                                          j->delivery.address, r->dead_since_ms);

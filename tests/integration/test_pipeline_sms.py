@@ -147,6 +147,30 @@ def test_duplicate_address():
     assert len(sent) == 1, sent
 
 
+def test_one_message_followed_through_the_log():
+    """The API's request id (x-amzn-RequestId) leads from the SendMessages line to the line that
+    records the delivery, whose message id leads to the SMS channel's provider line."""
+    c = state["client"]
+    raw = c.send_messages(ApplicationId=state["app"], MessageRequest={
+        "Addresses": {"+14155550177": {"ChannelType": "SMS"}},
+        "MessageConfiguration": {"SMSMessage": {"Body": "follow me"}}})
+    request_id = raw["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    sid = raw["MessageResponse"]["Result"]["+14155550177"]["MessageId"]
+    [event] = [e for e in events() if e["attributes"].get("provider_message_id") == sid and
+               e["attributes"].get("receipt") != "true"]
+    message_id = event["attributes"]["message_id"]
+
+    def lines():
+        return state["daemon"].logs().splitlines()
+    harness.wait_until(lambda: any("msg=recorded" in line and message_id in line
+                                   for line in lines()), what="the recorded line")
+    mine = [line for line in lines() if f"request_id={request_id}" in line]
+    assert any("op=SendMessages" in line for line in mine), mine
+    assert any(f"msg=recorded id={message_id} channel=SMS outcome=final status=SUCCESSFUL"
+               in line for line in mine), mine
+    assert any(f"msg=sent id={message_id}" in line for line in lines())
+
+
 def test_channel_not_configured():
     c = state["client"]
     other = c.create_app(CreateApplicationRequest={"Name": "no-sms"})["ApplicationResponse"]["Id"]
@@ -261,7 +285,8 @@ def main():
                 test_cli_send_to_addresses, test_send_to_endpoints_and_users,
                 test_permanent_failure_invalid_number, test_temporary_failure_after_retries,
                 test_throttled_by_provider, test_throttled_by_messages_per_second,
-                test_duplicate_address, test_channel_not_configured,
+                test_duplicate_address, test_one_message_followed_through_the_log,
+                test_channel_not_configured,
                 test_bad_requests_name_the_field, test_delivery_receipts,
                 test_sigterm_during_sends_exits_cleanly,
             ])
