@@ -7,6 +7,7 @@
 #include "jobs.h"
 #include "keyspace.h"
 #include "log.h"
+#include "pollers.h"
 #include "queue.h"
 #include "rc.h"
 #include "render.h"
@@ -36,11 +37,9 @@
 #define RP_CAMPAIGN_VAR_SLOTS 16
 
 static const struct rp_config *run_cfg;
-static atomic_int stopping;
-static pthread_t *threads;
-static int n_threads;
-static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+static int schedule_once(void);
+static struct rp_pollers schedulers =
+    RP_POLLERS_INIT("campaigns", schedule_once, IDLE_POLL_MS);
 
 /* Skip reasons, as sk:<name> counts in the run and ExecutionMetrics in its activity. */
 enum skip {
@@ -890,7 +889,7 @@ static void drive(struct run *r)
     double tokens = 0;
     int64_t last_ms = rp_mono_ms(), last_check = 0, last_renew = rp_mono_ms();
     long long lease = rp_config_int(run_cfg, "jobs.lease_ms");
-    while (!atomic_load(&stopping)) {
+    while (!rp_pollers_stopping(&schedulers)) {
         int64_t mono = rp_mono_ms();
         if (mono - last_check >= RP_CAMPAIGN_CHECK_MS) {
             last_check = mono;
@@ -990,57 +989,24 @@ static void run_member(const char *member)
     free(r.buf);
 }
 
-static void *scheduler_main(void *arg)
+/* Claims one run that is due and drives it; 0 when none is. */
+static int schedule_once(void)
 {
-    (void)arg;
-    long long lease = rp_config_int(run_cfg, "jobs.lease_ms");
-    while (!atomic_load(&stopping)) {
-        char member[160];
-        if (rp_jobq_claim(RP_KEY_CAMPQ, lease, member, sizeof(member)) == 1) {
-            run_member(member);
-            continue;
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += IDLE_POLL_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&idle_lock);
-        if (!atomic_load(&stopping))
-            pthread_cond_timedwait(&idle_cond, &idle_lock, &ts);
-        pthread_mutex_unlock(&idle_lock);
-    }
-    rp_store_thread_close();
-    return NULL;
+    char member[160];
+    if (rp_jobq_claim(RP_KEY_CAMPQ, rp_config_int(run_cfg, "jobs.lease_ms"), member,
+                      sizeof(member)) != 1)
+        return 0;
+    run_member(member);
+    return 1;
 }
 
 int rp_campaigns_start(const struct rp_config *cfg, int count)
 {
     run_cfg = cfg;
-    atomic_store(&stopping, 0);
-    if (count <= 0)
-        return 0;
-    threads = rp_calloc((size_t)count, sizeof(pthread_t));
-    for (n_threads = 0; n_threads < count; n_threads++)
-        if (pthread_create(&threads[n_threads], NULL, scheduler_main, NULL)) {
-            rp_error("campaigns", "cannot start campaign scheduler threads");
-            rp_campaigns_stop();
-            return RP_EFATAL;
-        }
-    return 0;
+    return rp_pollers_start(&schedulers, count);
 }
 
 void rp_campaigns_stop(void)
 {
-    pthread_mutex_lock(&idle_lock);
-    atomic_store(&stopping, 1);
-    pthread_cond_broadcast(&idle_cond);
-    pthread_mutex_unlock(&idle_lock);
-    for (int i = 0; i < n_threads; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
-    threads = NULL;
-    n_threads = 0;
+    rp_pollers_stop(&schedulers);
 }

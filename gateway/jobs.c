@@ -1,5 +1,6 @@
 /* Job records, the run queue and the runner threads (jobs.h). */
 #include "jobs.h"
+#include "pollers.h"
 #include "config.h"
 #include "import_row.h"
 #include "list_page.h"
@@ -293,7 +294,6 @@ static struct rp_script piece_done_script = {.source =
     "return 0\n"};
 
 static const struct rp_config *job_cfg;
-static atomic_int stopping;
 
 const struct rp_config *rp_job_config(void)
 {
@@ -503,63 +503,25 @@ int rp_jobs_run_once(const struct rp_config *cfg)
     return 1;
 }
 
-static pthread_t *threads;
-static int n_threads;
-static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+static int run_once(void)
+{
+    return rp_jobs_run_once(job_cfg) != 0;
+}
+
+static struct rp_pollers runners = RP_POLLERS_INIT("jobs", run_once, IDLE_POLL_MS);
 
 int rp_jobs_stopping(void)
 {
-    return atomic_load(&stopping);
-}
-
-static void *runner_main(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&stopping)) {
-        if (rp_jobs_run_once(job_cfg))
-            continue;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += IDLE_POLL_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&idle_lock);
-        if (!atomic_load(&stopping))
-            pthread_cond_timedwait(&idle_cond, &idle_lock, &ts);
-        pthread_mutex_unlock(&idle_lock);
-    }
-    rp_store_thread_close();
-    return NULL;
+    return rp_pollers_stopping(&runners);
 }
 
 int rp_jobs_start(const struct rp_config *cfg, int count)
 {
     job_cfg = cfg;
-    atomic_store(&stopping, 0);
-    if (count <= 0)
-        return 0;
-    threads = rp_calloc((size_t)count, sizeof(pthread_t));
-    for (n_threads = 0; n_threads < count; n_threads++)
-        if (pthread_create(&threads[n_threads], NULL, runner_main, NULL)) {
-            rp_error("jobs", "cannot start job runner threads");
-            rp_jobs_stop();
-            return RP_EFATAL;
-        }
-    return 0;
+    return rp_pollers_start(&runners, count);
 }
 
 void rp_jobs_stop(void)
 {
-    pthread_mutex_lock(&idle_lock);
-    atomic_store(&stopping, 1);
-    pthread_cond_broadcast(&idle_cond);
-    pthread_mutex_unlock(&idle_lock);
-    for (int i = 0; i < n_threads; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
-    threads = NULL;
-    n_threads = 0;
+    rp_pollers_stop(&runners);
 }
