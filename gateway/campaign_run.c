@@ -118,17 +118,6 @@ static void park_checked(const struct run *r)
         park(r, 0);
 }
 
-static const char *field(const json_t *rec, const char *name)
-{
-    const char *v = json_string_value(json_object_get(rec, name));
-    return v ? v : "";
-}
-
-static long long int_field(const json_t *rec, const char *name)
-{
-    return strtoll(field(rec, name), NULL, 10);
-}
-
 /* ---- state transitions (one slot: the campaign hash and its runs) --------------------------- */
 
 /* KEYS[1] campaign, KEYS[2] new run, KEYS[3] runs index, KEYS[4] the current run. ARGV: new
@@ -633,7 +622,7 @@ static enum check check(struct run *r)
     int cur = rep->element[1]->type == REDIS_REPLY_STRING ? atoi(rep->element[1]->str) : 0;
     freeReplyObject(rep);
     enum check out = CHECK_GO;
-    if (strcmp(field(rec, "owner"), r->owner) != 0) {
+    if (strcmp(rp_hash_field(rec, "owner"), r->owner) != 0) {
         /* Another scheduler took the run over (this one missed its lease): leave it. */
         rp_warn("campaigns", "campaign %s: run %s is driven elsewhere now", r->id, r->run_id);
         json_decref(rec);
@@ -642,7 +631,7 @@ static enum check check(struct run *r)
     if (strcmp(state, "EXECUTING") != 0 && strcmp(state, "SCHEDULED") != 0) {
         halt(r, 0);
         out = CHECK_STOP;
-    } else if (strcmp(state, "SCHEDULED") == 0 || strcmp(field(rec, "state"), "RUNNING") != 0) {
+    } else if (strcmp(state, "SCHEDULED") == 0 || strcmp(rp_hash_field(rec, "state"), "RUNNING") != 0) {
         /* Paused and resumed since the last check: continue through the start script. */
         out = CHECK_RESTART;
     } else if (cur != r->version) {
@@ -652,8 +641,8 @@ static enum check check(struct run *r)
         } else {
             const char *seg = json_string_value(json_object_get(r->doc, "SegmentId"));
             long long segver = json_integer_value(json_object_get(r->doc, "SegmentVersion"));
-            if (rc || !seg || strcmp(seg, field(rec, "seg")) != 0 ||
-                segver != int_field(rec, "segver")) {
+            if (rc || !seg || strcmp(seg, rp_hash_field(rec, "seg")) != 0 ||
+                segver != rp_hash_int(rec, "segver")) {
                 /* Another audience (or nothing left to render): this run ends, a new one
                  * starts over the new segment. */
                 halt(r, 1);
@@ -662,7 +651,7 @@ static enum check check(struct run *r)
             r->wd_maybe = 1;
         }
     }
-    r->gen = int_field(rec, "gen");
+    r->gen = rp_hash_int(rec, "gen");
     long long fin = 0;
     const char *k;
     json_t *v;
@@ -671,11 +660,11 @@ static enum check check(struct run *r)
         if (strncmp(k, "st:", 3) == 0)
             fin += strtoll(json_string_value(v), NULL, 10);
     }
-    long long wdn = int_field(rec, "wdn");
+    long long wdn = rp_hash_int(rec, "wdn");
     if (wdn != r->wdn_seen)
         r->wd_maybe = 1;
     r->wdn_seen = wdn;
-    r->outstanding = int_field(rec, "enq") - fin - wdn;
+    r->outstanding = rp_hash_int(rec, "enq") - fin - wdn;
     json_decref(rec);
     return out;
 }
@@ -827,17 +816,17 @@ static int begin(struct run *r)
     if (!rec)
         return 1;
     r->sched_ms = 0;
-    if (rp_campaign_parse_time(field(rec, "sched"), &r->sched_ms))
+    if (rp_campaign_parse_time(rp_hash_field(rec, "sched"), &r->sched_ms))
         r->sched_ms = now;
     char run_seg[64];
-    snprintf(run_seg, sizeof(run_seg), "%s", field(rec, "seg"));
-    int run_segver = (int)int_field(rec, "segver");
+    snprintf(run_seg, sizeof(run_seg), "%s", rp_hash_field(rec, "seg"));
+    int run_segver = (int)rp_hash_int(rec, "segver");
     char pos[RP_SEGMENT_CURSOR_POS_MAX];
-    snprintf(pos, sizeof(pos), "%s", field(rec, "pos"));
-    r->lt_from = *field(rec, "ltf") ? int_field(rec, "ltf") : INT64_MIN;
-    r->lt_to = *field(rec, "ltt") ? int_field(rec, "ltt") : now;
+    snprintf(pos, sizeof(pos), "%s", rp_hash_field(rec, "pos"));
+    r->lt_from = *rp_hash_field(rec, "ltf") ? rp_hash_int(rec, "ltf") : INT64_MIN;
+    r->lt_to = *rp_hash_field(rec, "ltt") ? rp_hash_int(rec, "ltt") : now;
     r->next_due = INT64_MAX;
-    int new_pass = !*field(rec, "ltt");
+    int new_pass = !*rp_hash_field(rec, "ltt");
     json_decref(rec);
     if (r->schedule.local_time && new_pass &&
         simple(rp_store_command("HSET %s ltt %lld", r->key, (long long)r->lt_to)))

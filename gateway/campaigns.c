@@ -66,29 +66,9 @@ static int collect_ok(size_t n)
 
 json_t *rp_campaign_load_hash(const char *key)
 {
-    redisReply *r = rp_store_command("HGETALL %s", key);
-    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
-        if (r)
-            freeReplyObject(r);
-        return NULL;
-    }
-    json_t *rec = json_object();
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        json_object_set_new(rec, r->element[i]->str,
-                            json_stringn(r->element[i + 1]->str, r->element[i + 1]->len));
-    freeReplyObject(r);
-    return rec;
-}
-
-static const char *field(const json_t *rec, const char *name)
-{
-    const char *v = json_string_value(json_object_get(rec, name));
-    return v ? v : "";
-}
-
-static json_int_t int_field(const json_t *rec, const char *name)
-{
-    return strtoll(field(rec, name), NULL, 10);
+    json_t *rec;
+    int rc = rp_store_get_hash(key, &rec);
+    return rc < 0 ? NULL : rc ? rec : json_object();
 }
 
 /* The members of a WriteCampaignRequest a CampaignResponse echoes. */
@@ -471,9 +451,9 @@ json_t *rp_campaign_activity_of(const char *app, const char *id, const char *run
                 successful = strtoll(json_string_value(v), NULL, 10);
         }
     }
-    json_object_set_new(metrics, "WITHDRAWN", json_string(field(rec, "wdn")[0] ? field(rec, "wdn")
+    json_object_set_new(metrics, "WITHDRAWN", json_string(rp_hash_field(rec, "wdn")[0] ? rp_hash_field(rec, "wdn")
                                                                                : "0"));
-    const char *state = field(rec, "state");
+    const char *state = rp_hash_field(rec, "state");
     int finished = strcmp(state, "COMPLETED") == 0 || strcmp(state, "CANCELLED") == 0;
     /* A local-time run counts the UTC offsets of its endpoints (tzo:<offset> = when that zone
      * reached StartTime) and those its passes have covered; any other run is one zone. */
@@ -482,8 +462,8 @@ json_t *rp_campaign_activity_of(const char *app, const char *id, const char *run
     {
         if (strncmp(k, "tzo:", 4) == 0) {
             tz_total++;
-            if (finished || (*field(rec, "ltdone") &&
-                             strtoll(json_string_value(v), NULL, 10) <= int_field(rec, "ltdone")))
+            if (finished || (*rp_hash_field(rec, "ltdone") &&
+                             strtoll(json_string_value(v), NULL, 10) <= rp_hash_int(rec, "ltdone")))
                 tz_done++;
         }
     }
@@ -494,15 +474,15 @@ json_t *rp_campaign_activity_of(const char *app, const char *id, const char *run
     json_t *out = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "Id", run, "ApplicationId", app,
         "CampaignId", id, "TreatmentId", "0", "State", state, "ScheduledStart",
-        field(rec, "sched"), "SuccessfulEndpointCount", successful, "TotalEndpointCount",
-        int_field(rec, "total"), "TimezonesTotalCount", tz_total, "TimezonesCompletedCount",
+        rp_hash_field(rec, "sched"), "SuccessfulEndpointCount", successful, "TotalEndpointCount",
+        rp_hash_int(rec, "total"), "TimezonesTotalCount", tz_total, "TimezonesCompletedCount",
         tz_done, "ExecutionMetrics", metrics);
-    if (*field(rec, "start"))
-        json_object_set_new(out, "Start", json_string(field(rec, "start")));
-    if (*field(rec, "end"))
-        json_object_set_new(out, "End", json_string(field(rec, "end")));
-    if (*field(rec, "result"))
-        json_object_set_new(out, "Result", json_string(field(rec, "result")));
+    if (*rp_hash_field(rec, "start"))
+        json_object_set_new(out, "Start", json_string(rp_hash_field(rec, "start")));
+    if (*rp_hash_field(rec, "end"))
+        json_object_set_new(out, "End", json_string(rp_hash_field(rec, "end")));
+    if (*rp_hash_field(rec, "result"))
+        json_object_set_new(out, "Result", json_string(rp_hash_field(rec, "result")));
     return out;
 }
 

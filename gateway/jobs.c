@@ -124,53 +124,27 @@ static json_t *load_record(const char *app, const char *id, int *rc)
 {
     char key[RP_KEY_MAX_JOB];
     rp_key_job(key, app, id);
-    redisReply *r = rp_store_command("HGETALL %s", key);
-    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
-        if (r)
-            freeReplyObject(r);
-        *rc = RP_ESTORE;
-        return NULL;
-    }
-    if (r->elements == 0) {
-        freeReplyObject(r);
-        *rc = RP_ENOTFOUND;
-        return NULL;
-    }
-    json_t *rec = json_object();
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        json_object_set_new(rec, r->element[i]->str,
-                            json_stringn(r->element[i + 1]->str, r->element[i + 1]->len));
-    freeReplyObject(r);
-    *rc = 0;
+    json_t *rec;
+    int found = rp_store_get_hash(key, &rec);
+    *rc = found < 0 ? RP_ESTORE : found ? 0 : RP_ENOTFOUND;
     return rec;
-}
-
-static const char *field(const json_t *rec, const char *name)
-{
-    const char *v = json_string_value(json_object_get(rec, name));
-    return v ? v : "";
-}
-
-static json_int_t int_field(const json_t *rec, const char *name)
-{
-    return strtoll(field(rec, name), NULL, 10);
 }
 
 /* Builds the response from a record and its failures (borrowed). */
 static json_t *response_of(const char *app, const char *id, const json_t *rec,
                            const json_t *failures)
 {
-    json_t *def = json_loads(field(rec, "def"), 0, NULL);
+    json_t *def = json_loads(rp_hash_field(rec, "def"), 0, NULL);
     json_t *out = json_pack("{s:s, s:I, s:s, s:o, s:I, s:s, s:s, s:I, s:I, s:I, s:s}",
-                            "ApplicationId", app, "CompletedPieces", int_field(rec, "cp"),
-                            "CreationDate", field(rec, "created"), "Definition",
-                            def ? def : json_object(), "FailedPieces", int_field(rec, "fp"), "Id",
-                            id, "JobStatus", field(rec, "status"), "TotalFailures",
-                            int_field(rec, "fail"), "TotalPieces", int_field(rec, "tp"),
-                            "TotalProcessed", int_field(rec, "proc"), "Type",
-                            field(rec, "type"));
-    if (*field(rec, "done"))
-        json_object_set_new(out, "CompletionDate", json_string(field(rec, "done")));
+                            "ApplicationId", app, "CompletedPieces", rp_hash_int(rec, "cp"),
+                            "CreationDate", rp_hash_field(rec, "created"), "Definition",
+                            def ? def : json_object(), "FailedPieces", rp_hash_int(rec, "fp"), "Id",
+                            id, "JobStatus", rp_hash_field(rec, "status"), "TotalFailures",
+                            rp_hash_int(rec, "fail"), "TotalPieces", rp_hash_int(rec, "tp"),
+                            "TotalProcessed", rp_hash_int(rec, "proc"), "Type",
+                            rp_hash_field(rec, "type"));
+    if (*rp_hash_field(rec, "done"))
+        json_object_set_new(out, "CompletionDate", json_string(rp_hash_field(rec, "done")));
     if (json_array_size(failures))
         json_object_set(out, "Failures", (json_t *)failures);
     return out;
@@ -212,7 +186,7 @@ json_t *rp_job_response(const char *app, const char *id, enum rp_job_type type, 
     json_t *rec = load_summary(app, id, rc);
     if (!rec)
         return NULL;
-    if (strcmp(field(rec, "type"), type == RP_JOB_IMPORT ? "IMPORT" : "EXPORT") != 0) {
+    if (strcmp(rp_hash_field(rec, "type"), type == RP_JOB_IMPORT ? "IMPORT" : "EXPORT") != 0) {
         json_decref(rec);
         *rc = RP_ENOTFOUND;
         return NULL;
@@ -364,8 +338,8 @@ static int run_init(struct rp_job_ctx *ctx)
 {
     if (set_status(ctx->app, ctx->id, "INITIALIZING"))
         return RP_ESTORE;
-    json_int_t tp = int_field(ctx->record, "tp");
-    if (strcmp(field(ctx->record, "type"), "IMPORT") == 0 && !*field(ctx->record, "planned")) {
+    json_int_t tp = rp_hash_int(ctx->record, "tp");
+    if (strcmp(rp_hash_field(ctx->record, "type"), "IMPORT") == 0 && !*rp_hash_field(ctx->record, "planned")) {
         /* Planned once: the pieces and their checkpoints must not move under a re-run init. */
         json_t *objects = rp_import_plan(ctx);
         char *text = objects ? json_dumps(objects, JSON_COMPACT) : NULL;
@@ -403,7 +377,7 @@ static int run_piece(struct rp_job_ctx *ctx)
 {
     struct rp_err err;
     rp_err_clear(&err);
-    int rc = strcmp(field(ctx->record, "type"), "IMPORT") == 0 ? rp_import_piece(ctx, &err)
+    int rc = strcmp(rp_hash_field(ctx->record, "type"), "IMPORT") == 0 ? rp_import_piece(ctx, &err)
                                                                 : rp_export_piece(ctx, &err);
     if (rc == RP_EAGAIN) {
         /* Shutting down: the piece is claimable again at once, by this instance after a
@@ -444,10 +418,10 @@ static int run_piece(struct rp_job_ctx *ctx)
 
 static int run_fin(struct rp_job_ctx *ctx)
 {
-    int failed = int_field(ctx->record, "fp") > 0;
+    int failed = rp_hash_int(ctx->record, "fp") > 0;
     if (set_status(ctx->app, ctx->id, failed ? "FAILING" : "COMPLETING"))
         return RP_ESTORE;
-    if (strcmp(field(ctx->record, "type"), "IMPORT") == 0 && rp_import_finish(ctx))
+    if (strcmp(rp_hash_field(ctx->record, "type"), "IMPORT") == 0 && rp_import_finish(ctx))
         return RP_ESTORE;
     char key[RP_KEY_MAX_JOB], running[RP_KEY_MAX_JOB], done[RP_ISO_SIZE];
     rp_key_job(key, ctx->app, ctx->id);
@@ -460,7 +434,7 @@ static int run_fin(struct rp_job_ctx *ctx)
         return RP_ESTORE;
     freeReplyObject(r[0]);
     freeReplyObject(r[1]);
-    rp_info("jobs", "%s job %s of app %s %s", field(ctx->record, "type"), ctx->id, ctx->app,
+    rp_info("jobs", "%s job %s of app %s %s", rp_hash_field(ctx->record, "type"), ctx->id, ctx->app,
             failed ? "FAILED" : "COMPLETED");
     return unit_done(ctx->unit);
 }

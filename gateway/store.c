@@ -820,6 +820,25 @@ redisReply *rp_store_eval(struct rp_script *script, int nkeys, int nargs, const 
     return r;
 }
 
+int rp_store_get_hash(const char *key, json_t **out)
+{
+    *out = NULL;
+    redisReply *r = rp_store_command("HGETALL %s", key);
+    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        return RP_ESTORE;
+    }
+    if (r->elements > 0) {
+        *out = json_object();
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+            json_object_set_new(*out, r->element[i]->str,
+                                json_stringn(r->element[i + 1]->str, r->element[i + 1]->len));
+    }
+    freeReplyObject(r);
+    return *out ? 1 : 0;
+}
+
 int rp_store_get_json(const char *key, json_t **out)
 {
     *out = NULL;

@@ -13,6 +13,7 @@
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -78,6 +79,20 @@ size_t rp_store_append_script_load(struct rp_script *script);
  * value; returns 0 or RP_ESTORE. */
 int rp_store_get_json(const char *key, json_t **out);
 int rp_store_set_json(const char *key, const json_t *value);
+
+/* A hash read whole (job and campaign records): returns 1 and *out (new reference, an object of
+ * strings) when it has fields, 0 when absent (*out NULL), RP_ESTORE when Redis cannot be asked. */
+int rp_store_get_hash(const char *key, json_t **out);
+/* A field of such a record: its text, or "" when missing; as a number, 0 when missing. */
+static inline const char *rp_hash_field(const json_t *rec, const char *name)
+{
+    const char *v = json_string_value(json_object_get(rec, name));
+    return v ? v : "";
+}
+static inline long long rp_hash_int(const json_t *rec, const char *name)
+{
+    return strtoll(rp_hash_field(rec, name), NULL, 10);
+}
 
 /* 1 when this thread's connection answers PING (used by /repoint/ready). */
 int rp_store_ping(void);
