@@ -223,6 +223,21 @@ static void reload(const struct rp_config *running)
     rp_config_cleanup(&fresh);
 }
 
+/* Stops every service serve starts (each stop is a no-op for one that did not start): waiting
+ * direct sends are answered first, then the listeners close, then the workers get grace_ms to
+ * finish what is in flight. */
+static void stop_services(int grace_ms)
+{
+    rp_direct_stop();
+    rp_http_stop();
+    rp_admission_stop();
+    rp_campaigns_stop();
+    rp_jobs_stop();
+    rp_workers_stop(grace_ms);
+    rp_event_forwarder_stop();
+    rp_janitor_stop();
+}
+
 static int cmd_serve(const struct rp_config *cfg, const struct serve_options *opt)
 {
     struct rp_err err;
@@ -321,31 +336,9 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         OPENSSL_cleanse(key_pem, strlen(key_pem));
     free(cert_pem);
     free(key_pem);
-    if (http_failed) {
-        rp_admission_stop();
-        rp_direct_stop();
-        rp_workers_stop(0);
-        rp_event_forwarder_stop();
-        rp_janitor_stop();
-        return 1;
-    }
-    if (rp_jobs_start(cfg, (int)rp_config_int(cfg, "jobs.threads"))) {
-        rp_direct_stop();
-        rp_http_stop();
-        rp_admission_stop();
-        rp_workers_stop(0);
-        rp_event_forwarder_stop();
-        rp_janitor_stop();
-        return 1;
-    }
-    if (rp_campaigns_start(cfg, (int)rp_config_int(cfg, "campaigns.threads"))) {
-        rp_jobs_stop();
-        rp_direct_stop();
-        rp_http_stop();
-        rp_admission_stop();
-        rp_workers_stop(0);
-        rp_event_forwarder_stop();
-        rp_janitor_stop();
+    if (http_failed || rp_jobs_start(cfg, (int)rp_config_int(cfg, "jobs.threads")) ||
+        rp_campaigns_start(cfg, (int)rp_config_int(cfg, "campaigns.threads"))) {
+        stop_services(0);
         return 1;
     }
     if (opt->api)
@@ -366,16 +359,7 @@ static int cmd_serve(const struct rp_config *cfg, const struct serve_options *op
         rp_info("main", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
         break;
     }
-    /* Waiting direct sends are answered first, then the listener closes, then the workers
-     * finish what is in flight. */
-    rp_direct_stop();
-    rp_http_stop();
-    rp_admission_stop();
-    rp_campaigns_stop();
-    rp_jobs_stop();
-    rp_workers_stop((int)rp_config_int(cfg, "shutdown.grace_seconds") * 1000);
-    rp_event_forwarder_stop();
-    rp_janitor_stop();
+    stop_services((int)rp_config_int(cfg, "shutdown.grace_seconds") * 1000);
     rp_credentials_release_all();
     rp_info("main", "stopped");
     return 0;
