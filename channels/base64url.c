@@ -28,7 +28,7 @@ size_t rp_base64url_encode(const unsigned char *in, size_t len, char *out)
     return o;
 }
 
-static int b64url_value(unsigned char c)
+int rp_base64_digit(unsigned char c, int url)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -36,9 +36,9 @@ static int b64url_value(unsigned char c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '-')
+    if (c == (url ? '-' : '+'))
         return 62;
-    if (c == '_')
+    if (c == (url ? '_' : '/'))
         return 63;
     return -1;
 }
@@ -53,7 +53,7 @@ long rp_base64url_decode(const char *in, size_t len, unsigned char *out, size_t 
     unsigned acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
-        int v = b64url_value((unsigned char)in[i]);
+        int v = rp_base64_digit((unsigned char)in[i], 1);
         if (v < 0)
             return -1;
         acc = (acc << 6 | (unsigned)v) & 0xffffff;

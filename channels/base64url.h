@@ -10,5 +10,8 @@
 size_t rp_base64url_encode(const unsigned char *in, size_t len, char *out);
 /* Decodes base64url (padding optional) into out (capacity out_size); returns the length or -1. */
 long rp_base64url_decode(const char *in, size_t len, unsigned char *out, size_t out_size);
+/* The value of one base64 digit, from the URL alphabet (url) or the standard one; -1 for any
+ * other character. */
+int rp_base64_digit(unsigned char c, int url);
 
 #endif

@@ -3,6 +3,7 @@
  * does; header text is always sent as UTF-8 encoded-words, which every reader understands and
  * which cannot fail to convert. */
 #include "mime.h"
+#include "../base64url.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -532,21 +533,6 @@ int rp_mime_build(const struct rp_mime_message *m, struct rp_mime_buf *out, stru
     return 0;
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Decodes base64 (whitespace ignored, padding optional at the very end); returns a new
  * buffer or NULL when the text is not base64 or decodes to more than RP_MIME_MAX. */
 static unsigned char *b64_decode(const char *s, size_t len, size_t *out_len)
@@ -565,7 +551,7 @@ static unsigned char *b64_decode(const char *s, size_t len, size_t *out_len)
             pad++;
             continue;
         }
-        int v = b64_value(c);
+        int v = rp_base64_digit(c, 0);
         if (v < 0 || pad) {
             free(out);
             return NULL;
