@@ -1,6 +1,7 @@
 /* Campaigns: CreateCampaign, GetCampaigns, GetCampaign, UpdateCampaign, DeleteCampaign,
  * GetCampaignVersions, GetCampaignVersion, GetCampaignActivities (gateway/campaigns.h holds the
  * records, gateway/campaign_run.h runs them). */
+#include "versioned.h"
 #include "campaigns.h"
 #include "../campaign_request.h"
 #include "../campaigns.h"
@@ -14,19 +15,12 @@
 
 static int valid_id(const char *id)
 {
-    return id[0] && strlen(id) <= 64 && strspn(id, "0123456789abcdefABCDEF-_") == strlen(id);
+    return rp_api_versioned_id_valid(id);
 }
 
 static void respond(struct rp_request *req, int status, json_t *doc, int rc, const char *id)
 {
-    if (doc)
-        rp_respond_json(req, status, doc);
-    else if (rc == RP_ENOTFOUND)
-        rp_respond_error(req, 404, "NotFoundException", "Campaign %.64s not found", id);
-    else if (rc == RP_ELIMIT)
-        rp_respond_error(req, 400, "BadRequestException", "the campaign has too many versions");
-    else
-        rp_respond_unavailable(req);
+    rp_api_versioned_respond(req, status, doc, rc, "Campaign", id);
 }
 
 /* The segment version a validated request sends to: SegmentVersion when given (it must
@@ -150,12 +144,9 @@ void rp_api_get_campaign_versions(struct rp_request *req)
 void rp_api_get_campaign_version(struct rp_request *req)
 {
     const char *id = req->params[1], *ver = req->params[2];
-    char *end;
-    long v = strtol(ver, &end, 10);
+    int v = rp_api_versioned_number(ver);
     int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id) && !*end && v >= 1 && v <= 1000000
-                      ? rp_campaign_get(rp_request_app(req), id, (int)v, &rc)
-                      : NULL;
+    json_t *doc = valid_id(id) && v ? rp_campaign_get(rp_request_app(req), id, v, &rc) : NULL;
     respond(req, 200, doc, rc, id);
 }
 

@@ -1,5 +1,6 @@
 /* Segments: CreateSegment, GetSegments, GetSegment, UpdateSegment, DeleteSegment,
  * GetSegmentVersions, GetSegmentVersion (gateway/segments.h holds the records). */
+#include "versioned.h"
 #include "jobs_api.h"
 #include "rc.h"
 #include "segments.h"
@@ -9,19 +10,12 @@
 
 static int valid_id(const char *id)
 {
-    return id[0] && strlen(id) <= 64 && strspn(id, "0123456789abcdefABCDEF-_") == strlen(id);
+    return rp_api_versioned_id_valid(id);
 }
 
 static void respond(struct rp_request *req, int status, json_t *doc, int rc, const char *id)
 {
-    if (doc)
-        rp_respond_json(req, status, doc);
-    else if (rc == RP_ENOTFOUND)
-        rp_respond_error(req, 404, "NotFoundException", "Segment %.64s not found", id);
-    else if (rc == RP_ELIMIT)
-        rp_respond_error(req, 400, "BadRequestException", "the segment has too many versions");
-    else
-        rp_respond_unavailable(req);
+    rp_api_versioned_respond(req, status, doc, rc, "Segment", id);
 }
 
 /* Reads and validates a WriteSegmentRequest; answers 400 itself. */
@@ -109,11 +103,8 @@ void rp_api_get_segment_versions(struct rp_request *req)
 void rp_api_get_segment_version(struct rp_request *req)
 {
     const char *id = req->params[1], *ver = req->params[2];
-    char *end;
-    long v = strtol(ver, &end, 10);
+    int v = rp_api_versioned_number(ver);
     int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id) && !*end && v >= 1 && v <= 1000000
-                      ? rp_segment_get(rp_request_app(req), id, (int)v, &rc)
-                      : NULL;
+    json_t *doc = valid_id(id) && v ? rp_segment_get(rp_request_app(req), id, v, &rc) : NULL;
     respond(req, 200, doc, rc, id);
 }
