@@ -197,16 +197,11 @@ static json_t *load_version(const char *app, const char *id, int version, int *r
 {
     char key[RP_KEY_MAX];
     rp_key_campaign(key, app, id);
-    redisReply *r = rp_store_command("HGET %s %d", key, version);
-    if (!rp_reply_ok(r)) {
-        if (r)
-            freeReplyObject(r);
-        *rc = RP_ESTORE;
-        return NULL;
-    }
-    json_t *doc = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;
-    freeReplyObject(r);
-    *rc = doc ? 0 : RP_ENOTFOUND;
+    char field[16];
+    snprintf(field, sizeof(field), "%d", version);
+    json_t *doc;
+    int found = rp_store_hget_json(key, field, &doc);
+    *rc = found < 0 ? RP_ESTORE : found ? 0 : RP_ENOTFOUND;
     return doc;
 }
 

@@ -164,16 +164,9 @@ json_t *rp_segment_get(const char *app, const char *segment, int version, int *r
         }
     }
     snprintf(ver, sizeof(ver), "%d", version);
-    redisReply *r = rp_store_command("HGET %s %s", key, ver);
-    if (!rp_reply_ok(r)) {
-        if (r)
-            freeReplyObject(r);
-        *rc = RP_ESTORE;
-        return NULL;
-    }
-    json_t *doc = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;
-    freeReplyObject(r);
-    *rc = doc ? 0 : RP_ENOTFOUND;
+    json_t *doc;
+    int found = rp_store_hget_json(key, ver, &doc);
+    *rc = found < 0 ? RP_ESTORE : found ? 0 : RP_ENOTFOUND;
     return doc;
 }
 

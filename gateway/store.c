@@ -839,10 +839,11 @@ int rp_store_get_hash(const char *key, json_t **out)
     return *out ? 1 : 0;
 }
 
-int rp_store_get_json(const char *key, json_t **out)
+/* A reply holding a JSON document as a string: 1 and *out when present and parseable, 0 when
+ * absent, RP_ESTORE for no reply or an error reply. Frees r. */
+static int json_of_reply(redisReply *r, json_t **out)
 {
     *out = NULL;
-    redisReply *r = rp_store_command("GET %s", key);
     if (!r)
         return RP_ESTORE;
     if (r->type == REDIS_REPLY_STRING)
@@ -850,6 +851,16 @@ int rp_store_get_json(const char *key, json_t **out)
     int rc = r->type == REDIS_REPLY_ERROR ? RP_ESTORE : *out != NULL;
     freeReplyObject(r);
     return rc;
+}
+
+int rp_store_get_json(const char *key, json_t **out)
+{
+    return json_of_reply(rp_store_command("GET %s", key), out);
+}
+
+int rp_store_hget_json(const char *key, const char *field, json_t **out)
+{
+    return json_of_reply(rp_store_command("HGET %s %s", key, field), out);
 }
 
 int rp_store_set_json(const char *key, const json_t *value)

@@ -79,6 +79,8 @@ size_t rp_store_append_script_load(struct rp_script *script);
  * value; returns 0 or RP_ESTORE. */
 int rp_store_get_json(const char *key, json_t **out);
 int rp_store_set_json(const char *key, const json_t *value);
+/* The same for a document stored in a hash field (versions of segments and campaigns). */
+int rp_store_hget_json(const char *key, const char *field, json_t **out);
 
 /* A hash read whole (job and campaign records): returns 1 and *out (new reference, an object of
  * strings) when it has fields, 0 when absent (*out NULL), RP_ESTORE when Redis cannot be asked. */
