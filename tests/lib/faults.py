@@ -52,13 +52,7 @@ OTP_LOG_LEAKS = harness.OTP_LOG_LEAKS
 def otp_leaks(text):
     """Lines of a log that show an OTP code in one of OTP_LOG_LEAKS's shapes (the harness's
     log_leaks() checks these among the rest)."""
-    found = []
-    for n, line in enumerate(text.splitlines()):
-        for what, pattern in OTP_LOG_LEAKS:
-            m = re.search(pattern, line)
-            if m:
-                found.append(f"line {n + 1}: {what} ({m.group(0)[:40]}): {line[:200]}")
-    return found
+    return harness.log_leaks(text, OTP_LOG_LEAKS)
 
 
 def otp_code_leaks(text, codes):

@@ -40,11 +40,12 @@ LOG_LEAKS = OTP_LOG_LEAKS + [
 ]
 
 
-def log_leaks(text):
-    """Lines of a log that show a secret, a full phone number or a device token."""
+def log_leaks(text, patterns=None):
+    """Lines of a log that show a secret, a full phone number, a device token or an OTP code
+    (or what the given (what, pattern) list names)."""
     found = []
     for n, line in enumerate(text.splitlines()):
-        for what, pattern in LOG_LEAKS:
+        for what, pattern in patterns or LOG_LEAKS:
             m = re.search(pattern, line)
             if m:
                 found.append(f"line {n + 1}: {what} ({m.group(0)[:24]}...): {line[:200]}")
