@@ -94,12 +94,19 @@ size_t rp_campaign_track_append_withdrawn(const struct rp_delivery *d)
     return 2;
 }
 
-size_t rp_campaign_track_append_result(const struct rp_delivery *d, enum rp_delivery_status st)
+size_t rp_campaign_track_append_results(const struct rp_delivery *d, enum rp_delivery_status st,
+                                        long count)
 {
     if (!d->campaign_id[0] || !d->campaign_activity_id[0])
         return 0;
     char key[RP_KEY_MAX];
     rp_key_campaign_run(key, d->app_id, d->campaign_id, d->campaign_activity_id);
-    rp_store_append("HINCRBY %s st:%s 1", key, rp_delivery_status_name(st));
+    rp_store_append("HINCRBY %s st:%s %ld", key, rp_delivery_status_name(st), count);
     return 1;
+}
+
+int rp_campaign_track_same_run(const struct rp_delivery *a, const struct rp_delivery *b)
+{
+    return strcmp(a->campaign_activity_id, b->campaign_activity_id) == 0 &&
+           strcmp(a->campaign_id, b->campaign_id) == 0 && strcmp(a->app_id, b->app_id) == 0;
 }

@@ -25,9 +25,13 @@ enum rp_campaign_verdict {
 /* The verdict for d (borrowed). A store failure answers SEND (better once more than never). */
 enum rp_campaign_verdict rp_campaign_track_verdict(const struct rp_delivery *d);
 
-/* Queue on this thread's pipeline what a withdrawal / a final result records; each returns the
- * number of replies the caller must collect (0 for a delivery that is not a campaign's). */
+/* Queue on this thread's pipeline what a withdrawal / count final results (of d's run, all with
+ * status st) record; each returns the number of replies the caller must collect (0 for a
+ * delivery that is not a campaign's). */
 size_t rp_campaign_track_append_withdrawn(const struct rp_delivery *d);
-size_t rp_campaign_track_append_result(const struct rp_delivery *d, enum rp_delivery_status st);
+size_t rp_campaign_track_append_results(const struct rp_delivery *d, enum rp_delivery_status st,
+                                        long count);
+/* 1 when a and b belong to the same campaign run. */
+int rp_campaign_track_same_run(const struct rp_delivery *a, const struct rp_delivery *b);
 
 #endif

@@ -744,8 +744,6 @@ static size_t append_job(struct job *j)
             json_decref(event);
         }
     }
-    if (j->parsed && (j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD))
-        queued += rp_campaign_track_append_result(&j->delivery, j->send.result.status);
     if (j->outcome == OUTCOME_RETRY || j->outcome == OUTCOME_RESCHEDULE) {
         char key[128];
         rp_queue_retry_key(key, j->delivery.channel, rp_queue_shard_of(j->delivery.message_id));
@@ -848,6 +846,33 @@ static size_t append_grouped(const struct job *list, size_t n, const struct grou
 
 /* Queues every command recording a batch of n jobs; returns how many replies to collect. One
  * LPUSH per reply list and one XACK and one XDEL per stream, instead of one of each per job. */
+static int counts_for_its_run(const struct job *j)
+{
+    return j->parsed && j->delivery.campaign_activity_id[0] &&
+           (j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD);
+}
+
+/* Campaign runs count final results by status: one HINCRBY for each stretch of the batch with
+ * one run and one status (a campaign's batch is mostly that), not one per delivery. */
+static size_t append_run_counts(const struct job *list)
+{
+    size_t queued = 0;
+    for (const struct job *j = list; j;) {
+        const struct job *k = j->next;
+        if (counts_for_its_run(j)) {
+            long count = 1;
+            for (; k && counts_for_its_run(k) && k->send.result.status == j->send.result.status &&
+                   rp_campaign_track_same_run(&k->delivery, &j->delivery);
+                 k = k->next)
+                count++;
+            queued += rp_campaign_track_append_results(&j->delivery, j->send.result.status,
+                                                       count);
+        }
+        j = k;
+    }
+    return queued;
+}
+
 static size_t append_batch(struct job *list, size_t n)
 {
     static const struct grouping replies = {reply_key, reply_text};
@@ -855,6 +880,7 @@ static size_t append_batch(struct job *list, size_t n)
     size_t queued = 0;
     for (struct job *j = list; j; j = j->next)
         queued += append_job(j);
+    queued += append_run_counts(list);
     queued += append_grouped(list, n, &replies, "LPUSH", NULL, REPLY_TTL_MS);
     /* Acknowledge last: a crash before this point redelivers rather than loses. */
     queued += append_grouped(list, n, &entries, "XACK", RP_QUEUE_GROUP, 0);
@@ -862,7 +888,6 @@ static size_t append_batch(struct job *list, size_t n)
     return queued;
 }
 
-/* Records a batch; retries until Redis takes it (the entries stay pending meanwhile). */
 /* The line that ties a delivery to the API request that queued it: the request's lines carry
  * request_id, the channel's carry the message id, this one carries both. */
 static void log_recorded(const struct job *j)
@@ -879,6 +904,7 @@ static void log_recorded(const struct job *j)
     rp_log_set_request_id(NULL);
 }
 
+/* Records a batch; retries until Redis takes it (the entries stay pending meanwhile). */
 static void record_batch(struct unit *u, struct job *list)
 {
     size_t count = 0;
