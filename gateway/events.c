@@ -19,6 +19,7 @@
 #include "events.h"
 #include "config.h"
 #include "http.h"
+#include "json_write.h"
 #include "keyspace.h"
 #include "log.h"
 #include "rc.h"
@@ -368,13 +369,14 @@ static const char *event_app(const json_t *event)
 
 int rp_events_append_pipelined(const json_t *event)
 {
-    char *data = json_dumps(event, JSON_COMPACT);
+    size_t len = 0;
+    char *data = rp_json_dump(event, &len);
     if (!data) {
         rp_warn("events", "dropped an event that could not be serialised");
         return 0;
     }
     /* A failed append poisons this thread's pipeline: the caller's collect reports it. */
-    rp_events_xadd_pipelined(RP_EVENTS_STREAM, event_app(event), data, strlen(data));
+    rp_events_xadd_pipelined(RP_EVENTS_STREAM, event_app(event), data, len);
     free(data);
     return 1;
 }

@@ -1,4 +1,5 @@
 #include "queue.h"
+#include "json_write.h"
 #include "keyspace.h"
 #include "log.h"
 #include "rc.h"
@@ -48,10 +49,12 @@ void rp_queue_append(const struct rp_delivery *d)
     char key[128];
     rp_queue_stream_key(key, d->channel, rp_queue_shard_of(d->message_id));
     json_t *doc = rp_delivery_to_json(d);
-    char *text = json_dumps(doc, JSON_COMPACT);
+    size_t len = 0;
+    char *text = rp_json_dump(doc, &len);
     json_decref(doc);
     const char *argv[5] = {"XADD", key, "*", "d", text};
-    rp_store_appendv(5, argv, NULL);
+    size_t lens[5] = {4, strlen(key), 1, 1, len};
+    rp_store_appendv(5, argv, lens);
     free(text);
 }
 

@@ -28,6 +28,17 @@ def peak_rss_mb(pid):
     return 0.0
 
 
+def cpu_seconds(pid):
+    """User + system CPU of pid and its waited-for children (Redis's AOF rewrite forks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(procs):
+    return {name: cpu_seconds(p.pid) for name, p in procs.items()}
+
+
 def redis_peak_mb(redis):
     for line in redis.cli("INFO", "memory").splitlines():
         if line.startswith("used_memory_peak:"):
@@ -35,13 +46,14 @@ def redis_peak_mb(redis):
     return 0.0
 
 
-def run_campaign(c, redis, app, seg, n, mps, queue_only=False):
+def run_campaign(c, redis, app, seg, n, mps, procs, queue_only=False):
     req = {"Name": f"bench-{mps}", "SegmentId": seg, "Schedule": {"StartTime": "IMMEDIATE"},
            "MessageConfiguration": {"APNSMessage": {"Title": "Bench", "Body": "Hello"},
                                     "GCMMessage": {"Title": "Bench", "Body": "Hello"}}}
     if mps:
         req["Limits"] = {"MessagesPerSecond": mps}
     redis.cli("CONFIG", "RESETSTAT")
+    cpu0 = cpu_snapshot(procs)
     t0 = time.monotonic()
     cid = c.create_campaign(ApplicationId=app, WriteCampaignRequest=req)["CampaignResponse"]["Id"]
     samples = []  # (t, results recorded, endpoints queued)
@@ -58,12 +70,16 @@ def run_campaign(c, redis, app, seg, n, mps, queue_only=False):
                 break
         time.sleep(0.25)
     total = time.monotonic() - t0
+    cpu1 = cpu_snapshot(procs)
+    # CPU per delivery by process: steadier than the wall rate on a shared machine, and it says
+    # which part the rate is waiting on.
+    cpu_us = {name: round((cpu1[name] - cpu0[name]) * 1e6 / n, 1) for name in procs}
 
     def rate(index):
         lo = next(s for s in samples if s[index] >= n * 0.1)
         hi = next(s for s in samples if s[index] >= n * 0.9)
         return (hi[index] - lo[index]) / (hi[0] - lo[0]) if hi[0] > lo[0] else float("nan")
-    return cid, total, float("nan") if queue_only else rate(1), rate(2), a
+    return cid, total, float("nan") if queue_only else rate(1), rate(2), a, cpu_us
 
 
 def main():
@@ -121,8 +137,10 @@ def main():
               f"{redis_peak_mb(redis):.0f} MB", flush=True)
         redis.cli("MEMORY", "PURGE")
         for mps in args.mps:
-            cid, total, delivered, queued, a = run_campaign(
-                c, redis, app, job["Definition"]["SegmentId"], n, mps, args.queue_only)
+            procs = {"repoint": rp.proc, "redis": redis.proc, "apns_sim": apns.proc,
+                     "fcm_sim": fcm.proc}
+            cid, total, delivered, queued, a, cpu_us = run_campaign(
+                c, redis, app, job["Definition"]["SegmentId"], n, mps, procs, args.queue_only)
             print(json.dumps({
                 "endpoints": n, "MessagesPerSecond": mps or None, "workers": args.workers,
                 "total_s": round(total, 1),
@@ -131,6 +149,7 @@ def main():
                 "successful": a["SuccessfulEndpointCount"], "metrics": a["ExecutionMetrics"],
                 "repoint_peak_rss_mb": round(peak_rss_mb(rp.proc.pid)),
                 "redis_peak_mb": round(redis_peak_mb(redis)),
+                "cpu_us_per_endpoint": cpu_us,
                 "apns_accepted": apns.stats()["accepted"],
                 "fcm_accepted": fcm.stats()["accepted"]}), flush=True)
     finally:
