@@ -395,8 +395,10 @@ static int personalize(struct run *r, json_t *content, const json_t *endpoint, c
 }
 
 /* Renders up to RP_RENDER_MAX_RECIPIENTS eligible endpoints (borrowed) and queues their
- * deliveries on the open pipeline; returns how many commands it queued. */
-static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct batch_counts *bc)
+ * deliveries on the open pipeline; returns how many commands it queued and adds the deliveries
+ * to *queued. */
+static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct batch_counts *bc,
+                           size_t *queued)
 {
     json_t *body = json_object();
     json_t *map = json_object(), *by_id = json_object();
@@ -412,7 +414,6 @@ static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct b
         json_object_set(body, "TemplateConfiguration", (json_t *)tc);
     struct rp_err err;
     rp_err_clear(&err);
-    size_t queued = 0;
     struct rp_render_plan *plan = rp_render_plan_new(body, RP_RENDER_MESSAGES, &err);
     if (!plan) {
         /* Validated at CreateCampaign: only a template or endpoint beyond the renderer's
@@ -441,6 +442,10 @@ static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct b
         .template_arg = r->templates,
     };
     int rc = rp_render_build(plan, &params, &err);
+    /* The deliveries to queue, one entry for those that share a message. */
+    struct rp_delivery **ready =
+        rp_calloc(rp_render_plan_count(plan) + 1, sizeof(struct rp_delivery *));
+    size_t n_ready = 0;
     for (size_t i = 0; i < rp_render_plan_count(plan); i++) {
         struct rp_render_recipient *rec = rp_render_plan_recipient(plan, i);
         bc->enq++;
@@ -458,8 +463,7 @@ static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct b
             snprintf(d->campaign_id, sizeof(d->campaign_id), "%s", r->id);
             snprintf(d->campaign_activity_id, sizeof(d->campaign_activity_id), "%s", r->run_id);
             d->campaign_gen = r->gen;
-            rp_queue_append(d);
-            queued++;
+            ready[n_ready++] = d;
             continue;
         }
         const char *st = rp_delivery_status_name(rc ? RP_DS_PERMANENT_FAILURE : rec->result.status);
@@ -468,10 +472,13 @@ static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct b
     }
     if (rc)
         rp_warn("campaigns", "campaign %s: %s %s", r->id, err.field, err.msg);
+    size_t commands = rp_queue_append_shared(ready, n_ready);
+    *queued += n_ready;
+    free(ready);
     rp_render_plan_free(plan);
     json_decref(body);
     json_decref(by_id);
-    return queued;
+    return commands;
 }
 
 /* Sends a batch of endpoints (borrowed). pos: the cursor position after it (NULL for endpoints
@@ -508,10 +515,9 @@ static long long send_batch(struct run *r, const json_t *batch, const char *pos,
     for (size_t i = 0; i < n_eligible; i += RP_RENDER_MAX_RECIPIENTS) {
         size_t m = n_eligible - i < RP_RENDER_MAX_RECIPIENTS ? n_eligible - i
                                                              : RP_RENDER_MAX_RECIPIENTS;
-        queued += render_chunk(r, eligible + i, m, &bc);
+        commands += render_chunk(r, eligible + i, m, &bc, &queued);
     }
     free(eligible);
-    commands += queued;
     rp_store_append("HINCRBY %s enq %lld", r->key, bc.enq);
     rp_store_append("HINCRBY %s total %lld", r->key, bc.total);
     commands += 2;

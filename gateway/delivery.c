@@ -130,6 +130,60 @@ int rp_delivery_from_json(struct rp_delivery *d, const json_t *doc)
     return 0;
 }
 
+static int same_string(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_json(const json_t *a, const json_t *b)
+{
+    return a == b || (a && b && json_equal(a, b));
+}
+
+int rp_delivery_same_message(const struct rp_delivery *a, const struct rp_delivery *b)
+{
+    return strcmp(a->channel, b->channel) == 0 && strcmp(a->app_id, b->app_id) == 0 &&
+           strcmp(a->request_id, b->request_id) == 0 && a->origin == b->origin &&
+           a->created_ms == b->created_ms && a->deadline_ms == b->deadline_ms &&
+           a->attempts == b->attempts && strcmp(a->reply_to, b->reply_to) == 0 &&
+           strcmp(a->campaign_id, b->campaign_id) == 0 &&
+           strcmp(a->campaign_activity_id, b->campaign_activity_id) == 0 &&
+           a->campaign_gen == b->campaign_gen && same_string(a->trace_id, b->trace_id) &&
+           same_json(a->context, b->context) && same_json(a->content, b->content);
+}
+
+json_t *rp_delivery_recipient_json(const struct rp_delivery *d)
+{
+    return json_pack("[s, s?, s, s]", d->message_id, d->endpoint_id, d->address ? d->address : "",
+                     d->recipient_key ? d->recipient_key : "");
+}
+
+int rp_delivery_for_recipient(struct rp_delivery *d, const struct rp_delivery *base,
+                              const json_t *recipient)
+{
+    const json_t *id = json_array_get(recipient, 0), *ep = json_array_get(recipient, 1);
+    const json_t *to = json_array_get(recipient, 2), *key = json_array_get(recipient, 3);
+    if (!json_is_array(recipient) || json_array_size(recipient) != 4 || !json_is_string(to) ||
+        !json_is_string(key) || !(json_is_string(ep) || json_is_null(ep)))
+        return RP_EINVAL;
+    *d = *base;
+    d->address = NULL;
+    d->endpoint_id = NULL;
+    d->recipient_key = NULL;
+    d->trace_id = NULL;
+    if (copy_fixed(d->message_id, sizeof(d->message_id), id, 1)) {
+        rp_delivery_init(d);
+        return RP_EINVAL;
+    }
+    d->address = dup_string(to);
+    d->endpoint_id = dup_string(ep);
+    d->recipient_key = dup_string(key);
+    d->trace_id = base->trace_id ? rp_strdup(base->trace_id) : NULL;
+    d->content = json_incref(base->content);
+    d->context = json_incref(base->context);
+    return 0;
+}
+
 void rp_delivery_result_init(struct rp_delivery_result *r)
 {
     memset(r, 0, sizeof(*r));

@@ -76,6 +76,16 @@ json_t *rp_delivery_to_json(const struct rp_delivery *d);
  * document. Borrows doc; d takes its own references. */
 int rp_delivery_from_json(struct rp_delivery *d, const json_t *doc);
 
+/* Whether a and b are the same message to different recipients: equal in everything but the
+ * message id, address, endpoint id and recipient key (the queue shares one entry between them). */
+int rp_delivery_same_message(const struct rp_delivery *a, const struct rp_delivery *b);
+/* d's recipient as [message id, endpoint id or null, address, key] (a new array). */
+json_t *rp_delivery_recipient_json(const struct rp_delivery *d);
+/* Fills d (initialised by the caller) as base sent to the recipient rp_delivery_recipient_json
+ * wrote; returns 0 or RP_EINVAL (d is then clean). Shares base's content and context. */
+int rp_delivery_for_recipient(struct rp_delivery *d, const struct rp_delivery *base,
+                              const json_t *recipient);
+
 /* The outcome of one attempt, filled by a channel. */
 struct rp_delivery_result {
     enum rp_delivery_status status;

@@ -58,6 +58,100 @@ void rp_queue_append(const struct rp_delivery *d)
     free(text);
 }
 
+/* One entry for ds[0..n): ds[0] in full, the others by recipient. */
+static void append_entry(struct rp_delivery *const *ds, size_t n)
+{
+    if (n == 1) {
+        rp_queue_append(ds[0]);
+        return;
+    }
+    char key[128];
+    rp_queue_stream_key(key, ds[0]->channel, rp_queue_shard_of(ds[0]->message_id));
+    json_t *doc = rp_delivery_to_json(ds[0]);
+    json_t *recipients = json_array();
+    for (size_t i = 1; i < n; i++)
+        json_array_append_new(recipients, rp_delivery_recipient_json(ds[i]));
+    size_t d_len = 0, r_len = 0;
+    char *d_text = rp_json_dump(doc, &d_len);
+    char *r_text = rp_json_dump(recipients, &r_len);
+    json_decref(doc);
+    json_decref(recipients);
+    const char *argv[7] = {"XADD", key, "*", "d", d_text, "r", r_text};
+    size_t lens[7] = {4, strlen(key), 1, 1, d_len, 1, r_len};
+    rp_store_appendv(7, argv, lens);
+    free(d_text);
+    free(r_text);
+}
+
+size_t rp_queue_append_shared(struct rp_delivery *const *deliveries, size_t n)
+{
+    /* Deliveries are grouped with the first open group of their channel that holds the same
+     * message: one comparison each, so personalised messages (every one different) cost no
+     * more than before and go out one per entry. */
+    enum { OPEN_MAX = 8 };
+    struct rp_delivery *open[OPEN_MAX][RP_QUEUE_SHARED_MAX];
+    size_t open_n[OPEN_MAX] = {0};
+    size_t n_open = 0, entries = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rp_delivery *d = deliveries[i];
+        size_t g = 0;
+        while (g < n_open && strcmp(open[g][0]->channel, d->channel) != 0)
+            g++;
+        if (g < n_open && (open_n[g] == RP_QUEUE_SHARED_MAX ||
+                           !rp_delivery_same_message(open[g][0], d))) {
+            append_entry(open[g], open_n[g]);
+            entries++;
+            open_n[g] = 0;
+        }
+        if (g == n_open) {
+            if (n_open == OPEN_MAX) { /* more channels than groups: the oldest goes out */
+                append_entry(open[0], open_n[0]);
+                entries++;
+                memmove(open, open + 1, (OPEN_MAX - 1) * sizeof(open[0]));
+                memmove(open_n, open_n + 1, (OPEN_MAX - 1) * sizeof(open_n[0]));
+                g = --n_open;
+            }
+            n_open++;
+            open_n[g] = 0;
+        }
+        open[g][open_n[g]++] = d;
+    }
+    for (size_t g = 0; g < n_open; g++) {
+        append_entry(open[g], open_n[g]);
+        entries++;
+    }
+    return entries;
+}
+
+int rp_queue_entry_decode(const char *d, size_t d_len, const char *r, size_t r_len,
+                          struct rp_delivery *out)
+{
+    json_t *doc = json_loadb(d, d_len, 0, NULL);
+    rp_delivery_init(&out[0]);
+    int ok = doc && rp_delivery_from_json(&out[0], doc) == 0;
+    json_decref(doc);
+    if (!ok) {
+        rp_delivery_cleanup(&out[0]);
+        return RP_EINVAL;
+    }
+    if (!r)
+        return 1;
+    json_t *recipients = json_loadb(r, r_len, 0, NULL);
+    size_t n = json_array_size(recipients);
+    int count = 1;
+    if (!json_is_array(recipients) || n == 0 || n >= RP_QUEUE_SHARED_MAX)
+        ok = 0;
+    for (size_t i = 0; ok && i < n; i++, count++)
+        ok = rp_delivery_for_recipient(&out[count], &out[0], json_array_get(recipients, i)) == 0;
+    json_decref(recipients);
+    if (!ok) {
+        for (int i = 0; i < count; i++)
+            rp_delivery_cleanup(&out[i]);
+        return RP_EINVAL;
+    }
+    return count;
+}
+
 int rp_queue_push(struct rp_delivery *const *deliveries, size_t n)
 {
     if (n == 0)

@@ -44,6 +44,24 @@ int rp_queue_push(struct rp_delivery *const *deliveries, size_t n);
  * (a campaign batch commits its cursor with its deliveries). */
 void rp_queue_append(const struct rp_delivery *d);
 
+/* A queue entry holds one delivery (field "d": rp_delivery_to_json), or several that differ
+ * only in their recipient (a campaign's batch on one channel, one message for all): the first
+ * in full and each other one as "r": [[message id, endpoint id or null, address, key], ...].
+ * The content is then written, read and parsed once per entry instead of once per delivery,
+ * and an entry is acknowledged once all its deliveries are recorded. */
+#define RP_QUEUE_SHARED_MAX 16
+
+/* Queues the XADDs of n deliveries on this thread's pipeline like rp_queue_append, sharing an
+ * entry between deliveries that only differ in their recipient (rp_delivery_same_message).
+ * Returns the number of replies to collect (entries queued). */
+size_t rp_queue_append_shared(struct rp_delivery *const *deliveries, size_t n);
+
+/* Decodes an entry's "d" and (when present, else NULL) "r" fields into up to
+ * RP_QUEUE_SHARED_MAX deliveries in out (filled from scratch; the caller cleans them up).
+ * Returns how many, or RP_EINVAL for a malformed entry (out is then left clean). */
+int rp_queue_entry_decode(const char *d, size_t d_len, const char *r, size_t r_len,
+                          struct rp_delivery *out);
+
 /* Creates the consumer group of every stream of the channel (idempotent). */
 int rp_queue_ensure_groups(const char *channel);
 

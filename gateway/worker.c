@@ -46,12 +46,21 @@ enum outcome {
     OUTCOME_WITHDRAWN, /* a campaign delivery whose run stopped: acknowledged unsent */
 };
 
+/* A stream entry, shared by the jobs of its deliveries (one, or up to RP_QUEUE_SHARED_MAX
+ * that share a message): acknowledged when the last of them is recorded, freed with the last. */
+struct queue_entry {
+    char stream[128];
+    char id[48];
+    atomic_int unrecorded;
+    atomic_int refs;
+};
+
 struct job {
     struct rp_send send;
     struct rp_delivery delivery;
     int parsed;                 /* delivery decoded */
-    char stream[128];
-    char entry_id[48];
+    struct queue_entry *entry;
+    int acks_entry;             /* the entry's last job to be recorded: acknowledges it */
     int channel_index;
     json_t *settings;           /* owned */
     enum outcome outcome;
@@ -136,16 +145,16 @@ static struct job *take_all(struct unit *u, struct job **list)
     return all;
 }
 
-static void working_key(const struct job *j, char *out, size_t size)
+static void working_key(const struct queue_entry *e, char *out, size_t size)
 {
-    snprintf(out, size, "%s@%s", j->entry_id, j->stream);
+    snprintf(out, size, "%s@%s", e->id, e->stream);
 }
 
-/* Marks j as worked on; returns 0 when it already was (a reclaimed copy to drop). */
-static int working_add(struct unit *u, const struct job *j)
+/* Marks an entry as worked on; returns 0 when it already was (a reclaimed copy to drop). */
+static int working_add(struct unit *u, const struct queue_entry *e)
 {
     char key[200];
-    working_key(j, key, sizeof(key));
+    working_key(e, key, sizeof(key));
     pthread_mutex_lock(&u->lock);
     int fresh = json_object_get(u->working, key) == NULL;
     if (fresh)
@@ -154,10 +163,10 @@ static int working_add(struct unit *u, const struct job *j)
     return fresh;
 }
 
-static void working_remove(struct unit *u, const struct job *j)
+static void working_remove(struct unit *u, const struct queue_entry *e)
 {
     char key[200];
-    working_key(j, key, sizeof(key));
+    working_key(e, key, sizeof(key));
     pthread_mutex_lock(&u->lock);
     json_object_del(u->working, key);
     pthread_mutex_unlock(&u->lock);
@@ -165,6 +174,8 @@ static void working_remove(struct unit *u, const struct job *j)
 
 static void job_free(struct job *j)
 {
+    if (j->entry && atomic_fetch_sub(&j->entry->refs, 1) == 1)
+        free(j->entry);
     rp_delivery_cleanup(&j->delivery);
     rp_delivery_result_cleanup(&j->send.result);
     json_decref(j->settings);
@@ -223,28 +234,54 @@ static const json_t *cached_settings(struct unit *u, const char *app, int ch, in
     return settings;
 }
 
-/* Decodes one stream entry into a job (or finishes it as malformed). */
-static struct job *job_from_entry(const char *stream, const redisReply *entry)
+static struct job *job_new(struct queue_entry *e)
 {
     struct job *j = rp_calloc(1, sizeof(*j));
-    snprintf(j->stream, sizeof(j->stream), "%s", stream);
-    snprintf(j->entry_id, sizeof(j->entry_id), "%s", entry->element[0]->str);
+    j->entry = e;
+    atomic_fetch_add(&e->refs, 1);
+    atomic_fetch_add(&e->unrecorded, 1);
     rp_delivery_init(&j->delivery);
     rp_delivery_result_init(&j->send.result);
     j->channel_index = -1;
-    const redisReply *fields = entry->element[1];
-    if (fields->type != REDIS_REPLY_ARRAY)
-        return j; /* deleted entry: acknowledged as malformed */
-    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-        if (strcmp(fields->element[i]->str, "d") != 0)
-            continue;
-        json_t *doc = json_loadb(fields->element[i + 1]->str, fields->element[i + 1]->len, 0, NULL);
-        j->parsed = doc && rp_delivery_from_json(&j->delivery, doc) == 0;
-        json_decref(doc);
-    }
-    if (j->parsed)
-        j->channel_index = channel_index(j->delivery.channel);
     return j;
+}
+
+/* Decodes one stream entry into its jobs (at most RP_QUEUE_SHARED_MAX), or one job finished as
+ * malformed. Returns how many, or 0 when this unit already works on the entry. */
+static size_t jobs_from_entry(struct unit *u, const char *stream, const redisReply *entry,
+                              struct job **out)
+{
+    struct queue_entry *e = rp_calloc(1, sizeof(*e));
+    snprintf(e->stream, sizeof(e->stream), "%s", stream);
+    snprintf(e->id, sizeof(e->id), "%s", entry->element[0]->str);
+    if (!working_add(u, e)) {
+        free(e);
+        return 0;
+    }
+    const redisReply *fields = entry->element[1];
+    const redisReply *d = NULL, *r = NULL;
+    for (size_t i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2) {
+        if (strcmp(fields->element[i]->str, "d") == 0)
+            d = fields->element[i + 1];
+        else if (strcmp(fields->element[i]->str, "r") == 0)
+            r = fields->element[i + 1];
+    }
+    struct rp_delivery deliveries[RP_QUEUE_SHARED_MAX];
+    int n = d ? rp_queue_entry_decode(d->str, d->len, r ? r->str : NULL, r ? r->len : 0,
+                                      deliveries)
+              : RP_EINVAL;
+    if (n <= 0) {
+        out[0] = job_new(e); /* a deleted or malformed entry: acknowledged as malformed */
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        struct job *j = job_new(e);
+        j->delivery = deliveries[i]; /* moved */
+        j->parsed = 1;
+        j->channel_index = channel_index(j->delivery.channel);
+        out[i] = j;
+    }
+    return (size_t)n;
 }
 
 /* Deadline, rate limit and settings checks for a batch; ready jobs go to the loop. */
@@ -409,16 +446,10 @@ static size_t collect_entries(struct unit *u, const redisReply *streams, struct 
         if (pair->type != REDIS_REPLY_ARRAY || pair->elements < 2)
             continue;
         const redisReply *entries = pair->element[1];
-        for (size_t e = 0; e < entries->elements && n < cap; e++)
+        for (size_t e = 0; e < entries->elements && n + RP_QUEUE_SHARED_MAX <= cap; e++)
             if (entries->element[e]->type == REDIS_REPLY_ARRAY &&
                 entries->element[e]->elements == 2)
-            {
-                struct job *j = job_from_entry(pair->element[0]->str, entries->element[e]);
-                if (working_add(u, j))
-                    jobs[n++] = j;
-                else
-                    job_free(j);
-            }
+                n += jobs_from_entry(u, pair->element[0]->str, entries->element[e], jobs + n);
     }
     return n;
 }
@@ -447,17 +478,15 @@ static void reclaim(struct unit *u, struct job **jobs, size_t cap)
             snprintf(cursor, 48, "%s", r->element[0]->str);
             const redisReply *entries = r->element[1];
             size_t n = 0;
-            for (size_t e = 0; e < entries->elements && n < cap; e++)
+            for (size_t e = 0; e < entries->elements && n + RP_QUEUE_SHARED_MAX <= cap; e++)
                 if (entries->element[e]->type == REDIS_REPLY_ARRAY &&
                     entries->element[e]->elements == 2)
                 {
-                    struct job *j = job_from_entry(key, entries->element[e]);
-                    if (working_add(u, j)) {
-                        jobs[n++] = j; /* a dead consumer's entry */
+                    /* A dead consumer's entry; none when it is ours, still in flight here. */
+                    size_t taken = jobs_from_entry(u, key, entries->element[e], jobs + n);
+                    for (size_t t = 0; t < taken; t++)
                         rp_metrics_channel_count(RP_MCC_RECLAIMED, served[c]->type);
-                    }
-                    else
-                        job_free(j);   /* ours, still in flight here */
+                    n += taken;
                 }
             freeReplyObject(r);
             if (n) {
@@ -520,7 +549,7 @@ static void *reader_main(void *arg)
     const struct rp_queue_conf *qc = rp_queue_conf();
     int n_streams = n_served * qc->shards;
     /* XREADGROUP's COUNT applies to each stream: one read returns up to batch per stream. */
-    size_t cap = (size_t)qc->batch * (size_t)n_streams;
+    size_t cap = (size_t)qc->batch * (size_t)n_streams * RP_QUEUE_SHARED_MAX;
     struct job **jobs = rp_calloc(cap, sizeof(struct job *));
     const char **argv = rp_calloc(9 + 2 * (size_t)n_streams, sizeof(char *));
     char(*keys)[128] = rp_calloc((size_t)n_streams, sizeof(*keys));
@@ -606,13 +635,17 @@ static void *reader_main(void *arg)
         }
         freeReplyObject(r);
     }
-    /* Deliveries still waiting for tokens stay pending in Redis for whoever reads next. */
+    /* Deliveries still waiting for tokens go to the retry set, due now, for whoever reads
+     * next: an entry is acknowledged only when all its deliveries are recorded, and left
+     * pending it would be sent again whole, siblings already sent included. */
+    int64_t now = rp_now_ms();
     while (u->held) {
-        struct job *next = u->held->next;
-        working_remove(u, u->held);
-        in_flight_add(u, u->held, -1);
-        job_free(u->held);
-        u->held = next;
+        struct job *j = u->held;
+        u->held = j->next;
+        in_flight_add(u, j, -1);
+        j->outcome = OUTCOME_RESCHEDULE;
+        j->due_ms = now;
+        push(u, &u->done, j, 1);
     }
     free(keys);
     free(stream_replies);
@@ -773,7 +806,7 @@ static size_t append_job(struct job *j)
 /* What append_grouped batches: the key a job contributes to (NULL: none) and its value. */
 struct grouping {
     const char *(*key)(const struct job *j);
-    char *(*value)(const struct job *j); /* owned result, or NULL to use entry_id */
+    char *(*value)(const struct job *j); /* owned result, or NULL to use the entry id */
 };
 
 static const char *reply_key(const struct job *j)
@@ -793,7 +826,7 @@ static char *reply_text(const struct job *j)
 
 static const char *stream_key(const struct job *j)
 {
-    return j->stream;
+    return j->acks_entry ? j->entry->stream : NULL;
 }
 
 /* Queues one variadic command per distinct key over the batch, "CMD key [extra] value...", and
@@ -827,7 +860,7 @@ static size_t append_grouped(const struct job *list, size_t n, const struct grou
             char *v = g->value ? g->value(o) : NULL;
             if (v)
                 owned[n_owned++] = v;
-            argv[argc++] = v ? v : o->entry_id;
+            argv[argc++] = v ? v : o->entry->id;
         }
         rp_store_appendv(argc, argv, NULL);
         queued++;
@@ -910,6 +943,7 @@ static void record_batch(struct unit *u, struct job *list)
     size_t count = 0;
     for (struct job *j = list; j; j = j->next) {
         classify(j);
+        j->acks_entry = atomic_fetch_sub(&j->entry->unrecorded, 1) == 1;
         count++;
     }
     redisReply **replies = NULL;
@@ -942,7 +976,8 @@ static void record_batch(struct unit *u, struct job *list)
                                               j->delivery.address, r->updated_token);
         if (j->attempted || j->settings)
             in_flight_add(u, j, -1);
-        working_remove(u, j);
+        if (j->acks_entry)
+            working_remove(u, j->entry);
         job_free(j);
         j = next;
     }

@@ -464,6 +464,61 @@ def test_restart_mid_run_sends_each_endpoint_once():
     assert len(acts) == 1 and acts[0]["TotalEndpointCount"] == 50, acts
 
 
+def queue_entries(channel):
+    """The entries queued for channel: the number of deliveries each holds."""
+    sizes = []
+    for shard in range(4):
+        out = state["redis"].cli("XRANGE", f"rp:q:{{{channel}:{shard}}}", "-", "+").split("\n")
+        for i, line in enumerate(out):
+            if line == "d":
+                sizes.append(1)
+            elif line == "r":
+                sizes[-1] += len(json.loads(out[i + 1]))
+    return sizes
+
+
+def test_one_message_shares_queue_entries_and_each_endpoint_gets_it_once():
+    """A message with no per-endpoint variables goes out as entries shared by up to 16
+    deliveries. Written by an instance without workers, the queue holds every delivery in far
+    fewer entries; then a worker sends them, paced at 5 per second per channel, and is
+    restarted mid-drain: the deliveries waiting for tokens are handed back, so none of a shared
+    entry's deliveries is sent twice."""
+    app, d = slow_app(), state["daemon"]
+    seg, apns, gcm, never = make_segment(app, "shr", 20, 20)
+    d.stop()
+    env = {k: v for k, v in d.env.items() if k.startswith("REPOINT_") and k != "REPOINT_LISTEN"}
+    writer = harness.Repoint(state["redis"].url, env={**env, "REPOINT_WORKERS_THREADS": "0"})
+    writer.start()
+    try:
+        c = writer.client().create_campaign(ApplicationId=app, WriteCampaignRequest={
+            "Name": "shared", "SegmentId": seg, "Schedule": {"StartTime": "IMMEDIATE"},
+            "MessageConfiguration": message("Flash sale")})["CampaignResponse"]
+        deadline = time.monotonic() + 20
+        while True:
+            sizes = {ch: queue_entries(ch) for ch in ("APNS", "GCM")}
+            if all(sum(v) == 20 for v in sizes.values()):
+                break
+            assert time.monotonic() < deadline, sizes
+            time.sleep(0.2)
+        for ch, v in sizes.items():
+            assert len(v) < 20 and max(v) <= 16, (ch, v)
+    finally:
+        writer.cleanup()
+    d.start()
+    time.sleep(2)
+    mid = sent_total(apns + gcm)
+    assert 0 < mid < 40, mid
+    d.stop()
+    d.start()
+    wait_state(app, c["Id"], "COMPLETED", timeout=40)
+    assert_exactly_once(apns, gcm, never)
+    bodies = {n["payload"]["aps"]["alert"]["body"] for n in state["apns"].notifications()
+              if n["token"] in apns}
+    assert bodies == {"Flash sale"}, bodies
+    a = activities(app, c["Id"])[0]
+    assert a["SuccessfulEndpointCount"] == 40 and a["TotalEndpointCount"] == 40, a
+
+
 def test_two_instances_drive_each_run_once():
     """A second repoint on the same Redis (its own scheduler threads and workers): three
     campaigns at once are each driven by exactly one scheduler, every endpoint sent once."""
@@ -512,6 +567,7 @@ def main():
             test_pause_withdraws_queued_and_resume_sends_them_once,
             test_delete_mid_run_withdraws_what_is_queued,
             test_restart_mid_run_sends_each_endpoint_once,
+            test_one_message_shares_queue_entries_and_each_endpoint_gets_it_once,
             test_two_instances_drive_each_run_once,
         ])
     except BaseException as e:
