@@ -138,9 +138,17 @@ void rp_uuid_new(char *out)
     rp_random_bytes(b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    /* 8-4-4-4-12 hex digits; one per message on the campaign path, where snprintf showed. */
+    rp_hex(b, 4, out);
+    out[8] = '-';
+    rp_hex(b + 4, 2, out + 9);
+    out[13] = '-';
+    rp_hex(b + 6, 2, out + 14);
+    out[18] = '-';
+    rp_hex(b + 8, 2, out + 19);
+    out[23] = '-';
+    rp_hex(b + 10, 6, out + 24);
+    out[36] = '\0';
 }
 
 char *rp_read_file(const char *path, size_t max, size_t *len_out)
