@@ -345,6 +345,97 @@ json_t *rp_event_from_result(const struct rp_delivery *d, const struct rp_delive
     return event;
 }
 
+static int empty(const json_t *v)
+{
+    return !v || (json_is_object(v) && json_object_size(v) == 0);
+}
+
+static void text_member(struct rp_json_text *t, const char *name, const char *value, int first)
+{
+    if (!value)
+        return;
+    rp_json_text_raw(t, first ? "\"" : ",\"");
+    rp_json_text_raw(t, name);
+    rp_json_text_raw(t, "\":");
+    rp_json_text_string(t, value);
+}
+
+/* rp_event_from_result's push event, member for member in its order. */
+static void push_event_text(struct rp_json_text *t, const struct rp_delivery *d,
+                            const struct rp_delivery_result *r, int64_t now_ms)
+{
+    char type[64], num[24];
+    event_type(d, r, FAMILY_PUSH, type, sizeof(type));
+    rp_json_text_raw(t, "{\"event_type\":");
+    rp_json_text_string(t, type);
+    rp_json_text_raw(t, ",\"event_timestamp\":");
+    rp_json_text_int(t, now_ms);
+    rp_json_text_raw(t, ",\"arrival_timestamp\":");
+    rp_json_text_int(t, d->created_ms > 0 ? d->created_ms : now_ms);
+    rp_json_text_raw(t, ",\"event_version\":\"" RP_EVENTS_VERSION "\",\"application\":{\"app_id\":");
+    rp_json_text_string(t, d->app_id);
+    rp_json_text_raw(t, ",\"sdk\":{}},\"client\":{\"client_id\":");
+    rp_json_text_string(t, d->endpoint_id ? d->endpoint_id : account_id());
+    rp_json_text_raw(t, "},\"device\":{\"platform\":{}},\"session\":{},\"attributes\":{");
+    text_member(t, "message_id", d->message_id, 1);
+    text_member(t, "provider_message_id", r->message_id[0] ? r->message_id : NULL, 0);
+    text_member(t, "delivery_status", rp_delivery_status_name(r->status), 0);
+    snprintf(num, sizeof(num), "%d", r->status_code);
+    text_member(t, "status_code", num, 0);
+    text_member(t, "status_message", r->status_message, 0);
+    text_member(t, "channel_type", d->channel, 0);
+    text_member(t, "address", d->address, 0);
+    text_member(t, "endpoint_id", d->endpoint_id, 0);
+    text_member(t, "request_id", d->request_id, 0);
+    if (d->campaign_id[0])
+        text_member(t, "campaign_id", d->campaign_id, 0);
+    if (d->campaign_activity_id[0]) {
+        text_member(t, "campaign_activity_id", d->campaign_activity_id, 0);
+        text_member(t, "treatment_id", "0", 0);
+    }
+    text_member(t, "trace_id", d->trace_id, 0);
+    snprintf(num, sizeof(num), "%d", d->attempts > 0 ? d->attempts : 1);
+    text_member(t, "attempt", num, 0);
+    if (r->address_dead)
+        text_member(t, "address_dead", "true", 0);
+    text_member(t, "updated_token", r->updated_token[0] ? r->updated_token : NULL, 0);
+    text_member(t, "delivery_type", d->channel, 0);
+    text_member(t, d->campaign_id[0] ? "campaign_send_status" : "push_send_status",
+                push_send_status(r->status), 0);
+    rp_json_text_raw(t, "},\"metrics\":{},\"awsAccountId\":");
+    rp_json_text_string(t, account_id());
+    rp_json_text_raw(t, "}");
+}
+
+char *rp_event_text(const struct rp_delivery *d, const struct rp_delivery_result *r,
+                    int64_t now_ms, size_t *len)
+{
+    if (family_of(d->channel) == FAMILY_PUSH && empty(d->context) && empty(r->attributes)) {
+        struct rp_json_text t;
+        rp_json_text_init(&t);
+        push_event_text(&t, d, r, now_ms);
+        return rp_json_text_finish(&t, len);
+    }
+    json_t *event = rp_event_from_result(d, r, now_ms);
+    char *text = rp_json_dump(event, len);
+    json_decref(event);
+    return text;
+}
+
+int rp_events_append_result_pipelined(const struct rp_delivery *d,
+                                      const struct rp_delivery_result *r, int64_t now_ms)
+{
+    size_t len = 0;
+    char *data = rp_event_text(d, r, now_ms, &len);
+    if (!data) {
+        rp_warn("events", "dropped an event that could not be serialised");
+        return 0;
+    }
+    rp_events_xadd_pipelined(RP_EVENTS_STREAM, d->app_id, data, len);
+    free(data);
+    return 1;
+}
+
 long long rp_events_maxlen(void)
 {
     return rp_ctx.cfg ? rp_config_int(rp_ctx.cfg, "events.maxlen") : 1000000;

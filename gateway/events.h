@@ -47,6 +47,16 @@
 json_t *rp_event_from_result(const struct rp_delivery *d, const struct rp_delivery_result *r,
                              int64_t now_ms);
 
+/* The text of rp_event_from_result's event (malloc'd; *len its length): the same bytes as
+ * rp_json_dump of it. A push result without Context or channel attributes (every campaign push
+ * delivery) is written straight to text, without the tree; the rest go through the tree. */
+char *rp_event_text(const struct rp_delivery *d, const struct rp_delivery_result *r,
+                    int64_t now_ms, size_t *len);
+
+/* Queues the XADD of d's event for r, like rp_events_append_pipelined. */
+int rp_events_append_result_pipelined(const struct rp_delivery *d,
+                                      const struct rp_delivery_result *r, int64_t now_ms);
+
 /* Appends n events (borrowed) to rp:events in one pipelined round trip. Uses the calling
  * thread's store connection, so any thread may call it. Returns 0 or RP_ESTORE. */
 int rp_events_append(json_t *const *events, size_t n);

@@ -6,12 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct out {
-    char *buf;
-    size_t len, cap;
-};
 
-static void reserve(struct out *o, size_t more)
+static void reserve(struct rp_json_text *o, size_t more)
 {
     if (o->len + more + 1 <= o->cap)
         return;
@@ -20,7 +16,7 @@ static void reserve(struct out *o, size_t more)
     o->buf = rp_realloc(o->buf, o->cap);
 }
 
-static void put(struct out *o, const char *s, size_t n)
+static void put(struct rp_json_text *o, const char *s, size_t n)
 {
     reserve(o, n);
     memcpy(o->buf + o->len, s, n);
@@ -29,7 +25,7 @@ static void put(struct out *o, const char *s, size_t n)
 
 /* jansson escapes '"', '\\' and control characters, nothing else (no JSON_ENSURE_ASCII, no
  * JSON_ESCAPE_SLASH); the common short escapes by name, the rest as \u00XX in capitals. */
-static void put_string(struct out *o, const char *s, size_t n)
+static void put_string(struct rp_json_text *o, const char *s, size_t n)
 {
     reserve(o, n + 2);
     o->buf[o->len++] = '"';
@@ -58,7 +54,7 @@ static void put_string(struct out *o, const char *s, size_t n)
     put(o, "\"", 1);
 }
 
-static int put_value(struct out *o, const json_t *v)
+static int put_value(struct rp_json_text *o, const json_t *v)
 {
     char num[64];
     switch (json_typeof(v)) {
@@ -123,13 +119,42 @@ char *rp_json_dump(const json_t *v, size_t *len)
 {
     if (!v)
         return NULL;
-    struct out o = {.buf = rp_malloc(4096), .cap = 4096};
+    struct rp_json_text o;
+    rp_json_text_init(&o);
     if (put_value(&o, v)) {
         free(o.buf);
         return NULL;
     }
-    o.buf[o.len] = '\0';
+    return rp_json_text_finish(&o, len);
+}
+
+void rp_json_text_init(struct rp_json_text *t)
+{
+    t->cap = 4096;
+    t->len = 0;
+    t->buf = rp_malloc(t->cap);
+}
+
+void rp_json_text_raw(struct rp_json_text *t, const char *s)
+{
+    put(t, s, strlen(s));
+}
+
+void rp_json_text_string(struct rp_json_text *t, const char *s)
+{
+    put_string(t, s, strlen(s));
+}
+
+void rp_json_text_int(struct rp_json_text *t, long long v)
+{
+    char num[24];
+    put(t, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+}
+
+char *rp_json_text_finish(struct rp_json_text *t, size_t *len)
+{
+    t->buf[t->len] = '\0';
     if (len)
-        *len = o.len;
-    return o.buf;
+        *len = t->len;
+    return t->buf;
 }

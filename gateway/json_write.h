@@ -13,4 +13,19 @@
  * when v holds something jansson could not dump either (a NULL value). */
 char *rp_json_dump(const json_t *v, size_t *len);
 
+/* A JSON text written piece by piece, for a hot path that knows its document's shape (a
+ * delivery event) and need not build a tree to print it. Strings are escaped as jansson does. */
+struct rp_json_text {
+    char *buf;
+    size_t len, cap;
+};
+void rp_json_text_init(struct rp_json_text *t);
+/* Appends s as it is: punctuation and keys known to need no escape. */
+void rp_json_text_raw(struct rp_json_text *t, const char *s);
+/* Appends s as a JSON string. */
+void rp_json_text_string(struct rp_json_text *t, const char *s);
+void rp_json_text_int(struct rp_json_text *t, long long v);
+/* The text (malloc'd, NUL-terminated; the caller frees it) and its length. */
+char *rp_json_text_finish(struct rp_json_text *t, size_t *len);
+
 #endif

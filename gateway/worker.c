@@ -771,11 +771,9 @@ static size_t append_job(struct job *j)
     if (j->outcome == OUTCOME_WITHDRAWN)
         return j->withdraw_recorded ? rp_campaign_track_append_withdrawn(&j->delivery) : 0;
     if (j->attempted || j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD) {
-        if (j->parsed) {
-            json_t *event = rp_event_from_result(&j->delivery, &j->send.result, rp_now_ms());
-            queued += (size_t)rp_events_append_pipelined(event);
-            json_decref(event);
-        }
+        if (j->parsed)
+            queued += (size_t)rp_events_append_result_pipelined(&j->delivery, &j->send.result,
+                                                                rp_now_ms());
     }
     if (j->outcome == OUTCOME_RETRY || j->outcome == OUTCOME_RESCHEDULE) {
         char key[128];

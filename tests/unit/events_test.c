@@ -14,6 +14,7 @@
 
 #include "gateway/delivery.h"
 #include "gateway/events.h"
+#include "gateway/json_write.h"
 #include "gateway/keyspace.h"
 #include "gateway/rc.h"
 #include "gateway/util.h"
@@ -365,6 +366,57 @@ static void test_settings_key(void **state)
     assert_string_equal(key, "rp:{a:abc}:eventstream");
 }
 
+/* rp_event_text writes push events straight to text: byte for byte what the tree gives, for
+ * every variant of a push result, and the tree's text for everything else. */
+static void assert_text_is_tree(const struct rp_delivery *d, const struct rp_delivery_result *r)
+{
+    json_t *e = rp_event_from_result(d, r, NOW);
+    size_t tree_len = 0, text_len = 0;
+    char *tree = rp_json_dump(e, &tree_len);
+    char *text = rp_event_text(d, r, NOW, &text_len);
+    assert_string_equal(text, tree);
+    assert_int_equal(text_len, tree_len);
+    free(tree);
+    free(text);
+    json_decref(e);
+}
+
+static void test_event_text_matches_tree(void **state)
+{
+    (void)state;
+    static const char *const channels[] = {"APNS", "APNS_VOIP_SANDBOX", "GCM", "ADM", "BAIDU",
+                                           "SMS", "EMAIL", "VOICE"};
+    for (size_t c = 0; c < sizeof(channels) / sizeof(channels[0]); c++)
+        for (int variant = 0; variant < 6; variant++) {
+            struct rp_delivery d;
+            make(&d, channels[c], "tok\"en\\\n\x01", variant % 2 ? NULL : "ep-\u00e9");
+            struct rp_delivery_result r;
+            rp_delivery_result_init(&r);
+            rp_delivery_result_set(&r, variant % 3 ? RP_DS_SUCCESSFUL : RP_DS_PERMANENT_FAILURE,
+                                   variant % 3 ? 200 : 410, "reason \"%d\"\t", variant);
+            if (variant >= 2) {
+                snprintf(d.campaign_id, sizeof(d.campaign_id), "camp-1");
+                snprintf(d.campaign_activity_id, sizeof(d.campaign_activity_id), "run-1");
+                snprintf(r.message_id, sizeof(r.message_id), "provider-%d", variant);
+            }
+            if (variant == 3) {
+                r.address_dead = 1;
+                d.trace_id = rp_strdup("trace-1");
+                d.attempts = 0;
+                d.created_ms = 0;
+            }
+            if (variant == 4) {
+                snprintf(r.updated_token, sizeof(r.updated_token), "new-token");
+                d.context = json_object(); /* empty: still the push text */
+            }
+            if (variant == 5)
+                d.context = json_pack("{s:s}", "delivery_status", "disguised");
+            assert_text_is_tree(&d, &r);
+            rp_delivery_result_cleanup(&r);
+            rp_delivery_cleanup(&d);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_other_channel_and_defaults),
         cmocka_unit_test(test_destination_parse),
         cmocka_unit_test(test_settings_key),
+        cmocka_unit_test(test_event_text_matches_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
