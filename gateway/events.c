@@ -412,7 +412,7 @@ char *rp_event_text(const struct rp_delivery *d, const struct rp_delivery_result
 {
     if (family_of(d->channel) == FAMILY_PUSH && empty(d->context) && empty(r->attributes)) {
         struct rp_json_text t;
-        rp_json_text_init(&t);
+        rp_json_text_init(&t, 1024); /* a push event is 700-900 bytes */
         push_event_text(&t, d, r, now_ms);
         return rp_json_text_finish(&t, len);
     }

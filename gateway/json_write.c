@@ -120,7 +120,7 @@ char *rp_json_dump(const json_t *v, size_t *len)
     if (!v)
         return NULL;
     struct rp_json_text o;
-    rp_json_text_init(&o);
+    rp_json_text_init(&o, 4096);
     if (put_value(&o, v)) {
         free(o.buf);
         return NULL;
@@ -128,9 +128,9 @@ char *rp_json_dump(const json_t *v, size_t *len)
     return rp_json_text_finish(&o, len);
 }
 
-void rp_json_text_init(struct rp_json_text *t)
+void rp_json_text_init(struct rp_json_text *t, size_t cap)
 {
-    t->cap = 4096;
+    t->cap = cap ? cap : 1;
     t->len = 0;
     t->buf = rp_malloc(t->cap);
 }

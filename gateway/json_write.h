@@ -19,7 +19,8 @@ struct rp_json_text {
     char *buf;
     size_t len, cap;
 };
-void rp_json_text_init(struct rp_json_text *t);
+/* cap: the bytes to start with (it grows as needed). */
+void rp_json_text_init(struct rp_json_text *t, size_t cap);
 /* Appends s as it is: punctuation and keys known to need no escape. */
 void rp_json_text_raw(struct rp_json_text *t, const char *s);
 /* Appends s as a JSON string. */
