@@ -81,7 +81,43 @@ enum rp_campaign_verdict rp_campaign_track_verdict(const struct rp_delivery *d)
     }
 }
 
-size_t rp_campaign_track_append_withdrawn(const struct rp_delivery *d)
+/* KEYS[1] the run, KEYS[2] the count's marker (under the run's hash tag); ARGV field, count,
+ * the marker's lifetime (ms). */
+static struct rp_script count_once_script = {.source =
+    "if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then\n"
+    "  return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])\n"
+    "end\n"
+    "return 0\n"};
+
+/* Long past any re-send of a batch (seconds), short enough that markers do not pile up. */
+#define MARKER_TTL_MS "600000"
+
+void rp_campaign_counts_begin(struct rp_campaign_counts *c, const char *token)
+{
+    snprintf(c->token, sizeof(c->token), "%s", token);
+    c->seq = 0;
+    c->script_queued = 0;
+}
+
+static size_t append_count_once(struct rp_campaign_counts *c, const char *key, const char *field,
+                                long count)
+{
+    size_t queued = 0;
+    if (!c->script_queued) {
+        queued += rp_store_append_script_load(&count_once_script);
+        c->script_queued = 1;
+    }
+    char marker[RP_KEY_MAX + 64], n[24];
+    snprintf(marker, sizeof(marker), "%s:once:%s:%u", key, c->token, c->seq++);
+    snprintf(n, sizeof(n), "%ld", count);
+    const char *argv[] = {"EVALSHA", rp_store_script_sha(&count_once_script), "2", key, marker,
+                          field, n, MARKER_TTL_MS};
+    rp_store_appendv(8, argv, NULL);
+    return queued + 1;
+}
+
+size_t rp_campaign_track_append_withdrawn(struct rp_campaign_counts *c,
+                                          const struct rp_delivery *d)
 {
     if (!d->campaign_id[0] || !d->campaign_activity_id[0])
         return 0;
@@ -90,19 +126,18 @@ size_t rp_campaign_track_append_withdrawn(const struct rp_delivery *d)
     rp_key_campaign_withdrawn(wd, d->app_id, d->campaign_id, d->campaign_activity_id);
     /* The set first: a scheduler that sees wdn grow finds the endpoint in it. */
     rp_store_append("SADD %s %s", wd, d->endpoint_id ? d->endpoint_id : "");
-    rp_store_append("HINCRBY %s wdn 1", key);
-    return 2;
+    return 1 + append_count_once(c, key, "wdn", 1);
 }
 
-size_t rp_campaign_track_append_results(const struct rp_delivery *d, enum rp_delivery_status st,
-                                        long count)
+size_t rp_campaign_track_append_results(struct rp_campaign_counts *c, const struct rp_delivery *d,
+                                        enum rp_delivery_status st, long count)
 {
     if (!d->campaign_id[0] || !d->campaign_activity_id[0])
         return 0;
-    char key[RP_KEY_MAX];
+    char key[RP_KEY_MAX], field[48];
     rp_key_campaign_run(key, d->app_id, d->campaign_id, d->campaign_activity_id);
-    rp_store_append("HINCRBY %s st:%s %ld", key, rp_delivery_status_name(st), count);
-    return 1;
+    snprintf(field, sizeof(field), "st:%s", rp_delivery_status_name(st));
+    return append_count_once(c, key, field, count);
 }
 
 int rp_campaign_track_same_run(const struct rp_delivery *a, const struct rp_delivery *b)

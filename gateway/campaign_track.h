@@ -25,12 +25,24 @@ enum rp_campaign_verdict {
 /* The verdict for d (borrowed). A store failure answers SEND (better once more than never). */
 enum rp_campaign_verdict rp_campaign_track_verdict(const struct rp_delivery *d);
 
+/* The counts of one batch the worker's writer records. The writer sends a batch again, whole,
+ * when Redis's reply times out (the commands may have run): each count carries a marker key,
+ * "<token>:<n>" for the batch's token and the count's place in it, and takes effect once. */
+struct rp_campaign_counts {
+    char token[33];
+    unsigned seq;
+    int script_queued;
+};
+/* Starts (or starts again, for the same batch: the same token) queueing a batch's counts. */
+void rp_campaign_counts_begin(struct rp_campaign_counts *c, const char *token);
+
 /* Queue on this thread's pipeline what a withdrawal / count final results (of d's run, all with
  * status st) record; each returns the number of replies the caller must collect (0 for a
  * delivery that is not a campaign's). */
-size_t rp_campaign_track_append_withdrawn(const struct rp_delivery *d);
-size_t rp_campaign_track_append_results(const struct rp_delivery *d, enum rp_delivery_status st,
-                                        long count);
+size_t rp_campaign_track_append_withdrawn(struct rp_campaign_counts *c,
+                                          const struct rp_delivery *d);
+size_t rp_campaign_track_append_results(struct rp_campaign_counts *c, const struct rp_delivery *d,
+                                        enum rp_delivery_status st, long count);
 /* 1 when a and b belong to the same campaign run. */
 int rp_campaign_track_same_run(const struct rp_delivery *a, const struct rp_delivery *b);
 

@@ -764,12 +764,13 @@ static json_t *result_json(const struct job *j)
 }
 
 /* Queues the commands recording one job; returns how many replies to collect. */
-static size_t append_job(struct job *j)
+static size_t append_job(struct job *j, struct rp_campaign_counts *counts)
 {
     size_t queued = 0;
     char *text;
     if (j->outcome == OUTCOME_WITHDRAWN)
-        return j->withdraw_recorded ? rp_campaign_track_append_withdrawn(&j->delivery) : 0;
+        return j->withdraw_recorded ? rp_campaign_track_append_withdrawn(counts, &j->delivery)
+                                    : 0;
     if (j->attempted || j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD) {
         if (j->parsed)
             queued += (size_t)rp_events_append_result_pipelined(&j->delivery, &j->send.result,
@@ -885,7 +886,7 @@ static int counts_for_its_run(const struct job *j)
 
 /* Campaign runs count final results by status: one HINCRBY for each stretch of the batch with
  * one run and one status (a campaign's batch is mostly that), not one per delivery. */
-static size_t append_run_counts(const struct job *list)
+static size_t append_run_counts(const struct job *list, struct rp_campaign_counts *counts)
 {
     size_t queued = 0;
     for (const struct job *j = list; j;) {
@@ -896,22 +897,25 @@ static size_t append_run_counts(const struct job *list)
                    rp_campaign_track_same_run(&k->delivery, &j->delivery);
                  k = k->next)
                 count++;
-            queued += rp_campaign_track_append_results(&j->delivery, j->send.result.status,
-                                                       count);
+            queued += rp_campaign_track_append_results(counts, &j->delivery,
+                                                       j->send.result.status, count);
         }
         j = k;
     }
     return queued;
 }
 
-static size_t append_batch(struct job *list, size_t n)
+/* token: the batch's, the same each time the batch is sent (campaign_track.h). */
+static size_t append_batch(struct job *list, size_t n, const char *token)
 {
     static const struct grouping replies = {reply_key, reply_text};
     static const struct grouping entries = {stream_key, NULL};
+    struct rp_campaign_counts counts;
+    rp_campaign_counts_begin(&counts, token);
     size_t queued = 0;
     for (struct job *j = list; j; j = j->next)
-        queued += append_job(j);
-    queued += append_run_counts(list);
+        queued += append_job(j, &counts);
+    queued += append_run_counts(list, &counts);
     queued += append_grouped(list, n, &replies, "LPUSH", NULL, REPLY_TTL_MS);
     /* Acknowledge last: a crash before this point redelivers rather than loses. */
     queued += append_grouped(list, n, &entries, "XACK", RP_QUEUE_GROUP, 0);
@@ -944,10 +948,14 @@ static void record_batch(struct unit *u, struct job *list)
         j->acks_entry = atomic_fetch_sub(&j->entry->unrecorded, 1) == 1;
         count++;
     }
+    unsigned char raw[8];
+    char token[17];
+    rp_random_bytes(raw, sizeof(raw));
+    rp_hex(raw, sizeof(raw), token);
     redisReply **replies = NULL;
     size_t cap = 0;
     for (;;) {
-        size_t queued = append_batch(list, count);
+        size_t queued = append_batch(list, count, token);
         if (queued > cap) {
             cap = queued;
             replies = rp_realloc(replies, cap * sizeof(redisReply *));

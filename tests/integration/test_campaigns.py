@@ -519,6 +519,31 @@ def test_one_message_shares_queue_entries_and_each_endpoint_gets_it_once():
     assert a["SuccessfulEndpointCount"] == 40 and a["TotalEndpointCount"] == 40, a
 
 
+def test_results_counted_once_when_redis_answers_late():
+    """Redis frozen past redis.timeout_ms (DEBUG SLEEP) while the provider answers a window of
+    deliveries: the writer sends its batch again and both copies run once Redis wakes. Each
+    count still takes effect once: the activity counts exactly the endpoints there are."""
+    app = state["app"]
+    seg, apns, _, _ = make_segment(app, "late", 200, 0, extras=False)
+    state["apns"].config(latency_ms=400)
+    try:
+        c = create(app, seg, MessageConfiguration=message("Late"))
+        deadline = time.monotonic() + 20
+        while sent_total(apns) == 0:
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+        for _ in range(2):
+            state["redis"].cli("DEBUG", "SLEEP", "1.6")
+            time.sleep(0.5)
+    finally:
+        state["apns"].config(latency_ms=0)
+    wait_state(app, c["Id"], "COMPLETED", timeout=60)
+    a = activities(app, c["Id"])[0]
+    assert a["ExecutionMetrics"]["SUCCESSFUL"] == "200", a
+    assert a["SuccessfulEndpointCount"] == 200 and a["TotalEndpointCount"] == 200, a
+    assert all(n >= 1 for n in received(apns).values())
+
+
 def test_two_instances_drive_each_run_once():
     """A second repoint on the same Redis (its own scheduler threads and workers): three
     campaigns at once are each driven by exactly one scheduler, every endpoint sent once."""
@@ -568,6 +593,7 @@ def main():
             test_delete_mid_run_withdraws_what_is_queued,
             test_restart_mid_run_sends_each_endpoint_once,
             test_one_message_shares_queue_entries_and_each_endpoint_gets_it_once,
+            test_results_counted_once_when_redis_answers_late,
             test_two_instances_drive_each_run_once,
         ])
     except BaseException as e:

@@ -83,7 +83,9 @@ class Redis:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-             "--maxmemory-policy", "noeviction", "--daemonize", "no", "--logfile",
+             "--maxmemory-policy", "noeviction", "--daemonize", "no",
+             # DEBUG SLEEP from the tests (loopback only): a Redis that answers late.
+             "--enable-debug-command", "local", "--logfile",
              os.path.join(self.dir, "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self.ping, what=f"redis on {self.port}")
