@@ -107,7 +107,8 @@ int rp_delivery_from_json(struct rp_delivery *d, const json_t *doc)
         copy_fixed(d->reply_to, sizeof(d->reply_to), json_object_get(doc, "re"), 0) ||
         copy_fixed(d->campaign_id, sizeof(d->campaign_id), json_object_get(doc, "cp"), 0) ||
         copy_fixed(d->campaign_activity_id, sizeof(d->campaign_activity_id),
-                   json_object_get(doc, "ca"), 0))
+                   json_object_get(doc, "ca"), 0) ||
+        !d->message_id[0])
         return RP_EINVAL;
     d->campaign_gen = (long long)json_integer_value(json_object_get(doc, "cg"));
     const json_t *to = json_object_get(doc, "to");
@@ -164,14 +165,16 @@ int rp_delivery_for_recipient(struct rp_delivery *d, const struct rp_delivery *b
     const json_t *id = json_array_get(recipient, 0), *ep = json_array_get(recipient, 1);
     const json_t *to = json_array_get(recipient, 2), *key = json_array_get(recipient, 3);
     if (!json_is_array(recipient) || json_array_size(recipient) != 4 || !json_is_string(to) ||
-        !json_is_string(key) || !(json_is_string(ep) || json_is_null(ep)))
+        !json_is_string(key) || !(json_is_string(ep) || json_is_null(ep))) {
+        rp_delivery_init(d);
         return RP_EINVAL;
+    }
     *d = *base;
     d->address = NULL;
     d->endpoint_id = NULL;
     d->recipient_key = NULL;
     d->trace_id = NULL;
-    if (copy_fixed(d->message_id, sizeof(d->message_id), id, 1)) {
+    if (copy_fixed(d->message_id, sizeof(d->message_id), id, 1) || !d->message_id[0]) {
         rp_delivery_init(d);
         return RP_EINVAL;
     }

@@ -141,8 +141,11 @@ int rp_queue_entry_decode(const char *d, size_t d_len, const char *r, size_t r_l
     int count = 1;
     if (!json_is_array(recipients) || n == 0 || n >= RP_QUEUE_SHARED_MAX)
         ok = 0;
-    for (size_t i = 0; ok && i < n; i++, count++)
+    for (size_t i = 0; ok && i < n; i++) {
         ok = rp_delivery_for_recipient(&out[count], &out[0], json_array_get(recipients, i)) == 0;
+        if (ok)
+            count++;
+    }
     json_decref(recipients);
     if (!ok) {
         for (int i = 0; i < count; i++)

@@ -140,6 +140,7 @@ static void malformed_entry_refused_whole(void **state)
         "[[\"m-1\",\"ep-1\",\"t\"]]",           /* three members */
         "[[\"m-1\",\"ep-1\",\"t\",\"k\"],[1,null,\"t\",\"k\"]]", /* an id that is a number */
         "[[\"m-1\",7,\"t\",\"k\"]]",            /* an endpoint id that is a number */
+        "[[\"\",null,\"t\",\"k\"]]",               /* an empty message id */
         "[[\"0123456789012345678901234567890123456789012345678901\",null,\"t\",\"k\"]]",
         many,                                   /* more than an entry holds */
         "[[\"m-1\",null,\"t\",\"k\"]",          /* not JSON */
