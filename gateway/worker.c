@@ -939,6 +939,29 @@ static void log_recorded(const struct job *j)
     rp_log_set_request_id(NULL);
 }
 
+/* A command of a recorded batch that Redis refused (OOM when full, BUSY under a long script ...)
+ * loses what it recorded (an event, an acknowledgement: the entry is then delivered again):
+ * said at most once a second per thread, with the first reason. */
+static void warn_refused(redisReply *const *replies, size_t n)
+{
+    static _Thread_local int64_t last_ms;
+    size_t refused = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR) {
+            refused++;
+            if (!first)
+                first = replies[i]->str;
+        }
+    int64_t now = rp_mono_ms();
+    if (!refused || now - last_ms < 1000)
+        return;
+    last_ms = now;
+    rp_warn("worker", "Redis refused %zu of the %zu commands recording a batch (events or "
+            "acknowledgements lost; unacknowledged entries are delivered again): %s",
+            refused, n, first);
+}
+
 /* Records a batch; retries until Redis takes it (the entries stay pending meanwhile). */
 static void record_batch(struct unit *u, struct job *list)
 {
@@ -961,6 +984,7 @@ static void record_batch(struct unit *u, struct job *list)
             replies = rp_realloc(replies, cap * sizeof(redisReply *));
         }
         if (rp_store_collect(replies, queued) == 0) {
+            warn_refused(replies, queued);
             for (size_t i = 0; i < queued; i++)
                 freeReplyObject(replies[i]);
             break;

@@ -435,6 +435,31 @@ def test_worker_sends_everything_it_reads():
             f"the worker held {most_held} entries > queue.in_flight + queue.batch * shards"
 
 
+def test_full_redis_is_reported_and_loses_no_delivery():
+    """Redis at its maxmemory (noeviction) while deliveries are answered: the events the worker
+    records are refused (OOM). The log says so, naming the reason, and no delivery is lost: the
+    acknowledgements still go through or the entries are delivered again."""
+    with Pipeline({"REPOINT_QUEUE_IN_FLIGHT": str(IN_FLIGHT)}) as pl:
+        proc = pl.spawn("api,workers")
+        app = sms_app(proc, "full")
+        pl.sim.configure(latency_ms=300)
+        ids = enqueue(pl.redis, app, "full", 300)
+        harness.wait_until(lambda: accepted(pl.sim) > 0, timeout=20, what="sends to start")
+        used = [line.split(":")[1] for line in pl.redis.cli("INFO", "memory").splitlines()
+                if line.startswith("used_memory:")][0]
+        pl.redis.cli("CONFIG", "SET", "maxmemory", used)
+        try:
+            harness.wait_until(lambda: "Redis refused" in proc.logs(), timeout=20,
+                               what="the worker to report refused commands")
+        finally:
+            pl.redis.cli("CONFIG", "SET", "maxmemory", "0")
+            pl.sim.configure(latency_ms=0)
+        line = next(x for x in proc.logs().splitlines() if "Redis refused" in x)
+        assert "OOM" in line, line
+        wait_drained(pl.redis, 60, [proc])
+        assert set(delivered_counts(pl.sim, ids)) == set(ids)
+
+
 def test_redis_restart_mid_run_loses_nothing():
     """Stop Redis (SIGTERM: the AOF is written) while deliveries flow and API requests arrive,
     restart it on the same port and directory. The daemon rides it out without a restart, API
@@ -654,6 +679,7 @@ def main():
         test_worker_killed_mid_run_loses_nothing,
         test_worker_sends_everything_it_reads,
         test_redis_restart_mid_run_loses_nothing,
+        test_full_redis_is_reported_and_loses_no_delivery,
         test_rate_limit_shared_by_two_worker_processes,
         test_dead_letters_listed_and_replayed,
     ])
