@@ -107,6 +107,8 @@ struct unit {
     /* Monotonic times the loop and the reader last came round, for readiness probes. */
     _Atomic int64_t loop_beat_ms, reader_beat_ms;
 
+    /* Deliveries per queue entry in recent reads, times 16 (reader only). */
+    int per_entry_x16;
     struct settings_cache_entry cache[64];
     char autoclaim_cursor[MAX_STREAMS][48];
 };
@@ -446,10 +448,19 @@ static size_t collect_entries(struct unit *u, const redisReply *streams, struct 
         if (pair->type != REDIS_REPLY_ARRAY || pair->elements < 2)
             continue;
         const redisReply *entries = pair->element[1];
+        size_t read = 0, before = n;
         for (size_t e = 0; e < entries->elements && n + RP_QUEUE_SHARED_MAX <= cap; e++)
             if (entries->element[e]->type == REDIS_REPLY_ARRAY &&
                 entries->element[e]->elements == 2)
+            {
                 n += jobs_from_entry(u, pair->element[0]->str, entries->element[e], jobs + n);
+                read++;
+            }
+        if (read && n > before) {
+            u->per_entry_x16 = (3 * u->per_entry_x16 + (int)((n - before) * 16 / read)) / 4;
+            if (u->per_entry_x16 < 16) /* an entry holds at least one delivery */
+                u->per_entry_x16 = 16;
+        }
     }
     return n;
 }
@@ -593,16 +604,27 @@ static void *reader_main(void *arg)
         }
         if (u->held && rp_now_ms() >= u->held_due_ms)
             release_held(u, jobs, cap);
-        /* Only the streams of channels with room in their in-flight window are read. */
-        int n_open = 0;
-        for (int c = 0, k = 0; c < n_served; c++, k += qc->shards)
-            if (atomic_load(&u->channel_in_flight[c]) < in_flight_cap)
-                for (int s = 0; s < qc->shards; s++)
-                    argv[first_key + n_open++] = keys[k + s];
+        /* Only the streams of channels with room in their in-flight window are read, and no
+         * more entries of each than the smallest room holds at the deliveries per entry lately
+         * read (1 for direct sends, up to RP_QUEUE_SHARED_MAX for a campaign's shared entries),
+         * so one read adds about as much beyond a window with shared entries as without. */
+        int n_open = 0, room = in_flight_cap;
+        for (int c = 0, k = 0; c < n_served; c++, k += qc->shards) {
+            int free_slots = in_flight_cap - atomic_load(&u->channel_in_flight[c]);
+            if (free_slots <= 0)
+                continue;
+            if (free_slots < room)
+                room = free_slots;
+            for (int s = 0; s < qc->shards; s++)
+                argv[first_key + n_open++] = keys[k + s];
+        }
         if (n_open == 0) {
             usleep(2000);
             continue;
         }
+        int count = room * 16 / u->per_entry_x16;
+        snprintf(count_s, sizeof(count_s), "%d",
+                 count < 1 ? 1 : count > qc->batch ? qc->batch : count);
         if (rp_store_is_cluster()) {
             if (read_each_stream(u, argv + first_key, n_open, count_s, stream_replies, jobs, cap))
                 groups_ready = 0;
@@ -1081,6 +1103,7 @@ int rp_workers_start(const struct rp_config *cfg, int count, const char *channel
     for (int i = 0; i < count; i++) {
         struct unit *u = &units[i];
         u->index = i;
+        u->per_entry_x16 = 16;
         /* Unique per process start: a restarted worker is a new consumer, and what the old one
          * held is reclaimed after the visibility timeout. */
         char nonce[9];
