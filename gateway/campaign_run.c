@@ -902,10 +902,10 @@ static void drive(struct run *r)
         }
         if (lease_renew_due(&last_renew, lease))
             rp_jobq_renew(RP_KEY_CAMPQ, r->member, lease);
+        /* A burst of at most a tenth of a second keeps the pace even. */
+        double cap = (double)r->mps / 10.0 < 1.0 ? 1.0 : (double)r->mps / 10.0;
         if (r->mps > 0) {
             tokens += (double)r->mps * (double)(mono - last_ms) / 1000.0;
-            /* A burst of at most a tenth of a second keeps the pace even. */
-            double cap = (double)r->mps / 10.0 < 1.0 ? 1.0 : (double)r->mps / 10.0;
             if (tokens > cap)
                 tokens = cap;
         }
@@ -913,11 +913,21 @@ static void drive(struct run *r)
         int expired = r->stop_ms && rp_now_ms() >= r->stop_ms;
         long long room = r->window - r->outstanding;
         long long want = r->batch < room ? r->batch : room;
-        if (r->mps > 0 && (double)want > tokens)
-            want = (long long)tokens;
+        if (r->mps > 0 && want > 0) {
+            /* Paced: wait for a whole batch's tokens (or the burst cap, at low rates) rather
+             * than send each millisecond's few: a batch's fixed cost (the cursor read, the
+             * transaction, the counts) then stays spread over campaigns.batch endpoints. */
+            double need = (double)want < cap ? (double)want : cap;
+            if (tokens < need) {
+                long long wait_us = (long long)((need - tokens) * 1e6 / (double)r->mps) + 1;
+                usleep((useconds_t)(wait_us < 50000 ? wait_us : 50000)); /* checks on time */
+                continue;
+            }
+            if ((double)want > tokens)
+                want = (long long)tokens;
+        }
         if (want <= 0) {
-            long long wait_us = r->mps > 0 && tokens < 1 ? 1000000 / r->mps / 2 + 1000 : 5000;
-            usleep((useconds_t)(wait_us < 50000 ? wait_us : 50000)); /* checks stay on time */
+            usleep(5000);
             continue;
         }
         long long sent = 0;
