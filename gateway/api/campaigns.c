@@ -82,10 +82,7 @@ void rp_api_get_campaigns(struct rp_request *req)
 
 void rp_api_get_campaign(struct rp_request *req)
 {
-    const char *id = req->params[1];
-    int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id) ? rp_campaign_get(rp_request_app(req), id, 0, &rc) : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_get(req, "Campaign", rp_campaign_get, NULL);
 }
 
 void rp_api_update_campaign(struct rp_request *req)
@@ -122,44 +119,20 @@ void rp_api_update_campaign(struct rp_request *req)
 
 void rp_api_delete_campaign(struct rp_request *req)
 {
-    const char *id = req->params[1];
-    int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id) ? rp_campaign_delete(rp_request_app(req), id, &rc) : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_delete(req, "Campaign", rp_campaign_delete);
 }
 
 void rp_api_get_campaign_versions(struct rp_request *req)
 {
-    const char *id = req->params[1];
-    long page_size;
-    char token[32];
-    if (rp_api_page_params(req, &page_size, token, sizeof(token)))
-        return;
-    int rc = RP_ENOTFOUND;
-    json_t *doc =
-        valid_id(id) ? rp_campaign_versions(rp_request_app(req), id, page_size, token, &rc) : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_page(req, "Campaign", rp_campaign_versions);
 }
 
 void rp_api_get_campaign_version(struct rp_request *req)
 {
-    const char *id = req->params[1], *ver = req->params[2];
-    int v = rp_api_versioned_number(ver);
-    int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id) && v ? rp_campaign_get(rp_request_app(req), id, v, &rc) : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_get(req, "Campaign", rp_campaign_get, req->params[2]);
 }
 
 void rp_api_get_campaign_activities(struct rp_request *req)
 {
-    const char *id = req->params[1];
-    long page_size;
-    char token[32];
-    if (rp_api_page_params(req, &page_size, token, sizeof(token)))
-        return;
-    int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id)
-                      ? rp_campaign_activities(rp_request_app(req), id, page_size, token, &rc)
-                      : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_page(req, "Campaign", rp_campaign_activities);
 }

@@ -57,10 +57,7 @@ void rp_api_get_segments(struct rp_request *req)
 
 void rp_api_get_segment(struct rp_request *req)
 {
-    const char *id = req->params[1];
-    int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id) ? rp_segment_get(rp_request_app(req), id, 0, &rc) : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_get(req, "Segment", rp_segment_get, NULL);
 }
 
 void rp_api_update_segment(struct rp_request *req)
@@ -81,30 +78,15 @@ void rp_api_update_segment(struct rp_request *req)
 
 void rp_api_delete_segment(struct rp_request *req)
 {
-    const char *id = req->params[1];
-    int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id) ? rp_segment_delete(rp_request_app(req), id, &rc) : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_delete(req, "Segment", rp_segment_delete);
 }
 
 void rp_api_get_segment_versions(struct rp_request *req)
 {
-    const char *id = req->params[1];
-    long page_size;
-    char token[32];
-    if (rp_api_page_params(req, &page_size, token, sizeof(token)))
-        return;
-    int rc = RP_ENOTFOUND;
-    json_t *doc =
-        valid_id(id) ? rp_segment_versions(rp_request_app(req), id, page_size, token, &rc) : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_page(req, "Segment", rp_segment_versions);
 }
 
 void rp_api_get_segment_version(struct rp_request *req)
 {
-    const char *id = req->params[1], *ver = req->params[2];
-    int v = rp_api_versioned_number(ver);
-    int rc = RP_ENOTFOUND;
-    json_t *doc = valid_id(id) && v ? rp_segment_get(rp_request_app(req), id, v, &rc) : NULL;
-    respond(req, 200, doc, rc, id);
+    rp_api_versioned_get(req, "Segment", rp_segment_get, req->params[2]);
 }

@@ -1,5 +1,6 @@
 #include "versioned.h"
 #include "../rc.h"
+#include "jobs_api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,4 +30,40 @@ void rp_api_versioned_respond(struct rp_request *req, int status, json_t *doc, i
                          kind, id);
     else
         rp_respond_unavailable(req);
+}
+
+void rp_api_versioned_get(struct rp_request *req, const char *kind, rp_api_versioned_get_fn get,
+                          const char *version)
+{
+    const char *id = req->params[1];
+    int v = version ? rp_api_versioned_number(version) : 0;
+    int rc = RP_ENOTFOUND;
+    json_t *doc = rp_api_versioned_id_valid(id) && (v || !version)
+                      ? get(rp_request_app(req), id, v, &rc)
+                      : NULL;
+    rp_api_versioned_respond(req, 200, doc, rc, kind, id);
+}
+
+void rp_api_versioned_delete(struct rp_request *req, const char *kind,
+                             rp_api_versioned_delete_fn remove)
+{
+    const char *id = req->params[1];
+    int rc = RP_ENOTFOUND;
+    json_t *doc = rp_api_versioned_id_valid(id) ? remove(rp_request_app(req), id, &rc) : NULL;
+    rp_api_versioned_respond(req, 200, doc, rc, kind, id);
+}
+
+void rp_api_versioned_page(struct rp_request *req, const char *kind,
+                           rp_api_versioned_page_fn list)
+{
+    const char *id = req->params[1];
+    long page_size;
+    char token[32];
+    if (rp_api_page_params(req, &page_size, token, sizeof(token)))
+        return;
+    int rc = RP_ENOTFOUND;
+    json_t *doc = rp_api_versioned_id_valid(id)
+                      ? list(rp_request_app(req), id, page_size, token, &rc)
+                      : NULL;
+    rp_api_versioned_respond(req, 200, doc, rc, kind, id);
 }

@@ -17,4 +17,19 @@ int rp_api_versioned_number(const char *text);
 void rp_api_versioned_respond(struct rp_request *req, int status, json_t *doc, int rc,
                               const char *kind, const char *id);
 
+/* The handlers both resources have, given the resource's store function: Get<Kind> (version
+ * NULL: the latest) or Get<Kind>Version, Delete<Kind>, and a paged list of one resource
+ * (Get<Kind>Versions, GetCampaignActivities). The id is req->params[1]. */
+typedef json_t *(*rp_api_versioned_get_fn)(const char *app, const char *id, int version,
+                                           int *rc);
+typedef json_t *(*rp_api_versioned_delete_fn)(const char *app, const char *id, int *rc);
+typedef json_t *(*rp_api_versioned_page_fn)(const char *app, const char *id, long page_size,
+                                            const char *token, int *rc);
+void rp_api_versioned_get(struct rp_request *req, const char *kind, rp_api_versioned_get_fn get,
+                          const char *version);
+void rp_api_versioned_delete(struct rp_request *req, const char *kind,
+                             rp_api_versioned_delete_fn remove);
+void rp_api_versioned_page(struct rp_request *req, const char *kind,
+                           rp_api_versioned_page_fn list);
+
 #endif
