@@ -50,20 +50,6 @@ static const char *region(void)
     return rp_ctx.region ? rp_ctx.region : "us-east-1";
 }
 
-static int collect_ok(size_t n)
-{
-    redisReply *r[8];
-    if (n > 8 || rp_store_collect(r, n))
-        return RP_ESTORE;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!rp_reply_ok(r[i]))
-            rc = RP_ESTORE;
-        freeReplyObject(r[i]);
-    }
-    return rc;
-}
-
 json_t *rp_campaign_load_hash(const char *key)
 {
     json_t *rec;
@@ -162,7 +148,7 @@ json_t *rp_campaign_create(const char *app, const json_t *body, int segment_vers
     rp_store_append("HSET %s cur 1 1 %s state %s run %s", key, text, state, "");
     rp_store_append("ZADD %s %s %s", index, now, id);
     free(text);
-    if (collect_ok(2) || (!paused && rp_campaign_schedule_unit(app, id, due_of(doc)))) {
+    if (rp_store_collect_ok(2) || (!paused && rp_campaign_schedule_unit(app, id, due_of(doc)))) {
         json_decref(doc);
         return NULL;
     }
@@ -321,7 +307,7 @@ json_t *rp_campaign_update(const char *app, const char *id, const json_t *merged
     char *text = json_dumps(doc, JSON_COMPACT);
     rp_store_append("HSET %s cur %d %d %s", key, cur + 1, cur + 1, text);
     free(text);
-    if ((*rc = collect_ok(1))) {
+    if ((*rc = rp_store_collect_ok(1))) {
         json_decref(doc);
         return NULL;
     }
@@ -424,7 +410,7 @@ json_t *rp_campaign_delete(const char *app, const char *id, int *rc)
         rp_store_append("DEL %s", wd);
         n += 2;
     }
-    if ((*rc = collect_ok(n))) {
+    if ((*rc = rp_store_collect_ok(n))) {
         json_decref(doc);
         return NULL;
     }

@@ -477,20 +477,7 @@ int rp_events_append(json_t *const *events, size_t n)
     size_t queued = 0;
     for (size_t i = 0; i < n; i++)
         queued += (size_t)rp_events_append_pipelined(events[i]);
-    if (queued == 0)
-        return 0;
-    redisReply *stack[64];
-    redisReply **replies = queued <= 64 ? stack : rp_malloc(queued * sizeof(redisReply *));
-    int rc = rp_store_collect(replies, queued);
-    for (size_t i = 0; rc == 0 && i < queued; i++)
-        if (!rp_reply_ok(replies[i]))
-            rc = RP_ESTORE;
-    for (size_t i = 0; i < queued; i++)
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    if (replies != stack)
-        free(replies);
-    return rc;
+    return queued ? rp_store_collect_ok(queued) : 0;
 }
 
 int rp_events_settings_key(char *out, const char *app)

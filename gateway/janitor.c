@@ -24,17 +24,7 @@ static int unlink_keys(const redisReply *keys)
 {
     for (size_t i = 0; i < keys->elements; i++)
         rp_store_append("UNLINK %b", keys->element[i]->str, (size_t)keys->element[i]->len);
-    /* SCAN's COUNT is a hint: a page may hold more keys than it asked for. */
-    redisReply **replies = rp_calloc(keys->elements, sizeof(redisReply *));
-    int rc = rp_store_collect(replies, keys->elements);
-    for (size_t i = 0; rc == 0 && i < keys->elements; i++)
-        if (!rp_reply_ok(replies[i]))
-            rc = RP_ESTORE;
-    for (size_t i = 0; i < keys->elements; i++)
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    free(replies);
-    return rc;
+    return rp_store_collect_ok(keys->elements);
 }
 
 /* Unlinks every key of one app on one node; returns 0 when none is left there, RP_EAGAIN when

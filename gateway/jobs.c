@@ -106,16 +106,7 @@ int rp_job_create(const char *app, enum rp_job_type type, const json_t *definiti
     n++;
     free(def);
     free(objects);
-    redisReply *replies[4];
-    if (rp_store_collect(replies, n))
-        return RP_ESTORE;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!rp_reply_ok(replies[i]))
-            rc = RP_ESTORE;
-        freeReplyObject(replies[i]);
-    }
-    return rc;
+    return rp_store_collect_ok(n);
 }
 
 /* The job hash as an object of strings (new reference); NULL when absent (*rc NOTFOUND) or on

@@ -112,16 +112,7 @@ static int store_version(const char *app, const char *segment, int version, cons
         n++;
     }
     free(text);
-    redisReply *r[2];
-    if (rp_store_collect(r, n))
-        return RP_ESTORE;
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!rp_reply_ok(r[i]))
-            rc = RP_ESTORE;
-        freeReplyObject(r[i]);
-    }
-    return rc;
+    return rp_store_collect_ok(n);
 }
 
 json_t *rp_segment_create(const char *app, const json_t *body, const json_t *import)

@@ -751,6 +751,22 @@ int rp_store_collect(redisReply **replies, size_t n)
     return 0;
 }
 
+int rp_store_collect_ok(size_t n)
+{
+    redisReply *stack[64];
+    redisReply **replies = n <= 64 ? stack : rp_malloc(n * sizeof(redisReply *));
+    int rc = rp_store_collect(replies, n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!rp_reply_ok(replies[i]))
+            rc = RP_ESTORE;
+    for (size_t i = 0; i < n; i++)
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    if (replies != stack)
+        free(replies);
+    return rc;
+}
+
 static pthread_mutex_t sha_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *rp_store_script_sha(struct rp_script *script)

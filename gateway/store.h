@@ -57,6 +57,9 @@ redisReply *rp_store_commandv(int argc, const char **argv, const size_t *lens);
 int rp_store_append(const char *fmt, ...);
 int rp_store_appendv(int argc, const char **argv, const size_t *lens);
 int rp_store_collect(redisReply **replies, size_t n);
+/* rp_store_collect for a caller that needs only to know all n commands succeeded: 0, or
+ * RP_ESTORE when the store failed or any reply is an error. The replies are freed. */
+int rp_store_collect_ok(size_t n);
 
 /* A Lua script run with EVALSHA, falling back to EVAL once when the server answers NOSCRIPT
  * (after a restart or SCRIPT FLUSH). sha is computed on first use. */
