@@ -8,6 +8,7 @@ usage: tests/bench/bench_campaign.py [--endpoints 1000000] [--mps 20000 0] [--wo
        [--window 20000] [--queue-only]"""
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -16,27 +17,18 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
+from procstat import cpu_seconds, peak_rss_mb  # noqa: E402
 import push_sims  # noqa: E402
 from apns_sim import ApnsSim, Credentials  # noqa: E402
 
 
-def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid):
-    """User + system CPU of pid and its waited-for children (Redis's AOF rewrite forks)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+def rounded(rate):
+    """A rate for the report: None when the run was too short to sample one (NaN)."""
+    return None if math.isnan(rate) else round(rate)
 
 
 def cpu_snapshot(procs):
-    return {name: cpu_seconds(p.pid) for name, p in procs.items()}
+    return {name: cpu_seconds(p.pid, children=True) for name, p in procs.items()}
 
 
 def redis_peak_mb(redis):
@@ -144,8 +136,8 @@ def main():
             print(json.dumps({
                 "endpoints": n, "MessagesPerSecond": mps or None, "workers": args.workers,
                 "total_s": round(total, 1),
-                "sustained_delivered_per_s": None if args.queue_only else round(delivered),
-                "sustained_queued_per_s": round(queued),
+                "sustained_delivered_per_s": None if args.queue_only else rounded(delivered),
+                "sustained_queued_per_s": rounded(queued),
                 "successful": a["SuccessfulEndpointCount"], "metrics": a["ExecutionMetrics"],
                 "repoint_peak_rss_mb": round(peak_rss_mb(rp.proc.pid)),
                 "redis_peak_mb": round(redis_peak_mb(redis)),

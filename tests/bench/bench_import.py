@@ -20,24 +20,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
+from procstat import cpu_seconds, peak_rss_mb  # noqa: E402
 
 BASE_HEADER = "ChannelType,Address,User.UserId,Location.Country,Metrics.n"
 MAX_VALUE = 100  # characters per attribute value (endpoint.h)
 MAX_PAD_COLUMNS = 40  # 20 Attributes.* + 20 User.UserAttributes.*
-
-
-def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def commandstats(redis):
