@@ -407,10 +407,15 @@ static void push_event_text(struct rp_json_text *t, const struct rp_delivery *d,
     rp_json_text_raw(t, "}");
 }
 
+static int push_text_applies(const struct rp_delivery *d, const struct rp_delivery_result *r)
+{
+    return family_of(d->channel) == FAMILY_PUSH && empty(d->context) && empty(r->attributes);
+}
+
 char *rp_event_text(const struct rp_delivery *d, const struct rp_delivery_result *r,
                     int64_t now_ms, size_t *len)
 {
-    if (family_of(d->channel) == FAMILY_PUSH && empty(d->context) && empty(r->attributes)) {
+    if (push_text_applies(d, r)) {
         struct rp_json_text t;
         rp_json_text_init(&t, 1024); /* a push event is 700-900 bytes */
         push_event_text(&t, d, r, now_ms);
@@ -422,18 +427,34 @@ char *rp_event_text(const struct rp_delivery *d, const struct rp_delivery_result
     return text;
 }
 
-int rp_events_append_result_pipelined(const struct rp_delivery *d,
-                                      const struct rp_delivery_result *r, int64_t now_ms)
+/* Queues the XADD of one event's text; NULL text: it could not be serialised (logged). */
+static int append_text(const char *app, const char *data, size_t len)
 {
-    size_t len = 0;
-    char *data = rp_event_text(d, r, now_ms, &len);
     if (!data) {
         rp_warn("events", "dropped an event that could not be serialised");
         return 0;
     }
-    rp_events_xadd_pipelined(RP_EVENTS_STREAM, d->app_id, data, len);
-    free(data);
+    /* A failed append poisons this thread's pipeline: the caller's collect reports it. */
+    rp_events_xadd_pipelined(RP_EVENTS_STREAM, app, data, len);
     return 1;
+}
+
+int rp_events_append_result_pipelined(struct rp_json_text *scratch, const struct rp_delivery *d,
+                                      const struct rp_delivery_result *r, int64_t now_ms)
+{
+    if (push_text_applies(d, r)) {
+        if (!scratch->buf)
+            rp_json_text_init(scratch, 1024);
+        scratch->len = 0;
+        push_event_text(scratch, d, r, now_ms);
+        size_t len = 0;
+        const char *data = rp_json_text_finish(scratch, &len);
+        return append_text(d->app_id, data, len);
+    }
+    json_t *event = rp_event_from_result(d, r, now_ms);
+    int queued = rp_events_append_pipelined(event);
+    json_decref(event);
+    return queued;
 }
 
 long long rp_events_maxlen(void)
@@ -462,14 +483,9 @@ int rp_events_append_pipelined(const json_t *event)
 {
     size_t len = 0;
     char *data = rp_json_dump(event, &len);
-    if (!data) {
-        rp_warn("events", "dropped an event that could not be serialised");
-        return 0;
-    }
-    /* A failed append poisons this thread's pipeline: the caller's collect reports it. */
-    rp_events_xadd_pipelined(RP_EVENTS_STREAM, event_app(event), data, len);
+    int queued = append_text(event_app(event), data, len);
     free(data);
-    return 1;
+    return queued;
 }
 
 int rp_events_append(json_t *const *events, size_t n)

@@ -53,8 +53,11 @@ json_t *rp_event_from_result(const struct rp_delivery *d, const struct rp_delive
 char *rp_event_text(const struct rp_delivery *d, const struct rp_delivery_result *r,
                     int64_t now_ms, size_t *len);
 
-/* Queues the XADD of d's event for r, like rp_events_append_pipelined. */
-int rp_events_append_result_pipelined(const struct rp_delivery *d,
+/* Queues the XADD of d's event for r, like rp_events_append_pipelined. scratch (zeroed before
+ * first use, freed by the caller) holds the text between calls: a writer recording one event
+ * per delivery allocates nothing per event on the push path. */
+struct rp_json_text;
+int rp_events_append_result_pipelined(struct rp_json_text *scratch, const struct rp_delivery *d,
                                       const struct rp_delivery_result *r, int64_t now_ms);
 
 /* Appends n events (borrowed) to rp:events in one pipelined round trip. Uses the calling

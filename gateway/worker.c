@@ -5,6 +5,7 @@
 #include "config.h"
 #include "endpoint_store.h"
 #include "events.h"
+#include "json_write.h"
 #include "limiter.h"
 #include "metrics.h"
 #include "log.h"
@@ -107,6 +108,7 @@ struct unit {
     /* Monotonic times the loop and the reader last came round, for readiness probes. */
     _Atomic int64_t loop_beat_ms, reader_beat_ms;
 
+    struct rp_json_text event_text; /* writer only: each event's text, reused */
     /* Deliveries per queue entry in recent reads, times 16 (reader only). */
     int per_entry_x16;
     struct settings_cache_entry cache[64];
@@ -786,7 +788,8 @@ static json_t *result_json(const struct job *j)
 }
 
 /* Queues the commands recording one job; returns how many replies to collect. */
-static size_t append_job(struct job *j, struct rp_campaign_counts *counts)
+static size_t append_job(struct job *j, struct rp_campaign_counts *counts,
+                         struct rp_json_text *event_text)
 {
     size_t queued = 0;
     char *text;
@@ -795,8 +798,8 @@ static size_t append_job(struct job *j, struct rp_campaign_counts *counts)
                                     : 0;
     if (j->attempted || j->outcome == OUTCOME_FINAL || j->outcome == OUTCOME_DEAD) {
         if (j->parsed)
-            queued += (size_t)rp_events_append_result_pipelined(&j->delivery, &j->send.result,
-                                                                rp_now_ms());
+            queued += (size_t)rp_events_append_result_pipelined(event_text, &j->delivery,
+                                                                &j->send.result, rp_now_ms());
     }
     if (j->outcome == OUTCOME_RETRY || j->outcome == OUTCOME_RESCHEDULE) {
         char key[128];
@@ -928,7 +931,7 @@ static size_t append_run_counts(const struct job *list, struct rp_campaign_count
 }
 
 /* token: the batch's, the same each time the batch is sent (campaign_track.h). */
-static size_t append_batch(struct job *list, size_t n, const char *token)
+static size_t append_batch(struct unit *u, struct job *list, size_t n, const char *token)
 {
     static const struct grouping replies = {reply_key, reply_text};
     static const struct grouping entries = {stream_key, NULL};
@@ -936,7 +939,7 @@ static size_t append_batch(struct job *list, size_t n, const char *token)
     rp_campaign_counts_begin(&counts, token);
     size_t queued = 0;
     for (struct job *j = list; j; j = j->next)
-        queued += append_job(j, &counts);
+        queued += append_job(j, &counts, &u->event_text);
     queued += append_run_counts(list, &counts);
     queued += append_grouped(list, n, &replies, "LPUSH", NULL, REPLY_TTL_MS);
     /* Acknowledge last: a crash before this point redelivers rather than loses. */
@@ -1000,7 +1003,7 @@ static void record_batch(struct unit *u, struct job *list)
     redisReply **replies = NULL;
     size_t cap = 0;
     for (;;) {
-        size_t queued = append_batch(list, count, token);
+        size_t queued = append_batch(u, list, count, token);
         if (queued > cap) {
             cap = queued;
             replies = rp_realloc(replies, cap * sizeof(redisReply *));
@@ -1174,6 +1177,7 @@ void rp_workers_stop(int grace_ms)
             left = next;
         }
         json_decref(u->working);
+        free(u->event_text.buf);
         event_free(u->notify);
         event_base_free(u->base);
         pthread_mutex_destroy(&u->lock);
