@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.parse
 
 import harness
 
@@ -55,15 +56,23 @@ def otp_leaks(text):
     return harness.log_leaks(text, OTP_LOG_LEAKS)
 
 
+# Ids that carry digit runs of their own: UUIDs (request and message ids) and long hex digests
+# (record keys). A 6-digit code turns up inside one of them by chance in a few percent of runs.
+_ID_TOKENS = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+                        r"|(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
+
+
 def otp_code_leaks(text, codes):
-    """Lines of a log that show one of the one-time password codes given (as a whole number:
-    '123456' inside a longer digit run is not that code)."""
+    """Lines of a log (or any text) that show one of the one-time password codes given, as a
+    whole number: '123456' inside a longer digit run (a timestamp, a stream id) or inside a UUID
+    or hex digest is not that code. Percent- and plus-encoding is undone first, so a code in a
+    logged form body ('is%20123456') is still found."""
     found = []
     if not codes:
         return found
     pattern = re.compile(r"(?<![0-9])(" + "|".join(re.escape(c) for c in codes) + r")(?![0-9])")
     for n, line in enumerate(text.splitlines()):
-        m = pattern.search(line)
+        m = pattern.search(_ID_TOKENS.sub("<id>", urllib.parse.unquote_plus(line)))
         if m:
             found.append(f"line {n + 1}: OTP code {m.group(1)}: {line[:200]}")
     return found
