@@ -7,7 +7,7 @@ set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libhiredis-dev
 libssl-dev libcurl4-openssl-dev libnghttp2-dev libesmtp-dev libevent-dev zlib1g-dev
-libcmocka-dev libcsv-dev libjemalloc-dev redis-server"
+libcmocka-dev libcsv-dev libjemalloc-dev libyajl-dev redis-server"
 TEST_PKGS="jq clang libclang-rt-14-dev clang-tidy cppcheck wrk curl python3 openssl nghttp2-client
 python3-aiosmtpd systemd"
 

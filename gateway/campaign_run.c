@@ -4,6 +4,7 @@
 #include "campaigns.h"
 #include "config.h"
 #include "endpoint_store.h"
+#include "endpoint_summary.h"
 #include "jobs.h"
 #include "keyspace.h"
 #include "log.h"
@@ -392,6 +393,36 @@ static int personalize(struct run *r, json_t *content, const json_t *endpoint, c
         json_object_set_new(content, texts[i], json_stringn(r->buf, len));
     }
     return 0;
+}
+
+/* Whether v (a message configuration) holds a message variable anywhere. */
+static int holds_variables(const json_t *v)
+{
+    if (json_is_string(v))
+        return strstr(json_string_value(v), "{{") != NULL;
+    const json_t *item;
+    if (json_is_object(v)) {
+        const char *name;
+        json_object_foreach((json_t *)v, name, item)
+        {
+            if (holds_variables(item))
+                return 1;
+        }
+    }
+    size_t i;
+    json_array_foreach(v, i, item)
+    {
+        if (holds_variables(item))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether the run reads an endpoint beyond what routing needs (endpoint_summary.h): to fill
+ * message variables in the campaign's own text, or for a template. */
+static int needs_whole_endpoints(const struct run *r)
+{
+    return r->templates || holds_variables(r->direct);
 }
 
 /* Renders up to RP_RENDER_MAX_RECIPIENTS eligible endpoints (borrowed) and queues their
@@ -870,12 +901,39 @@ static int begin(struct run *r)
     if (rc)
         return 1;
     r->cursor_open = 1;
+    /* Batches of stored texts, read into summaries by next_batch() when nothing needs more. */
+    r->cursor.texts = !needs_whole_endpoints(r);
     if (pos[0] && rp_segment_cursor_seek(&r->cursor, pos))
         return 1;
     r->wd_maybe = 1;
     rp_info("campaigns", "campaign %s of app %s: run %s %s", r->id, r->app, r->run_id,
             pos[0] ? "continues" : "starts");
     return 0;
+}
+
+/* The cursor's next batch of endpoints (a new array; NULL when the store failed). Stored texts
+ * (the cursor's texts mode) become their routing summaries; an endpoint whose text does not
+ * read is skipped, as one deleted meanwhile is. */
+static json_t *next_batch(struct run *r, size_t want)
+{
+    json_t *batch = NULL;
+    if (rp_segment_cursor_next(&r->cursor, want, &batch))
+        return NULL;
+    if (!r->cursor.texts)
+        return batch;
+    json_t *out = json_array();
+    size_t i;
+    const json_t *item;
+    json_array_foreach(batch, i, item)
+    {
+        json_t *ep = json_is_string(item) ? rp_endpoint_summary(json_string_value(item),
+                                                                 json_string_length(item))
+                                          : json_incref((json_t *)item);
+        if (ep)
+            json_array_append_new(out, ep);
+    }
+    json_decref(batch);
+    return out;
 }
 
 /* Drives the run until it completes, stops, or this instance stops. */
@@ -938,8 +996,8 @@ static void drive(struct run *r)
             if (sent == 0)
                 r->wd_maybe = 0;
         } else if (!r->cursor.done && !expired) {
-            json_t *batch = NULL;
-            if (rp_segment_cursor_next(&r->cursor, (size_t)want, &batch))
+            json_t *batch = next_batch(r, (size_t)want);
+            if (!batch)
                 return;
             char pos[RP_SEGMENT_CURSOR_POS_MAX];
             rp_segment_cursor_position(&r->cursor, pos, sizeof(pos));

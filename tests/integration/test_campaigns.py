@@ -255,6 +255,25 @@ def test_immediate_campaign_reaches_every_eligible_endpoint_once():
         assert e["attributes"]["campaign_send_status"] == "SUCCESS", e
 
 
+def test_plain_message_reaches_and_skips_the_same_endpoints():
+    """A message without variables: the run reads each endpoint's routing members only
+    (gateway/endpoint_summary.c), and reaches and skips exactly the endpoints it would with the
+    whole endpoint in hand."""
+    app = state["app"]
+    seg, apns, gcm, never = make_segment(app, "plain", 4, 4)
+    c = create(app, seg, MessageConfiguration=message("Same for all"))
+    wait_state(app, c["Id"], "COMPLETED")
+    assert_exactly_once(apns, gcm, never)
+    bodies = {n["payload"]["aps"]["alert"]["body"] for n in state["apns"].notifications()
+              if n["token"] in apns}
+    assert bodies == {"Same for all"}, bodies
+    a = activities(app, c["Id"])[0]
+    m = a["ExecutionMetrics"]
+    assert a["TotalEndpointCount"] == 8 and m["SUCCESSFUL"] == "8", a
+    assert m["SKIPPED_OPT_OUT"] == "2" and m["SKIPPED_INACTIVE"] == "2", m
+    assert m["SKIPPED_NO_MESSAGE"] == "1", m
+
+
 def test_dead_tokens_deactivate_and_temporary_failures_retry():
     app = state["app"]
     seg, apns, gcm, _ = make_segment(app, "dead", 3, 3, extras=False)
@@ -583,6 +602,7 @@ def main():
         harness.run_tests([
             test_validation_names_the_field,
             test_immediate_campaign_reaches_every_eligible_endpoint_once,
+            test_plain_message_reaches_and_skips_the_same_endpoints,
             test_dead_tokens_deactivate_and_temporary_failures_retry,
             test_quiet_time_skips_endpoints_in_their_quiet_hours,
             test_application_settings_are_campaign_defaults,
