@@ -33,7 +33,8 @@ void rp_random_bytes(void *buf, size_t len);
 /* A Pinpoint-style id: 32 lowercase hex characters (an application id looks like this).
  * out must hold 33 bytes. */
 void rp_id_new(char *out);
-/* An RFC 4122 version 4 UUID, 36 characters; out must hold 37 bytes. */
+/* An RFC 4122 version 4 UUID, 36 characters; out must hold 37 bytes. For ids that are not
+ * secrets (request and message ids): its random bytes come from a per-thread reserve. */
 void rp_uuid_new(char *out);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
