@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -131,13 +132,42 @@ const struct rp_config_key *rp_config_keys(size_t *count)
     return config_keys;
 }
 
-static int key_index(const char *name)
+/* Keys by name in an open-addressed table: the delivery path reads settings by name (the
+ * account id twice per event ...), and a walk of the whole key list showed in its profile. */
+#define KEY_SLOTS 512
+static short key_slots[KEY_SLOTS]; /* index + 1; 0: empty */
+static pthread_once_t key_slots_once = PTHREAD_ONCE_INIT;
+
+static unsigned key_hash(const char *name)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return h;
+}
+
+static void key_slots_fill(void)
 {
     size_t n;
     const struct rp_config_key *keys = rp_config_keys(&n);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(keys[i].name, name) == 0)
-            return (int)i;
+    if (n >= KEY_SLOTS / 2)
+        rp_panic("config: %zu keys need a larger KEY_SLOTS", n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned slot = key_hash(keys[i].name) % KEY_SLOTS;
+        while (key_slots[slot])
+            slot = (slot + 1) % KEY_SLOTS;
+        key_slots[slot] = (short)(i + 1);
+    }
+}
+
+static int key_index(const char *name)
+{
+    pthread_once(&key_slots_once, key_slots_fill);
+    size_t n;
+    const struct rp_config_key *keys = rp_config_keys(&n);
+    for (unsigned slot = key_hash(name) % KEY_SLOTS; key_slots[slot]; slot = (slot + 1) % KEY_SLOTS)
+        if (strcmp(keys[key_slots[slot] - 1].name, name) == 0)
+            return key_slots[slot] - 1;
     return -1;
 }
 
