@@ -57,7 +57,4 @@ json_t *rp_import_json_line(const char *line, size_t len, struct rp_err *err);
  * (rp_endpoint_id_validate). Returns 0 or RP_EINVAL. */
 int rp_import_request_validate(const json_t *req, struct rp_err *err);
 
-/* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
-bool rp_utf8_valid(const char *s, size_t len);
-
 #endif

@@ -1,7 +1,8 @@
-/* Small shared helpers: the out-of-memory policy, time formatting, ids, hex. */
+/* Small shared helpers: the out-of-memory policy, time formatting, ids, hex, UTF-8. */
 #ifndef RP_UTIL_H
 #define RP_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -47,5 +48,8 @@ int rp_unhex(const char *in, unsigned char *out, size_t len);
 /* Reads a whole small file (at most max bytes) into a NUL-terminated heap buffer owned by the
  * caller. Returns NULL and sets errno on failure (E2BIG when longer than max). */
 char *rp_read_file(const char *path, size_t max, size_t *len_out);
+
+/* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
+bool rp_utf8_valid(const char *s, size_t len);
 
 #endif

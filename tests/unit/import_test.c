@@ -17,6 +17,7 @@
 #include "import_row.h"
 #include "rc.h"
 #include "segment_match.h"
+#include "util.h"
 
 static json_t *parse(const char *text)
 {
