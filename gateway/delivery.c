@@ -160,27 +160,21 @@ json_t *rp_delivery_recipient_json(const struct rp_delivery *d)
 }
 
 int rp_delivery_for_recipient(struct rp_delivery *d, const struct rp_delivery *base,
-                              const json_t *recipient)
+                              const char *message_id, char *endpoint_id, char *address, char *key)
 {
-    const json_t *id = json_array_get(recipient, 0), *ep = json_array_get(recipient, 1);
-    const json_t *to = json_array_get(recipient, 2), *key = json_array_get(recipient, 3);
-    if (!json_is_array(recipient) || json_array_size(recipient) != 4 || !json_is_string(to) ||
-        !json_is_string(key) || !(json_is_string(ep) || json_is_null(ep))) {
+    if (!message_id || !*message_id || strlen(message_id) >= sizeof(d->message_id) ||
+        !address || !key) {
+        free(endpoint_id);
+        free(address);
+        free(key);
         rp_delivery_init(d);
         return RP_EINVAL;
     }
     *d = *base;
-    d->address = NULL;
-    d->endpoint_id = NULL;
-    d->recipient_key = NULL;
-    d->trace_id = NULL;
-    if (copy_fixed(d->message_id, sizeof(d->message_id), id, 1) || !d->message_id[0]) {
-        rp_delivery_init(d);
-        return RP_EINVAL;
-    }
-    d->address = dup_string(to);
-    d->endpoint_id = dup_string(ep);
-    d->recipient_key = dup_string(key);
+    memcpy(d->message_id, message_id, strlen(message_id) + 1);
+    d->address = address;
+    d->endpoint_id = endpoint_id;
+    d->recipient_key = key;
     d->trace_id = base->trace_id ? rp_strdup(base->trace_id) : NULL;
     d->content = json_incref(base->content);
     d->context = json_incref(base->context);

@@ -81,10 +81,12 @@ int rp_delivery_from_json(struct rp_delivery *d, const json_t *doc);
 int rp_delivery_same_message(const struct rp_delivery *a, const struct rp_delivery *b);
 /* d's recipient as [message id, endpoint id or null, address, key] (a new array). */
 json_t *rp_delivery_recipient_json(const struct rp_delivery *d);
-/* Fills d (initialised by the caller) as base sent to the recipient rp_delivery_recipient_json
- * wrote; returns 0 or RP_EINVAL (d is then clean). Shares base's content and context. */
+/* Fills d as base sent to another recipient (the members of rp_delivery_recipient_json):
+ * message_id is copied (non-empty, shorter than d->message_id); endpoint_id (NULL for none),
+ * address and key (both required) are owned by d afterwards, or freed on failure. Returns 0, or
+ * RP_EINVAL with d initialised. Shares base's content and context. */
 int rp_delivery_for_recipient(struct rp_delivery *d, const struct rp_delivery *base,
-                              const json_t *recipient);
+                              const char *message_id, char *endpoint_id, char *address, char *key);
 
 /* The outcome of one attempt, filled by a channel. */
 struct rp_delivery_result {

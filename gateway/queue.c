@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_parse.h>
 
 static struct rp_queue_conf queue_conf = {
     .shards = 4,
@@ -123,6 +124,125 @@ size_t rp_queue_append_shared(struct rp_delivery *const *deliveries, size_t n)
     return entries;
 }
 
+/* Reads an entry's "r" member, [[id, endpoint id|null, address, key], ...], straight into
+ * deliveries with yajl's streaming parser: a tree of 5 jansson nodes per recipient was most of
+ * what decoding a shared entry cost a worker. */
+struct recipients_reader {
+    struct rp_delivery *out; /* out[0] is the entry's base delivery */
+    int count;               /* deliveries filled in out, the base included */
+    int depth;               /* 1: in the list, 2: in a recipient */
+    int member;              /* the recipient's members read so far */
+    char *members[4];        /* owned until handed to a delivery */
+};
+
+static void drop_members(struct recipients_reader *rd)
+{
+    for (int i = 0; i < 4; i++) {
+        free(rd->members[i]);
+        rd->members[i] = NULL;
+    }
+    rd->member = 0;
+}
+
+static int recipient_string(void *ctx, const unsigned char *s, size_t len)
+{
+    struct recipients_reader *rd = ctx;
+    /* yajl lets overlong forms and surrogates through; jansson, which wrote the entry, never
+     * writes them, nor a NUL (which would cut the string short). */
+    if (rd->depth != 2 || rd->member == 4 || memchr(s, 0, len) ||
+        !rp_utf8_valid((const char *)s, len))
+        return 0;
+    rd->members[rd->member++] = rp_strndup((const char *)s, len);
+    return 1;
+}
+
+static int recipient_null(void *ctx)
+{
+    struct recipients_reader *rd = ctx;
+    if (rd->depth != 2 || rd->member != 1) /* only the endpoint id may be null */
+        return 0;
+    rd->member++;
+    return 1;
+}
+
+static int recipient_start(void *ctx)
+{
+    struct recipients_reader *rd = ctx;
+    if (rd->depth == 2)
+        return 0;
+    rd->depth++;
+    return 1;
+}
+
+static int recipient_end(void *ctx)
+{
+    struct recipients_reader *rd = ctx;
+    if (rd->depth-- == 1)
+        return 1;
+    if (rd->member != 4 || !rd->members[0] || rd->count == RP_QUEUE_SHARED_MAX)
+        return 0;
+    struct rp_delivery *d = &rd->out[rd->count];
+    int rc = rp_delivery_for_recipient(d, &rd->out[0], rd->members[0], rd->members[1],
+                                       rd->members[2], rd->members[3]);
+    free(rd->members[0]);
+    memset(rd->members, 0, sizeof(rd->members)); /* the others are d's now, or freed */
+    rd->member = 0;
+    if (rc)
+        return 0;
+    rd->count++;
+    return 1;
+}
+
+/* Booleans, numbers and objects: not a recipient list (yajl skips an event without a
+ * callback, so each has one that stops the parse). */
+static int recipient_refuse(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static int recipient_refuse_boolean(void *ctx, int value)
+{
+    (void)value;
+    return recipient_refuse(ctx);
+}
+
+static int recipient_refuse_number(void *ctx, const char *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    return recipient_refuse(ctx);
+}
+
+static const yajl_callbacks recipient_callbacks = {
+    .yajl_null = recipient_null,
+    .yajl_boolean = recipient_refuse_boolean,
+    .yajl_number = recipient_refuse_number,
+    .yajl_string = recipient_string,
+    .yajl_start_map = recipient_refuse,
+    .yajl_start_array = recipient_start,
+    .yajl_end_array = recipient_end,
+};
+
+/* Fills out[1..] from r; returns the deliveries in out (base included), or RP_EINVAL with
+ * out[1..] clean. */
+static int read_recipients(const char *r, size_t r_len, struct rp_delivery *out)
+{
+    struct recipients_reader rd = {.out = out, .count = 1};
+    yajl_handle h = yajl_alloc(&recipient_callbacks, NULL, &rd);
+    if (!h)
+        rp_panic("out of memory reading a queue entry");
+    int ok = yajl_parse(h, (const unsigned char *)r, r_len) == yajl_status_ok &&
+             yajl_complete_parse(h) == yajl_status_ok && rd.depth == 0 && rd.count > 1;
+    yajl_free(h);
+    drop_members(&rd);
+    if (ok)
+        return rd.count;
+    for (int i = 1; i < rd.count; i++)
+        rp_delivery_cleanup(&out[i]);
+    return RP_EINVAL;
+}
+
 int rp_queue_entry_decode(const char *d, size_t d_len, const char *r, size_t r_len,
                           struct rp_delivery *out)
 {
@@ -136,22 +256,9 @@ int rp_queue_entry_decode(const char *d, size_t d_len, const char *r, size_t r_l
     }
     if (!r)
         return 1;
-    json_t *recipients = json_loadb(r, r_len, 0, NULL);
-    size_t n = json_array_size(recipients);
-    int count = 1;
-    if (!json_is_array(recipients) || n == 0 || n >= RP_QUEUE_SHARED_MAX)
-        ok = 0;
-    for (size_t i = 0; ok && i < n; i++) {
-        ok = rp_delivery_for_recipient(&out[count], &out[0], json_array_get(recipients, i)) == 0;
-        if (ok)
-            count++;
-    }
-    json_decref(recipients);
-    if (!ok) {
-        for (int i = 0; i < count; i++)
-            rp_delivery_cleanup(&out[i]);
-        return RP_EINVAL;
-    }
+    int count = read_recipients(r, r_len, out);
+    if (count < 0)
+        rp_delivery_cleanup(&out[0]);
     return count;
 }
 

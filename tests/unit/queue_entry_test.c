@@ -144,6 +144,16 @@ static void malformed_entry_refused_whole(void **state)
         "[[\"0123456789012345678901234567890123456789012345678901\",null,\"t\",\"k\"]]",
         many,                                   /* more than an entry holds */
         "[[\"m-1\",null,\"t\",\"k\"]",          /* not JSON */
+        "[[\"m-1\",null,\"t\",\"k\"],{}]",      /* an object for a recipient */
+        "[[\"m-1\",null,\"t\",\"k\"],true]",    /* a boolean for a recipient */
+        "[[\"m-1\",null,\"t\",\"k\"],5]",       /* a number for a recipient */
+        "[[\"m-1\",null,\"t\",{\"k\":1}]]",     /* an object for a key */
+        "[[\"m-1\",null,[\"t\"],\"k\"]]",       /* an array for an address */
+        "[[\"m-1\",null,\"t\",\"k\",\"x\"]]",  /* five members */
+        "[[\"m-1\",null,null,\"k\"]]",            /* no address */
+        "[[\"m-1\",null,\"t\\u0000u\",\"k\"]]", /* a NUL in the address */
+        "[[\"m-1\",null,\"t\",\"k\"]] []",      /* something after the list */
+        "\"m-1\"",                                 /* a string */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(rp_queue_entry_decode(d, d_len, bad[i], strlen(bad[i]), out), RP_EINVAL);
