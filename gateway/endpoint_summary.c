@@ -1,5 +1,6 @@
 /* Stored endpoints read for routing only (endpoint_summary.h), with yajl's streaming parser. */
 #include "endpoint_summary.h"
+#include "util.h"
 
 #include <string.h>
 #include <yajl/yajl_parse.h>
@@ -66,10 +67,11 @@ static int on_number(void *ctx, const char *text, size_t len)
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     struct reader *rd = ctx;
-    if (rd->depth == 0 || memchr(s, 0, len))
-        return 0; /* not an object; or a NUL, which jansson refuses: so does this */
+    /* Not an object; or a NUL, an overlong form or a surrogate (yajl lets those through),
+     * which jansson refuses: so does this. */
+    if (rd->depth == 0 || memchr(s, 0, len) || !rp_utf8_valid((const char *)s, len))
+        return 0;
     value_starts(rd);
-    /* yajl has checked the UTF-8. */
     if (rd->depth == 1 && rd->top >= 0 && rd->top != TOP_DEMOGRAPHIC)
         json_object_set_new_nocheck(rd->out, top_members[rd->top],
                                     json_stringn_nocheck((const char *)s, len));

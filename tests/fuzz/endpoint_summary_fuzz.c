@@ -3,7 +3,7 @@
  * object, the summary is not NULL and holds exactly the string members jansson's tree has for
  * Id, ChannelType, Address, EndpointStatus, OptOut, Demographic.Platform and
  * Demographic.Timezone (a later duplicate member replacing an earlier one, as in jansson); for
- * any other input it is NULL or an object. Inputs with a raw NUL byte are left out of the
+ * any other input it is NULL or an object whose strings are valid UTF-8. Inputs with a raw NUL byte are left out of the
  * comparison: jansson skips one between tokens, yajl does not, and a stored text (written by
  * jansson) never holds one. */
 #include <jansson.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "endpoint_summary.h"
+#include "util.h"
 
 static const char *const top[] = {"Id", "ChannelType", "Address", "EndpointStatus", "OptOut"};
 static const char *const demographic[] = {"Platform", "Timezone"};
@@ -29,11 +30,26 @@ static void same_string(const json_t *full, const json_t *summary, const char *n
         abort();
 }
 
+/* Every string the summary holds is valid UTF-8 without NUL, whatever the input. */
+static void well_formed(const json_t *v)
+{
+    const char *name;
+    const json_t *item;
+    if (json_is_string(v) && (!rp_utf8_valid(json_string_value(v), json_string_length(v)) ||
+                              memchr(json_string_value(v), 0, json_string_length(v))))
+        abort();
+    json_object_foreach((json_t *)v, name, item)
+    {
+        well_formed(item);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *summary = rp_endpoint_summary((const char *)data, size);
     if (summary && !json_is_object(summary))
         abort();
+    well_formed(summary);
     json_t *full = json_loadb((const char *)data, size, 0, NULL);
     if (json_is_object(full) && !memchr(data, 0, size)) {
         if (!summary)

@@ -75,7 +75,8 @@ static void what_is_not_an_endpoint_gives_null(void **state)
     (void)state;
     const char *bad[] = {
         "", "[]", "\"Id\"", "42", "null", "{\"Id\":\"a\"", "{\"Id\":\"a\"} {}",
-        "{\"Id\":\"a\"}x", "{\"Id\":\"a\\u0000b\"}", "{\"Id\":\"\xff\"}", "{'Id':'a'}",
+        "{\"Id\":\"a\"}x", "{\"Id\":\"a\\u0000b\"}", "{\"Id\":\"\xff\"}", "{\"Id\":\"\xc0\xaf\"}",
+        "{\"Id\":\"\xed\xa0\x80\"}", "{'Id':'a'}",
         "{\"Id\":\"a\",}", "{\"Id\" \"a\"}", "{\"Id\":\"a\"/*c*/}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
