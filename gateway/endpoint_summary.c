@@ -1,9 +1,9 @@
 /* Stored endpoints read for routing only (endpoint_summary.h), with yajl's streaming parser. */
 #include "endpoint_summary.h"
+#include "json_stream.h"
 #include "util.h"
 
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
 static const char *const top_members[] = {"Id", "ChannelType", "Address", "EndpointStatus",
                                           "OptOut", "Demographic"};
@@ -149,17 +149,9 @@ static const yajl_callbacks callbacks = {
 json_t *rp_endpoint_summary(const char *text, size_t len)
 {
     struct reader rd = {.out = json_object(), .top = -1, .inner = -1};
-    yajl_handle h = yajl_alloc(&callbacks, NULL, &rd);
-    if (!h || !rd.out) {
-        if (h)
-            yajl_free(h);
-        json_decref(rd.out);
-        return NULL;
-    }
-    int ok = yajl_parse(h, (const unsigned char *)text, len) == yajl_status_ok &&
-             yajl_complete_parse(h) == yajl_status_ok && rd.rooted && rd.depth == 0;
-    yajl_free(h);
-    if (!ok) {
+    if (!rd.out)
+        rp_panic("out of memory reading an endpoint");
+    if (!rp_json_stream(&callbacks, &rd, text, len) || !rd.rooted || rd.depth != 0) {
         json_decref(rd.out);
         return NULL;
     }

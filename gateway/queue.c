@@ -1,4 +1,5 @@
 #include "queue.h"
+#include "json_stream.h"
 #include "json_write.h"
 #include "keyspace.h"
 #include "log.h"
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
 static struct rp_queue_conf queue_conf = {
     .shards = 4,
@@ -229,12 +229,7 @@ static const yajl_callbacks recipient_callbacks = {
 static int read_recipients(const char *r, size_t r_len, struct rp_delivery *out)
 {
     struct recipients_reader rd = {.out = out, .count = 1};
-    yajl_handle h = yajl_alloc(&recipient_callbacks, NULL, &rd);
-    if (!h)
-        rp_panic("out of memory reading a queue entry");
-    int ok = yajl_parse(h, (const unsigned char *)r, r_len) == yajl_status_ok &&
-             yajl_complete_parse(h) == yajl_status_ok && rd.depth == 0 && rd.count > 1;
-    yajl_free(h);
+    int ok = rp_json_stream(&recipient_callbacks, &rd, r, r_len) && rd.depth == 0 && rd.count > 1;
     drop_members(&rd);
     if (ok)
         return rd.count;
