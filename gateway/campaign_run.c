@@ -471,6 +471,9 @@ static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct b
         .skip_inactive = true,
         .template_fn = r->templates ? rp_template_send_render : NULL,
         .template_arg = r->templates,
+        /* personalize() below writes into a delivery's content: only when it has nothing to
+         * fill may deliveries share it. */
+        .share_content = !needs_whole_endpoints(r),
     };
     int rc = rp_render_build(plan, &params, &err);
     /* The deliveries to queue, one entry for those that share a message. */

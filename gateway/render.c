@@ -61,11 +61,20 @@ struct rp_render_plan {
 };
 
 /* Build-time state: the caller's params, the substitution budget, addresses already sent to. */
+#define SHARED_CONTENT_MAX 16 /* more than there are channels */
+
 struct build {
     struct rp_render_plan *plan;
     const struct rp_render_params *params;
     size_t budget;
     json_t *seen; /* "CHANNEL\naddress" -> true */
+    /* With params->share_content: the content rendered for a channel, for the channel's other
+     * recipients without a configuration of their own. */
+    struct {
+        const struct rp_render_channel *ch;
+        json_t *content;
+    } shared[SHARED_CONTENT_MAX];
+    int n_shared;
 };
 
 static const json_t *member(const json_t *obj, const char *name)
@@ -544,11 +553,42 @@ static void fill_delivery(struct build *b, struct rp_render_recipient *r,
 
 /* Renders r's content on ch and fills its delivery, or gives it a final result. who names the
  * recipient in a 400 ("Addresses[+141***(12)]", "Endpoints[ep-1]"). */
+/* Whether a recipient's content may be another's of the same channel: nothing of its own
+ * (configuration, template, Baidu's per-endpoint platform) goes into it. */
+static bool content_shareable(const struct build *b, const struct rp_render_channel *ch,
+                              const json_t *rcfg)
+{
+    return b->params->share_content && json_object_size(rcfg) == 0 &&
+           !template_for(b->plan->tc, ch) && strcmp(ch->type, "BAIDU") != 0;
+}
+
+static json_t *shared_content(const struct build *b, const struct rp_render_channel *ch)
+{
+    for (int i = 0; i < b->n_shared; i++)
+        if (b->shared[i].ch == ch)
+            return b->shared[i].content;
+    return NULL;
+}
+
+static void share_content(struct build *b, const struct rp_render_channel *ch, json_t *content)
+{
+    if (b->n_shared == SHARED_CONTENT_MAX)
+        return;
+    b->shared[b->n_shared].ch = ch;
+    b->shared[b->n_shared++].content = json_incref(content);
+}
+
 static int render_recipient(struct build *b, struct rp_render_recipient *r,
                             const struct rp_render_channel *ch, const json_t *rcfg,
                             const json_t *endpoint, const char *who, struct rp_err *err)
 {
     const struct rp_render_plan *plan = b->plan;
+    bool shareable = content_shareable(b, ch, rcfg);
+    json_t *ready = shareable ? shared_content(b, ch) : NULL;
+    if (ready) {
+        fill_delivery(b, r, ch, rcfg, json_incref(ready));
+        return 0;
+    }
     json_t *content = NULL, *vars = NULL;
     int rc = rp_render_content(ch, plan->mc, rcfg, &b->budget, &content, &vars, err);
     if (rc < 0)
@@ -591,6 +631,8 @@ static int render_recipient(struct build *b, struct rp_render_recipient *r,
         json_string_value(json_object_get(json_object_get(endpoint, "Demographic"), "Platform"));
     if (platform && strcmp(ch->type, "BAIDU") == 0)
         json_object_set_new(content, "Platform", json_string(platform));
+    if (shareable)
+        share_content(b, ch, content);
     fill_delivery(b, r, ch, rcfg, content);
     return 0;
 }
@@ -726,6 +768,8 @@ int rp_render_build(struct rp_render_plan *plan, const struct rp_render_params *
         rp_panic("out of memory rendering a message");
     int rc = rp_render_err_clean(build_all(&b, err), err);
     json_decref(b.seen);
+    for (int i = 0; i < b.n_shared; i++)
+        json_decref(b.shared[i].content);
     if (rc < 0) {
         for (size_t i = 0; i < plan->n_recipients; i++) {
             free(plan->recipients[i].address);

@@ -100,6 +100,11 @@ struct rp_render_params {
     bool skip_inactive;
     rp_render_template_fn template_fn; /* NULL until templates are served */
     void *template_arg;
+    /* Recipients with nothing of their own in their content (no configuration, no template,
+     * not Baidu) share one content object per channel, a reference each: rendered once, and
+     * the queue sees at once that their deliveries are the same message. The caller must then
+     * not modify a delivery's content. */
+    bool share_content;
 };
 
 /* A recipient's final answer, as MessageResult / EndpointMessageResult carry it. */

@@ -955,6 +955,35 @@ static void test_endpoint_resolution(void **state)
                        "MessageConfiguration.EmailMessage", "Endpoints[ep-email]");
 }
 
+/* share_content (campaigns): recipients with nothing of their own hold one content object per
+ * channel; one with its own configuration gets its own; without the flag each gets its own. */
+static void test_shared_content(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"Endpoints\": {\"ep-sms\": {}, \"ep-inactive\": {}, \"ep-optout\": {},"
+        "   \"ep-stale\": {\"BodyOverride\": \"own\"}},"
+        " \"MessageConfiguration\": {\"SMSMessage\": {\"Body\": \"x\"}}}";
+    struct rp_render_params p = params();
+    p.share_content = true;
+    struct rp_render_plan *plan = plan_with(RP_RENDER_MESSAGES, text, &p);
+    const json_t *first = recipient(plan, NULL, "ep-sms")->delivery.content;
+    assert_ptr_equal(recipient(plan, NULL, "ep-inactive")->delivery.content, first);
+    assert_ptr_equal(recipient(plan, NULL, "ep-optout")->delivery.content, first);
+    const json_t *own = recipient(plan, NULL, "ep-stale")->delivery.content;
+    assert_ptr_not_equal(own, first);
+    assert_string_equal(json_string_value(json_object_get(own, "Body")), "own");
+    assert_string_equal(json_string_value(json_object_get(first, "Body")), "x");
+    rp_render_plan_free(plan);
+
+    plan = plan_ok(RP_RENDER_MESSAGES, text);
+    const json_t *a = recipient(plan, NULL, "ep-sms")->delivery.content;
+    const json_t *b = recipient(plan, NULL, "ep-inactive")->delivery.content;
+    assert_ptr_not_equal(a, b);
+    assert_true(json_equal(a, b));
+    rp_render_plan_free(plan);
+}
+
 static void test_users(void **state)
 {
     (void)state;
@@ -1336,6 +1365,7 @@ int main(void)
         cmocka_unit_test(test_email_content),
         cmocka_unit_test(test_delivery_members),
         cmocka_unit_test(test_endpoint_resolution),
+        cmocka_unit_test(test_shared_content),
         cmocka_unit_test(test_users),
         cmocka_unit_test(test_users_channel_without_message),
         cmocka_unit_test(test_user_endpoint_limit),
