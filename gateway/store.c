@@ -45,6 +45,13 @@ struct pending {
     size_t len;
 };
 
+/* A command kept by rp_store_capture: where its text is in the capture buffer, and the node it
+ * was sent to (-1: routed by its key, or the one server). */
+struct captured {
+    size_t off, len;
+    int node;
+};
+
 /* cppcheck does not follow members of a _Thread_local struct. */
 struct thread_store {
     redisContext *conn[MAX_NODES];
@@ -58,6 +65,13 @@ struct thread_store {
     int append_failed;
     struct pending *pending;    /* cluster */
     size_t n_pending, cap_pending;
+    /* rp_store_capture: the commands appended since it began, formatted, end to end. */
+    // cppcheck-suppress unusedStructMember
+    int capturing;
+    struct captured *captured;
+    size_t n_captured, cap_captured;
+    char *capture_buf;
+    size_t capture_len, capture_size;
 };
 
 static _Thread_local struct thread_store ts;
@@ -82,6 +96,11 @@ static void close_all(struct thread_store *t)
     free(t->pending);
     t->pending = NULL;
     t->n_pending = t->cap_pending = 0;
+    free(t->captured);
+    free(t->capture_buf);
+    t->captured = NULL;
+    t->capture_buf = NULL;
+    t->n_captured = t->cap_captured = t->capture_len = t->capture_size = 0;
 }
 
 static void close_at_thread_exit(void *state)
@@ -685,44 +704,80 @@ int rp_store_data_nodes(int *out, int max)
     return n;
 }
 
-/* Appends fail only when the connection is missing; the error then surfaces at collect. */
-int rp_store_append(const char *fmt, ...)
+static void capture(int node, const char *cmd, size_t len)
 {
-    if (store_conf.cluster) {
-        char *cmd = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int len = redisvFormatCommand(&cmd, fmt, ap);
-        va_end(ap);
-        return cluster_append(cmd, len);
+    if (ts.capture_len + len > ts.capture_size) {
+        ts.capture_size = (ts.capture_len + len) * 2;
+        ts.capture_buf = rp_realloc(ts.capture_buf, ts.capture_size);
     }
-    redisContext *c = connection(0);
-    if (!c) {
+    memcpy(ts.capture_buf + ts.capture_len, cmd, len);
+    if (ts.n_captured == ts.cap_captured) {
+        ts.cap_captured = ts.cap_captured ? ts.cap_captured * 2 : 256;
+        ts.captured = rp_realloc(ts.captured, ts.cap_captured * sizeof(*ts.captured));
+    }
+    ts.captured[ts.n_captured++] = (struct captured){ts.capture_len, len, node};
+    ts.capture_len += len;
+}
+
+/* Queues a formatted command (owned: freed here or by the cluster pipeline) on node (-1: routed
+ * by its key, or the one server). Appends fail only when the connection is missing; the error
+ * then surfaces at collect. */
+static int append_formatted(int node, char *cmd, int len)
+{
+    if (len < 0) {
         ts.append_failed = 1;
         return RP_ESTORE;
     }
+    if (ts.capturing)
+        capture(node, cmd, (size_t)len);
+    if (store_conf.cluster)
+        return node < 0 ? cluster_append(cmd, len) : cluster_append_to(node, cmd, len);
+    redisContext *c = connection(0);
+    int ok = c && redisAppendFormattedCommand(c, cmd, (size_t)len) == REDIS_OK;
+    redisFreeCommand(cmd);
+    if (!ok)
+        ts.append_failed = 1;
+    return ok ? 0 : RP_ESTORE;
+}
+
+int rp_store_append(const char *fmt, ...)
+{
+    char *cmd = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int rc = redisvAppendCommand(c, fmt, ap);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
-    if (rc != REDIS_OK)
-        ts.append_failed = 1;
-    return rc == REDIS_OK ? 0 : RP_ESTORE;
+    return append_formatted(-1, cmd, len);
 }
 
 int rp_store_appendv(int argc, const char **argv, const size_t *lens)
 {
-    if (store_conf.cluster) {
-        char *cmd = NULL;
-        int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-        return cluster_append(cmd, len);
-    }
-    redisContext *c = connection(0);
-    if (!c || redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) {
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    return append_formatted(-1, cmd, len);
+}
+
+void rp_store_capture(int on)
+{
+    ts.capturing = on;
+    if (on)
+        ts.n_captured = ts.capture_len = 0;
+}
+
+int rp_store_append_captured(size_t i)
+{
+    if (i >= ts.n_captured) {
         ts.append_failed = 1;
         return RP_ESTORE;
     }
-    return 0;
+    const struct captured *k = &ts.captured[i];
+    char *cmd = rp_malloc(k->len);
+    memcpy(cmd, ts.capture_buf + k->off, k->len);
+    int capturing = ts.capturing;
+    ts.capturing = 0; /* a command sent again keeps its first index */
+    int rc = append_formatted(k->node, cmd, (int)k->len);
+    ts.capturing = capturing;
+    return rc;
 }
 
 int rp_store_collect(redisReply **replies, size_t n)
@@ -792,7 +847,7 @@ size_t rp_store_append_script_load(struct rp_script *script)
     for (int i = 0; i < n; i++) {
         char *cmd = NULL;
         int len = redisFormatCommand(&cmd, "SCRIPT LOAD %s", script->source);
-        cluster_append_to(data_nodes[i], cmd, len);
+        append_formatted(data_nodes[i], cmd, len);
     }
     return (size_t)n;
 }

@@ -57,6 +57,12 @@ redisReply *rp_store_commandv(int argc, const char **argv, const size_t *lens);
 int rp_store_append(const char *fmt, ...);
 int rp_store_appendv(int argc, const char **argv, const size_t *lens);
 int rp_store_collect(redisReply **replies, size_t n);
+/* For a pipeline some of whose commands Redis may refuse for a while (OOM, BUSY, LOADING ...):
+ * rp_store_capture(1) before appending keeps each command this thread appends, formatted, until
+ * the next rp_store_capture(1); rp_store_append_captured(i) queues the i-th of them (from 0)
+ * again, to be collected like any other. rp_store_capture(0) stops keeping them. */
+void rp_store_capture(int on);
+int rp_store_append_captured(size_t i);
 /* rp_store_collect for a caller that needs only to know all n commands succeeded: 0, or
  * RP_ESTORE when the store failed or any reply is an error. The replies are freed. */
 int rp_store_collect_ok(size_t n);

@@ -964,27 +964,93 @@ static void log_recorded(const struct job *j)
     rp_log_set_request_id(NULL);
 }
 
-/* A command of a recorded batch that Redis refused (OOM when full, BUSY under a long script ...)
- * loses what it recorded (an event, an acknowledgement: the entry is then delivered again):
- * said at most once a second per thread, with the first reason. */
-static void warn_refused(redisReply *const *replies, size_t n)
+/* How long the writer keeps sending again the commands of a batch that Redis refuses for a
+ * while (full, busy with a script, loading after a restart, failing over). The entries stay
+ * pending and the unit's window full meanwhile: no new sends pile up behind a Redis that
+ * cannot record them. */
+#define REFUSED_RETRY_MS 30000
+
+/* Refusals that pass: what Redis answers while it is full (OOM, until memory frees), busy
+ * (BUSY), loading its data (LOADING), or between masters (READONLY, MASTERDOWN, TRYAGAIN,
+ * CLUSTERDOWN). Anything else would be refused again. */
+static int refused_for_now(const redisReply *r)
+{
+    static const char *const passing[] = {"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN",
+                                          "TRYAGAIN", "CLUSTERDOWN"};
+    if (!r || r->type != REDIS_REPLY_ERROR)
+        return 0;
+    for (size_t i = 0; i < sizeof(passing) / sizeof(passing[0]); i++)
+        if (strncmp(r->str, passing[i], strlen(passing[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* Said at most once a second per thread. */
+static void warn_refused(const char *what, size_t refused, size_t n, const char *reason)
 {
     static _Thread_local int64_t last_ms;
-    size_t refused = 0;
-    const char *first = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR) {
-            refused++;
-            if (!first)
-                first = replies[i]->str;
-        }
     int64_t now = rp_mono_ms();
-    if (!refused || now - last_ms < 1000)
+    if (now - last_ms < 1000)
         return;
     last_ms = now;
-    rp_warn("worker", "Redis refused %zu of the %zu commands recording a batch (events or "
-            "acknowledgements lost; unacknowledged entries are delivered again): %s",
-            refused, n, first);
+    rp_warn("worker", "Redis refused %zu of the %zu commands recording a batch, %s: %s", refused,
+            n, what, reason);
+}
+
+/* The batch's replies are in (n, owned, freed here). Commands Redis refused for now are sent
+ * again (their captured text) with backoff for up to REFUSED_RETRY_MS; what is still refused
+ * then, or refused for good, is lost: an event, or an acknowledgement (the entry is then
+ * delivered again). */
+static void send_refused_again(struct unit *u, redisReply **replies, size_t n)
+{
+    size_t *again = NULL, n_again = 0, lost = 0;
+    char reason[128] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR) {
+            if (!reason[0])
+                snprintf(reason, sizeof(reason), "%s", replies[i]->str);
+            if (refused_for_now(replies[i])) {
+                if (!again)
+                    again = rp_malloc(n * sizeof(*again));
+                again[n_again++] = i;
+            } else {
+                lost++;
+            }
+        }
+        freeReplyObject(replies[i]);
+    }
+    if (n_again)
+        warn_refused("sending them again", n_again + lost, n, reason);
+    int64_t start = rp_mono_ms();
+    useconds_t backoff_us = 50 * 1000;
+    while (n_again && atomic_load(&u->stop_writing) <= 1 &&
+           rp_mono_ms() - start < REFUSED_RETRY_MS) {
+        usleep(backoff_us);
+        backoff_us = backoff_us * 2 > 1000 * 1000 ? 1000 * 1000 : backoff_us * 2;
+        for (size_t k = 0; k < n_again; k++)
+            rp_store_append_captured(again[k]);
+        if (rp_store_collect(replies, n_again))
+            continue; /* the connection went: the same commands next time */
+        size_t still = 0;
+        for (size_t k = 0; k < n_again; k++) {
+            if (refused_for_now(replies[k])) {
+                snprintf(reason, sizeof(reason), "%s", replies[k]->str);
+                again[still++] = again[k];
+            } else if (replies[k]->type == REDIS_REPLY_ERROR) {
+                lost++;
+            }
+            freeReplyObject(replies[k]);
+        }
+        if (still == 0)
+            rp_info("worker", "Redis took the refused commands of a batch after %lld ms",
+                    (long long)(rp_mono_ms() - start));
+        n_again = still;
+    }
+    lost += n_again;
+    if (lost)
+        warn_refused("lost (events or acknowledgements; unacknowledged entries are delivered "
+                     "again)", lost, n, reason);
+    free(again);
 }
 
 /* Records a batch; retries until Redis takes it (the entries stay pending meanwhile). */
@@ -1003,21 +1069,22 @@ static void record_batch(struct unit *u, struct job *list)
     redisReply **replies = NULL;
     size_t cap = 0;
     for (;;) {
+        rp_store_capture(1);
         size_t queued = append_batch(u, list, count, token);
         if (queued > cap) {
             cap = queued;
             replies = rp_realloc(replies, cap * sizeof(redisReply *));
         }
         if (rp_store_collect(replies, queued) == 0) {
-            warn_refused(replies, queued);
-            for (size_t i = 0; i < queued; i++)
-                freeReplyObject(replies[i]);
+            rp_store_capture(0);
+            send_refused_again(u, replies, queued);
             break;
         }
         if (atomic_load(&u->stop_writing) > 1)
             break; /* shutting down with Redis gone: the entries stay pending for others */
         usleep(200 * 1000);
     }
+    rp_store_capture(0);
     free(replies);
     for (struct job *j = list; j;) {
         struct job *next = j->next;

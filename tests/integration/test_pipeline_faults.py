@@ -437,8 +437,8 @@ def test_worker_sends_everything_it_reads():
 
 def test_full_redis_is_reported_and_loses_no_delivery():
     """Redis at its maxmemory (noeviction) while deliveries are answered: the events the worker
-    records are refused (OOM). The log says so, naming the reason, and no delivery is lost: the
-    acknowledgements still go through or the entries are delivered again."""
+    records are refused (OOM). The log says so, naming the reason; the worker sends the refused
+    commands again until Redis has room, so once it has, no delivery and no event is lost."""
     with Pipeline({"REPOINT_QUEUE_IN_FLIGHT": str(IN_FLIGHT)}) as pl:
         proc = pl.spawn("api,workers")
         app = sms_app(proc, "full")
@@ -455,9 +455,15 @@ def test_full_redis_is_reported_and_loses_no_delivery():
             pl.redis.cli("CONFIG", "SET", "maxmemory", "0")
             pl.sim.configure(latency_ms=0)
         line = next(x for x in proc.logs().splitlines() if "Redis refused" in x)
-        assert "OOM" in line, line
+        assert "OOM" in line and "sending them again" in line, line
         wait_drained(pl.redis, 60, [proc])
         assert set(delivered_counts(pl.sim, ids)) == set(ids)
+        harness.wait_until(lambda: "Redis took the refused commands" in proc.logs(), timeout=40,
+                           what="the refused commands to be taken once Redis had room")
+        logged = {e["attributes"].get("message_id") for e in pl.redis.events()}
+        missing = [i for i in ids if i not in logged]
+        assert not missing, f"{len(missing)} deliveries without their event, e.g. {missing[:3]}"
+        assert "lost (events" not in proc.logs()
 
 
 def test_redis_restart_mid_run_loses_nothing():
