@@ -65,6 +65,10 @@ struct run {
     json_t *doc;                 /* the CampaignResponse of version */
     json_t *direct;              /* its DirectMessageConfiguration */
     struct rp_template_send *templates;
+    /* The run reads endpoints beyond what routing needs (endpoint_summary.h): message
+     * variables in the campaign's own text, or a template. Otherwise it reads routing
+     * summaries, and its deliveries share their content. */
+    int whole_endpoints;
     struct rp_campaign_schedule schedule;
     long long mps, window, batch, holdout, maxdur;
     int quiet_start, quiet_end; /* Schedule.QuietTime in minutes, -1 when none */
@@ -198,6 +202,29 @@ static void unload(struct run *r)
     r->templates = NULL;
 }
 
+/* Whether v (a message configuration) holds a message variable anywhere. */
+static int holds_variables(const json_t *v)
+{
+    if (json_is_string(v))
+        return strstr(json_string_value(v), "{{") != NULL;
+    const json_t *item;
+    if (json_is_object(v)) {
+        const char *name;
+        json_object_foreach((json_t *)v, name, item)
+        {
+            if (holds_variables(item))
+                return 1;
+        }
+    }
+    size_t i;
+    json_array_foreach(v, i, item)
+    {
+        if (holds_variables(item))
+            return 1;
+    }
+    return 0;
+}
+
 /* Loads version v of the campaign and what rendering it needs. 0, RP_ENOTFOUND (a template is
  * gone: the run cannot send), RP_ESTORE. */
 static int load_version(struct run *r, int v)
@@ -255,6 +282,7 @@ static int load_version(struct run *r, int v)
         rp_warn("campaigns", "campaign %s of app %s: %s %s", r->id, r->app, err.field, err.msg);
         return rc == RP_ESTORE ? RP_ESTORE : RP_ENOTFOUND;
     }
+    r->whole_endpoints = r->templates || holds_variables(r->direct);
     return 0;
 }
 
@@ -395,36 +423,6 @@ static int personalize(struct run *r, json_t *content, const json_t *endpoint, c
     return 0;
 }
 
-/* Whether v (a message configuration) holds a message variable anywhere. */
-static int holds_variables(const json_t *v)
-{
-    if (json_is_string(v))
-        return strstr(json_string_value(v), "{{") != NULL;
-    const json_t *item;
-    if (json_is_object(v)) {
-        const char *name;
-        json_object_foreach((json_t *)v, name, item)
-        {
-            if (holds_variables(item))
-                return 1;
-        }
-    }
-    size_t i;
-    json_array_foreach(v, i, item)
-    {
-        if (holds_variables(item))
-            return 1;
-    }
-    return 0;
-}
-
-/* Whether the run reads an endpoint beyond what routing needs (endpoint_summary.h): to fill
- * message variables in the campaign's own text, or for a template. */
-static int needs_whole_endpoints(const struct run *r)
-{
-    return r->templates || holds_variables(r->direct);
-}
-
 /* Renders up to RP_RENDER_MAX_RECIPIENTS eligible endpoints (borrowed) and queues their
  * deliveries on the open pipeline; returns how many commands it queued and adds the deliveries
  * to *queued. */
@@ -473,7 +471,7 @@ static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct b
         .template_arg = r->templates,
         /* personalize() below writes into a delivery's content: only when it has nothing to
          * fill may deliveries share it. */
-        .share_content = !needs_whole_endpoints(r),
+        .share_content = !r->whole_endpoints,
     };
     int rc = rp_render_build(plan, &params, &err);
     /* The deliveries to queue, one entry for those that share a message. */
@@ -905,7 +903,7 @@ static int begin(struct run *r)
         return 1;
     r->cursor_open = 1;
     /* Batches of stored texts, read into summaries by next_batch() when nothing needs more. */
-    r->cursor.texts = !needs_whole_endpoints(r);
+    r->cursor.texts = !r->whole_endpoints;
     if (pos[0] && rp_segment_cursor_seek(&r->cursor, pos))
         return 1;
     r->wd_maybe = 1;

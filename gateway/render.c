@@ -60,9 +60,9 @@ struct rp_render_plan {
     char request_id[sizeof(((struct rp_delivery *)0)->request_id)];
 };
 
-/* Build-time state: the caller's params, the substitution budget, addresses already sent to. */
 #define SHARED_CONTENT_MAX 16 /* more than there are channels */
 
+/* Build-time state: the caller's params, the substitution budget, addresses already sent to. */
 struct build {
     struct rp_render_plan *plan;
     const struct rp_render_params *params;
@@ -551,8 +551,6 @@ static void fill_delivery(struct build *b, struct rp_render_recipient *r,
     r->queued = true;
 }
 
-/* Renders r's content on ch and fills its delivery, or gives it a final result. who names the
- * recipient in a 400 ("Addresses[+141***(12)]", "Endpoints[ep-1]"). */
 /* Whether a recipient's content may be another's of the same channel: nothing of its own
  * (configuration, template, Baidu's per-endpoint platform) goes into it. */
 static bool content_shareable(const struct build *b, const struct rp_render_channel *ch,
@@ -578,6 +576,8 @@ static void share_content(struct build *b, const struct rp_render_channel *ch, j
     b->shared[b->n_shared++].content = json_incref(content);
 }
 
+/* Renders r's content on ch and fills its delivery, or gives it a final result. who names the
+ * recipient in a 400 ("Addresses[+141***(12)]", "Endpoints[ep-1]"). */
 static int render_recipient(struct build *b, struct rp_render_recipient *r,
                             const struct rp_render_channel *ch, const json_t *rcfg,
                             const json_t *endpoint, const char *who, struct rp_err *err)
