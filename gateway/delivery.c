@@ -153,12 +153,6 @@ int rp_delivery_same_message(const struct rp_delivery *a, const struct rp_delive
            same_json(a->context, b->context) && same_json(a->content, b->content);
 }
 
-json_t *rp_delivery_recipient_json(const struct rp_delivery *d)
-{
-    return json_pack("[s, s?, s, s]", d->message_id, d->endpoint_id, d->address ? d->address : "",
-                     d->recipient_key ? d->recipient_key : "");
-}
-
 int rp_delivery_for_recipient(struct rp_delivery *d, const struct rp_delivery *base,
                               const char *message_id, char *endpoint_id, char *address, char *key)
 {

@@ -79,9 +79,8 @@ int rp_delivery_from_json(struct rp_delivery *d, const json_t *doc);
 /* Whether a and b are the same message to different recipients: equal in everything but the
  * message id, address, endpoint id and recipient key (the queue shares one entry between them). */
 int rp_delivery_same_message(const struct rp_delivery *a, const struct rp_delivery *b);
-/* d's recipient as [message id, endpoint id or null, address, key] (a new array). */
-json_t *rp_delivery_recipient_json(const struct rp_delivery *d);
-/* Fills d as base sent to another recipient (the members of rp_delivery_recipient_json):
+/* Fills d as base sent to another recipient (a queue entry's [message id, endpoint id or
+ * null, address, key]):
  * message_id is copied (non-empty, shorter than d->message_id); endpoint_id (NULL for none),
  * address and key (both required) are owned by d afterwards, or freed on failure. Returns 0, or
  * RP_EINVAL with d initialised. Shares base's content and context. */

@@ -45,43 +45,56 @@ int rp_queue_shard_of(const char *message_id)
     return (int)(rp_fnv1a(message_id, strlen(message_id)) % (uint32_t)queue_conf.shards);
 }
 
-void rp_queue_append(const struct rp_delivery *d)
+void rp_queue_entry_encode(const struct rp_delivery *const *ds, size_t n, char **d, size_t *d_len,
+                           char **r, size_t *r_len)
 {
-    char key[128];
-    rp_queue_stream_key(key, d->channel, rp_queue_shard_of(d->message_id));
-    json_t *doc = rp_delivery_to_json(d);
-    size_t len = 0;
-    char *text = rp_json_dump(doc, &len);
+    json_t *doc = rp_delivery_to_json(ds[0]);
+    *d = rp_json_dump(doc, d_len);
     json_decref(doc);
-    const char *argv[5] = {"XADD", key, "*", "d", text};
-    size_t lens[5] = {4, strlen(key), 1, 1, len};
-    rp_store_appendv(5, argv, lens);
-    free(text);
+    *r = NULL;
+    *r_len = 0;
+    if (n < 2)
+        return;
+    /* Written as text, not as a jansson array of 4 strings per recipient: the scheduler writes
+     * one per campaign delivery. */
+    struct rp_json_text t;
+    rp_json_text_init(&t, 128 * n);
+    rp_json_text_raw(&t, "[");
+    for (size_t i = 1; i < n; i++) {
+        rp_json_text_raw(&t, i > 1 ? ",[" : "[");
+        rp_json_text_string(&t, ds[i]->message_id);
+        rp_json_text_raw(&t, ",");
+        if (ds[i]->endpoint_id)
+            rp_json_text_string(&t, ds[i]->endpoint_id);
+        else
+            rp_json_text_raw(&t, "null");
+        rp_json_text_raw(&t, ",");
+        rp_json_text_string(&t, ds[i]->address ? ds[i]->address : "");
+        rp_json_text_raw(&t, ",");
+        rp_json_text_string(&t, ds[i]->recipient_key ? ds[i]->recipient_key : "");
+        rp_json_text_raw(&t, "]");
+    }
+    rp_json_text_raw(&t, "]");
+    *r = rp_json_text_finish(&t, r_len);
 }
 
-/* One entry for ds[0..n): ds[0] in full, the others by recipient. */
-static void append_entry(struct rp_delivery *const *ds, size_t n)
+/* One entry for ds[0..n). */
+static void append_entry(const struct rp_delivery *const *ds, size_t n)
 {
-    if (n == 1) {
-        rp_queue_append(ds[0]);
-        return;
-    }
-    char key[128];
+    char key[128], *d, *r;
+    size_t d_len, r_len;
     rp_queue_stream_key(key, ds[0]->channel, rp_queue_shard_of(ds[0]->message_id));
-    json_t *doc = rp_delivery_to_json(ds[0]);
-    json_t *recipients = json_array();
-    for (size_t i = 1; i < n; i++)
-        json_array_append_new(recipients, rp_delivery_recipient_json(ds[i]));
-    size_t d_len = 0, r_len = 0;
-    char *d_text = rp_json_dump(doc, &d_len);
-    char *r_text = rp_json_dump(recipients, &r_len);
-    json_decref(doc);
-    json_decref(recipients);
-    const char *argv[7] = {"XADD", key, "*", "d", d_text, "r", r_text};
+    rp_queue_entry_encode(ds, n, &d, &d_len, &r, &r_len);
+    const char *argv[7] = {"XADD", key, "*", "d", d, "r", r};
     size_t lens[7] = {4, strlen(key), 1, 1, d_len, 1, r_len};
-    rp_store_appendv(7, argv, lens);
-    free(d_text);
-    free(r_text);
+    rp_store_appendv(r ? 7 : 5, argv, lens);
+    free(d);
+    free(r);
+}
+
+void rp_queue_append(const struct rp_delivery *d)
+{
+    append_entry(&d, 1);
 }
 
 size_t rp_queue_append_shared(struct rp_delivery *const *deliveries, size_t n)
@@ -90,11 +103,11 @@ size_t rp_queue_append_shared(struct rp_delivery *const *deliveries, size_t n)
      * message: one comparison each, so personalised messages (every one different) cost no
      * more than before and go out one per entry. */
     enum { OPEN_MAX = 8 };
-    struct rp_delivery *open[OPEN_MAX][RP_QUEUE_SHARED_MAX];
+    const struct rp_delivery *open[OPEN_MAX][RP_QUEUE_SHARED_MAX];
     size_t open_n[OPEN_MAX] = {0};
     size_t n_open = 0, entries = 0;
     for (size_t i = 0; i < n; i++) {
-        struct rp_delivery *d = deliveries[i];
+        const struct rp_delivery *d = deliveries[i];
         size_t g = 0;
         while (g < n_open && strcmp(open[g][0]->channel, d->channel) != 0)
             g++;

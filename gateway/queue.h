@@ -56,6 +56,11 @@ void rp_queue_append(const struct rp_delivery *d);
  * Returns the number of replies to collect (entries queued). */
 size_t rp_queue_append_shared(struct rp_delivery *const *deliveries, size_t n);
 
+/* The fields of one entry for ds[0..n) (n >= 1): *d (ds[0] in full) and, for n > 1, *r (the
+ * others by recipient; NULL for n == 1), malloc'd, with their lengths. */
+void rp_queue_entry_encode(const struct rp_delivery *const *ds, size_t n, char **d, size_t *d_len,
+                           char **r, size_t *r_len);
+
 /* Decodes an entry's "d" and (when present, else NULL) "r" fields into up to
  * RP_QUEUE_SHARED_MAX deliveries in out (filled from scratch; the caller cleans them up).
  * Returns how many, or RP_EINVAL for a malformed entry (out is then left clean). */

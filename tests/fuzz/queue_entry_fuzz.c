@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "delivery.h"
-#include "json_write.h"
 #include "queue.h"
 
 static void check(const struct rp_delivery *ds, int n)
@@ -25,15 +24,14 @@ static void check(const struct rp_delivery *ds, int n)
 
 static void round_trip(const struct rp_delivery *ds, int n)
 {
-    json_t *doc = rp_delivery_to_json(&ds[0]);
-    json_t *recipients = json_array();
-    for (int i = 1; i < n; i++)
-        json_array_append_new(recipients, rp_delivery_recipient_json(&ds[i]));
+    const struct rp_delivery *ptrs[RP_QUEUE_SHARED_MAX];
+    for (int i = 0; i < n; i++)
+        ptrs[i] = &ds[i];
     size_t d_len = 0, r_len = 0;
-    char *d = rp_json_dump(doc, &d_len);
-    char *r = rp_json_dump(recipients, &r_len);
+    char *d, *r;
+    rp_queue_entry_encode(ptrs, (size_t)n, &d, &d_len, &r, &r_len);
     struct rp_delivery back[RP_QUEUE_SHARED_MAX];
-    int m = rp_queue_entry_decode(d, d_len, n > 1 ? r : NULL, r_len, back);
+    int m = rp_queue_entry_decode(d, d_len, r, r_len, back);
     if (m != n)
         abort();
     for (int i = 0; i < m; i++) {
@@ -44,8 +42,6 @@ static void round_trip(const struct rp_delivery *ds, int n)
     }
     free(d);
     free(r);
-    json_decref(doc);
-    json_decref(recipients);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -65,14 +65,10 @@ static void one_message_to_many_recipients(void **state)
 static void entry_fields(struct rp_delivery *ds, size_t n, char **d_text, size_t *d_len,
                          char **r_text, size_t *r_len)
 {
-    json_t *doc = rp_delivery_to_json(&ds[0]);
-    json_t *recipients = json_array();
-    for (size_t i = 1; i < n; i++)
-        json_array_append_new(recipients, rp_delivery_recipient_json(&ds[i]));
-    *d_text = rp_json_dump(doc, d_len);
-    *r_text = rp_json_dump(recipients, r_len);
-    json_decref(doc);
-    json_decref(recipients);
+    const struct rp_delivery *ptrs[RP_QUEUE_SHARED_MAX];
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &ds[i];
+    rp_queue_entry_encode(ptrs, n, d_text, d_len, r_text, r_len);
 }
 
 static void entry_decodes_into_each_delivery(void **state)
