@@ -412,19 +412,22 @@ static int push_text_applies(const struct rp_delivery *d, const struct rp_delive
     return family_of(d->channel) == FAMILY_PUSH && empty(d->context) && empty(r->attributes);
 }
 
-char *rp_event_text(const struct rp_delivery *d, const struct rp_delivery_result *r,
-                    int64_t now_ms, size_t *len)
+const char *rp_event_text(struct rp_json_text *scratch, const struct rp_delivery *d,
+                          const struct rp_delivery_result *r, int64_t now_ms, size_t *len)
 {
+    if (!scratch->buf)
+        rp_json_text_init(scratch, 1024); /* a push event is 700-900 bytes */
+    scratch->len = 0;
     if (push_text_applies(d, r)) {
-        struct rp_json_text t;
-        rp_json_text_init(&t, 1024); /* a push event is 700-900 bytes */
-        push_event_text(&t, d, r, now_ms);
-        return rp_json_text_finish(&t, len);
+        push_event_text(scratch, d, r, now_ms);
+    } else {
+        json_t *event = rp_event_from_result(d, r, now_ms);
+        int rc = rp_json_text_value(scratch, event);
+        json_decref(event);
+        if (rc)
+            return NULL;
     }
-    json_t *event = rp_event_from_result(d, r, now_ms);
-    char *text = rp_json_dump(event, len);
-    json_decref(event);
-    return text;
+    return rp_json_text_finish(scratch, len);
 }
 
 /* Queues the XADD of one event's text; NULL text: it could not be serialised (logged). */
@@ -442,19 +445,9 @@ static int append_text(const char *app, const char *data, size_t len)
 int rp_events_append_result_pipelined(struct rp_json_text *scratch, const struct rp_delivery *d,
                                       const struct rp_delivery_result *r, int64_t now_ms)
 {
-    if (push_text_applies(d, r)) {
-        if (!scratch->buf)
-            rp_json_text_init(scratch, 1024);
-        scratch->len = 0;
-        push_event_text(scratch, d, r, now_ms);
-        size_t len = 0;
-        const char *data = rp_json_text_finish(scratch, &len);
-        return append_text(d->app_id, data, len);
-    }
-    json_t *event = rp_event_from_result(d, r, now_ms);
-    int queued = rp_events_append_pipelined(event);
-    json_decref(event);
-    return queued;
+    size_t len = 0;
+    const char *data = rp_event_text(scratch, d, r, now_ms, &len);
+    return append_text(d->app_id, data, len);
 }
 
 long long rp_events_maxlen(void)

@@ -47,16 +47,17 @@
 json_t *rp_event_from_result(const struct rp_delivery *d, const struct rp_delivery_result *r,
                              int64_t now_ms);
 
-/* The text of rp_event_from_result's event (malloc'd; *len its length): the same bytes as
- * rp_json_dump of it. A push result without Context or channel attributes (every campaign push
- * delivery) is written straight to text, without the tree; the rest go through the tree. */
-char *rp_event_text(const struct rp_delivery *d, const struct rp_delivery_result *r,
-                    int64_t now_ms, size_t *len);
-
-/* Queues the XADD of d's event for r, like rp_events_append_pipelined. scratch (zeroed before
- * first use, freed by the caller) holds the text between calls: a writer recording one event
- * per delivery allocates nothing per event on the push path. */
+/* The text of rp_event_from_result's event, the same bytes as rp_json_dump of it, written into
+ * scratch (zeroed before first use, freed by the caller; the text stays valid until its next
+ * use): *len its length; NULL when it cannot be serialised. A push result without Context or
+ * channel attributes (every campaign push delivery) is written straight to text, without the
+ * tree. */
 struct rp_json_text;
+const char *rp_event_text(struct rp_json_text *scratch, const struct rp_delivery *d,
+                          const struct rp_delivery_result *r, int64_t now_ms, size_t *len);
+
+/* Queues the XADD of d's event for r, like rp_events_append_pipelined, with rp_event_text: a
+ * writer recording one event per delivery allocates nothing per event on the push path. */
 int rp_events_append_result_pipelined(struct rp_json_text *scratch, const struct rp_delivery *d,
                                       const struct rp_delivery_result *r, int64_t now_ms);
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static void reserve(struct rp_json_text *o, size_t more)
 {
     if (o->len + more + 1 <= o->cap)
@@ -149,6 +148,11 @@ void rp_json_text_int(struct rp_json_text *t, long long v)
 {
     char num[24];
     put(t, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+}
+
+int rp_json_text_value(struct rp_json_text *t, const json_t *v)
+{
+    return v ? put_value(t, v) : -1;
 }
 
 char *rp_json_text_finish(struct rp_json_text *t, size_t *len)

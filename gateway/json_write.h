@@ -26,7 +26,10 @@ void rp_json_text_raw(struct rp_json_text *t, const char *s);
 /* Appends s as a JSON string. */
 void rp_json_text_string(struct rp_json_text *t, const char *s);
 void rp_json_text_int(struct rp_json_text *t, long long v);
-/* The text (malloc'd, NUL-terminated; the caller frees it) and its length. */
+/* Appends v as rp_json_dump writes it; -1 (t then holds part of it) where rp_json_dump fails. */
+int rp_json_text_value(struct rp_json_text *t, const json_t *v);
+/* The text (NUL-terminated; t->buf, which the caller frees, or keeps in t to write again from
+ * len 0) and its length. */
 char *rp_json_text_finish(struct rp_json_text *t, size_t *len);
 
 #endif

@@ -373,11 +373,16 @@ static void assert_text_is_tree(const struct rp_delivery *d, const struct rp_del
     json_t *e = rp_event_from_result(d, r, NOW);
     size_t tree_len = 0, text_len = 0;
     char *tree = rp_json_dump(e, &tree_len);
-    char *text = rp_event_text(d, r, NOW, &text_len);
+    struct rp_json_text scratch = {0};
+    const char *text = rp_event_text(&scratch, d, r, NOW, &text_len);
+    assert_string_equal(text, tree);
+    assert_int_equal(text_len, tree_len);
+    /* Written again into the same scratch, it is the same text. */
+    text = rp_event_text(&scratch, d, r, NOW, &text_len);
     assert_string_equal(text, tree);
     assert_int_equal(text_len, tree_len);
     free(tree);
-    free(text);
+    free(scratch.buf);
     json_decref(e);
 }
 
