@@ -806,6 +806,19 @@ int rp_store_collect(redisReply **replies, size_t n)
     return 0;
 }
 
+int rp_reply_refused_for_now(const redisReply *r)
+{
+    static const char *const passing[] = {"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN",
+                                          "TRYAGAIN", "CLUSTERDOWN"};
+    if (!r || r->type != REDIS_REPLY_ERROR)
+        return 0;
+    size_t word = strcspn(r->str, " "); /* the error code: BUSYGROUP is not BUSY */
+    for (size_t i = 0; i < sizeof(passing) / sizeof(passing[0]); i++)
+        if (strlen(passing[i]) == word && strncmp(r->str, passing[i], word) == 0)
+            return 1;
+    return 0;
+}
+
 int rp_store_collect_ok(size_t n)
 {
     redisReply *stack[64];

@@ -127,4 +127,10 @@ static inline int rp_reply_ok(const redisReply *r)
     return r && r->type != REDIS_REPLY_ERROR;
 }
 
+/* Whether r is an error Redis gives for a while and then stops giving, so that the same command
+ * sent again later can succeed: full (OOM, until memory frees), busy with a script (BUSY),
+ * loading its data (LOADING), or between masters (READONLY, MASTERDOWN, TRYAGAIN,
+ * CLUSTERDOWN). */
+int rp_reply_refused_for_now(const redisReply *r);
+
 #endif

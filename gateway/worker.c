@@ -970,21 +970,6 @@ static void log_recorded(const struct job *j)
  * cannot record them. */
 #define REFUSED_RETRY_MS 30000
 
-/* Refusals that pass: what Redis answers while it is full (OOM, until memory frees), busy
- * (BUSY), loading its data (LOADING), or between masters (READONLY, MASTERDOWN, TRYAGAIN,
- * CLUSTERDOWN). Anything else would be refused again. */
-static int refused_for_now(const redisReply *r)
-{
-    static const char *const passing[] = {"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN",
-                                          "TRYAGAIN", "CLUSTERDOWN"};
-    if (!r || r->type != REDIS_REPLY_ERROR)
-        return 0;
-    for (size_t i = 0; i < sizeof(passing) / sizeof(passing[0]); i++)
-        if (strncmp(r->str, passing[i], strlen(passing[i])) == 0)
-            return 1;
-    return 0;
-}
-
 /* Said at most once a second per thread. */
 static void warn_refused(const char *what, size_t refused, size_t n, const char *reason)
 {
@@ -1009,7 +994,7 @@ static void send_refused_again(struct unit *u, redisReply **replies, size_t n)
         if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR) {
             if (!reason[0])
                 snprintf(reason, sizeof(reason), "%s", replies[i]->str);
-            if (refused_for_now(replies[i])) {
+            if (rp_reply_refused_for_now(replies[i])) {
                 if (!again)
                     again = rp_malloc(n * sizeof(*again));
                 again[n_again++] = i;
@@ -1031,9 +1016,9 @@ static void send_refused_again(struct unit *u, redisReply **replies, size_t n)
             rp_store_append_captured(again[k]);
         if (rp_store_collect(replies, n_again))
             continue; /* the connection went: the same commands next time */
-        size_t still = 0;
+        size_t still = 0, lost_before = lost;
         for (size_t k = 0; k < n_again; k++) {
-            if (refused_for_now(replies[k])) {
+            if (rp_reply_refused_for_now(replies[k])) {
                 snprintf(reason, sizeof(reason), "%s", replies[k]->str);
                 again[still++] = again[k];
             } else if (replies[k]->type == REDIS_REPLY_ERROR) {
@@ -1041,7 +1026,7 @@ static void send_refused_again(struct unit *u, redisReply **replies, size_t n)
             }
             freeReplyObject(replies[k]);
         }
-        if (still == 0)
+        if (still == 0 && lost == lost_before)
             rp_info("worker", "Redis took the refused commands of a batch after %lld ms",
                     (long long)(rp_mono_ms() - start));
         n_again = still;
