@@ -85,49 +85,6 @@ static const char *string_member(const json_t *obj, const char *name)
     return json_string_value(member(obj, name));
 }
 
-/* Decodes the UTF-8 sequence at s[*i] and advances *i past it; returns the code point, or -1 for
- * a malformed, truncated, overlong or surrogate sequence. */
-static long utf8_decode(const unsigned char *s, size_t len, size_t *i)
-{
-    unsigned char c = s[*i];
-    size_t extra;
-    long cp, min;
-    if (c < 0x80) {
-        (*i)++;
-        return c;
-    }
-    if ((c & 0xe0) == 0xc0) {
-        extra = 1, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        extra = 2, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        extra = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-        return -1;
-    }
-    if (len - *i <= extra)
-        return -1;
-    for (size_t k = 1; k <= extra; k++) {
-        unsigned char cc = s[*i + k];
-        if ((cc & 0xc0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return -1;
-    *i += extra + 1;
-    return cp;
-}
-
-static bool utf8_valid(const char *s)
-{
-    size_t len = strlen(s);
-    for (size_t i = 0; i < len;)
-        if (utf8_decode((const unsigned char *)s, len, &i) < 0)
-            return false;
-    return true;
-}
-
 /* Pinpoint's limits count characters, not bytes. jansson only holds valid UTF-8, so counting
  * the bytes that do not continue a sequence counts code points. */
 static size_t utf8_chars(const char *s, size_t len)
@@ -171,7 +128,7 @@ static int check_id_text(const char *s, const char *field, size_t *chars, struct
 {
     size_t len = strlen(s), n = 0;
     for (size_t i = 0; i < len; n++) {
-        long cp = utf8_decode((const unsigned char *)s, len, &i);
+        long cp = rp_utf8_decode((const unsigned char *)s, len, &i);
         if (cp < 0)
             return rp_err_set(err, RP_EINVAL, field, "must be valid UTF-8");
         if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
@@ -674,11 +631,11 @@ json_t *rp_endpoint_merge_as(enum rp_endpoint_shape shape, const json_t *existin
         rp_err_set(err, RP_EINVAL, "", "the stored endpoint is not an object");
         return NULL;
     }
-    if (!app_id || !utf8_valid(app_id)) {
+    if (!app_id || !rp_utf8_valid(app_id, strlen(app_id))) {
         rp_err_set(err, RP_EINVAL, "ApplicationId", "must be valid UTF-8");
         return NULL;
     }
-    if (!now_iso || !utf8_valid(now_iso)) {
+    if (!now_iso || !rp_utf8_valid(now_iso, strlen(now_iso))) {
         rp_err_set(err, RP_EINVAL, "EffectiveDate", "the request time must be valid UTF-8");
         return NULL;
     }

@@ -201,36 +201,42 @@ char *rp_read_file(const char *path, size_t max, size_t *len_out)
     return buf;
 }
 
+long rp_utf8_decode(const unsigned char *s, size_t len, size_t *i)
+{
+    unsigned char c = s[*i];
+    size_t extra;
+    long cp, min;
+    if (c < 0x80) {
+        (*i)++;
+        return c;
+    }
+    if ((c & 0xe0) == 0xc0) {
+        extra = 1, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        extra = 2, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        extra = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+        return -1;
+    }
+    if (len - *i <= extra)
+        return -1;
+    for (size_t k = 1; k <= extra; k++) {
+        unsigned char cc = s[*i + k];
+        if ((cc & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return -1;
+    *i += extra + 1;
+    return cp;
+}
+
 bool rp_utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        unsigned c = *p;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        size_t n;
-        unsigned cp, min;
-        if ((c & 0xE0) == 0xC0) {
-            n = 1, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
+    for (size_t i = 0; i < len;)
+        if (rp_utf8_decode((const unsigned char *)s, len, &i) < 0)
             return false;
-        }
-        if ((size_t)(end - p) <= n)
-            return false;
-        for (size_t i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += n + 1;
-    }
     return true;
 }

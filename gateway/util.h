@@ -49,6 +49,9 @@ int rp_unhex(const char *in, unsigned char *out, size_t len);
  * caller. Returns NULL and sets errno on failure (E2BIG when longer than max). */
 char *rp_read_file(const char *path, size_t max, size_t *len_out);
 
+/* Decodes the UTF-8 sequence at s[*i] (i < len) and advances *i past it; returns the code
+ * point, or -1 for a malformed, truncated, overlong or surrogate sequence. */
+long rp_utf8_decode(const unsigned char *s, size_t len, size_t *i);
 /* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
 bool rp_utf8_valid(const char *s, size_t len);
 
