@@ -5,7 +5,8 @@
  *      batches left pending by a failing destination are retried once its backoff ends;
  *   2. every CLAIM_INTERVAL_MS, XAUTOCLAIM of entries idle for CLAIM_IDLE_MS (a crashed
  *      instance's), which the next pending pass then delivers;
- *   3. new entries: XREADGROUP COUNT BATCH BLOCK ... >.
+ *   3. new entries: XREADGROUP COUNT BATCH BLOCK ... >, or, while no app has a destination
+ *      (RP_EVENTS_DEST_APPS is empty), the group moved past them without reading them.
  * Entries are grouped by app; each group goes to its app's destination in one batch and is
  * acknowledged only once delivered (or when the app has no destination). */
 #include "event_forwarder.h"
@@ -68,6 +69,7 @@ struct forwarder {
     int64_t next_pass_ms, next_claim_ms;
     char claim_cursor[48];
     int claim_unsupported;
+    int reconciled; /* RP_EVENTS_DEST_APPS checked against the settings since the start */
     CURL *curl;
     const char **acks; /* ids to acknowledge after the batch, borrowed from the reply */
     size_t n_acks;
@@ -442,6 +444,75 @@ static int read_and_deliver(struct forwarder *f, const char *id, int block_ms)
     return (int)n;
 }
 
+/* Moves the group past every event when no app has a destination, in one step with the check,
+ * so an event written after a Put is read. Returns 1 when there is something to forward, 0 when
+ * the group skipped ahead, RP_ESTORE. */
+static struct rp_script skip_script = {.source =
+    "if redis.call('SCARD', KEYS[2]) > 0 then return 1 end\n"
+    "redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], '$')\n"
+    "return 0\n"};
+
+static int any_destination(struct forwarder *f)
+{
+    const char *args[] = {RP_EVENTS_STREAM, RP_EVENTS_DEST_APPS, GROUP};
+    redisReply *r = rp_store_eval(&skip_script, 2, 3, args, NULL);
+    int rc = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : RP_ESTORE;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        /* Mostly the stream or group vanished (FLUSHALL, failover): made again next turn. */
+        f->group_ready = 0;
+        rp_warn("events", "cannot check for event stream destinations: %s", r->str);
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* Lists the apps whose settings were written before RP_EVENTS_DEST_APPS existed, and unlists
+ * those whose settings are gone (a delete whose unlisting failed). Once per start, until it
+ * gets through: 0 or RP_ESTORE. */
+static int reconcile_destination_apps(void)
+{
+    enum { PAGE = 500 };
+    int rc = 0;
+    for (long start = 0; rc == 0; start += PAGE) {
+        redisReply *apps =
+            rp_store_command("ZRANGE " RP_KEY_APPS " %ld %ld", start, start + PAGE - 1);
+        if (!rp_reply_ok(apps) || apps->type != REDIS_REPLY_ARRAY) {
+            if (apps)
+                freeReplyObject(apps);
+            return RP_ESTORE;
+        }
+        size_t n = apps->elements;
+        for (size_t i = 0; i < n; i++) {
+            char key[RP_KEY_MAX];
+            rp_events_settings_key(key, apps->element[i]->str);
+            rp_store_append("EXISTS %s", key);
+        }
+        redisReply **exists = rp_calloc(n ? n : 1, sizeof(*exists));
+        rc = n ? rp_store_collect(exists, n) : 0;
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (exists[i]->type != REDIS_REPLY_INTEGER)
+                rc = RP_ESTORE;
+            else if (exists[i]->integer > 0)
+                rc = rp_events_list_app(apps->element[i]->str);
+        for (size_t i = 0; i < n; i++)
+            if (exists[i])
+                freeReplyObject(exists[i]);
+        free(exists);
+        freeReplyObject(apps);
+        if (n < PAGE)
+            break;
+    }
+    redisReply *listed = rc == 0 ? rp_store_command("SMEMBERS " RP_EVENTS_DEST_APPS) : NULL;
+    if (rc == 0 && (!rp_reply_ok(listed) || listed->type != REDIS_REPLY_ARRAY))
+        rc = RP_ESTORE;
+    for (size_t i = 0; rc == 0 && i < listed->elements; i++)
+        rc = rp_events_unlist_app(listed->element[i]->str);
+    if (listed)
+        freeReplyObject(listed);
+    return rc;
+}
+
 static int pending_pass_due(const struct forwarder *f, int64_t now)
 {
     if (f->pass_cursor[0] || now >= f->next_pass_ms)
@@ -538,8 +609,17 @@ static void *forwarder_main(void *arg)
             claim_step(f);
             f->next_claim_ms = now + CLAIM_INTERVAL_MS;
         }
-        if (atomic_load(&forwarder_running) == 1 && f->group_ready &&
-            read_and_deliver(f, ">", block_ms) < 0)
+        if (atomic_load(&forwarder_running) != 1 || !f->group_ready)
+            continue;
+        if (!f->reconciled && reconcile_destination_apps() < 0) {
+            sleep_ms(BLOCK_MS);
+            continue;
+        }
+        f->reconciled = 1;
+        int wanted = any_destination(f);
+        if (wanted == 0)
+            sleep_ms(block_ms);
+        else if (wanted < 0 || read_and_deliver(f, ">", block_ms) < 0)
             sleep_ms(BLOCK_MS); /* Redis is down: the store reconnects on the next command */
     }
     retire_consumer(f);

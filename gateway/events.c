@@ -494,6 +494,35 @@ int rp_events_settings_key(char *out, const char *app)
     return snprintf(out, RP_KEY_MAX, "rp:{a:%s}:eventstream", app);
 }
 
+int rp_events_list_app(const char *app)
+{
+    redisReply *r = rp_store_command("SADD " RP_EVENTS_DEST_APPS " %s", app);
+    int ok = rp_reply_ok(r);
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : RP_ESTORE;
+}
+
+int rp_events_unlist_app(const char *app)
+{
+    redisReply *r = rp_store_command("SREM " RP_EVENTS_DEST_APPS " %s", app);
+    int ok = rp_reply_ok(r);
+    if (r)
+        freeReplyObject(r);
+    if (!ok)
+        return RP_ESTORE;
+    char key[RP_KEY_MAX];
+    rp_events_settings_key(key, app);
+    r = rp_store_command("EXISTS %s", key);
+    ok = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER;
+    int exists = ok && r->integer > 0;
+    if (r)
+        freeReplyObject(r);
+    if (!ok)
+        return RP_ESTORE;
+    return exists ? rp_events_list_app(app) : 0;
+}
+
 static int valid_stream_key(const char *key)
 {
     if (!*key)

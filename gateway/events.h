@@ -30,6 +30,12 @@
 #include "err.h"
 
 #define RP_EVENTS_STREAM   "rp:events"
+/* Set of the apps that have an event stream destination. Its hash tag puts it in rp:events's
+ * slot, so one script reads both: while it is empty the forwarder moves its group past new
+ * events instead of reading each back (most deployments forward nothing, and reading every
+ * event again would cost Redis as much as writing it). PutEventStream adds the app,
+ * DeleteEventStream and the purge of a deleted app remove it. */
+#define RP_EVENTS_DEST_APPS "rp:{rp:events}:dest-apps"
 #define RP_EVENTS_VERSION  "3.1"
 #define RP_EVENTS_DEST_MAX 2048
 
@@ -82,6 +88,13 @@ int rp_events_xadd_pipelined(const char *key, const char *app, const char *data,
  * RoleArn, LastModifiedDate, LastUpdatedBy), under the app's own hash tag so DeleteApp's purge
  * removes it. out holds RP_KEY_MAX bytes; returns the length. */
 int rp_events_settings_key(char *out, const char *app);
+/* Keep RP_EVENTS_DEST_APPS listing every app with settings. The set and the settings hash to
+ * different slots, so no transaction spans them: a Put writes the settings, then lists the app;
+ * unlisting removes the app, then looks again and lists it back when settings exist (a
+ * concurrent Put). Whatever the interleaving, an app with settings stays listed. 0 or
+ * RP_ESTORE. */
+int rp_events_list_app(const char *app);
+int rp_events_unlist_app(const char *app);
 
 enum rp_event_dest_kind { RP_EVENT_DEST_NONE = 0, RP_EVENT_DEST_WEBHOOK, RP_EVENT_DEST_REDIS };
 

@@ -1,4 +1,5 @@
 #include "janitor.h"
+#include "events.h"
 #include "keyspace.h"
 #include "log.h"
 #include "rc.h"
@@ -79,7 +80,7 @@ int rp_janitor_run_once(void)
     int done = 0;
     for (size_t i = 0; i < r->elements; i++) {
         const char *app = r->element[i]->str;
-        if (purge_app(app) != 0)
+        if (purge_app(app) != 0 || rp_events_unlist_app(app) != 0)
             continue;
         redisReply *d = rp_store_command("SREM " RP_KEY_PURGE " %s", app);
         if (rp_reply_ok(d)) {

@@ -1,7 +1,7 @@
 /* Event stream settings: GetEventStream, PutEventStream, DeleteEventStream. One JSON string
  * per app under rp:{a:<app>}:eventstream (events.h): DestinationStreamArn, RoleArn,
  * LastModifiedDate, LastUpdatedBy. The forwarder reads it with a few seconds of caching, so a
- * change reaches delivery within that time.
+ * change reaches delivery within that time; RP_EVENTS_DEST_APPS lists the apps that have one.
  *
  * RoleArn is required by Pinpoint's model (and the SDKs insist on it); Repoint has no IAM role
  * to assume, so it is stored and echoed, never used. LastUpdatedBy is the access key id that
@@ -11,6 +11,7 @@
 #include "api.h"
 #include "events.h"
 #include "jsonv.h"
+#include "log.h"
 #include "keyspace.h"
 #include "rc.h"
 #include "store.h"
@@ -102,7 +103,7 @@ void rp_api_put_event_stream(struct rp_request *req)
     json_decref(body);
     char key[RP_KEY_MAX];
     rp_events_settings_key(key, rp_request_app(req));
-    if (rp_store_set_json(key, stored) < 0) {
+    if (rp_store_set_json(key, stored) < 0 || rp_events_list_app(rp_request_app(req)) < 0) {
         json_decref(stored);
         rp_respond_unavailable(req);
         return;
@@ -117,5 +118,10 @@ void rp_api_delete_event_stream(struct rp_request *req)
 {
     char key[RP_KEY_MAX];
     rp_events_settings_key(key, rp_request_app(req));
-    respond_stored(req, rp_store_command("GETDEL %s", key));
+    redisReply *r = rp_store_command("GETDEL %s", key);
+    if (rp_reply_ok(r) && r->type == REDIS_REPLY_STRING &&
+        rp_events_unlist_app(rp_request_app(req)) < 0)
+        /* Harmless: the forwarder reads events it then drops, until its next start. */
+        rp_warn("events", "app %s stays listed as having an event stream", rp_request_app(req));
+    respond_stored(req, r);
 }

@@ -3,7 +3,8 @@ CLI (Kinesis and Firehose ARNs refused with a 400 that says why), then the forwa
 `repoint serve`: events appended to rp:events in the shape rp_events_append writes (fields
 data and app) reach a redis: destination stream and an http:// webhook, the webhook's failures
 are retried until it accepts, a failing webhook does not hold back another app's events, and
-events of an app without a destination are acknowledged and go nowhere."""
+events of an app without a destination are acknowledged and go nowhere; while no app has one,
+the forwarder skips new events without reading them back."""
 import http.server
 import json
 import os
@@ -120,6 +121,63 @@ def stream_apps(key):
 def pending_count():
     out = state["redis"].cli("XPENDING", "rp:events", "forwarder").splitlines()
     return int(out[0]) if out and out[0].strip().lstrip("-").isdigit() else -1
+
+
+def group_info():
+    """The forwarder group's XINFO GROUPS fields (redis-cli prints name and value lines)."""
+    lines = state["redis"].cli("XINFO", "GROUPS", "rp:events").split("\n")
+    start = lines.index("forwarder") - 1
+    return dict(zip(lines[start:start + 12:2], lines[start + 1:start + 13:2]))
+
+
+def last_event_id():
+    return state["redis"].cli("XREVRANGE", "rp:events", "+", "-", "COUNT", "1").split("\n")[0]
+
+
+def test_no_destination_anywhere_events_are_skipped_unread():
+    """Runs first, while no app has a destination: the forwarder moves its group past new events
+    without reading them back (XREADGROUP would count them in entries-read), and reads again
+    once an app has a destination, from then on."""
+    c = state["client"]
+    app = new_app("events-skip")
+    append_events(app, ["skip-1", "skip-2", "skip-3"])
+    last = last_event_id()
+    harness.wait_until(lambda: group_info()["last-delivered-id"] == last, timeout=20,
+                       what="the forwarder group past the events")
+    info = group_info()
+    assert info["entries-read"] == "" and info["pending"] == "0", info
+
+    put(app, "redis:skip-events")
+    assert state["redis"].cli("SISMEMBER", "rp:{rp:events}:dest-apps", app).strip() == "1"
+    append_events(app, ["skip-4"])
+    harness.wait_until(lambda: stream_events("skip-events"), timeout=20,
+                       what="events in skip-events")
+    assert [e["attributes"]["message_id"] for e in stream_events("skip-events")] == ["skip-4"]
+
+    c.delete_event_stream(ApplicationId=app)
+    assert state["redis"].cli("SISMEMBER", "rp:{rp:events}:dest-apps", app).strip() == "0"
+
+
+def test_destination_written_before_the_list_is_forwarded_after_a_restart():
+    """Settings stored by a Repoint that kept no list of the apps with a destination (or whose
+    delete could not unlist the app) are reconciled when the forwarder starts."""
+    app = new_app("events-legacy")
+    gone = new_app("events-gone")
+    key = "rp:{a:%s}:eventstream" % app
+    state["redis"].cli("SET", key, json.dumps({"DestinationStreamArn": "redis:legacy-events",
+                                               "RoleArn": ROLE}))
+    state["redis"].cli("SADD", "rp:{rp:events}:dest-apps", gone)
+    state["daemon"].stop()
+    state["daemon"].start()
+    state["client"] = state["daemon"].client()
+    harness.wait_until(lambda: state["redis"].cli(
+        "SMEMBERS", "rp:{rp:events}:dest-apps").split() == [app], timeout=20,
+        what="the list of apps with a destination reconciled")
+    append_events(app, ["legacy-1"])
+    harness.wait_until(lambda: stream_events("legacy-events"), timeout=20,
+                       what="events in legacy-events")
+    assert stream_events("legacy-events")[0]["attributes"]["message_id"] == "legacy-1"
+    state["client"].delete_event_stream(ApplicationId=app)
 
 
 def test_put_get_delete_with_boto3():
@@ -280,6 +338,8 @@ def main():
             harness.wait_until(lambda: "forwarder" in redis.cli("XINFO", "GROUPS", "rp:events"),
                                timeout=20, what="the forwarder's consumer group")
             harness.run_tests([
+                test_no_destination_anywhere_events_are_skipped_unread,
+                test_destination_written_before_the_list_is_forwarded_after_a_restart,
                 test_put_get_delete_with_boto3,
                 test_unusable_destinations_are_400,
                 test_put_get_delete_with_aws_cli,
