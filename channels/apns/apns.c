@@ -254,6 +254,7 @@ static int apns_address_validate(const char *address, const char *field_name, st
 struct apns_transport {
     struct rp_apns_client *client;
     bool voip;
+    struct rp_apns_payload_memo payload_memo; /* the last content's, for its next recipients */
 };
 
 static void *transport_new(struct event_base *base, const struct rp_config *cfg, const char *name,
@@ -304,6 +305,7 @@ static void apns_transport_free(void *transport)
     if (!t)
         return;
     rp_apns_client_free(t->client);
+    rp_apns_payload_memo_clear(&t->payload_memo);
     free(t);
 }
 
@@ -366,8 +368,8 @@ static void apns_send(void *transport, struct rp_send *send)
     }
     struct rp_apns_notification n;
     char why[200];
-    if (rp_apns_notification_build(d->content, bundle, t->voip, rp_now_ms() / 1000, &n, why,
-                                   sizeof(why)) < 0) {
+    if (rp_apns_notification_build_memo(&t->payload_memo, d->content, bundle, t->voip,
+                                        rp_now_ms() / 1000, &n, why, sizeof(why)) < 0) {
         fail_now(send, RP_DS_PERMANENT_FAILURE, why);
         return;
     }

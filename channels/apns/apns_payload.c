@@ -138,9 +138,32 @@ static char *payload_text(const json_t *content, bool silent)
     return text;
 }
 
-int rp_apns_notification_build(const json_t *content, const char *bundle_id, bool voip,
-                               int64_t now_s, struct rp_apns_notification *out, char *why,
-                               size_t why_size)
+void rp_apns_payload_memo_clear(struct rp_apns_payload_memo *m)
+{
+    json_decref(m->content);
+    free(m->text);
+    memset(m, 0, sizeof(*m));
+}
+
+/* payload_text, or a copy of the text m remembers for content. */
+static char *payload_text_memo(struct rp_apns_payload_memo *m, const json_t *content, bool silent)
+{
+    if (!m)
+        return payload_text(content, silent);
+    if (m->content != content) {
+        rp_apns_payload_memo_clear(m);
+        m->text = payload_text(content, silent);
+        m->len = strlen(m->text);
+        m->content = json_incref((json_t *)content);
+    }
+    char *text = rp_malloc(m->len + 1);
+    memcpy(text, m->text, m->len + 1);
+    return text;
+}
+
+static int notification_build(struct rp_apns_payload_memo *memo, const json_t *content,
+                              const char *bundle_id, bool voip, int64_t now_s,
+                              struct rp_apns_notification *out, char *why, size_t why_size)
 {
     memset(out, 0, sizeof(*out));
     if (!json_is_object(content)) {
@@ -212,7 +235,7 @@ int rp_apns_notification_build(const json_t *content, const char *bundle_id, boo
     size_t limit = voip || strcmp(push_type, "voip") == 0 ? RP_APNS_VOIP_PAYLOAD_MAX
                                                           : RP_APNS_PAYLOAD_MAX;
     char *text = raw ? rp_strdup(raw_text) /* verbatim, as Pinpoint sends RawContent */
-                     : payload_text(content, silent);
+                     : payload_text_memo(memo, content, silent);
     json_decref(raw);
     size_t len = strlen(text);
     if (len > limit) {
@@ -225,6 +248,21 @@ int rp_apns_notification_build(const json_t *content, const char *bundle_id, boo
     out->payload = text;
     out->payload_len = len;
     return 0;
+}
+
+int rp_apns_notification_build(const json_t *content, const char *bundle_id, bool voip,
+                               int64_t now_s, struct rp_apns_notification *out, char *why,
+                               size_t why_size)
+{
+    return notification_build(NULL, content, bundle_id, voip, now_s, out, why, why_size);
+}
+
+int rp_apns_notification_build_memo(struct rp_apns_payload_memo *m, json_t *content,
+                                    const char *bundle_id, bool voip, int64_t now_s,
+                                    struct rp_apns_notification *out, char *why,
+                                    size_t why_size)
+{
+    return notification_build(m, content, bundle_id, voip, now_s, out, why, why_size);
 }
 
 void rp_apns_notification_cleanup(struct rp_apns_notification *n)

@@ -40,6 +40,23 @@ int rp_apns_notification_build(const json_t *content, const char *bundle_id, boo
                                size_t why_size);
 void rp_apns_notification_cleanup(struct rp_apns_notification *n);
 
+/* The last content's payload text, for the next sends of the same content: a campaign's
+ * recipients share one content object, and an APNs payload does not name its device. The
+ * content is held (json_incref), so its address cannot come back as another content's while it
+ * is remembered. Zero-initialise; rp_apns_payload_memo_clear releases it. */
+struct rp_apns_payload_memo {
+    json_t *content;
+    char *text;
+    size_t len;
+};
+void rp_apns_payload_memo_clear(struct rp_apns_payload_memo *m);
+/* rp_apns_notification_build, the same notification, with the payload text built once per
+ * content in m (a RawContent payload is copied as ever). */
+int rp_apns_notification_build_memo(struct rp_apns_payload_memo *m, json_t *content,
+                                    const char *bundle_id, bool voip, int64_t now_s,
+                                    struct rp_apns_notification *out, char *why,
+                                    size_t why_size);
+
 /* An APNs answer. */
 struct rp_apns_answer {
     int status;            /* HTTP status; 0 when the stream or connection failed */

@@ -246,6 +246,7 @@ struct fcm_transport {
      * sends skip even the hash. */
     json_t *last_json;
     struct fcm_account *last_account;
+    struct rp_fcm_body_memo body_memo; /* the last content's body, for its next recipients */
     /* Over HTTP/1.1: requests in libcurl, and those with a token waiting for a slot (FIFO). */
     size_t active;
     struct fcm_req *waiting, **waiting_tail;
@@ -420,6 +421,7 @@ static void fcm_transport_free(void *transport)
     queue_pump(t); /* whatever still waits completes now (TEMPORARY_FAILURE) */
     rp_oauth_free(t->oauth);
     json_decref(t->last_json);
+    rp_fcm_body_memo_clear(&t->body_memo);
     while (t->accounts) {
         struct fcm_account *a = t->accounts;
         t->accounts = a->next;
@@ -672,8 +674,8 @@ static void fcm_send(void *transport, struct rp_send *send)
     q->t = t;
     struct rp_err err;
     rp_err_clear(&err);
-    if (rp_fcm_payload_write(d->content, d->address, &q->body, &q->body_cap, &q->body_len,
-                             &err) < 0) {
+    if (rp_fcm_payload_write_memo(&t->body_memo, d->content, d->address, &q->body, &q->body_cap,
+                                  &q->body_len, &err) < 0) {
         q->next_waiting = t->free_reqs;
         t->free_reqs = q;
         rp_push_fail(send, RP_DS_PERMANENT_FAILURE, 400, "%s %s", err.field, err.msg);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../gateway/rc.h"
+#include "../../gateway/json_write.h"
 #include "../../gateway/util.h"
 #include "../httpc.h"
 #include "../push_data.h"
@@ -205,6 +206,44 @@ int rp_fcm_payload_write(const json_t *content, const char *token, char **buf, s
     (*buf)[pre + n] = '}';
     (*buf)[pre + n + 1] = '\0';
     *len = pre + n + 1;
+    return 0;
+}
+
+/* A built message's token is its first member. */
+#define TOKEN_PREFIX MESSAGE_PREFIX "{\"token\":"
+
+void rp_fcm_body_memo_clear(struct rp_fcm_body_memo *m)
+{
+    json_decref(m->content);
+    free(m->rest);
+    m->content = NULL;
+    m->rest = NULL;
+}
+
+int rp_fcm_payload_write_memo(struct rp_fcm_body_memo *m, json_t *content, const char *token,
+                              char **buf, size_t *cap, size_t *len, struct rp_err *err)
+{
+    if (m->content != content) {
+        rp_fcm_body_memo_clear(m);
+        if (str(content, "RawContent"))
+            return rp_fcm_payload_write(content, token, buf, cap, len, err);
+        int rc = rp_fcm_payload_write(content, "", buf, cap, len, err);
+        if (rc < 0)
+            return rc;
+        const size_t pre = sizeof(TOKEN_PREFIX "\"\"") - 1;
+        if (*len < pre || memcmp(*buf, TOKEN_PREFIX "\"\"", pre) != 0)
+            return rp_fcm_payload_write(content, token, buf, cap, len, err);
+        m->rest = rp_strdup(*buf + pre);
+        m->content = json_incref(content);
+    }
+    struct rp_json_text t = {*buf, 0, *cap};
+    if (!t.buf || !t.cap)
+        rp_json_text_init(&t, 512);
+    rp_json_text_raw(&t, TOKEN_PREFIX);
+    rp_json_text_string(&t, token);
+    rp_json_text_raw(&t, m->rest);
+    *buf = rp_json_text_finish(&t, len);
+    *cap = t.cap;
     return 0;
 }
 

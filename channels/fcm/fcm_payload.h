@@ -32,6 +32,20 @@ int rp_fcm_payload_build(const json_t *content, const char *token, char **body, 
 int rp_fcm_payload_write(const json_t *content, const char *token, char **buf, size_t *cap,
                          size_t *len, struct rp_err *err);
 
+/* One content's body remembered for the next sends of the same content: a campaign's
+ * recipients share one content object, and only the token differs between their bodies. The
+ * content is held (json_incref), so its address cannot come back as another content's while it
+ * is remembered. Zero-initialise; rp_fcm_body_memo_clear releases it. */
+struct rp_fcm_body_memo {
+    json_t *content;
+    char *rest; /* the body after "token":"...": ,"notification":...}} */
+};
+void rp_fcm_body_memo_clear(struct rp_fcm_body_memo *m);
+/* rp_fcm_payload_write, the same bytes, with the body built once per content in m (a
+ * RawContent body, whose token comes last, is built every time). */
+int rp_fcm_payload_write_memo(struct rp_fcm_body_memo *m, json_t *content, const char *token,
+                              char **buf, size_t *cap, size_t *len, struct rp_err *err);
+
 /* The size FCM counts for message (the "message" object, borrowed): the bytes of every key and
  * string value of data, notification, android.data and android.notification. */
 size_t rp_fcm_payload_size(const json_t *message);

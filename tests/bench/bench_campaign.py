@@ -6,7 +6,8 @@ recorded per second between 10% and 90% of the segment, from GetCampaignActiviti
 the scheduler queued at (same window), repoint's peak RSS (VmHWM) and Redis's peak memory.
 usage: tests/bench/bench_campaign.py [--endpoints 1000000] [--mps 20000 0] [--workers 1]
        [--window 20000] [--queue-only] [--no-aof-rewrite]
-Also prints CPU per endpoint by process and Redis's costliest commands (INFO commandstats)."""
+Also prints CPU per endpoint by process, Redis's costliest commands (INFO commandstats) and
+how many AOF rewrites the run caused."""
 import argparse
 import json
 import math
@@ -39,6 +40,13 @@ def redis_peak_mb(redis):
     return 0.0
 
 
+def aof_rewrites(redis):
+    """Rewrites finished plus one under way: each forks a child that serialises the dataset."""
+    info = dict(line.split(":", 1) for line in redis.cli("INFO", "persistence").splitlines()
+                if ":" in line)
+    return int(info.get("aof_rewrites", 0)) + int(info.get("aof_rewrite_in_progress", 0))
+
+
 def redis_command_us(redis, n):
     """Redis's own time per endpoint by command (INFO commandstats since the run's RESETSTAT),
     the five costliest: says which of the run's Redis work to cut first."""
@@ -58,7 +66,7 @@ def run_campaign(c, redis, app, seg, n, mps, procs, queue_only=False):
                                     "GCMMessage": {"Title": "Bench", "Body": "Hello"}}}
     if mps:
         req["Limits"] = {"MessagesPerSecond": mps}
-    redis.cli("CONFIG", "RESETSTAT")
+    redis.cli("CONFIG", "RESETSTAT")  # also zeroes aof_rewrites
     cpu0 = cpu_snapshot(procs)
     t0 = time.monotonic()
     cid = c.create_campaign(ApplicationId=app, WriteCampaignRequest=req)["CampaignResponse"]["Id"]
@@ -86,6 +94,7 @@ def run_campaign(c, redis, app, seg, n, mps, procs, queue_only=False):
         hi = next(s for s in samples if s[index] >= n * 0.9)
         return (hi[index] - lo[index]) / (hi[0] - lo[0]) if hi[0] > lo[0] else float("nan")
     cpu_us["redis_commands"] = redis_command_us(redis, n)
+    cpu_us["aof_rewrites"] = aof_rewrites(redis)
     return cid, total, float("nan") if queue_only else rate(1), rate(2), a, cpu_us
 
 

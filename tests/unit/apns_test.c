@@ -511,6 +511,51 @@ static void test_transport_needs_https(void **state)
     rp_config_cleanup(&cfg);
 }
 
+/* The remembered payload is the plain builder's for every send of a content, with the headers
+ * still built per send (TimeToLive counts from each send's clock); a new content, a RawContent or
+ * a refused content is never answered from the previous one. */
+static void test_payload_memo_matches_the_builder(void **state)
+{
+    static const char *const contents[] = {
+        "{\"Title\":\"T\",\"Body\":\"B\",\"Data\":{\"k\":\"v\"},\"TimeToLive\":60}",
+        "{\"SilentPush\":true,\"Data\":{\"a\":\"1\"}}",
+        "{\"RawContent\":\"{\\\"aps\\\":{\\\"alert\\\":\\\"raw\\\"}}\"}",
+        "{\"Body\":\"b\",\"APNSPushType\":\"nonsense\"}",
+        "{\"Body\":\"\\u00e9t\\u00e9\",\"Priority\":\"5\",\"CollapseId\":\"c\"}",
+    };
+    struct rp_apns_payload_memo memo = {0};
+    for (int round = 0; round < 2; round++)
+        for (size_t c = 0; c < sizeof(contents) / sizeof(contents[0]); c++) {
+            json_t *content = json_loads(contents[c], 0, NULL);
+            assert_non_null(content);
+            for (int64_t now = NOW; now < NOW + 3; now++) {
+                struct rp_apns_notification want, got;
+                char why1[256] = "", why2[256] = "";
+                int rc1 = rp_apns_notification_build(content, "a.b", false, now, &want, why1,
+                                                     sizeof(why1));
+                int rc2 = rp_apns_notification_build_memo(&memo, content, "a.b", false, now,
+                                                          &got, why2, sizeof(why2));
+                assert_int_equal(rc2, rc1);
+                assert_string_equal(why2, why1);
+                if (rc1 == 0) {
+                    assert_int_equal(got.payload_len, want.payload_len);
+                    assert_memory_equal(got.payload, want.payload, want.payload_len);
+                    assert_ptr_not_equal(got.payload, memo.text);
+                    assert_string_equal(got.push_type, want.push_type);
+                    assert_int_equal(got.priority, want.priority);
+                    assert_int_equal(got.has_expiration, want.has_expiration);
+                    assert_int_equal(got.expiration, want.expiration);
+                    assert_string_equal(got.collapse_id, want.collapse_id);
+                    assert_string_equal(got.topic, want.topic);
+                }
+                rp_apns_notification_cleanup(&want);
+                rp_apns_notification_cleanup(&got);
+            }
+            json_decref(content);
+        }
+    rp_apns_payload_memo_clear(&memo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_b64url),
         cmocka_unit_test(test_send_refused_before_apns),
         cmocka_unit_test(test_transport_needs_https),
+        cmocka_unit_test(test_payload_memo_matches_the_builder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -249,6 +249,49 @@ static void test_payload_write_reuses_the_buffer(void **state)
     json_decref(bad);
 }
 
+/* The remembered body is the plain writer's, byte for byte, for each recipient of a content
+ * (tokens needing escapes included), and a new content, a RawContent or a refused content is
+ * never answered from the previous one. */
+static void test_payload_memo_matches_the_writer(void **state)
+{
+    static const char *const contents[] = {
+        "{\"Title\":\"T\",\"Body\":\"B\",\"Data\":{\"k\":\"v\"},\"TimeToLive\":60}",
+        "{\"SilentPush\":true,\"Data\":{\"a\":\"1\"}}",
+        "{\"RawContent\":\"{\\\"data\\\":{\\\"x\\\":\\\"y\\\"}}\"}",
+        "{\"Body\":\"bad\",\"Data\":{\"k\":1}}",
+        "{\"Body\":\"\\u00e9t\\u00e9 \\\"quoted\\\"\",\"Priority\":\"high\"}",
+    };
+    static const char *const tokens[] = {"tok-1", "", "t\"o\\k\n", "fcm:APA91b-xyz_1"};
+    struct rp_fcm_body_memo memo = {0};
+    char *buf = NULL, *plain = NULL;
+    size_t cap = 0, len = 0, plain_cap = 0, plain_len = 0;
+    for (int round = 0; round < 2; round++)
+        for (size_t c = 0; c < sizeof(contents) / sizeof(contents[0]); c++) {
+            json_t *content = json_loads(contents[c], 0, NULL);
+            assert_non_null(content);
+            for (size_t k = 0; k < sizeof(tokens) / sizeof(tokens[0]); k++) {
+                struct rp_err e1, e2;
+                rp_err_clear(&e1);
+                rp_err_clear(&e2);
+                int want = rp_fcm_payload_write(content, tokens[k], &plain, &plain_cap,
+                                                &plain_len, &e1);
+                int got = rp_fcm_payload_write_memo(&memo, content, tokens[k], &buf, &cap, &len,
+                                                    &e2);
+                assert_int_equal(got, want);
+                if (want == 0) {
+                    assert_int_equal(len, plain_len);
+                    assert_string_equal(buf, plain);
+                } else {
+                    assert_string_equal(e2.field, e1.field);
+                }
+            }
+            json_decref(content);
+        }
+    rp_fcm_body_memo_clear(&memo);
+    free(buf);
+    free(plain);
+}
+
 static void test_classify(void **state)
 {
     struct rp_delivery_result r =
@@ -303,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_payload_silent_and_defaults),
         cmocka_unit_test(test_payload_raw_and_limits),
         cmocka_unit_test(test_payload_write_reuses_the_buffer),
+        cmocka_unit_test(test_payload_memo_matches_the_writer),
         cmocka_unit_test(test_classify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
