@@ -150,7 +150,7 @@ static char *payload_text_memo(struct rp_apns_payload_memo *m, const json_t *con
 {
     if (!m)
         return payload_text(content, silent);
-    if (m->content != content) {
+    if (!m->text || m->content != content) {
         rp_apns_payload_memo_clear(m);
         m->text = payload_text(content, silent);
         m->len = strlen(m->text);

@@ -223,7 +223,7 @@ void rp_fcm_body_memo_clear(struct rp_fcm_body_memo *m)
 int rp_fcm_payload_write_memo(struct rp_fcm_body_memo *m, json_t *content, const char *token,
                               char **buf, size_t *cap, size_t *len, struct rp_err *err)
 {
-    if (m->content != content) {
+    if (!m->rest || m->content != content) {
         rp_fcm_body_memo_clear(m);
         if (str(content, "RawContent"))
             return rp_fcm_payload_write(content, token, buf, cap, len, err);

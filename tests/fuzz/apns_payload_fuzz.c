@@ -14,8 +14,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rp_apns_notification n;
     char why[256];
     for (int voip = 0; voip < 2; voip++) {
-        if (rp_apns_notification_build(content, "com.example.app", voip, 1800000000, &n, why,
-                                       sizeof(why)) == 0) {
+        int rc = rp_apns_notification_build(content, "com.example.app", voip, 1800000000, &n, why,
+                                            sizeof(why));
+        /* The remembered payload (kept across inputs, as a transport keeps it across sends) is
+         * the builder's, on its first and on a later send of the content. */
+        static struct rp_apns_payload_memo memo;
+        for (int again = 0; again < 2; again++) {
+            struct rp_apns_notification m;
+            char why_m[256];
+            int rc_m = rp_apns_notification_build_memo(&memo, content, "com.example.app", voip,
+                                                       1800000000, &m, why_m, sizeof(why_m));
+            if (rc_m != rc || (rc == 0 && (m.payload_len != n.payload_len ||
+                                           memcmp(m.payload, n.payload, n.payload_len) != 0)))
+                abort();
+            rp_apns_notification_cleanup(&m);
+        }
+        if (rc == 0) {
             size_t limit = voip ? RP_APNS_VOIP_PAYLOAD_MAX : RP_APNS_PAYLOAD_MAX;
             if (n.payload_len > limit || strlen(n.payload) != n.payload_len)
                 abort();

@@ -14,8 +14,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (json_is_object(content)) {
         char *body = NULL;
         struct rp_err err;
-        if (rp_fcm_payload_build(content, "token", &body, &err) == 0 && !body)
+        int rc = rp_fcm_payload_build(content, "token", &body, &err);
+        if (rc == 0 && !body)
             abort();
+        /* The remembered body (kept across inputs, as a transport keeps it across sends) is the
+         * builder's, on the content's first send and on a later one. */
+        static struct rp_fcm_body_memo memo;
+        for (int again = 0; again < 2; again++) {
+            char *m = NULL;
+            size_t cap = 0, len = 0;
+            int rc_m = rp_fcm_payload_write_memo(&memo, content, "token", &m, &cap, &len, &err);
+            if (rc_m != rc || (rc == 0 && (len != strlen(body) || strcmp(m, body) != 0)))
+                abort();
+            free(m);
+        }
         free(body);
     }
     json_decref(content);
