@@ -456,14 +456,15 @@ static int any_destination(struct forwarder *f)
 {
     const char *args[] = {RP_EVENTS_STREAM, RP_EVENTS_DEST_APPS, GROUP};
     redisReply *r = rp_store_eval(&skip_script, 2, 3, args, NULL);
-    int rc = rp_reply_ok(r) && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : RP_ESTORE;
-    if (r && r->type == REDIS_REPLY_ERROR) {
+    if (!r)
+        return RP_ESTORE;
+    int rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : RP_ESTORE;
+    if (r->type == REDIS_REPLY_ERROR) {
         /* Mostly the stream or group vanished (FLUSHALL, failover): made again next turn. */
         f->group_ready = 0;
         rp_warn("events", "cannot check for event stream destinations: %s", r->str);
     }
-    if (r)
-        freeReplyObject(r);
+    freeReplyObject(r);
     return rc;
 }
 
@@ -488,7 +489,7 @@ static int reconcile_destination_apps(void)
             rp_events_settings_key(key, apps->element[i]->str);
             rp_store_append("EXISTS %s", key);
         }
-        redisReply **exists = rp_calloc(n ? n : 1, sizeof(*exists));
+        redisReply **exists = rp_calloc(n ? n : 1, sizeof(redisReply *));
         rc = n ? rp_store_collect(exists, n) : 0;
         for (size_t i = 0; rc == 0 && i < n; i++)
             if (exists[i]->type != REDIS_REPLY_INTEGER)
