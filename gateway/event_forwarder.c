@@ -468,9 +468,40 @@ static int any_destination(struct forwarder *f)
     return rc;
 }
 
+/* For each app of ids (an array reply), whether it has event stream settings: one pipelined
+ * EXISTS per app; lists them when list is set, else unlists those without. 0 or RP_ESTORE. */
+static int sync_listing(const redisReply *ids, int list)
+{
+    size_t n = ids->elements;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char key[RP_KEY_MAX];
+        rp_events_settings_key(key, ids->element[i]->str);
+        rp_store_append("EXISTS %s", key);
+    }
+    redisReply **exists = rp_calloc(n, sizeof(redisReply *));
+    int rc = rp_store_collect(exists, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (exists[i]->type != REDIS_REPLY_INTEGER)
+            rc = RP_ESTORE;
+        else if (list && exists[i]->integer > 0)
+            rc = rp_events_list_app(ids->element[i]->str);
+        else if (!list && exists[i]->integer == 0)
+            rc = rp_events_unlist_app(ids->element[i]->str);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (exists[i])
+            freeReplyObject(exists[i]);
+    free(exists);
+    return rc;
+}
+
 /* Lists the apps whose settings were written before RP_EVENTS_DEST_APPS existed, and unlists
- * those whose settings are gone (a delete whose unlisting failed). Once per start, until it
- * gets through: 0 or RP_ESTORE. */
+ * those whose settings are gone (a delete whose unlisting failed). An app that has settings is
+ * never unlisted here, not even for a moment: another instance's forwarder seeing the set empty
+ * then would skip events meant for it. Once per start, until it gets through: 0 or
+ * RP_ESTORE. */
 static int reconcile_destination_apps(void)
 {
     enum { PAGE = 500 };
@@ -483,32 +514,16 @@ static int reconcile_destination_apps(void)
                 freeReplyObject(apps);
             return RP_ESTORE;
         }
-        size_t n = apps->elements;
-        for (size_t i = 0; i < n; i++) {
-            char key[RP_KEY_MAX];
-            rp_events_settings_key(key, apps->element[i]->str);
-            rp_store_append("EXISTS %s", key);
-        }
-        redisReply **exists = rp_calloc(n ? n : 1, sizeof(redisReply *));
-        rc = n ? rp_store_collect(exists, n) : 0;
-        for (size_t i = 0; rc == 0 && i < n; i++)
-            if (exists[i]->type != REDIS_REPLY_INTEGER)
-                rc = RP_ESTORE;
-            else if (exists[i]->integer > 0)
-                rc = rp_events_list_app(apps->element[i]->str);
-        for (size_t i = 0; i < n; i++)
-            if (exists[i])
-                freeReplyObject(exists[i]);
-        free(exists);
+        rc = sync_listing(apps, 1);
+        int last_page = apps->elements < PAGE;
         freeReplyObject(apps);
-        if (n < PAGE)
+        if (last_page)
             break;
     }
     redisReply *listed = rc == 0 ? rp_store_command("SMEMBERS " RP_EVENTS_DEST_APPS) : NULL;
-    if (rc == 0 && (!rp_reply_ok(listed) || listed->type != REDIS_REPLY_ARRAY))
-        rc = RP_ESTORE;
-    for (size_t i = 0; rc == 0 && i < listed->elements; i++)
-        rc = rp_events_unlist_app(listed->element[i]->str);
+    if (rc == 0)
+        rc = rp_reply_ok(listed) && listed->type == REDIS_REPLY_ARRAY ? sync_listing(listed, 0)
+                                                                        : RP_ESTORE;
     if (listed)
         freeReplyObject(listed);
     return rc;
