@@ -66,20 +66,34 @@ static int on_number(void *ctx, const char *text, size_t len)
     return on_scalar(ctx);
 }
 
+/* A string kept must be one jansson would have accepted: no NUL, no overlong form or surrogate
+ * (yajl lets those through). Strings not kept are not checked: every stored text comes from
+ * our own writer, and a summary answers for its members only. */
+static json_t *kept_string(const unsigned char *s, size_t len)
+{
+    if (memchr(s, 0, len) || !rp_utf8_valid((const char *)s, len))
+        return NULL;
+    return json_stringn_nocheck((const char *)s, len);
+}
+
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     struct reader *rd = ctx;
-    /* Not an object; or a NUL, an overlong form or a surrogate (yajl lets those through),
-     * which jansson refuses: so does this. */
-    if (rd->depth == 0 || memchr(s, 0, len) || !rp_utf8_valid((const char *)s, len))
-        return 0;
+    if (rd->depth == 0)
+        return 0; /* an endpoint is an object */
     value_starts(rd);
+    json_t *into = NULL;
+    const char *name = NULL;
     if (rd->depth == 1 && rd->top >= 0 && rd->top != TOP_DEMOGRAPHIC)
-        json_object_set_new_nocheck(rd->out, top_members[rd->top],
-                                    json_stringn_nocheck((const char *)s, len));
+        into = rd->out, name = top_members[rd->top];
     else if (rd->depth == 2 && rd->in_demographic && rd->inner >= 0)
-        json_object_set_new_nocheck(rd->demographic, demographic_members[rd->inner],
-                                    json_stringn_nocheck((const char *)s, len));
+        into = rd->demographic, name = demographic_members[rd->inner];
+    if (into) {
+        json_t *value = kept_string(s, len);
+        if (!value)
+            return 0;
+        json_object_set_new_nocheck(into, name, value);
+    }
     rd->top = rd->depth == 1 ? -1 : rd->top;
     rd->inner = -1;
     return 1;

@@ -18,8 +18,9 @@
 #include <stddef.h>
 
 /* A new object holding the members above that text (a JSON object) has as strings, or NULL
- * when text is not a well-formed JSON object (or holds a string with a NUL character, which
- * the full parser refuses too). */
+ * when text is not a well-formed JSON object or a member kept holds a NUL character or bytes
+ * that are not UTF-8 (which the full parser refuses too). Other strings are not checked: the
+ * stored texts come from our own writer. */
 json_t *rp_endpoint_summary(const char *text, size_t len);
 
 #endif

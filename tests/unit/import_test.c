@@ -353,6 +353,13 @@ static void test_utf8(void **state)
     assert_false(rp_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     assert_false(rp_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
     assert_false(rp_utf8_valid("\xe4\xb8", 2));         /* truncated */
+    /* The eight-byte ASCII skip hands over to the decoder wherever the first non-ASCII is. */
+    assert_true(rp_utf8_valid("0123456789abcdef", 16));
+    assert_true(rp_utf8_valid("01234567\xc3\xa9", 10));
+    assert_true(rp_utf8_valid("0123456\xc3\xa9", 9));
+    assert_false(rp_utf8_valid("0123456789abcd\xc0\xaf", 16));
+    assert_false(rp_utf8_valid("01234567\xe4\xb8", 10));
+    assert_false(rp_utf8_valid("0123456789abcdef\xff", 17));
 }
 
 static void test_segment_dimensions(void **state)
