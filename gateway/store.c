@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -750,10 +751,50 @@ int rp_store_append(const char *fmt, ...)
     return append_formatted(-1, cmd, len);
 }
 
+/* "<prefix><n>\r\n" at out; returns the bytes written. */
+static size_t put_count(char *out, char prefix, size_t n)
+{
+    char digits[20];
+    size_t k = 0;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    out[0] = prefix;
+    for (size_t i = 0; i < k; i++)
+        out[1 + i] = digits[k - 1 - i];
+    out[1 + k] = '\r';
+    out[2 + k] = '\n';
+    return k + 3;
+}
+
+int rp_store_format_argv(char **out, int argc, const char **argv, const size_t *lens)
+{
+    size_t total = 23; /* "*<argc>\r\n" at most */
+    for (int i = 0; i < argc; i++)
+        total += 23 + (lens ? lens[i] : strlen(argv[i])) + 2;
+    char *cmd = rp_malloc(total);
+    size_t at = put_count(cmd, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        size_t len = lens ? lens[i] : strlen(argv[i]); /* NULL lens: C strings, as in hiredis */
+        at += put_count(cmd + at, '$', len);
+        memcpy(cmd + at, argv[i], len);
+        at += len;
+        cmd[at++] = '\r';
+        cmd[at++] = '\n';
+    }
+    *out = cmd;
+    return at > INT_MAX ? -1 : (int)at;
+}
+
 int rp_store_appendv(int argc, const char **argv, const size_t *lens)
 {
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    int len = rp_store_format_argv(&cmd, argc, argv, lens);
+    if (len < 0) {
+        free(cmd);
+        cmd = NULL;
+    }
     return append_formatted(-1, cmd, len);
 }
 

@@ -56,6 +56,10 @@ redisReply *rp_store_commandv(int argc, const char **argv, const size_t *lens);
  * or RP_ESTORE (all replies freed, connection reset). */
 int rp_store_append(const char *fmt, ...);
 int rp_store_appendv(int argc, const char **argv, const size_t *lens);
+/* The bytes redisFormatCommandArgv writes (*out: malloc'd), without its sprintf per argument:
+ * every event and queue entry is formatted here. lens NULL: the arguments are C strings.
+ * Returns the length, or -1. */
+int rp_store_format_argv(char **out, int argc, const char **argv, const size_t *lens);
 int rp_store_collect(redisReply **replies, size_t n);
 /* For a pipeline some of whose commands Redis may refuse for a while (OOM, BUSY, LOADING ...):
  * rp_store_capture(1) before appending keeps each command this thread appends, formatted, until
