@@ -904,6 +904,7 @@ static int begin(struct run *r)
     r->cursor_open = 1;
     /* Batches of stored texts, read into summaries by next_batch() when nothing needs more. */
     r->cursor.texts = !r->whole_endpoints;
+    r->cursor.read_text = r->cursor.texts ? rp_endpoint_summary : NULL;
     if (pos[0] && rp_segment_cursor_seek(&r->cursor, pos))
         return 1;
     r->wd_maybe = 1;
@@ -912,29 +913,15 @@ static int begin(struct run *r)
     return 0;
 }
 
-/* The cursor's next batch of endpoints (a new array; NULL when the store failed). Stored texts
- * (the cursor's texts mode) become their routing summaries; an endpoint whose text does not
- * read is skipped, as one deleted meanwhile is. */
+/* The cursor's next batch of endpoints (a new array; NULL when the store failed): with stored
+ * texts (the cursor's texts mode), their routing summaries, an endpoint whose text does not read
+ * being skipped as one deleted meanwhile is. */
 static json_t *next_batch(struct run *r, size_t want)
 {
     json_t *batch = NULL;
     if (rp_segment_cursor_next(&r->cursor, want, &batch))
         return NULL;
-    if (!r->cursor.texts)
-        return batch;
-    json_t *out = json_array();
-    size_t i;
-    const json_t *item;
-    json_array_foreach(batch, i, item)
-    {
-        json_t *ep = json_is_string(item) ? rp_endpoint_summary(json_string_value(item),
-                                                                 json_string_length(item))
-                                          : json_incref((json_t *)item);
-        if (ep)
-            json_array_append_new(out, ep);
-    }
-    json_decref(batch);
-    return out;
+    return batch;
 }
 
 /* Drives the run until it completes, stops, or this instance stops. */

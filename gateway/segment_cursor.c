@@ -138,13 +138,16 @@ static int load_matching(struct rp_segment_cursor *c, const char *const *ids, si
     return rc;
 }
 
-/* The stored texts of ids (c->texts): endpoints deleted meanwhile are skipped. */
+/* The stored texts of ids (c->texts), or what c->read_text makes of them: endpoints deleted
+ * meanwhile, and texts read_text refuses, are skipped. */
 static int load_texts(struct rp_segment_cursor *c, const char *const *ids, size_t n, json_t *out)
 {
     for (size_t i = 0; i < n; i++) {
         char key[RP_KEY_MAX];
         rp_key_endpoint(key, c->app, rp_endpoint_shard(ids[i]), ids[i]);
-        rp_store_append("HGET %s j", key);
+        const char *argv[] = {"HGET", key, "j"};
+        const size_t lens[] = {4, strlen(key), 1};
+        rp_store_appendv(3, argv, lens);
     }
     redisReply **replies = rp_calloc(n ? n : 1, sizeof(redisReply *));
     int rc = n ? rp_store_collect(replies, n) : 0;
@@ -152,9 +155,14 @@ static int load_texts(struct rp_segment_cursor *c, const char *const *ids, size_
         const redisReply *r = replies[i];
         if (r->type == REDIS_REPLY_ERROR)
             rc = RP_ESTORE;
-        else if (r->type == REDIS_REPLY_STRING && r->len && r->str[0] == '{')
+        else if (r->type == REDIS_REPLY_STRING && r->len && r->str[0] == '{' && c->read_text) {
+            json_t *item = c->read_text(r->str, r->len);
+            if (item)
+                json_array_append_new(out, item);
+        } else if (r->type == REDIS_REPLY_STRING && r->len && r->str[0] == '{') {
             /* Written by our own serialiser: UTF-8 already. */
             json_array_append_new(out, json_stringn_nocheck(r->str, r->len));
+        }
     }
     for (size_t i = 0; i < n; i++)
         if (replies[i])

@@ -42,6 +42,9 @@ struct rp_segment_cursor {
      * string instead of the parsed object; an export writes them as they are, without parsing
      * and serialising again. A dimensional segment still yields objects. */
     int texts;
+    /* Optional, with texts: each stored text is read through it straight from the store's reply
+     * (its object, when not NULL, is the batch's item) instead of copied into a string first. */
+    json_t *(*read_text)(const char *text, size_t len);
 };
 
 /* Opens a cursor at the start. version 0: the latest. Returns 0, RP_ENOTFOUND or RP_ESTORE. */
