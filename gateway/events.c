@@ -350,13 +350,17 @@ static int empty(const json_t *v)
     return !v || (json_is_object(v) && json_object_size(v) == 0);
 }
 
-static void text_member(struct rp_json_text *t, const char *name, const char *value, int first)
+/* ,"name":"value" (name a literal: its length is known at compile time); nothing when value is
+ * NULL. The first member of an object passes its name without the comma. */
+#define TEXT_MEMBER(t, name, value) text_member((t), "," name ":", sizeof(name) + 1, (value))
+#define TEXT_FIRST(t, name, value) text_member((t), name ":", sizeof(name), (value))
+
+static void text_member(struct rp_json_text *t, const char *name, size_t name_len,
+                        const char *value)
 {
     if (!value)
         return;
-    rp_json_text_raw(t, first ? "\"" : ",\"");
-    rp_json_text_raw(t, name);
-    rp_json_text_raw(t, "\":");
+    rp_json_text_rawn(t, name, name_len);
     rp_json_text_string(t, value);
 }
 
@@ -366,45 +370,49 @@ static void push_event_text(struct rp_json_text *t, const struct rp_delivery *d,
 {
     char type[64], num[24];
     event_type(d, r, FAMILY_PUSH, type, sizeof(type));
-    rp_json_text_raw(t, "{\"event_type\":");
+#define RAW(t, literal) rp_json_text_rawn((t), literal, sizeof(literal) - 1)
+    RAW(t, "{\"event_type\":");
     rp_json_text_string(t, type);
-    rp_json_text_raw(t, ",\"event_timestamp\":");
+    RAW(t, ",\"event_timestamp\":");
     rp_json_text_int(t, now_ms);
-    rp_json_text_raw(t, ",\"arrival_timestamp\":");
+    RAW(t, ",\"arrival_timestamp\":");
     rp_json_text_int(t, d->created_ms > 0 ? d->created_ms : now_ms);
-    rp_json_text_raw(t, ",\"event_version\":\"" RP_EVENTS_VERSION "\",\"application\":{\"app_id\":");
+    RAW(t, ",\"event_version\":\"" RP_EVENTS_VERSION "\",\"application\":{\"app_id\":");
     rp_json_text_string(t, d->app_id);
-    rp_json_text_raw(t, ",\"sdk\":{}},\"client\":{\"client_id\":");
+    RAW(t, ",\"sdk\":{}},\"client\":{\"client_id\":");
     rp_json_text_string(t, d->endpoint_id ? d->endpoint_id : account_id());
-    rp_json_text_raw(t, "},\"device\":{\"platform\":{}},\"session\":{},\"attributes\":{");
-    text_member(t, "message_id", d->message_id, 1);
-    text_member(t, "provider_message_id", r->message_id[0] ? r->message_id : NULL, 0);
-    text_member(t, "delivery_status", rp_delivery_status_name(r->status), 0);
+    RAW(t, "},\"device\":{\"platform\":{}},\"session\":{},\"attributes\":{");
+    TEXT_FIRST(t, "\"message_id\"", d->message_id);
+    TEXT_MEMBER(t, "\"provider_message_id\"", r->message_id[0] ? r->message_id : NULL);
+    TEXT_MEMBER(t, "\"delivery_status\"", rp_delivery_status_name(r->status));
     snprintf(num, sizeof(num), "%d", r->status_code);
-    text_member(t, "status_code", num, 0);
-    text_member(t, "status_message", r->status_message, 0);
-    text_member(t, "channel_type", d->channel, 0);
-    text_member(t, "address", d->address, 0);
-    text_member(t, "endpoint_id", d->endpoint_id, 0);
-    text_member(t, "request_id", d->request_id, 0);
+    TEXT_MEMBER(t, "\"status_code\"", num);
+    TEXT_MEMBER(t, "\"status_message\"", r->status_message);
+    TEXT_MEMBER(t, "\"channel_type\"", d->channel);
+    TEXT_MEMBER(t, "\"address\"", d->address);
+    TEXT_MEMBER(t, "\"endpoint_id\"", d->endpoint_id);
+    TEXT_MEMBER(t, "\"request_id\"", d->request_id);
     if (d->campaign_id[0])
-        text_member(t, "campaign_id", d->campaign_id, 0);
+        TEXT_MEMBER(t, "\"campaign_id\"", d->campaign_id);
     if (d->campaign_activity_id[0]) {
-        text_member(t, "campaign_activity_id", d->campaign_activity_id, 0);
-        text_member(t, "treatment_id", "0", 0);
+        TEXT_MEMBER(t, "\"campaign_activity_id\"", d->campaign_activity_id);
+        TEXT_MEMBER(t, "\"treatment_id\"", "0");
     }
-    text_member(t, "trace_id", d->trace_id, 0);
+    TEXT_MEMBER(t, "\"trace_id\"", d->trace_id);
     snprintf(num, sizeof(num), "%d", d->attempts > 0 ? d->attempts : 1);
-    text_member(t, "attempt", num, 0);
+    TEXT_MEMBER(t, "\"attempt\"", num);
     if (r->address_dead)
-        text_member(t, "address_dead", "true", 0);
-    text_member(t, "updated_token", r->updated_token[0] ? r->updated_token : NULL, 0);
-    text_member(t, "delivery_type", d->channel, 0);
-    text_member(t, d->campaign_id[0] ? "campaign_send_status" : "push_send_status",
-                push_send_status(r->status), 0);
-    rp_json_text_raw(t, "},\"metrics\":{},\"awsAccountId\":");
+        TEXT_MEMBER(t, "\"address_dead\"", "true");
+    TEXT_MEMBER(t, "\"updated_token\"", r->updated_token[0] ? r->updated_token : NULL);
+    TEXT_MEMBER(t, "\"delivery_type\"", d->channel);
+    if (d->campaign_id[0])
+        TEXT_MEMBER(t, "\"campaign_send_status\"", push_send_status(r->status));
+    else
+        TEXT_MEMBER(t, "\"push_send_status\"", push_send_status(r->status));
+    RAW(t, "},\"metrics\":{},\"awsAccountId\":");
     rp_json_text_string(t, account_id());
-    rp_json_text_raw(t, "}");
+    RAW(t, "}");
+#undef RAW
 }
 
 static int push_text_applies(const struct rp_delivery *d, const struct rp_delivery_result *r)

@@ -139,6 +139,11 @@ void rp_json_text_raw(struct rp_json_text *t, const char *s)
     put(t, s, strlen(s));
 }
 
+void rp_json_text_rawn(struct rp_json_text *t, const char *s, size_t n)
+{
+    put(t, s, n);
+}
+
 void rp_json_text_string(struct rp_json_text *t, const char *s)
 {
     put_string(t, s, strlen(s));
@@ -146,8 +151,17 @@ void rp_json_text_string(struct rp_json_text *t, const char *s)
 
 void rp_json_text_int(struct rp_json_text *t, long long v)
 {
+    /* Digits from the end, without snprintf: every event writes two timestamps. */
     char num[24];
-    put(t, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+    size_t at = sizeof(num);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        num[--at] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        num[--at] = '-';
+    put(t, num + at, sizeof(num) - at);
 }
 
 int rp_json_text_value(struct rp_json_text *t, const json_t *v)

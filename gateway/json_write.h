@@ -23,6 +23,8 @@ struct rp_json_text {
 void rp_json_text_init(struct rp_json_text *t, size_t cap);
 /* Appends s as it is: punctuation and keys known to need no escape. */
 void rp_json_text_raw(struct rp_json_text *t, const char *s);
+/* The same for n bytes: literals on hot paths pass sizeof - 1 instead of a strlen per call. */
+void rp_json_text_rawn(struct rp_json_text *t, const char *s, size_t n);
 /* Appends s as a JSON string. */
 void rp_json_text_string(struct rp_json_text *t, const char *s);
 void rp_json_text_int(struct rp_json_text *t, long long v);

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,11 +73,30 @@ static void test_large_endpoint(void **state)
     json_decref(ep);
 }
 
+/* The text writer's integers (event timestamps) print as printf's %lld, to both extremes. */
+static void test_text_integers(void **state)
+{
+    (void)state;
+    static const long long values[] = {0,  7,  -7,        1795396680955LL, -1000000000000LL,
+                                       10, 99, LLONG_MAX, LLONG_MIN};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        struct rp_json_text t;
+        rp_json_text_init(&t, 1);
+        rp_json_text_rawn(&t, "[x", 1);
+        rp_json_text_int(&t, values[i]);
+        char want[32];
+        snprintf(want, sizeof(want), "[%lld", values[i]);
+        assert_string_equal(rp_json_text_finish(&t, NULL), want);
+        free(t.buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_large_endpoint),
+        cmocka_unit_test(test_text_integers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
