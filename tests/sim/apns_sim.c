@@ -115,10 +115,13 @@ static void loop_counters_locked(struct loop *l, size_t delayed)
 }
 
 /* Per connection: the team of its first provider token, the last token verified, and whether a
- * request has been authenticated (the stream limit opens up then). */
+ * request has been authenticated (the stream limit opens up then). A client sends the same token
+ * for up to an hour, so what was read from the verified one is kept with it: its key and iat. */
 struct conn_state {
     char team[64];
     char *verified_jwt;
+    const struct sim_key *verified_key;
+    long long verified_iat;
     bool authenticated;
     unsigned long long requests;
 };
@@ -216,16 +219,30 @@ static const char *settings_merge_locked(const json_t *doc)
     return NULL;
 }
 
+/* Counted in place: after the first of its kind, an answer costs no allocation. */
+static void count_one(json_t *counts, const char *key)
+{
+    json_t *n = json_object_get(counts, key);
+    if (n)
+        json_integer_set(n, json_integer_value(n) + 1);
+    else
+        json_object_set_new(counts, key, json_integer(1));
+}
+
 static void count_locked(int status, const char *reason)
 {
-    char code[8];
-    snprintf(code, sizeof(code), "%d", status);
-    json_t *n = json_object_get(g.by_status, code);
-    json_object_set_new(g.by_status, code, json_integer(n ? json_integer_value(n) + 1 : 1));
-    if (reason) {
-        n = json_object_get(g.by_reason, reason);
-        json_object_set_new(g.by_reason, reason, json_integer(n ? json_integer_value(n) + 1 : 1));
+    char code[12];
+    if (status >= 100 && status <= 999) {
+        code[0] = (char)('0' + status / 100);
+        code[1] = (char)('0' + status / 10 % 10);
+        code[2] = (char)('0' + status % 10);
+        code[3] = '\0';
+    } else {
+        snprintf(code, sizeof(code), "%d", status);
     }
+    count_one(g.by_status, code);
+    if (reason)
+        count_one(g.by_reason, reason);
 }
 
 /* ---- Checks -------------------------------------------------------------------------------- */
@@ -297,6 +314,36 @@ static json_t *b64_json(const char *s, size_t len)
     return n > 0 ? json_loadb((const char *)buf, (size_t)n, 0, NULL) : NULL;
 }
 
+/* What a provider token says about itself: checked as far as its bytes alone allow (the shape,
+ * alg ES256, a known kid, an iss that is the key's team, an integer iat). Returns NULL or the
+ * 403 reason; fills key, iat and the length of the signed part. */
+static const char *jwt_read(const char *jwt, const struct sim_key **key_out, long long *iat_out,
+                            size_t *signed_len)
+{
+    const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d1 || !d2 || strchr(d2 + 1, '.'))
+        return "InvalidProviderToken";
+    json_t *header = b64_json(jwt, (size_t)(d1 - jwt));
+    json_t *claims = b64_json(d1 + 1, (size_t)(d2 - d1 - 1));
+    const char *alg = json_string_value(json_object_get(header, "alg"));
+    const char *kid = json_string_value(json_object_get(header, "kid"));
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    json_t *iat_v = json_object_get(claims, "iat");
+    const struct sim_key *key = kid ? key_by_kid(kid) : NULL;
+    const char *reason = NULL;
+    if (!alg || strcmp(alg, "ES256") != 0 || !key || !iss || !json_is_integer(iat_v) ||
+        strcmp(iss, key->team) != 0) {
+        reason = "InvalidProviderToken";
+    } else {
+        *key_out = key;
+        *iat_out = json_integer_value(iat_v);
+        *signed_len = (size_t)(d2 - jwt);
+    }
+    json_decref(header);
+    json_decref(claims);
+    return reason;
+}
+
 /* Token authentication; returns NULL or the 403 reason. Fills kid_out and team_out. */
 static const char *check_jwt_locked(struct conn_state *cs, const char *auth, const char *topic,
                                     char *kid_out, char *team_out)
@@ -304,72 +351,56 @@ static const char *check_jwt_locked(struct conn_state *cs, const char *auth, con
     if (strncmp(auth, "bearer ", 7) != 0)
         return "MissingProviderToken";
     const char *jwt = auth + 7;
-    const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    if (!d1 || !d2 || strchr(d2 + 1, '.'))
-        return "InvalidProviderToken";
-    json_t *header = b64_json(jwt, (size_t)(d1 - jwt));
-    json_t *claims = b64_json(d1 + 1, (size_t)(d2 - d1 - 1));
-    const char *reason = NULL;
-    const char *alg = json_string_value(json_object_get(header, "alg"));
-    const char *kid = json_string_value(json_object_get(header, "kid"));
-    const char *iss = json_string_value(json_object_get(claims, "iss"));
-    json_t *iat_v = json_object_get(claims, "iat");
-    const struct sim_key *key = kid ? key_by_kid(kid) : NULL;
-    long long now = (long long)time(NULL);
-    if (!alg || strcmp(alg, "ES256") != 0 || !key || !iss || !json_is_integer(iat_v)) {
-        reason = "InvalidProviderToken";
-        goto out;
+    const struct sim_key *key = NULL;
+    long long iat = 0;
+    size_t signed_len = 0;
+    /* The connection's verified token passed jwt_read when it was verified, and what jwt_read
+     * checks depends on nothing but the token's bytes and the keys given at start. */
+    bool known = cs->verified_jwt && strcmp(cs->verified_jwt, jwt) == 0;
+    if (known) {
+        key = cs->verified_key;
+        iat = cs->verified_iat;
+    } else {
+        const char *reason = jwt_read(jwt, &key, &iat, &signed_len);
+        if (reason)
+            return reason;
     }
-    snprintf(kid_out, 64, "%s", kid);
-    snprintf(team_out, 64, "%s", iss);
-    if (strcmp(iss, key->team) != 0) {
-        reason = "InvalidProviderToken";
-        goto out;
-    }
+    /* kid and iss equal the key's, which are shorter than 64 (load_key). */
+    memcpy(kid_out, key->kid, strlen(key->kid) + 1);
+    memcpy(team_out, key->team, strlen(key->team) + 1);
     /* The first team seen on a connection must not change. */
-    if (cs->team[0] && strcmp(cs->team, iss) != 0) {
-        reason = "InvalidProviderToken";
-        goto out;
-    }
-    if (!cs->verified_jwt || strcmp(cs->verified_jwt, jwt) != 0) {
+    if (cs->team[0] && strcmp(cs->team, key->team) != 0)
+        return "InvalidProviderToken";
+    if (!known) {
         unsigned char raw[80];
-        if (rp_base64url_decode(d2 + 1, strlen(d2 + 1), raw, sizeof(raw)) != 64 ||
-            !verify_es256(key->pub, jwt, (size_t)(d2 - jwt), raw)) {
-            reason = "InvalidProviderToken";
-            goto out;
-        }
+        const char *sig = jwt + signed_len + 1;
+        if (rp_base64url_decode(sig, strlen(sig), raw, sizeof(raw)) != 64 ||
+            !verify_es256(key->pub, jwt, signed_len, raw))
+            return "InvalidProviderToken";
         g.tokens_verified++;
         free(cs->verified_jwt);
         cs->verified_jwt = rp_strdup(jwt);
+        cs->verified_key = key;
+        cs->verified_iat = iat;
     }
-    long long iat = json_integer_value(iat_v);
-    if (iat > now + 60) {
-        reason = "InvalidProviderToken";
-        goto out;
-    }
-    if (now > iat + 3600 || iat < g.s.expire_tokens_before) {
-        reason = "ExpiredProviderToken";
-        goto out;
-    }
+    long long now = (long long)time(NULL);
+    if (iat > now + 60)
+        return "InvalidProviderToken";
+    if (now > iat + 3600 || iat < g.s.expire_tokens_before)
+        return "ExpiredProviderToken";
     struct sim_key *mk = (struct sim_key *)key;
     if (iat > mk->last_iat) {
-        if (mk->last_iat && g.s.token_update_min_s && now - mk->last_change < g.s.token_update_min_s) {
-            reason = "TooManyProviderTokenUpdates";
-            goto out;
-        }
+        if (mk->last_iat && g.s.token_update_min_s &&
+            now - mk->last_change < g.s.token_update_min_s)
+            return "TooManyProviderTokenUpdates";
         mk->last_iat = iat;
         mk->last_change = now;
     }
-    if (!topic_allowed(topic)) {
-        reason = "TopicDisallowed";
-        goto out;
-    }
+    if (!topic_allowed(topic))
+        return "TopicDisallowed";
     if (!cs->team[0])
-        snprintf(cs->team, sizeof(cs->team), "%s", iss);
-out:
-    json_decref(header);
-    json_decref(claims);
-    return reason;
+        memcpy(cs->team, key->team, strlen(key->team) + 1);
+    return NULL;
 }
 
 /* Certificate authentication: the TLS layer verified the chain against --client-ca; the topic
@@ -407,6 +438,58 @@ static const char *known_push_type(const char *t)
 
 /* ---- Requests ------------------------------------------------------------------------------ */
 
+/* The request headers judge_locked reads, found in one pass over the request's headers: each
+ * one's first value and how many times it came. */
+enum {
+    H_TOPIC,
+    H_ID,
+    H_PRIORITY,
+    H_PUSH_TYPE,
+    H_EXPIRATION,
+    H_COLLAPSE_ID,
+    H_AUTHORIZATION,
+    H_METHOD,
+    H_PATH,
+    H_COUNT
+};
+
+struct req_headers {
+    const char *value[H_COUNT];
+    int count[H_COUNT];
+};
+
+static void read_headers(const struct rp_h2s_req *req, struct req_headers *h)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[H_COUNT] = {
+        [H_TOPIC] = {"apns-topic", 10},
+        [H_ID] = {"apns-id", 7},
+        [H_PRIORITY] = {"apns-priority", 13},
+        [H_PUSH_TYPE] = {"apns-push-type", 14},
+        [H_EXPIRATION] = {"apns-expiration", 15},
+        [H_COLLAPSE_ID] = {"apns-collapse-id", 16},
+        [H_AUTHORIZATION] = {"authorization", 13},
+        [H_METHOD] = {":method", 7},
+        [H_PATH] = {":path", 5},
+    };
+    memset(h, 0, sizeof(*h));
+    size_t n;
+    const struct rp_h2s_header *all = rp_h2s_req_headers(req, &n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(all[i].name);
+        for (int k = 0; k < H_COUNT; k++) {
+            if (len == names[k].len && memcmp(all[i].name, names[k].name, len) == 0) {
+                if (!h->value[k])
+                    h->value[k] = all[i].value;
+                h->count[k]++;
+                break;
+            }
+        }
+    }
+}
+
 struct answer {
     int status;
     const char *reason;
@@ -431,46 +514,41 @@ static void answer(struct rp_h2s_req *req, const char *apns_id, const struct ans
 }
 
 /* The checks of PROVIDERS.md 1.8, in its order. Fills a; records when accepted. */
-static void judge_locked(struct rp_h2s_req *req, struct conn_state *cs, const char *apns_id,
-                         struct answer *a)
+static void judge_locked(struct rp_h2s_req *req, const struct req_headers *h, struct conn_state *cs,
+                         const char *apns_id, struct answer *a)
 {
-    int dup = 0;
-    const char *topic = rp_h2s_req_header(req, "apns-topic", &dup);
-    const char *names[] = {"apns-topic",   "apns-id",          "apns-priority",
-                           "apns-push-type", "apns-expiration", "apns-collapse-id",
-                           "authorization"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        rp_h2s_req_header(req, names[i], &dup);
-        if (dup > 1) {
+    const char *topic = h->value[H_TOPIC];
+    for (int i = H_TOPIC; i <= H_AUTHORIZATION; i++) {
+        if (h->count[i] > 1) {
             *a = (struct answer){400, "DuplicateHeaders", 0};
             return;
         }
     }
-    const char *given_id = rp_h2s_req_header(req, "apns-id", NULL);
+    const char *given_id = h->value[H_ID];
     if (given_id && !is_uuid(given_id)) {
         *a = (struct answer){400, "BadMessageId", 0};
         return;
     }
-    if (strcmp(rp_h2s_req_method(req), "POST") != 0) {
+    if (strcmp(h->value[H_METHOD], "POST") != 0) {
         *a = (struct answer){405, "MethodNotAllowed", 0};
         return;
     }
-    const char *auth = rp_h2s_req_header(req, "authorization", NULL);
+    const char *auth = h->value[H_AUTHORIZATION];
     if (auth && !topic) {
         *a = (struct answer){400, "MissingTopic", 0};
         return;
     }
-    const char *collapse = rp_h2s_req_header(req, "apns-collapse-id", NULL);
+    const char *collapse = h->value[H_COLLAPSE_ID];
     if (collapse && strlen(collapse) > 64) {
         *a = (struct answer){400, "BadCollapseId", 0};
         return;
     }
-    const char *prio = rp_h2s_req_header(req, "apns-priority", NULL);
+    const char *prio = h->value[H_PRIORITY];
     if (prio && strcmp(prio, "10") != 0 && strcmp(prio, "5") != 0 && strcmp(prio, "1") != 0) {
         *a = (struct answer){400, "BadPriority", 0};
         return;
     }
-    const char *push_type = rp_h2s_req_header(req, "apns-push-type", NULL);
+    const char *push_type = h->value[H_PUSH_TYPE];
     if (push_type && !known_push_type(push_type)) {
         *a = (struct answer){400, "InvalidPushType", 0};
         return;
@@ -479,12 +557,12 @@ static void judge_locked(struct rp_h2s_req *req, struct conn_state *cs, const ch
         *a = (struct answer){400, "BadPriority", 0};
         return;
     }
-    const char *exp = rp_h2s_req_header(req, "apns-expiration", NULL);
+    const char *exp = h->value[H_EXPIRATION];
     if (exp && (!*exp || strspn(exp, "0123456789") != strlen(exp))) {
         *a = (struct answer){400, "BadExpirationDate", 0};
         return;
     }
-    const char *path = rp_h2s_req_path(req);
+    const char *path = h->value[H_PATH];
     if (strncmp(path, "/3/device/", 10) != 0) {
         *a = (struct answer){404, "BadPath", 0};
         return;
@@ -577,10 +655,12 @@ static void on_request(void *arg, struct rp_h2s_req *req)
 {
     struct rp_h2s_conn *conn = rp_h2s_req_conn(req);
     struct conn_state *cs = rp_h2s_conn_data(conn);
+    struct req_headers h;
+    read_headers(req, &h);
     char apns_id[37];
-    const char *given_id = rp_h2s_req_header(req, "apns-id", NULL);
+    const char *given_id = h.value[H_ID];
     if (given_id && is_uuid(given_id))
-        snprintf(apns_id, sizeof(apns_id), "%s", given_id);
+        memcpy(apns_id, given_id, sizeof(apns_id)); /* 36 characters and the NUL */
     else
         rp_uuid_new(apns_id);
 
@@ -615,16 +695,17 @@ static void on_request(void *arg, struct rp_h2s_req *req)
         g.s.fail_next--;
         a = (struct answer){g.s.fail_status, g.s.fail_reason, 0};
     } else {
-        judge_locked(req, cs, apns_id, &a);
+        judge_locked(req, &h, cs, apns_id, &a);
     }
     count_locked(a.status, a.reason);
     unsigned delay = g.s.latency_ms;
     unsigned max_streams = g.s.max_streams;
     bool goaway = g.s.goaway_after > 0 && cs->requests == g.s.goaway_after;
-    char debug[128];
-    snprintf(debug, sizeof(debug), "%s", g.s.goaway_debug);
-    if (goaway)
+    char debug[sizeof(g.s.goaway_debug)];
+    if (goaway) {
+        memcpy(debug, g.s.goaway_debug, sizeof(debug));
         g.goaways++;
+    }
     pthread_mutex_unlock(&g.lock);
 
     answer(req, apns_id, &a, delay);
@@ -659,15 +740,18 @@ struct control_req {
     size_t len;
 };
 
+/* The counters are copied: the answer is written out after the lock is let go, while requests
+ * go on counting in place. */
 static json_t *stats_json_locked(void)
 {
-    json_t *doc = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:I,s:s,s:I,s:I}", "received",
+    json_t *doc = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I,s:s,s:I,s:I}", "received",
                      (json_int_t)g.received, "accepted", (json_int_t)g.accepted,
                      "connections_opened", (json_int_t)g.connections_opened, "connections_open",
                      (json_int_t)g.connections_open, "max_connections_open",
                      (json_int_t)g.max_connections_open, "goaways", (json_int_t)g.goaways,
-                     "tokens_verified", (json_int_t)g.tokens_verified, "by_status", g.by_status,
-                     "by_reason", g.by_reason, "last_seq", (json_int_t)g.seq, "environment",
+                     "tokens_verified", (json_int_t)g.tokens_verified, "by_status",
+                     json_deep_copy(g.by_status), "by_reason", json_deep_copy(g.by_reason),
+                     "last_seq", (json_int_t)g.seq, "environment",
                      g.env_name, "max_held", (json_int_t)g.max_delayed, "pings",
                      (json_int_t)g.pings);
     json_object_set_new(doc, "stalled_total", json_integer((json_int_t)g.stalled_total));

@@ -139,6 +139,12 @@ const char *rp_h2s_req_header(const struct rp_h2s_req *req, const char *name, in
     return first;
 }
 
+const struct rp_h2s_header *rp_h2s_req_headers(const struct rp_h2s_req *req, size_t *n_out)
+{
+    *n_out = req->n_headers;
+    return req->headers;
+}
+
 const unsigned char *rp_h2s_req_body(const struct rp_h2s_req *req, size_t *len)
 {
     *len = req->body_len;

@@ -62,6 +62,9 @@ const char *rp_h2s_req_method(const struct rp_h2s_req *req);
 const char *rp_h2s_req_path(const struct rp_h2s_req *req);
 /* The first value of a header (name lowercase), or NULL; count is how many times it came. */
 const char *rp_h2s_req_header(const struct rp_h2s_req *req, const char *name, int *count);
+/* Every header of req, pseudo-headers too, in the order they came; n_out gets how many. For a
+ * simulator that looks for many names at once rather than one rp_h2s_req_header call each. */
+const struct rp_h2s_header *rp_h2s_req_headers(const struct rp_h2s_req *req, size_t *n_out);
 const unsigned char *rp_h2s_req_body(const struct rp_h2s_req *req, size_t *len);
 int32_t rp_h2s_req_stream_id(const struct rp_h2s_req *req);
 struct rp_h2s_conn *rp_h2s_req_conn(const struct rp_h2s_req *req);
