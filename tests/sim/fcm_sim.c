@@ -42,6 +42,7 @@ struct fcm_sim_options {
     const char *tls_cert, *tls_key, *public_key, *project, *client_email;
     unsigned threads;
     size_t max_records;
+    int no_record; /* accepted messages are counted and numbered, not kept (benchmarks) */
 };
 
 static struct {
@@ -61,6 +62,10 @@ static struct {
     unsigned long received, accepted, rejected, token_requests, tokens_issued, h1, h2;
     unsigned long auth_failures, h2_resets, h2_connections;
     struct psim_log log;
+    /* A send's answer up to its number, {"name":"projects/P/messages/0:, as psim_json would
+     * write it; NULL when the name could come out otherwise (see send_answer). */
+    char *name_head;
+    size_t name_head_len;
 } g;
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
@@ -244,10 +249,83 @@ static const char *message_problem(const json_t *msg)
     return why;
 }
 
-static void record_message(json_t *msg, int http2)
+/* Bodies up to this size are kept as they came and parsed again only when /sim/messages is
+ * read; a larger one (a message is at most 4 KiB, but other members may pad a body out) as its
+ * record, so that the ring's memory stays bounded by what the messages themselves hold. */
+#define RECORD_TEXT_MAX (64 * 1024)
+
+static json_t *message_record(unsigned long long seq, const json_t *msg, int http2)
 {
-    psim_log_put(&g.log, json_pack("{s:I, s:O, s:s}", "seq", (json_int_t)g.log.seq, "message",
-                                   msg, "protocol", http2 ? "h2" : "http/1.1"));
+    return json_pack("{s:I, s:O, s:s}", "seq", (json_int_t)seq, "message", msg, "protocol",
+                     http2 ? "h2" : "http/1.1");
+}
+
+/* The record of a body kept as text: parsing the same bytes again gives the same message. */
+static json_t *record_from_body(unsigned long long seq, const char *body, size_t len, int http2)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    json_t *rec = message_record(seq, json_object_get(doc, "message"), http2);
+    json_decref(doc);
+    return rec;
+}
+
+static void record_message(const struct psim_req *req, json_t *msg)
+{
+    if (req->body_len <= RECORD_TEXT_MAX)
+        psim_log_put_text(&g.log, req->body, req->body_len, req->http2);
+    else
+        psim_log_put(&g.log, message_record(g.log.seq, msg, req->http2));
+}
+
+/* The name a send is answered with, longest: "projects/" P "/messages/0:" N "%sim". */
+#define NAME_MAX_LEN 255
+
+/* Writes the success answer's JSON ahead of time up to the message number, which is all that
+ * changes from one send to the next, so that a send costs a copy rather than a JSON tree built
+ * and serialized. Only when that cannot differ from what json_pack and psim_json would write:
+ * the name never truncated, the project valid UTF-8. */
+static void name_head_init(void)
+{
+    char prefix[NAME_MAX_LEN + 1];
+    int n = snprintf(prefix, sizeof(prefix), "projects/%s/messages/0:", g.opt.project);
+    if (n < 0 || (size_t)n + 20 + sizeof("%sim") > sizeof(prefix))
+        return; /* a number of up to 20 digits and %sim must fit */
+    json_t *str = json_string(prefix);
+    char *quoted = str ? json_dumps(str, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(str);
+    if (!quoted)
+        return;
+    size_t qlen = strlen(quoted) - 1; /* without the closing quote */
+    g.name_head = rp_malloc(sizeof("{\"name\":") - 1 + qlen + 1);
+    memcpy(g.name_head, "{\"name\":", sizeof("{\"name\":") - 1);
+    memcpy(g.name_head + sizeof("{\"name\":") - 1, quoted, qlen);
+    g.name_head_len = sizeof("{\"name\":") - 1 + qlen;
+    g.name_head[g.name_head_len] = '\0';
+    free(quoted);
+}
+
+/* 200 {"name":"projects/P/messages/0:N%sim"} for the message numbered last. */
+static void send_answer(struct psim_answer *ans)
+{
+    if (!g.name_head) {
+        char name[NAME_MAX_LEN + 1];
+        snprintf(name, sizeof(name), "projects/%s/messages/0:%llu%%sim", g.opt.project, g.log.seq);
+        psim_json(ans, 200, json_pack("{s:s}", "name", name));
+        return;
+    }
+    static const char tail[] = "%sim\"}";
+    char digits[20];
+    size_t nd = 0;
+    unsigned long long seq = g.log.seq;
+    do
+        digits[sizeof(digits) - ++nd] = (char)('0' + seq % 10);
+    while ((seq /= 10) > 0);
+    free(ans->body);
+    ans->status = 200;
+    ans->body = rp_malloc(g.name_head_len + nd + sizeof(tail));
+    memcpy(ans->body, g.name_head, g.name_head_len);
+    memcpy(ans->body + g.name_head_len, digits + sizeof(digits) - nd, nd);
+    memcpy(ans->body + g.name_head_len + nd, tail, sizeof(tail));
 }
 
 static void send_endpoint(const struct psim_req *req, const char *project, struct psim_answer *ans)
@@ -296,10 +374,9 @@ static void send_endpoint(const struct psim_req *req, const char *project, struc
     } else {
         psim_log_next(&g.log);
         g.accepted++;
-        record_message(msg, req->http2);
-        char name[256];
-        snprintf(name, sizeof(name), "projects/%s/messages/0:%llu%%sim", g.opt.project, g.log.seq);
-        psim_json(ans, 200, json_pack("{s:s}", "name", name));
+        if (!g.opt.no_record)
+            record_message(req, msg);
+        send_answer(ans);
     }
     json_decref(doc);
 }
@@ -768,18 +845,25 @@ static void *h2_main(void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: fcm_sim --public-key PEM --project ID [--client-email E] [--port N] "
-                    "[--h2-port N] [--tls-cert F --tls-key F] [--threads N] [--max-records N]\n");
+                    "[--h2-port N] [--tls-cert F --tls-key F] [--threads N] [--max-records N] "
+                    "[--no-record]\n");
     exit(2);
 }
 
 static void parse_options(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'},         {"h2-port", required_argument, NULL, 'h'},
-        {"tls-cert", required_argument, NULL, 'c'},     {"tls-key", required_argument, NULL, 'k'},
-        {"public-key", required_argument, NULL, 'P'},   {"project", required_argument, NULL, 'j'},
-        {"client-email", required_argument, NULL, 'e'}, {"threads", required_argument, NULL, 't'},
-        {"max-records", required_argument, NULL, 'm'},  {NULL, 0, NULL, 0},
+        {"port", required_argument, NULL, 'p'},
+        {"h2-port", required_argument, NULL, 'h'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"public-key", required_argument, NULL, 'P'},
+        {"project", required_argument, NULL, 'j'},
+        {"client-email", required_argument, NULL, 'e'},
+        {"threads", required_argument, NULL, 't'},
+        {"max-records", required_argument, NULL, 'm'},
+        {"no-record", no_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
     };
     g.opt.threads = 2;
     g.opt.max_records = 10000;
@@ -814,6 +898,9 @@ static void parse_options(int argc, char **argv)
         case 'm':
             g.opt.max_records = (size_t)strtoull(optarg, NULL, 10);
             break;
+        case 'n':
+            g.opt.no_record = 1;
+            break;
         default:
             usage();
         }
@@ -839,6 +926,8 @@ int main(int argc, char **argv)
     g.silent = json_object();
     g.tokens = json_object();
     psim_log_init(&g.log, g.opt.max_records);
+    g.log.make_record = record_from_body;
+    name_head_init();
     defaults_locked();
     psim_signals_block();
 
@@ -905,6 +994,7 @@ int main(int argc, char **argv)
     }
     psim_http_stop();
     psim_log_free(&g.log);
+    free(g.name_head);
     json_decref(g.unregistered);
     json_decref(g.silent);
     json_decref(g.tokens);

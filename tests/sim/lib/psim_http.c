@@ -63,13 +63,18 @@ void psim_log_init(struct psim_log *log, size_t cap)
     log->cap = cap;
     log->seq = 0;
     log->by_status = json_object();
+    log->texts = rp_calloc(cap, sizeof(*log->texts));
+    log->make_record = NULL;
 }
 
 void psim_log_free(struct psim_log *log)
 {
-    for (size_t i = 0; i < log->cap; i++)
+    for (size_t i = 0; i < log->cap; i++) {
         json_decref(log->ring[i]);
+        free(log->texts[i].text);
+    }
     free(log->ring);
+    free(log->texts);
     json_decref(log->by_status);
 }
 
@@ -83,6 +88,22 @@ void psim_log_put(struct psim_log *log, json_t *rec)
     size_t slot = (size_t)(log->seq % log->cap);
     json_decref(log->ring[slot]);
     log->ring[slot] = rec;
+    log->texts[slot].len = 0;
+}
+
+void psim_log_put_text(struct psim_log *log, const char *text, size_t len, int tag)
+{
+    size_t slot = (size_t)(log->seq % log->cap);
+    struct psim_log_text *t = &log->texts[slot];
+    json_decref(log->ring[slot]);
+    log->ring[slot] = NULL;
+    if (len > t->size) {
+        t->size = len;
+        t->text = rp_realloc(t->text, len);
+    }
+    memcpy(t->text, text, len);
+    t->len = len;
+    t->tag = tag;
 }
 
 void psim_log_messages(const struct psim_log *log, const struct psim_req *req,
@@ -93,17 +114,33 @@ void psim_log_messages(const struct psim_log *log, const struct psim_req *req,
     unsigned long long since = strtoull(since_s, NULL, 10);
     unsigned long long oldest = log->seq >= log->cap ? log->seq - log->cap + 1 : 1;
     json_t *list = json_array();
-    for (unsigned long long s = since + 1 > oldest ? since + 1 : oldest; s <= log->seq; s++)
-        json_array_append(list, log->ring[s % log->cap]);
+    for (unsigned long long s = since + 1 > oldest ? since + 1 : oldest; s <= log->seq; s++) {
+        const struct psim_log_text *t = &log->texts[s % log->cap];
+        if (log->ring[s % log->cap])
+            json_array_append(list, log->ring[s % log->cap]);
+        else if (t->len > 0 && log->make_record)
+            json_array_append_new(list, log->make_record(s, t->text, t->len, t->tag));
+    }
     psim_json(ans, 200, json_pack("{s:o, s:I}", "messages", list, "last_seq", (json_int_t)log->seq));
 }
 
+/* Counted in place: after the first answer with a status, the next cost no allocation. */
 void psim_log_count(struct psim_log *log, int status)
 {
     char st[16];
-    snprintf(st, sizeof(st), "%d", status);
-    json_object_set_new(log->by_status, st,
-                        json_integer(json_integer_value(json_object_get(log->by_status, st)) + 1));
+    if (status >= 100 && status <= 999) {
+        st[0] = (char)('0' + status / 100);
+        st[1] = (char)('0' + status / 10 % 10);
+        st[2] = (char)('0' + status % 10);
+        st[3] = '\0';
+    } else {
+        snprintf(st, sizeof(st), "%d", status);
+    }
+    json_t *n = json_object_get(log->by_status, st);
+    if (n)
+        json_integer_set(n, json_integer_value(n) + 1);
+    else
+        json_object_set_new(log->by_status, st, json_integer(1));
 }
 
 void psim_token_issue(json_t *tokens, const char *prefix, unsigned long long seq, long long ttl_s,

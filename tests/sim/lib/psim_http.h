@@ -40,6 +40,16 @@ int psim_query_arg(const struct psim_req *req, const char *name, char *out, size
 /* Sets ans to status with a JSON body (consumes doc). */
 void psim_json(struct psim_answer *ans, int status, void *doc);
 
+/* Makes the record of message seq from the text psim_log_put_text kept for it (NULL: none). */
+typedef json_t *(*psim_record_fn)(unsigned long long seq, const char *text, size_t len, int tag);
+
+/* A record kept as text (psim_log_put_text); its buffer is reused as the ring comes round. */
+struct psim_log_text {
+    char *text;
+    size_t len, size;
+    int tag;
+};
+
 /* What a simulator saw, for its /sim/ control API: the last cap messages it accepted, numbered
  * from 1 (GET /sim/messages?since=N), and its answers counted by status (by_status). Not locked:
  * simulators hold their own lock around every call. */
@@ -48,6 +58,8 @@ struct psim_log {
     size_t cap;
     unsigned long long seq; /* the last number given */
     json_t *by_status;
+    struct psim_log_text *texts; /* at n % cap where ring has no record */
+    psim_record_fn make_record;
 };
 
 void psim_log_init(struct psim_log *log, size_t cap);
@@ -56,6 +68,10 @@ void psim_log_free(struct psim_log *log);
 unsigned long long psim_log_next(struct psim_log *log);
 /* Keeps rec (taken) as the record of the message psim_log_next numbered last. */
 void psim_log_put(struct psim_log *log, json_t *rec);
+/* Keeps a copy of text (len bytes) and tag instead, for the record make_record (set it first)
+ * makes from them when /sim/messages is asked: a message then costs a copy into a reused buffer
+ * rather than a JSON tree built, kept and freed. */
+void psim_log_put_text(struct psim_log *log, const char *text, size_t len, int tag);
 /* Answers GET /sim/messages: the records after ?since= still kept, and last_seq. */
 void psim_log_messages(const struct psim_log *log, const struct psim_req *req,
                        struct psim_answer *ans);
