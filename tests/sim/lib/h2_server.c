@@ -53,32 +53,59 @@ struct rp_h2s_conn {
     uint64_t requests;
 };
 
+/* A request's header names and values, and its answer's, are copied into the request itself
+ * while they fit (an APNs request's, provider token included, take about 500 bytes): one
+ * allocation per request rather than two per header. What does not fit is allocated. */
+#define REQ_TEXT_BYTES  1024
+#define REQ_HEADERS     16
+#define RESP_TEXT_BYTES 256
+#define RESP_HEADERS    6
+
 struct rp_h2s_req {
     struct rp_h2s_conn *conn;
     struct rp_h2s_req *prev, *next;
     int32_t stream_id;
-    struct rp_h2s_header *headers; /* owned names and values */
+    struct rp_h2s_header *headers; /* fixed_headers or allocated */
     size_t n_headers, cap_headers;
     unsigned char *body;
     size_t body_len, body_cap;
     /* The answer, once given. */
     bool answered;
-    nghttp2_nv *resp_nv;
+    nghttp2_nv *resp_nv; /* fixed_nv or allocated */
     size_t resp_nv_len;
     char *resp_body;
     size_t resp_len, resp_off;
     struct event *timer;
+    size_t text_used, resp_text_used;
+    struct rp_h2s_header fixed_headers[REQ_HEADERS];
+    nghttp2_nv fixed_nv[RESP_HEADERS];
+    char text[REQ_TEXT_BYTES];
+    char resp_text[RESP_TEXT_BYTES];
 };
 
 static void conn_free(struct rp_h2s_conn *c);
 static int conn_send(struct rp_h2s_conn *c);
 
-static char *dup_n(const uint8_t *s, size_t n)
+/* A NUL-terminated copy of s[0..n) in buf (of size bytes, used so far) when it fits, else
+ * allocated; owned_text tells which. */
+static char *copy_text(char *buf, size_t size, size_t *used, const void *s, size_t n)
 {
-    char *out = rp_malloc(n + 1);
+    char *out;
+    if (size - *used > n) {
+        out = buf + *used;
+        *used += n + 1;
+    } else {
+        out = rp_malloc(n + 1);
+    }
     memcpy(out, s, n);
     out[n] = '\0';
     return out;
+}
+
+static bool owned_text(const char *buf, size_t size, const void *p)
+{
+    uintptr_t at = (uintptr_t)p, start = (uintptr_t)buf;
+    return at < start || at >= start + size;
 }
 
 static void req_free(struct rp_h2s_req *r)
@@ -91,16 +118,22 @@ static void req_free(struct rp_h2s_req *r)
     if (r->next)
         r->next->prev = r->prev;
     for (size_t i = 0; i < r->n_headers; i++) {
-        free((char *)r->headers[i].name);
-        free((char *)r->headers[i].value);
+        if (owned_text(r->text, sizeof(r->text), r->headers[i].name))
+            free((char *)r->headers[i].name);
+        if (owned_text(r->text, sizeof(r->text), r->headers[i].value))
+            free((char *)r->headers[i].value);
     }
-    free(r->headers);
+    if (r->headers != r->fixed_headers)
+        free(r->headers);
     free(r->body);
     for (size_t i = 0; i < r->resp_nv_len; i++) {
-        free(r->resp_nv[i].name);
-        free(r->resp_nv[i].value);
+        if (owned_text(r->resp_text, sizeof(r->resp_text), r->resp_nv[i].name))
+            free(r->resp_nv[i].name);
+        if (owned_text(r->resp_text, sizeof(r->resp_text), r->resp_nv[i].value))
+            free(r->resp_nv[i].value);
     }
-    free(r->resp_nv);
+    if (r->resp_nv != r->fixed_nv)
+        free(r->resp_nv);
     free(r->resp_body);
     if (r->timer) {
         event_free(r->timer);
@@ -196,12 +229,15 @@ static void on_answer_timer(evutil_socket_t fd, short what, void *arg)
         conn_free(c);
 }
 
-static nghttp2_nv make_nv(const char *name, const char *value)
+static nghttp2_nv make_nv(struct rp_h2s_req *r, const char *name, const char *value)
 {
-    nghttp2_nv nv = {.name = (uint8_t *)rp_strdup(name),
-                     .value = (uint8_t *)rp_strdup(value),
-                     .namelen = strlen(name),
-                     .valuelen = strlen(value),
+    size_t nlen = strlen(name), vlen = strlen(value);
+    char *n = copy_text(r->resp_text, sizeof(r->resp_text), &r->resp_text_used, name, nlen);
+    char *v = copy_text(r->resp_text, sizeof(r->resp_text), &r->resp_text_used, value, vlen);
+    nghttp2_nv nv = {.name = (uint8_t *)n,
+                     .value = (uint8_t *)v,
+                     .namelen = nlen,
+                     .valuelen = vlen,
                      .flags = NGHTTP2_NV_FLAG_NONE};
     return nv;
 }
@@ -212,17 +248,18 @@ void rp_h2s_respond(struct rp_h2s_req *req, int status, const struct rp_h2s_head
     if (req->answered)
         return;
     req->answered = true;
-    req->resp_nv = rp_calloc(n_headers + 2, sizeof(nghttp2_nv));
+    /* :status, the headers given, content-length */
+    size_t n_nv = n_headers + 2;
+    req->resp_nv = n_nv <= RESP_HEADERS ? req->fixed_nv : rp_calloc(n_nv, sizeof(nghttp2_nv));
     char code[8];
     snprintf(code, sizeof(code), "%d", status);
-    req->resp_nv[req->resp_nv_len++] = make_nv(":status", code);
+    req->resp_nv[req->resp_nv_len++] = make_nv(req, ":status", code);
     for (size_t i = 0; i < n_headers; i++)
-        req->resp_nv[req->resp_nv_len++] = make_nv(headers[i].name, headers[i].value);
+        req->resp_nv[req->resp_nv_len++] = make_nv(req, headers[i].name, headers[i].value);
     if (body && body_len > 0) {
         char len[24];
         snprintf(len, sizeof(len), "%zu", body_len);
-        req->resp_nv = rp_realloc(req->resp_nv, (req->resp_nv_len + 1) * sizeof(nghttp2_nv));
-        req->resp_nv[req->resp_nv_len++] = make_nv("content-length", len);
+        req->resp_nv[req->resp_nv_len++] = make_nv(req, "content-length", len);
         req->resp_body = rp_malloc(body_len);
         memcpy(req->resp_body, body, body_len);
         req->resp_len = body_len;
@@ -270,12 +307,21 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     struct rp_h2s_req *r = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (!r || frame->hd.type != NGHTTP2_HEADERS)
         return 0;
-    if (r->n_headers == r->cap_headers) {
-        r->cap_headers = r->cap_headers ? r->cap_headers * 2 : 16;
-        r->headers = rp_realloc(r->headers, r->cap_headers * sizeof(*r->headers));
+    if (!r->headers) {
+        r->headers = r->fixed_headers;
+        r->cap_headers = REQ_HEADERS;
+    } else if (r->n_headers == r->cap_headers) {
+        struct rp_h2s_header *more = rp_malloc(2 * r->cap_headers * sizeof(*more));
+        memcpy(more, r->headers, r->n_headers * sizeof(*more));
+        if (r->headers != r->fixed_headers)
+            free(r->headers);
+        r->headers = more;
+        r->cap_headers *= 2;
     }
-    r->headers[r->n_headers].name = dup_n(name, namelen);
-    r->headers[r->n_headers].value = dup_n(value, valuelen);
+    r->headers[r->n_headers].name =
+        copy_text(r->text, sizeof(r->text), &r->text_used, name, namelen);
+    r->headers[r->n_headers].value =
+        copy_text(r->text, sizeof(r->text), &r->text_used, value, valuelen);
     r->n_headers++;
     return 0;
 }
