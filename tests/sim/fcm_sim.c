@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,6 +537,10 @@ struct fcm_sim_stream {
     size_t len;
     struct psim_answer ans;
     size_t sent;
+    /* Header text, copied here while it fits (a send's takes about 300 bytes): one allocation
+     * per stream rather than one per name and value. */
+    size_t text_used;
+    char text[1024];
 };
 
 struct fcm_sim_session {
@@ -544,13 +549,31 @@ struct fcm_sim_session {
     struct fcm_sim_stream streams; /* list head */
 };
 
+static char *stream_text(struct fcm_sim_stream *s, const uint8_t *text, size_t n)
+{
+    if (sizeof(s->text) - s->text_used <= n)
+        return rp_strndup((const char *)text, n);
+    char *out = s->text + s->text_used;
+    s->text_used += n + 1;
+    memcpy(out, text, n);
+    out[n] = '\0';
+    return out;
+}
+
+static void stream_text_free(struct fcm_sim_stream *s, char *p)
+{
+    uintptr_t at = (uintptr_t)p, start = (uintptr_t)s->text;
+    if (at < start || at >= start + sizeof(s->text))
+        free(p);
+}
+
 static void stream_free(struct fcm_sim_stream *s)
 {
-    free(s->method);
-    free(s->path);
+    stream_text_free(s, s->method);
+    stream_text_free(s, s->path);
     for (size_t i = 0; i < s->nheaders; i++) {
-        free(s->names[i]);
-        free(s->values[i]);
+        stream_text_free(s, s->names[i]);
+        stream_text_free(s, s->values[i]);
     }
     free(s->body);
     free(s->ans.body);
@@ -648,13 +671,15 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
     struct fcm_sim_stream *s = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
     if (!s)
         return 0;
-    if (namelen == 7 && memcmp(name, ":method", 7) == 0)
-        s->method = rp_strndup((const char *)value, valuelen);
-    else if (namelen == 5 && memcmp(name, ":path", 5) == 0)
-        s->path = rp_strndup((const char *)value, valuelen);
-    else if (s->nheaders < PSIM_MAX_HEADERS && name[0] != ':') {
-        s->names[s->nheaders] = rp_strndup((const char *)name, namelen);
-        s->values[s->nheaders] = rp_strndup((const char *)value, valuelen);
+    if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
+        stream_text_free(s, s->method);
+        s->method = stream_text(s, value, valuelen);
+    } else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
+        stream_text_free(s, s->path);
+        s->path = stream_text(s, value, valuelen);
+    } else if (s->nheaders < PSIM_MAX_HEADERS && name[0] != ':') {
+        s->names[s->nheaders] = stream_text(s, name, namelen);
+        s->values[s->nheaders] = stream_text(s, value, valuelen);
         s->nheaders++;
     }
     return 0;
