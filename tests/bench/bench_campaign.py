@@ -125,7 +125,7 @@ def main():
                 f.write(f'{{"Id":"e{i}","ChannelType":"APNS","Address":"{i:064x}"}}\n')
     creds = Credentials("com.example.repoint")
     apns = ApnsSim(creds, "production", extra=["--max-streams", "1000", "--no-record"])
-    fcm = push_sims.FcmSim().start()
+    fcm = push_sims.FcmSim(extra_args=["--no-record"]).start()
     redis = harness.Redis().start()
     rp = None
     try:
