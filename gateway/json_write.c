@@ -2,6 +2,7 @@
 #include "json_write.h"
 #include "util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,31 @@ static void put(struct rp_json_text *o, const char *s, size_t n)
 
 /* jansson escapes '"', '\\' and control characters, nothing else (no JSON_ENSURE_ASCII, no
  * JSON_ESCAPE_SLASH); the common short escapes by name, the rest as \u00XX in capitals. */
+/* How many leading bytes of s need no escape, eight at a time: any byte below 0x20, or equal
+ * to '"' or '\\', sets its high bit in the word's test (a borrow can only flag bytes after a
+ * real one, where the byte loop takes over anyway). */
+static size_t plain_prefix(const char *s, size_t n)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        uint64_t quote = v ^ (ones * '"'), backslash = v ^ (ones * '\\');
+        uint64_t hits = ((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote) |
+                        ((backslash - ones) & ~backslash);
+        if (hits & highs)
+            break;
+    }
+    return i;
+}
+
 static void put_string(struct rp_json_text *o, const char *s, size_t n)
 {
     reserve(o, n + 2);
     o->buf[o->len++] = '"';
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = plain_prefix(s, n); i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

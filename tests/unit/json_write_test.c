@@ -73,6 +73,25 @@ static void test_large_endpoint(void **state)
     json_decref(ep);
 }
 
+/* The eight-byte scan for plain text hands over wherever the first byte to escape sits: each
+ * such byte at every position of strings longer than two words, among UTF-8 and DEL. */
+static void test_escapes_at_every_position(void **state)
+{
+    (void)state;
+    static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', '\0'};
+    for (size_t k = 0; k < sizeof(specials); k++)
+        for (size_t at = 0; at < 19; at++) {
+            char text[20];
+            memcpy(text, "ab\xc3\xa9\x7f" "fghijklmnopqrs", 19);
+            text[at] = specials[k];
+            json_t *v = json_stringn(text, 19);
+            if (!v) /* the position cut the two-byte character: jansson refuses that text */
+                continue;
+            expect_as_jansson(v);
+            json_decref(v);
+        }
+}
+
 /* The text writer's integers (event timestamps) print as printf's %lld, to both extremes. */
 static void test_text_integers(void **state)
 {
@@ -97,6 +116,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_large_endpoint),
         cmocka_unit_test(test_text_integers),
+        cmocka_unit_test(test_escapes_at_every_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
