@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../gateway/rc.h"
+#include "../../gateway/json_stream.h"
 #include "../../gateway/json_write.h"
 #include "../../gateway/util.h"
 #include "../httpc.h"
@@ -290,6 +291,113 @@ static void retry_after(struct rp_delivery_result *r, const struct rp_httpc_resp
     r->retry_after_ms = after > 0 ? after : dflt;
 }
 
+/* The top-level "name" of a 200 answer, read without building a tree: every FCM send ends here.
+ * As jansson reads it: the last member of that name wins, and a text that is not one JSON object
+ * or holds a NUL or bytes that are not UTF-8 has no name (fcm_answer_fuzz compares the two). */
+struct name_reader {
+    int depth, at_name;
+    char name[sizeof(((struct rp_delivery_result *)0)->message_id)];
+    int has_name; /* 1: name holds it; -1: the last "name" was not a string that fits */
+};
+
+static int name_key(void *ctx, const unsigned char *key, size_t len)
+{
+    struct name_reader *nr = ctx;
+    nr->at_name = nr->depth == 1 && len == 4 && memcmp(key, "name", 4) == 0;
+    return 1;
+}
+
+static int name_string(void *ctx, const unsigned char *s, size_t len)
+{
+    struct name_reader *nr = ctx;
+    if (memchr(s, 0, len) || !rp_utf8_valid((const char *)s, len))
+        return 0;
+    if (nr->depth == 0)
+        return 0;
+    if (nr->at_name) {
+        nr->has_name = len < sizeof(nr->name) ? 1 : -1;
+        if (nr->has_name == 1) {
+            memcpy(nr->name, s, len);
+            nr->name[len] = '\0';
+        }
+    }
+    nr->at_name = 0;
+    return 1;
+}
+
+static int name_other(void *ctx)
+{
+    struct name_reader *nr = ctx;
+    if (nr->depth == 0)
+        return 0;
+    if (nr->at_name)
+        nr->has_name = -1;
+    nr->at_name = 0;
+    return 1;
+}
+
+static int name_boolean(void *ctx, int value)
+{
+    (void)value;
+    return name_other(ctx);
+}
+
+static int name_number(void *ctx, const char *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    return name_other(ctx);
+}
+
+static int name_open(void *ctx)
+{
+    struct name_reader *nr = ctx;
+    if (nr->depth > 0 && nr->at_name)
+        nr->has_name = -1;
+    nr->at_name = 0;
+    nr->depth++;
+    return 1;
+}
+
+static int name_open_map(void *ctx)
+{
+    return name_open(ctx);
+}
+
+static int name_open_array(void *ctx)
+{
+    struct name_reader *nr = ctx;
+    return nr->depth == 0 ? 0 : name_open(ctx);
+}
+
+static int name_close(void *ctx)
+{
+    struct name_reader *nr = ctx;
+    nr->depth--;
+    return 1;
+}
+
+static const yajl_callbacks name_callbacks = {
+    .yajl_null = name_other,
+    .yajl_boolean = name_boolean,
+    .yajl_number = name_number,
+    .yajl_string = name_string,
+    .yajl_start_map = name_open_map,
+    .yajl_map_key = name_key,
+    .yajl_end_map = name_close,
+    .yajl_start_array = name_open_array,
+    .yajl_end_array = name_close,
+};
+
+/* The message name of a 200 answer (in nr), or NULL. */
+static const char *accepted_name(const struct rp_httpc_response *resp, struct name_reader *nr)
+{
+    memset(nr, 0, sizeof(*nr));
+    if (!resp->body_len || !rp_json_stream(&name_callbacks, nr, resp->body, resp->body_len))
+        return NULL;
+    return nr->has_name == 1 ? nr->name : NULL;
+}
+
 enum rp_fcm_verdict rp_fcm_classify(const struct rp_httpc_response *resp, long long now_ms,
                                     struct rp_delivery_result *r)
 {
@@ -298,19 +406,19 @@ enum rp_fcm_verdict rp_fcm_classify(const struct rp_httpc_response *resp, long l
         return RP_FCM_FINAL;
     }
     long st = resp->status;
-    json_t *doc = json_loadb(resp->body, resp->body_len, 0, NULL);
-    enum rp_fcm_verdict verdict = RP_FCM_FINAL;
     if (st == 200) {
-        const char *name = json_string_value(json_object_get(doc, "name"));
-        if (name && strlen(name) < sizeof(r->message_id)) {
-            snprintf(r->message_id, sizeof(r->message_id), "%s", name);
+        struct name_reader nr;
+        const char *name = accepted_name(resp, &nr);
+        if (name) {
+            memcpy(r->message_id, name, strlen(name) + 1);
             rp_delivery_result_set(r, RP_DS_SUCCESSFUL, 200, "MessageId: %s", name);
         } else {
             rp_delivery_result_set(r, RP_DS_SUCCESSFUL, 200, "accepted without a message name");
         }
-        json_decref(doc);
         return RP_FCM_FINAL;
     }
+    json_t *doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+    enum rp_fcm_verdict verdict = RP_FCM_FINAL;
     const json_t *error = json_object_get(doc, "error");
     const char *code = fcm_error_code(error);
     const char *status = json_string_value(json_object_get(error, "status"));

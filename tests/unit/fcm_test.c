@@ -292,6 +292,50 @@ static void test_payload_memo_matches_the_writer(void **state)
     free(plain);
 }
 
+/* A 200 answer's message name is read without a tree, as jansson would read it: the last
+ * top-level "name" wins if it is a string that fits; nested ones, other types, texts jansson
+ * refuses (NUL, not UTF-8, trailing bytes, not an object) give no name. */
+static void test_accepted_name_as_jansson_reads_it(void **state)
+{
+    (void)state;
+    char long_name[400];
+    memset(long_name, 'n', sizeof(long_name));
+    long_name[0] = '{';
+    memcpy(long_name + 1, "\"name\":\"", 8);
+    memcpy(long_name + sizeof(long_name) - 3, "\"}", 3);
+    const char *bodies[] = {
+        "{\"name\":\"projects/p/messages/1\"}",
+        "{\"a\":{\"name\":\"inner\"},\"name\":\"outer\",\"b\":[1,\"name\",{\"name\":2}]}",
+        "{\"name\":\"first\",\"name\":\"last\"}",
+        "{\"name\":\"first\",\"name\":7}",
+        "{\"name\":{\"name\":\"x\"}}",
+        "{\"name\":[\"x\"]}",
+        "{\"name\":null}",
+        "{\"name\":true}",
+        "{\"x\":{\"name\":\"only inner\"}}",
+        "{\"name\":\"caf\xc3\xa9\"}",
+        "{\"name\":\"bad \xc0\xaf\"}",
+        "{\"name\":\"nul \\u0000 inside\"}",
+        "{\"name\":\"x\"} trailing",
+        "[\"name\",\"x\"]",
+        "\"name\"",
+        "",
+        "{\"name\":\"unterminated",
+        long_name,
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        struct rp_delivery_result r = classify(200, bodies[i], NULL, RP_FCM_FINAL);
+        json_t *doc = json_loads(bodies[i], 0, NULL);
+        const char *name = json_string_value(json_object_get(doc, "name"));
+        if (name && strlen(name) < sizeof(r.message_id))
+            assert_string_equal(r.message_id, name);
+        else if (r.message_id[0])
+            fail_msg("%s: read a name, jansson reads none", bodies[i]);
+        assert_int_equal(r.status, RP_DS_SUCCESSFUL);
+        json_decref(doc);
+    }
+}
+
 static void test_classify(void **state)
 {
     struct rp_delivery_result r =
@@ -348,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_payload_write_reuses_the_buffer),
         cmocka_unit_test(test_payload_memo_matches_the_writer),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_accepted_name_as_jansson_reads_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
