@@ -47,6 +47,14 @@ def aof_rewrites(redis):
     return int(info.get("aof_rewrites", 0)) + int(info.get("aof_rewrite_in_progress", 0))
 
 
+def aof_rewrite_cost(redis):
+    """The last rewrite's wall time and the memory the parent copied on write meanwhile (MB)."""
+    info = dict(line.split(":", 1) for line in redis.cli("INFO", "persistence").splitlines()
+                if ":" in line)
+    return {"last_s": int(info.get("aof_last_rewrite_time_sec", -1)),
+            "last_cow_mb": round(int(info.get("aof_last_cow_size", 0)) / 1e6)}
+
+
 def redis_command_us(redis, n):
     """Redis's own time per endpoint by command (INFO commandstats since the run's RESETSTAT),
     the five costliest: says which of the run's Redis work to cut first."""
@@ -95,6 +103,7 @@ def run_campaign(c, redis, app, seg, n, mps, procs, queue_only=False):
         return (hi[index] - lo[index]) / (hi[0] - lo[0]) if hi[0] > lo[0] else float("nan")
     cpu_us["redis_commands"] = redis_command_us(redis, n)
     cpu_us["aof_rewrites"] = aof_rewrites(redis)
+    cpu_us["aof_rewrite"] = aof_rewrite_cost(redis)
     return cid, total, float("nan") if queue_only else rate(1), rate(2), a, cpu_us
 
 
