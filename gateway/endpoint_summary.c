@@ -12,6 +12,7 @@ static const char *const demographic_members[] = {"Platform", "Timezone"};
 enum { DEMOGRAPHIC_COUNT = 2 };
 
 struct reader {
+    struct rp_json_scalars scalars; /* first: booleans and numbers go to on_scalar */
     json_t *out;
     json_t *demographic; /* out's Demographic while its object is being read, else NULL */
     int depth;           /* containers open: 1 inside the endpoint object */
@@ -51,19 +52,6 @@ static int on_scalar(void *ctx)
     rd->top = rd->depth == 1 ? -1 : rd->top;
     rd->inner = -1;
     return 1;
-}
-
-static int on_boolean(void *ctx, int value)
-{
-    (void)value;
-    return on_scalar(ctx);
-}
-
-static int on_number(void *ctx, const char *text, size_t len)
-{
-    (void)text;
-    (void)len;
-    return on_scalar(ctx);
 }
 
 /* A string kept must be one jansson would have accepted: no NUL, no overlong form or surrogate
@@ -152,8 +140,8 @@ static int on_end(void *ctx)
 
 static const yajl_callbacks callbacks = {
     .yajl_null = on_scalar,
-    .yajl_boolean = on_boolean,
-    .yajl_number = on_number,
+    .yajl_boolean = rp_json_stream_boolean,
+    .yajl_number = rp_json_stream_number,
     .yajl_string = on_string,
     .yajl_start_map = on_start_map,
     .yajl_map_key = on_key,
@@ -164,7 +152,7 @@ static const yajl_callbacks callbacks = {
 
 json_t *rp_endpoint_summary(const char *text, size_t len)
 {
-    struct reader rd = {.out = json_object(), .top = -1, .inner = -1};
+    struct reader rd = {.scalars = {on_scalar}, .out = json_object(), .top = -1, .inner = -1};
     if (!rd.out)
         rp_panic("out of memory reading an endpoint");
     if (!rp_json_stream(&callbacks, &rd, text, len) || !rd.rooted || rd.depth != 0) {

@@ -12,3 +12,22 @@ int rp_json_stream(const yajl_callbacks *callbacks, void *ctx, const char *text,
     yajl_free(h);
     return ok;
 }
+
+static int scalar(void *ctx)
+{
+    const struct rp_json_scalars *s = ctx;
+    return s->on_scalar ? s->on_scalar(ctx) : 0;
+}
+
+int rp_json_stream_boolean(void *ctx, int value)
+{
+    (void)value;
+    return scalar(ctx);
+}
+
+int rp_json_stream_number(void *ctx, const char *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    return scalar(ctx);
+}

@@ -12,4 +12,13 @@
  * Returns 1 when the whole text parsed, else 0. */
 int rp_json_stream(const yajl_callbacks *callbacks, void *ctx, const char *text, size_t len);
 
+/* For readers that take a boolean or a number as any other scalar: the context starts with this
+ * struct, and the callbacks' yajl_boolean and yajl_number are the two functions below, which
+ * call on_scalar(ctx) (NULL: such a value stops the parse). */
+struct rp_json_scalars {
+    int (*on_scalar)(void *ctx);
+};
+int rp_json_stream_boolean(void *ctx, int value);
+int rp_json_stream_number(void *ctx, const char *text, size_t len);
+
 #endif

@@ -141,7 +141,8 @@ size_t rp_queue_append_shared(struct rp_delivery *const *deliveries, size_t n)
  * deliveries with yajl's streaming parser: a tree of 5 jansson nodes per recipient was most of
  * what decoding a shared entry cost a worker. */
 struct recipients_reader {
-    struct rp_delivery *out; /* out[0] is the entry's base delivery */
+    struct rp_json_scalars scalars; /* first, and empty: a boolean or a number stops the parse */
+    struct rp_delivery *out;        /* out[0] is the entry's base delivery */
     int count;               /* deliveries filled in out, the base included */
     int depth;               /* 1: in the list, 2: in a recipient */
     int member;              /* the recipient's members read so far */
@@ -206,31 +207,18 @@ static int recipient_end(void *ctx)
     return 1;
 }
 
-/* Booleans, numbers and objects: not a recipient list (yajl skips an event without a
- * callback, so each has one that stops the parse). */
+/* Objects: not a recipient list (yajl skips an event without a callback, so objects, booleans
+ * and numbers each have one that stops the parse). */
 static int recipient_refuse(void *ctx)
 {
     (void)ctx;
     return 0;
 }
 
-static int recipient_refuse_boolean(void *ctx, int value)
-{
-    (void)value;
-    return recipient_refuse(ctx);
-}
-
-static int recipient_refuse_number(void *ctx, const char *text, size_t len)
-{
-    (void)text;
-    (void)len;
-    return recipient_refuse(ctx);
-}
-
 static const yajl_callbacks recipient_callbacks = {
     .yajl_null = recipient_null,
-    .yajl_boolean = recipient_refuse_boolean,
-    .yajl_number = recipient_refuse_number,
+    .yajl_boolean = rp_json_stream_boolean,
+    .yajl_number = rp_json_stream_number,
     .yajl_string = recipient_string,
     .yajl_start_map = recipient_refuse,
     .yajl_start_array = recipient_start,

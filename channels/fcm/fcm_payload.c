@@ -295,6 +295,7 @@ static void retry_after(struct rp_delivery_result *r, const struct rp_httpc_resp
  * As jansson reads it: the last member of that name wins, and a text that is not one JSON object
  * or holds a NUL or bytes that are not UTF-8 has no name (fcm_answer_fuzz compares the two). */
 struct name_reader {
+    struct rp_json_scalars scalars; /* first: booleans and numbers go to name_other */
     int depth, at_name;
     char name[sizeof(((struct rp_delivery_result *)0)->message_id)];
     int has_name; /* 1: name holds it; -1: the last "name" was not a string that fits */
@@ -336,19 +337,6 @@ static int name_other(void *ctx)
     return 1;
 }
 
-static int name_boolean(void *ctx, int value)
-{
-    (void)value;
-    return name_other(ctx);
-}
-
-static int name_number(void *ctx, const char *text, size_t len)
-{
-    (void)text;
-    (void)len;
-    return name_other(ctx);
-}
-
 static int name_open(void *ctx)
 {
     struct name_reader *nr = ctx;
@@ -379,8 +367,8 @@ static int name_close(void *ctx)
 
 static const yajl_callbacks name_callbacks = {
     .yajl_null = name_other,
-    .yajl_boolean = name_boolean,
-    .yajl_number = name_number,
+    .yajl_boolean = rp_json_stream_boolean,
+    .yajl_number = rp_json_stream_number,
     .yajl_string = name_string,
     .yajl_start_map = name_open_map,
     .yajl_map_key = name_key,
@@ -393,6 +381,7 @@ static const yajl_callbacks name_callbacks = {
 static const char *accepted_name(const struct rp_httpc_response *resp, struct name_reader *nr)
 {
     memset(nr, 0, sizeof(*nr));
+    nr->scalars.on_scalar = name_other;
     if (!resp->body_len || !rp_json_stream(&name_callbacks, nr, resp->body, resp->body_len))
         return NULL;
     return nr->has_name == 1 ? nr->name : NULL;
