@@ -152,7 +152,8 @@ static const yajl_callbacks callbacks = {
 
 json_t *rp_endpoint_summary(const char *text, size_t len)
 {
-    struct reader rd = {.scalars = {on_scalar}, .out = json_object(), .top = -1, .inner = -1};
+    struct reader rd = {.out = json_object(), .top = -1, .inner = -1};
+    rd.scalars.on_scalar = on_scalar;
     if (!rd.out)
         rp_panic("out of memory reading an endpoint");
     if (!rp_json_stream(&callbacks, &rd, text, len) || !rd.rooted || rd.depth != 0) {

@@ -141,7 +141,7 @@ size_t rp_queue_append_shared(struct rp_delivery *const *deliveries, size_t n)
  * deliveries with yajl's streaming parser: a tree of 5 jansson nodes per recipient was most of
  * what decoding a shared entry cost a worker. */
 struct recipients_reader {
-    struct rp_json_scalars scalars; /* first, and empty: a boolean or a number stops the parse */
+    struct rp_json_scalars scalars; /* first: a boolean or a number stops the parse */
     struct rp_delivery *out;        /* out[0] is the entry's base delivery */
     int count;               /* deliveries filled in out, the base included */
     int depth;               /* 1: in the list, 2: in a recipient */
@@ -230,6 +230,7 @@ static const yajl_callbacks recipient_callbacks = {
 static int read_recipients(const char *r, size_t r_len, struct rp_delivery *out)
 {
     struct recipients_reader rd = {.out = out, .count = 1};
+    rd.scalars.on_scalar = recipient_refuse;
     int ok = rp_json_stream(&recipient_callbacks, &rd, r, r_len) && rd.depth == 0 && rd.count > 1;
     drop_members(&rd);
     if (ok)
