@@ -1,6 +1,7 @@
 #include "render.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +63,83 @@ struct rp_render_plan {
 
 #define SHARED_CONTENT_MAX 16 /* more than there are channels */
 
+/* The addresses a build has sent to, by channel: open addressing over copies of
+ * "CHANNEL\naddress" in one buffer, sized at twice the plan's recipients (each claims at most
+ * once), so a claim costs a hash and a copy instead of a jansson key's allocations. */
+struct claimed {
+    struct {
+        uint64_t hash;
+        size_t at; /* offset of the copy in text, plus one; 0: empty */
+    } *slots;
+    size_t mask;
+    char *text;
+    size_t len, cap;
+};
+
+static struct claimed *claimed_new(size_t recipients)
+{
+    struct claimed *c = rp_malloc(sizeof(*c));
+    size_t n = 8;
+    while (n < 2 * recipients)
+        n *= 2;
+    c->slots = rp_malloc(n * sizeof(*c->slots));
+    memset(c->slots, 0, n * sizeof(*c->slots));
+    c->mask = n - 1;
+    c->cap = 64 * n;
+    c->text = rp_malloc(c->cap);
+    c->len = 0;
+    return c;
+}
+
+static void claimed_free(struct claimed *c)
+{
+    free(c->slots);
+    free(c->text);
+    free(c);
+}
+
+static uint64_t fnv1a64(uint64_t h, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* True the first time channel and address come together in this build. */
+static bool claimed_add(struct claimed *c, const char *channel, const char *address)
+{
+    size_t clen = strlen(channel), alen = strlen(address);
+    uint64_t h = fnv1a64(fnv1a64(UINT64_C(0xcbf29ce484222325), channel, clen), "\n", 1);
+    h = fnv1a64(h, address, alen);
+    size_t i = (size_t)h & c->mask;
+    for (; c->slots[i].at; i = (i + 1) & c->mask) {
+        const char *known = c->text + c->slots[i].at - 1;
+        if (c->slots[i].hash == h && memcmp(known, channel, clen) == 0 && known[clen] == '\n' &&
+            strcmp(known + clen + 1, address) == 0)
+            return false;
+    }
+    size_t need = clen + 1 + alen + 1;
+    if (c->len + need > c->cap) {
+        while (c->len + need > c->cap)
+            c->cap *= 2;
+        c->text = rp_realloc(c->text, c->cap);
+    }
+    char *copy = c->text + c->len;
+    memcpy(copy, channel, clen);
+    copy[clen] = '\n';
+    memcpy(copy + clen + 1, address, alen + 1);
+    c->slots[i].hash = h;
+    c->slots[i].at = c->len + 1;
+    c->len += need;
+    return true;
+}
+
 /* Build-time state: the caller's params, the substitution budget, addresses already sent to. */
 struct build {
     struct rp_render_plan *plan;
     const struct rp_render_params *params;
     size_t budget;
-    json_t *seen; /* "CHANNEL\naddress" -> true */
+    struct claimed *seen;
     /* With params->share_content: the content rendered for a channel, for the channel's other
      * recipients without a configuration of their own. */
     struct {
@@ -503,14 +575,7 @@ void rp_render_recipient_complete(struct rp_render_recipient *r,
 /* Claims channel + address for this request; false when an earlier recipient has it. */
 static bool claim_address(struct build *b, const char *channel, const char *address)
 {
-    size_t len = strlen(channel) + 1 + strlen(address) + 1;
-    char *key = rp_malloc(len);
-    snprintf(key, len, "%s\n%s", channel, address);
-    bool fresh = json_object_get(b->seen, key) == NULL;
-    if (fresh && json_object_set_new(b->seen, key, json_true()) != 0)
-        rp_panic("out of memory rendering a message");
-    free(key);
-    return fresh;
+    return claimed_add(b->seen, channel, address);
 }
 
 /* Context: the request's, overlaid by the recipient's ("Attribute names are case sensitive";
@@ -763,11 +828,9 @@ int rp_render_build(struct rp_render_plan *plan, const struct rp_render_params *
     plan->n_recipients = total;
 
     struct build b = {.plan = plan, .params = params, .budget = RP_RENDER_MAX_RENDERED_BYTES};
-    b.seen = json_object();
-    if (!b.seen)
-        rp_panic("out of memory rendering a message");
+    b.seen = claimed_new(total);
     int rc = rp_render_err_clean(build_all(&b, err), err);
-    json_decref(b.seen);
+    claimed_free(b.seen);
     for (int i = 0; i < b.n_shared; i++)
         json_decref(b.shared[i].content);
     if (rc < 0) {

@@ -890,6 +890,51 @@ static void test_delivery_members(void **state)
     rp_render_plan_free(plan);
 }
 
+/* Many recipients with long addresses, every second one sharing its predecessor's: the
+ * build's record of addresses sent to outgrows its first buffer and still finds each twin. */
+static void test_duplicates_among_many_long_addresses(void **state)
+{
+    (void)state;
+    enum { N = 100, TOKEN = 600 }; /* a request names at most 100 endpoints */
+    json_t *body = parse("{\"MessageConfiguration\": {\"GCMMessage\": {\"Body\": \"hi\"}}}");
+    json_t *endpoints = json_object();
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "ep-%03d", i);
+        json_object_set_new(endpoints, id, json_object());
+    }
+    json_object_set_new(body, "Endpoints", endpoints);
+    struct rp_err err;
+    rp_err_clear(&err);
+    struct rp_render_plan *plan = rp_render_plan_new(body, RP_RENDER_MESSAGES, &err);
+    json_decref(body);
+    assert_non_null(plan);
+    for (size_t i = 0; i < rp_render_plan_endpoint_count(plan); i++) {
+        int n = atoi(rp_render_plan_endpoint_id(plan, i) + 3);
+        char token[TOKEN + 1];
+        memset(token, 'a' + (n / 2) % 26, TOKEN);
+        token[TOKEN] = '\0';
+        char head[32];
+        int len = snprintf(head, sizeof(head), "tok-%d-", n / 2); /* the same for 2k, 2k + 1 */
+        memcpy(token, head, (size_t)len);
+        json_t *ep = json_pack("{s:s, s:s, s:s}", "ChannelType", "GCM", "Address", token,
+                               "EndpointStatus", "ACTIVE");
+        assert_int_equal(rp_render_plan_set_endpoint(plan, i, ep), 0);
+        json_decref(ep);
+    }
+    struct rp_render_params p = params();
+    assert_int_equal(rp_render_build(plan, &p, &err), 0);
+    int queued = 0, duplicates = 0;
+    for (size_t i = 0; i < rp_render_plan_count(plan); i++) {
+        const struct rp_render_recipient *r = rp_render_plan_recipient(plan, i);
+        queued += r->queued;
+        duplicates += r->result.status == RP_DS_DUPLICATE;
+    }
+    assert_int_equal(queued, N / 2);
+    assert_int_equal(duplicates, N / 2);
+    rp_render_plan_free(plan);
+}
+
 static void test_endpoint_resolution(void **state)
 {
     (void)state;
@@ -1365,6 +1410,7 @@ int main(void)
         cmocka_unit_test(test_email_content),
         cmocka_unit_test(test_delivery_members),
         cmocka_unit_test(test_endpoint_resolution),
+        cmocka_unit_test(test_duplicates_among_many_long_addresses),
         cmocka_unit_test(test_shared_content),
         cmocka_unit_test(test_users),
         cmocka_unit_test(test_users_channel_without_message),
