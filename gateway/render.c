@@ -171,11 +171,27 @@ static void address_field(char *out, size_t size, const char *address, const cha
     snprintf(out, size, "Addresses[%.*s***(%zu)]%s", (int)keep, address, len, suffix);
 }
 
+/* Appends n bytes of s at out[*at], as far as size allows (one byte kept for the NUL). */
+static void field_put(char *out, size_t size, size_t *at, const char *s, size_t n)
+{
+    size_t room = size - 1 - *at;
+    n = n < room ? n : room;
+    memcpy(out + *at, s, n);
+    *at += n;
+}
+
+/* "map[id]suffix", the id cut to ID_IN_FIELD bytes on a character boundary, truncated to size
+ * as snprintf would: every endpoint of a send or campaign chunk gets one. */
 static void id_field(char *out, size_t size, const char *map, const char *id, const char *suffix)
 {
-    size_t len = strlen(id);
-    int keep = (int)rp_render_utf8_cut(id, len < ID_IN_FIELD ? len : ID_IN_FIELD);
-    snprintf(out, size, "%s[%.*s]%s", map, keep, id, suffix);
+    size_t len = strlen(id), at = 0;
+    size_t keep = rp_render_utf8_cut(id, len < ID_IN_FIELD ? len : ID_IN_FIELD);
+    field_put(out, size, &at, map, strlen(map));
+    field_put(out, size, &at, "[", 1);
+    field_put(out, size, &at, id, keep);
+    field_put(out, size, &at, "]", 1);
+    field_put(out, size, &at, suffix, strlen(suffix));
+    out[at] = '\0';
 }
 
 /* A map member (Addresses, Endpoints, Users) that may be absent or null; *out NULL then. */
