@@ -63,8 +63,8 @@ struct rp_render_plan {
 
 #define SHARED_CONTENT_MAX 16 /* more than there are channels */
 
-/* The addresses a build has sent to, by channel: open addressing over copies of
- * "CHANNEL\naddress" in one buffer, sized at twice the plan's recipients (each claims at most
+/* The addresses a build has sent to, by channel: open addressing over copies of the channel
+ * and the address (each with its NUL) in one buffer, sized at twice the plan's recipients (each claims at most
  * once), so a claim costs a hash and a copy instead of a jansson key's allocations. */
 struct claimed {
     struct {
@@ -114,7 +114,7 @@ static bool claimed_add(struct claimed *c, const char *channel, const char *addr
     size_t i = (size_t)h & c->mask;
     for (; c->slots[i].at; i = (i + 1) & c->mask) {
         const char *known = c->text + c->slots[i].at - 1;
-        if (c->slots[i].hash == h && memcmp(known, channel, clen) == 0 && known[clen] == '\n' &&
+        if (c->slots[i].hash == h && strcmp(known, channel) == 0 &&
             strcmp(known + clen + 1, address) == 0)
             return false;
     }
@@ -125,8 +125,7 @@ static bool claimed_add(struct claimed *c, const char *channel, const char *addr
         c->text = rp_realloc(c->text, c->cap);
     }
     char *copy = c->text + c->len;
-    memcpy(copy, channel, clen);
-    copy[clen] = '\n';
+    memcpy(copy, channel, clen + 1);
     memcpy(copy + clen + 1, address, alen + 1);
     c->slots[i].hash = h;
     c->slots[i].at = c->len + 1;
