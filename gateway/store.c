@@ -73,6 +73,10 @@ struct thread_store {
     size_t n_captured, cap_captured;
     char *capture_buf;
     size_t capture_len, capture_size;
+    /* rp_store_appendv's command text on a single server: hiredis copies it, so one buffer
+     * per thread serves every event and queue entry without an allocation each. */
+    char *format_buf;
+    size_t format_size;
 };
 
 static _Thread_local struct thread_store ts;
@@ -102,6 +106,9 @@ static void close_all(struct thread_store *t)
     t->captured = NULL;
     t->capture_buf = NULL;
     t->n_captured = t->cap_captured = t->capture_len = t->capture_size = 0;
+    free(t->format_buf);
+    t->format_buf = NULL;
+    t->format_size = 0;
 }
 
 static void close_at_thread_exit(void *state)
@@ -720,6 +727,16 @@ static void capture(int node, const char *cmd, size_t len)
     ts.capture_len += len;
 }
 
+/* Queues a formatted command on the one server (hiredis copies it: cmd stays the caller's). */
+static int append_to_server(const char *cmd, size_t len)
+{
+    redisContext *c = connection(0);
+    int ok = c && redisAppendFormattedCommand(c, cmd, len) == REDIS_OK;
+    if (!ok)
+        ts.append_failed = 1;
+    return ok ? 0 : RP_ESTORE;
+}
+
 /* Queues a formatted command (owned: freed here or by the cluster pipeline) on node (-1: routed
  * by its key, or the one server). Appends fail only when the connection is missing; the error
  * then surfaces at collect. */
@@ -733,12 +750,9 @@ static int append_formatted(int node, char *cmd, int len)
         capture(node, cmd, (size_t)len);
     if (store_conf.cluster)
         return node < 0 ? cluster_append(cmd, len) : cluster_append_to(node, cmd, len);
-    redisContext *c = connection(0);
-    int ok = c && redisAppendFormattedCommand(c, cmd, (size_t)len) == REDIS_OK;
+    int rc = append_to_server(cmd, (size_t)len);
     redisFreeCommand(cmd);
-    if (!ok)
-        ts.append_failed = 1;
-    return ok ? 0 : RP_ESTORE;
+    return rc;
 }
 
 int rp_store_append(const char *fmt, ...)
@@ -768,27 +782,54 @@ static size_t put_count(char *out, char prefix, size_t n)
     return k + 3;
 }
 
-int rp_store_format_argv(char **out, int argc, const char **argv, const size_t *lens)
+static size_t arg_len(const char **argv, const size_t *lens, int i)
+{
+    return lens ? lens[i] : strlen(argv[i]); /* NULL lens: C strings, as in hiredis */
+}
+
+/* At least the bytes format_into writes for these arguments. */
+static size_t formatted_bound(int argc, const char **argv, const size_t *lens)
 {
     size_t total = 23; /* "*<argc>\r\n" at most */
     for (int i = 0; i < argc; i++)
-        total += 23 + (lens ? lens[i] : strlen(argv[i])) + 2;
-    char *cmd = rp_malloc(total);
+        total += 23 + arg_len(argv, lens, i) + 2;
+    return total;
+}
+
+static size_t format_into(char *cmd, int argc, const char **argv, const size_t *lens)
+{
     size_t at = put_count(cmd, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
-        size_t len = lens ? lens[i] : strlen(argv[i]); /* NULL lens: C strings, as in hiredis */
+        size_t len = arg_len(argv, lens, i);
         at += put_count(cmd + at, '$', len);
         memcpy(cmd + at, argv[i], len);
         at += len;
         cmd[at++] = '\r';
         cmd[at++] = '\n';
     }
-    *out = cmd;
-    return at > INT_MAX ? -1 : (int)at;
+    return at;
+}
+
+int rp_store_format_argv(char **out, int argc, const char **argv, const size_t *lens)
+{
+    *out = rp_malloc(formatted_bound(argc, argv, lens));
+    size_t len = format_into(*out, argc, argv, lens);
+    return len > INT_MAX ? -1 : (int)len;
 }
 
 int rp_store_appendv(int argc, const char **argv, const size_t *lens)
 {
+    if (!store_conf.cluster) {
+        size_t bound = formatted_bound(argc, argv, lens);
+        if (bound > ts.format_size) {
+            ts.format_size = bound > 2 * ts.format_size ? bound : 2 * ts.format_size;
+            ts.format_buf = rp_realloc(ts.format_buf, ts.format_size);
+        }
+        size_t len = format_into(ts.format_buf, argc, argv, lens);
+        if (ts.capturing)
+            capture(-1, ts.format_buf, len);
+        return append_to_server(ts.format_buf, len);
+    }
     char *cmd = NULL;
     int len = rp_store_format_argv(&cmd, argc, argv, lens);
     if (len < 0) {
