@@ -902,7 +902,8 @@ static int begin(struct run *r)
     if (rc)
         return 1;
     r->cursor_open = 1;
-    /* Batches of stored texts, read into summaries by next_batch() when nothing needs more. */
+    /* When nothing needs more, batches are routing summaries read from the stored texts; an
+     * endpoint whose text does not read is skipped as one deleted meanwhile is. */
     r->cursor.texts = !r->whole_endpoints;
     r->cursor.read_text = r->cursor.texts ? rp_endpoint_summary : NULL;
     if (pos[0] && rp_segment_cursor_seek(&r->cursor, pos))
@@ -913,16 +914,6 @@ static int begin(struct run *r)
     return 0;
 }
 
-/* The cursor's next batch of endpoints (a new array; NULL when the store failed): with stored
- * texts (the cursor's texts mode), their routing summaries, an endpoint whose text does not read
- * being skipped as one deleted meanwhile is. */
-static json_t *next_batch(struct run *r, size_t want)
-{
-    json_t *batch = NULL;
-    if (rp_segment_cursor_next(&r->cursor, want, &batch))
-        return NULL;
-    return batch;
-}
 
 /* Drives the run until it completes, stops, or this instance stops. */
 static void drive(struct run *r)
@@ -984,8 +975,8 @@ static void drive(struct run *r)
             if (sent == 0)
                 r->wd_maybe = 0;
         } else if (!r->cursor.done && !expired) {
-            json_t *batch = next_batch(r, (size_t)want);
-            if (!batch)
+            json_t *batch = NULL;
+            if (rp_segment_cursor_next(&r->cursor, (size_t)want, &batch))
                 return;
             char pos[RP_SEGMENT_CURSOR_POS_MAX];
             rp_segment_cursor_position(&r->cursor, pos, sizeof(pos));

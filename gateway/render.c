@@ -588,11 +588,6 @@ void rp_render_recipient_complete(struct rp_render_recipient *r,
 }
 
 /* Claims channel + address for this request; false when an earlier recipient has it. */
-static bool claim_address(struct build *b, const char *channel, const char *address)
-{
-    return claimed_add(b->seen, channel, address);
-}
-
 /* Context: the request's, overlaid by the recipient's ("Attribute names are case sensitive";
  * the recipient's map is the more specific). Shared when only one of them is given. */
 static json_t *merged_context(const json_t *message, const json_t *recipient)
@@ -775,7 +770,7 @@ static int build_endpoint(struct build *b, struct rp_render_recipient *r,
     const struct rp_render_channel *ch = NULL;
     if (!resolve_endpoint(b, r, e->endpoint, &ch))
         return 0;
-    if (!claim_address(b, ch->type, r->address)) {
+    if (!claimed_add(b->seen, ch->type, r->address)) {
         mark_duplicate(r);
         return 0;
     }
@@ -789,7 +784,7 @@ static int build_address(struct build *b, struct rp_render_recipient *r,
 {
     r->key = a->address;
     r->address = rp_strdup(a->address);
-    if (!claim_address(b, a->channel->type, a->address)) {
+    if (!claimed_add(b->seen, a->channel->type, a->address)) {
         mark_duplicate(r);
         return 0;
     }

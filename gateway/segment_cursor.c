@@ -155,13 +155,12 @@ static int load_texts(struct rp_segment_cursor *c, const char *const *ids, size_
         const redisReply *r = replies[i];
         if (r->type == REDIS_REPLY_ERROR)
             rc = RP_ESTORE;
-        else if (r->type == REDIS_REPLY_STRING && r->len && r->str[0] == '{' && c->read_text) {
-            json_t *item = c->read_text(r->str, r->len);
+        else if (r->type == REDIS_REPLY_STRING && r->len && r->str[0] == '{') {
+            /* Written by our own serialiser: UTF-8 already. */
+            json_t *item = c->read_text ? c->read_text(r->str, r->len)
+                                        : json_stringn_nocheck(r->str, r->len);
             if (item)
                 json_array_append_new(out, item);
-        } else if (r->type == REDIS_REPLY_STRING && r->len && r->str[0] == '{') {
-            /* Written by our own serialiser: UTF-8 already. */
-            json_array_append_new(out, json_stringn_nocheck(r->str, r->len));
         }
     }
     for (size_t i = 0; i < n; i++)

@@ -347,11 +347,6 @@ static int name_open(void *ctx)
     return 1;
 }
 
-static int name_open_map(void *ctx)
-{
-    return name_open(ctx);
-}
-
 static int name_open_array(void *ctx)
 {
     struct name_reader *nr = ctx;
@@ -370,7 +365,7 @@ static const yajl_callbacks name_callbacks = {
     .yajl_boolean = rp_json_stream_boolean,
     .yajl_number = rp_json_stream_number,
     .yajl_string = name_string,
-    .yajl_start_map = name_open_map,
+    .yajl_start_map = name_open,
     .yajl_map_key = name_key,
     .yajl_end_map = name_close,
     .yajl_start_array = name_open_array,
