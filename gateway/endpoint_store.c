@@ -11,32 +11,220 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A stored endpoint is one string, its record: the revision, a newline, and the EndpointResponse
+ * JSON (compact JSON holds no raw newline). One string per endpoint, not a hash, because a
+ * million endpoints are a million of them: a string takes a quarter less memory than a hash
+ * whose JSON is too long for a listpack, costs an AOF rewrite a third less CPU, and a batch of
+ * a shard's endpoints is read with one MGET. The user id the index needs is the JSON's
+ * User.UserId.
+ *
+ * Before this layout an endpoint was a hash {j: JSON, r: revision, u: user id}. Such a hash is
+ * converted where it is met (the scripts below accept it, a read converts it) and the janitor
+ * converts the rest (rp_endpoint_store_convert_pass), so a store written by an older Repoint
+ * needs no step from the operator. */
+
+/* The revision of the endpoint at KEYS[1], of either layout, as a Lua expression's prelude:
+ * GETRANGE fails with WRONGTYPE on a hash of the older layout, whose revision is its field r. */
+#define CURRENT_REV                                                                            \
+    "local cur = redis.pcall('GETRANGE', KEYS[1], 0, 63)\n"                                   \
+    "if type(cur) == 'table' then cur = redis.call('HGET', KEYS[1], 'r') or ''\n"             \
+    "else cur = string.match(cur, '^[^\\n]*') end\n"
+
 /* KEYS[1] endpoint, KEYS[2] shard members, then optionally the old and the new user index.
- * ARGV: expected rev, new rev, json, endpoint id, new user ('' = none), has old key, has new key.
- * Returns 1 when written, 0 when the revision moved. One HSET writes the user too (an import
- * runs this per endpoint); a user is only deleted when there was one (has old key). */
+ * ARGV: expected rev, record, endpoint id, has old key, has new key. Returns 1 when written, 0
+ * when the revision moved. SET replaces a hash of the older layout too. */
 static struct rp_script put_script = {.source =
-    "local cur = redis.call('HGET', KEYS[1], 'r') or ''\n"
+    CURRENT_REV
     "if cur ~= ARGV[1] then return 0 end\n"
-    "if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'j', ARGV[3], 'r', ARGV[2], 'u', ARGV[5])\n"
-    "else\n"
-    "  redis.call('HSET', KEYS[1], 'j', ARGV[3], 'r', ARGV[2])\n"
-    "  if ARGV[6] == '1' then redis.call('HDEL', KEYS[1], 'u') end\n"
-    "end\n"
-    "redis.call('SADD', KEYS[2], ARGV[4])\n"
+    "redis.call('SET', KEYS[1], ARGV[2])\n"
+    "redis.call('SADD', KEYS[2], ARGV[3])\n"
     "local k = 3\n"
-    "if ARGV[6] == '1' then redis.call('SREM', KEYS[k], ARGV[4]); k = k + 1 end\n"
-    "if ARGV[7] == '1' then redis.call('SADD', KEYS[k], ARGV[4]) end\n"
+    "if ARGV[4] == '1' then redis.call('SREM', KEYS[k], ARGV[3]); k = k + 1 end\n"
+    "if ARGV[5] == '1' then redis.call('SADD', KEYS[k], ARGV[3]) end\n"
     "return 1\n"};
 
 /* KEYS[1] endpoint, KEYS[2] members, KEYS[3] user index (optional). ARGV: expected rev, id. */
 static struct rp_script delete_script = {.source =
-    "local cur = redis.call('HGET', KEYS[1], 'r') or ''\n"
+    CURRENT_REV
     "if cur ~= ARGV[1] then return 0 end\n"
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('SREM', KEYS[2], ARGV[2])\n"
     "if KEYS[3] then redis.call('SREM', KEYS[3], ARGV[2]) end\n"
     "return 1\n"};
+
+/* KEYS[1] endpoint: a hash of the older layout becomes its record. Returns the record (nil when
+ * there is no endpoint), so a reader that met the hash reads on. */
+static struct rp_script convert_script = {.source =
+    "local kind = redis.call('TYPE', KEYS[1])['ok']\n"
+    "if kind == 'string' then return redis.call('GET', KEYS[1]) end\n"
+    "if kind ~= 'hash' then return false end\n"
+    "local v = redis.call('HMGET', KEYS[1], 'j', 'r')\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "if not v[1] then return false end\n"
+    "local record = (v[2] or '') .. '\\n' .. v[1]\n"
+    "redis.call('SET', KEYS[1], record)\n"
+    "return record\n"};
+
+/* A revision is 32 hex digits; a record whose newline is not within this many bytes is not one. */
+#define RECORD_REV_MAX 64
+
+const char *rp_endpoint_record_json(const char *record, size_t len, size_t *json_len,
+                                    const char **rev, size_t *rev_len)
+{
+    const char *nl = memchr(record, '\n', len < RECORD_REV_MAX ? len : RECORD_REV_MAX);
+    if (!nl)
+        return NULL;
+    if (rev) {
+        *rev = record;
+        *rev_len = (size_t)(nl - record);
+    }
+    *json_len = len - (size_t)(nl + 1 - record);
+    return nl + 1;
+}
+
+/* Queues one MGET per shard present in ids (a shard is one hash tag, so one cluster slot) and
+ * notes where each id's value will be: in reply slot_of[shard] at element pos[i]. Returns the
+ * number of commands queued. */
+static size_t queue_mgets(const char *app, const char *const *ids, size_t n, unsigned *shard,
+                          size_t *pos, int *slot_of)
+{
+    size_t count[RP_ENDPOINT_SHARDS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        shard[i] = rp_endpoint_shard(ids[i]);
+        pos[i] = count[shard[i]]++;
+    }
+    char *keys = rp_malloc(n * RP_KEY_MAX);
+    const char **argv = rp_malloc((n + 1) * sizeof(char *));
+    size_t *lens = rp_malloc((n + 1) * sizeof(size_t));
+    size_t queued = 0;
+    for (unsigned s = 0; s < RP_ENDPOINT_SHARDS; s++) {
+        slot_of[s] = -1;
+        if (!count[s])
+            continue;
+        int argc = 0;
+        argv[argc] = "MGET";
+        lens[argc++] = 4;
+        for (size_t i = 0; i < n; i++) {
+            if (shard[i] != s)
+                continue;
+            char *key = keys + i * RP_KEY_MAX;
+            lens[argc] = (size_t)rp_key_endpoint(key, app, s, ids[i]);
+            argv[argc++] = key;
+        }
+        rp_store_appendv(argc, argv, lens);
+        slot_of[s] = (int)queued++;
+    }
+    free(lens);
+    free(argv);
+    free(keys);
+    return queued;
+}
+
+/* For each id MGET found nothing for (absent, or a hash of the older layout, which MGET answers
+ * nil for as well), the conversion script's answer in a second round trip. */
+static int convert_missing(struct rp_endpoint_records *recs, const char *app,
+                           const char *const *ids)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < recs->n; i++)
+        missing += !recs->value[i];
+    if (!missing)
+        return 0;
+    size_t loads = rp_store_append_script_load(&convert_script);
+    const char *sha = rp_store_script_sha(&convert_script);
+    for (size_t i = 0; i < recs->n; i++) {
+        if (recs->value[i])
+            continue;
+        char key[RP_KEY_MAX];
+        rp_key_endpoint(key, app, rp_endpoint_shard(ids[i]), ids[i]);
+        const char *argv[] = {"EVALSHA", sha, "1", key};
+        rp_store_appendv(4, argv, NULL);
+    }
+    redisReply **replies = rp_malloc((loads + missing) * sizeof(redisReply *));
+    int rc = rp_store_collect(replies, loads + missing);
+    if (rc == 0) {
+        for (size_t i = 0; i < loads; i++)
+            freeReplyObject(replies[i]);
+        size_t k = loads;
+        for (size_t i = 0; i < recs->n; i++) {
+            if (recs->value[i])
+                continue;
+            redisReply *r = replies[k++];
+            recs->owned[recs->n_owned++] = r;
+            if (r->type == REDIS_REPLY_ERROR)
+                rc = RP_ESTORE;
+            else if (r->type == REDIS_REPLY_STRING)
+                recs->value[i] = r;
+        }
+    }
+    free(replies);
+    return rc;
+}
+
+int rp_endpoint_store_convert(const redisReply *keys)
+{
+    size_t loads = rp_store_append_script_load(&convert_script);
+    const char *sha = rp_store_script_sha(&convert_script);
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *argv[] = {"EVALSHA", sha, "1", keys->element[i]->str};
+        const size_t lens[] = {7, strlen(sha), 1, keys->element[i]->len};
+        rp_store_appendv(4, argv, lens);
+    }
+    return rp_store_collect_ok(loads + keys->elements);
+}
+
+int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
+                             const char *const *ids, size_t n)
+{
+    memset(recs, 0, sizeof(*recs));
+    recs->n = n;
+    if (!n)
+        return 0;
+    recs->value = rp_calloc(n, sizeof(*recs->value));
+    recs->owned = rp_calloc(RP_ENDPOINT_SHARDS + n, sizeof(*recs->owned));
+    unsigned *shard = rp_malloc(n * sizeof(*shard));
+    size_t *pos = rp_malloc(n * sizeof(*pos));
+    int slot_of[RP_ENDPOINT_SHARDS];
+    size_t queued = queue_mgets(app, ids, n, shard, pos, slot_of);
+    int rc = rp_store_collect(recs->owned, queued);
+    if (rc == 0) {
+        recs->n_owned = queued;
+        for (size_t i = 0; i < queued; i++)
+            if (recs->owned[i]->type != REDIS_REPLY_ARRAY)
+                rc = RP_ESTORE;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const redisReply *list = recs->owned[slot_of[shard[i]]];
+        const redisReply *v = pos[i] < list->elements ? list->element[pos[i]] : NULL;
+        if (!v)
+            rc = RP_ESTORE;
+        else if (v->type == REDIS_REPLY_STRING)
+            recs->value[i] = v;
+    }
+    free(pos);
+    free(shard);
+    if (rc == 0)
+        rc = convert_missing(recs, app, ids);
+    if (rc)
+        rp_endpoint_records_free(recs);
+    return rc;
+}
+
+const char *rp_endpoint_records_json(const struct rp_endpoint_records *recs, size_t i,
+                                     size_t *len, const char **rev, size_t *rev_len)
+{
+    const redisReply *v = recs->value[i];
+    return v ? rp_endpoint_record_json(v->str, v->len, len, rev, rev_len) : NULL;
+}
+
+void rp_endpoint_records_free(struct rp_endpoint_records *recs)
+{
+    for (size_t i = 0; i < recs->n_owned; i++)
+        freeReplyObject(recs->owned[i]);
+    free(recs->owned);
+    free(recs->value);
+    memset(recs, 0, sizeof(*recs));
+}
 
 /* Takes the reply of a compare-and-set script: 1 written, 0 lost the race. */
 static int cas_result(redisReply *r)
@@ -59,45 +247,35 @@ int rp_endpoint_store_get_many(const char *app, const char *const *ids, size_t n
                                struct rp_stored_endpoint *out)
 {
     memset(out, 0, n * sizeof(*out));
-    for (size_t i = 0; i < n; i++) {
-        char key[RP_KEY_MAX];
-        rp_key_endpoint(key, app, rp_endpoint_shard(ids[i]), ids[i]);
-        rp_store_append("HMGET %s j r u", key);
-    }
-    redisReply *stack[128];
-    redisReply **replies = n <= 128 ? stack : rp_malloc(n * sizeof(redisReply *));
-    int rc = rp_store_collect(replies, n);
+    struct rp_endpoint_records recs;
+    int rc = rp_endpoint_records_read(&recs, app, ids, n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        redisReply *r = replies[i];
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-            rc = RP_ESTORE;
-            break;
-        }
-        if (r->element[0]->type == REDIS_REPLY_STRING)
-            out[i].json = json_loadb(r->element[0]->str, r->element[0]->len, 0, NULL);
-        if (r->element[1]->type == REDIS_REPLY_STRING)
-            snprintf(out[i].rev, sizeof(out[i].rev), "%s", r->element[1]->str);
-        if (r->element[2]->type == REDIS_REPLY_STRING)
-            out[i].user = rp_strdup(r->element[2]->str);
+        size_t len, rev_len;
+        const char *rev;
+        const char *text = rp_endpoint_records_json(&recs, i, &len, &rev, &rev_len);
+        if (!text)
+            continue;
+        out[i].json = json_loadb(text, len, 0, NULL);
+        if (rev_len >= sizeof(out[i].rev))
+            rev_len = sizeof(out[i].rev) - 1;
+        memcpy(out[i].rev, rev, rev_len);
+        out[i].rev[rev_len] = '\0';
+        const json_t *user = json_object_get(json_object_get(out[i].json, "User"), "UserId");
+        if (json_is_string(user) && json_string_length(user))
+            out[i].user = rp_strdup(json_string_value(user));
     }
-    for (size_t i = 0; i < n; i++)
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    if (replies != stack)
-        free(replies);
-    if (rc)
-        for (size_t i = 0; i < n; i++)
-            rp_stored_endpoint_cleanup(&out[i]);
+    if (rc == 0)
+        rp_endpoint_records_free(&recs);
     return rc;
 }
 
-/* The keys and arguments of put_script for one endpoint; text (the JSON) is owned by the
- * caller afterwards. */
+/* The keys and arguments of put_script for one endpoint; the record is owned by the caller
+ * afterwards. */
 struct put_args {
     char k_ep[RP_KEY_MAX], k_members[RP_KEY_MAX], k_old[RP_KEY_MAX], k_new[RP_KEY_MAX];
-    char folded[RP_KEY_MAX], rev[33];
-    char *text;
-    const char *args[11];
+    char folded[RP_KEY_MAX];
+    char *record; /* revision, newline, JSON */
+    const char *args[9];
     int nk, na;
 };
 
@@ -123,14 +301,20 @@ static void put_args_build(struct put_args *p, const char *app, const char *id,
         rp_key_user(p->k_new, app, shard, new_user);
         p->args[p->nk++] = p->k_new;
     }
-    rp_id_new(p->rev);
-    p->text = rp_json_dump(endpoint, NULL); /* json_dumps's bytes, faster (json_write.h) */
+    char rev[33];
+    rp_id_new(rev);
+    struct rp_json_text record;
+    rp_json_text_init(&record, 1024);
+    rp_json_text_rawn(&record, rev, strlen(rev));
+    rp_json_text_rawn(&record, "\n", 1);
+    /* json_dumps's bytes, faster (json_write.h). It fails only for what an endpoint never holds
+     * (a type outside JSON, or no memory for a real number's text). */
+    (void)rp_json_text_value(&record, endpoint);
+    p->record = rp_json_text_finish(&record, NULL);
     p->na = p->nk;
     p->args[p->na++] = expected_rev ? expected_rev : "";
-    p->args[p->na++] = p->rev;
-    p->args[p->na++] = p->text;
+    p->args[p->na++] = p->record;
     p->args[p->na++] = p->folded;
-    p->args[p->na++] = new_user;
     p->args[p->na++] = has_old ? "1" : "0";
     p->args[p->na++] = has_new ? "1" : "0";
 }
@@ -141,7 +325,7 @@ int rp_endpoint_store_put(const char *app, const char *id, const json_t *endpoin
     struct put_args p;
     put_args_build(&p, app, id, endpoint, expected_rev, old_user);
     redisReply *r = rp_store_eval(&put_script, p.nk, p.na, p.args, NULL);
-    free(p.text);
+    free(p.record);
     return cas_result(r);
 }
 
@@ -162,7 +346,7 @@ int rp_endpoint_store_put_many(const char *app, size_t n, const char *const *ids
         argv[2] = nk;
         memcpy(argv + 3, p.args, (size_t)p.na * sizeof(char *));
         rp_store_appendv(3 + p.na, argv, NULL);
-        free(p.text);
+        free(p.record);
     }
     redisReply **replies = rp_malloc((n + loads) * sizeof(redisReply *));
     int rc = rp_store_collect(replies, n + loads);

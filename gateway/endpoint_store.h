@@ -1,10 +1,11 @@
-/* Endpoints in Redis. Each endpoint is a hash {j: EndpointResponse JSON, r: revision, u: user id}
- * in its shard (keys.h); writes are compare-and-set on the revision inside one Lua script that
+/* Endpoints in Redis. Each endpoint is one string in its shard (keyspace.h), its record: the
+ * revision, a newline, and the EndpointResponse JSON (endpoint_store.c says why); writes are compare-and-set on the revision inside one Lua script that
  * also updates the shard's member set and the user index, so an endpoint and its index entry
  * change together or not at all. */
 #ifndef RP_ENDPOINT_STORE_H
 #define RP_ENDPOINT_STORE_H
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,31 @@ struct rp_stored_endpoint {
 };
 
 void rp_stored_endpoint_cleanup(struct rp_stored_endpoint *ep);
+
+/* The stored records of a batch of endpoints, as Redis answered them: one MGET per shard. */
+struct rp_endpoint_records {
+    size_t n;
+    const redisReply **value; /* value[i]: ids[i]'s record, NULL when there is none */
+    redisReply **owned;
+    size_t n_owned;
+};
+
+/* Reads the records of ids in one round trip (two when some were stored in the older layout).
+ * Returns 0 (recs then to be freed) or RP_ESTORE. */
+int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
+                             const char *const *ids, size_t n);
+/* ids[i]'s EndpointResponse JSON text (NUL-terminated, *len bytes) and, when rev is not NULL,
+ * its revision (not terminated); NULL when there is no endpoint. */
+const char *rp_endpoint_records_json(const struct rp_endpoint_records *recs, size_t i,
+                                     size_t *len, const char **rev, size_t *rev_len);
+void rp_endpoint_records_free(struct rp_endpoint_records *recs);
+/* The JSON text within one record; NULL when it is not a record. */
+const char *rp_endpoint_record_json(const char *record, size_t len, size_t *json_len,
+                                    const char **rev, size_t *rev_len);
+
+/* Converts the endpoints at keys (a SCAN page of hashes of the older layout) in one round trip.
+ * Returns 0 or RP_ESTORE. */
+int rp_endpoint_store_convert(const redisReply *keys);
 
 /* Reads n endpoints in one pipelined round trip. Returns 0 (absent ones have json NULL) or
  * RP_ESTORE. */

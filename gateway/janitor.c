@@ -1,4 +1,5 @@
 #include "janitor.h"
+#include "endpoint_store.h"
 #include "events.h"
 #include "keyspace.h"
 #include "log.h"
@@ -28,26 +29,45 @@ static int unlink_keys(const redisReply *keys)
     return rp_store_collect_ok(keys->elements);
 }
 
-/* Unlinks every key of one app on one node; returns 0 when none is left there, RP_EAGAIN when
- * stopped early, RP_ESTORE on failure. */
-static int purge_app_on(int node, const char *pattern)
+/* Runs page() on every SCAN page of the keys matching pattern (and of type, unless NULL) on one
+ * node; returns 0 when the node is done, RP_EAGAIN when stopped early, RP_ESTORE on failure. */
+static int scan_on(int node, const char *pattern, const char *type,
+                   int (*page)(const redisReply *keys))
 {
     char cursor[32] = "0";
     do {
         redisReply *r =
-            rp_store_command_on(node, "SCAN %s MATCH %s COUNT %d", cursor, pattern, SCAN_COUNT);
+            type ? rp_store_command_on(node, "SCAN %s MATCH %s COUNT %d TYPE %s", cursor, pattern,
+                                       SCAN_COUNT, type)
+                 : rp_store_command_on(node, "SCAN %s MATCH %s COUNT %d", cursor, pattern,
+                                       SCAN_COUNT);
         if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             if (r)
                 freeReplyObject(r);
             return RP_ESTORE;
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        int rc = r->element[1]->elements ? unlink_keys(r->element[1]) : 0;
+        int rc = r->element[1]->elements ? page(r->element[1]) : 0;
         freeReplyObject(r);
         if (rc)
             return rc;
     } while (strcmp(cursor, "0") != 0 && atomic_load(&janitor_running) != 2);
     return strcmp(cursor, "0") == 0 ? 0 : RP_EAGAIN;
+}
+
+/* scan_on over every node that holds data; 0 when all are done. */
+static int scan_all(const char *pattern, const char *type, int (*page)(const redisReply *keys))
+{
+    int data_nodes[64];
+    int n = rp_store_data_nodes(data_nodes, 64);
+    if (n == 0)
+        return RP_ESTORE;
+    for (int i = 0; i < n; i++) {
+        int rc = scan_on(data_nodes[i], pattern, type, page);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 /* Unlinks every key of one app on every node that holds data; returns 0 when the app is gone. */
@@ -57,16 +77,41 @@ static int purge_app(const char *app)
     /* Matches rp:{a:APP}:..., rp:{e:APP:N}:... and rp:{x:APP:N}:... (app ids are hex, no glob
      * characters). */
     snprintf(pattern, sizeof(pattern), "rp:{[aex]:%s[:}]*", app);
-    int data_nodes[64];
-    int n = rp_store_data_nodes(data_nodes, 64);
-    if (n == 0)
-        return RP_ESTORE;
-    for (int i = 0; i < n; i++) {
-        int rc = purge_app_on(data_nodes[i], pattern);
-        if (rc)
-            return rc;
+    return scan_all(pattern, NULL, unlink_keys);
+}
+
+static long endpoints_converted;
+
+static int convert_page(const redisReply *keys)
+{
+    endpoints_converted += (long)keys->elements;
+    return rp_endpoint_store_convert(keys);
+}
+
+/* Endpoints written by a Repoint older than the one-string layout (endpoint_store.c) are
+ * converted in the background, once: RP_KEY_LAYOUT records that none is left, so later starts
+ * do not walk the keyspace again. Readers and writers convert the ones they meet meanwhile. */
+static void convert_old_endpoints(void)
+{
+    static int done;
+    if (done)
+        return;
+    redisReply *r = rp_store_command("GET " RP_KEY_LAYOUT);
+    int marked = rp_reply_ok(r) && r->type == REDIS_REPLY_STRING && strcmp(r->str, "2") == 0;
+    if (r)
+        freeReplyObject(r);
+    if (marked) {
+        done = 1;
+        return;
     }
-    return 0;
+    if (scan_all("rp:{e:*}:ep:*", "hash", convert_page))
+        return;
+    r = rp_store_command("SET " RP_KEY_LAYOUT " 2");
+    done = rp_reply_ok(r);
+    if (r)
+        freeReplyObject(r);
+    if (done && endpoints_converted)
+        rp_info("janitor", "converted %ld endpoints to the one-string layout", endpoints_converted);
 }
 
 int rp_janitor_run_once(void)
@@ -97,6 +142,7 @@ int rp_janitor_run_once(void)
 static void *janitor_main(void *arg)
 {
     while (atomic_load(&janitor_running) == 1) {
+        convert_old_endpoints();
         rp_janitor_run_once();
         for (int waited = 0; waited < PASS_INTERVAL_MS && atomic_load(&janitor_running) == 1;
              waited += 50) {

@@ -1,6 +1,7 @@
 /* Background removal of deleted apps' data. DeleteApp removes the app record and adds the id to
  * rp:purge; the janitor then unlinks every key under the app's hash tags in batches, so a
- * million-endpoint app is deleted without a long blocking command, and a restart resumes it. */
+ * million-endpoint app is deleted without a long blocking command, and a restart resumes it.
+ * It also converts, once, the endpoints an older Repoint stored in its older layout. */
 #ifndef RP_JANITOR_H
 #define RP_JANITOR_H
 

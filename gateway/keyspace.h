@@ -16,6 +16,7 @@
 
 #define RP_KEY_APPS "rp:apps"       /* zset: app id scored by creation time (ms) */
 #define RP_KEY_PURGE "rp:purge"     /* set: ids of deleted apps whose data is being removed */
+#define RP_KEY_LAYOUT "rp:layout"   /* "2" once no endpoint is stored in the older hash layout */
 
 /* FNV-1a 32-bit, also used for CohortId: stable across versions and instances. */
 uint32_t rp_fnv1a(const char *s, size_t len);

@@ -142,32 +142,21 @@ static int load_matching(struct rp_segment_cursor *c, const char *const *ids, si
  * meanwhile, and texts read_text refuses, are skipped. */
 static int load_texts(struct rp_segment_cursor *c, const char *const *ids, size_t n, json_t *out)
 {
+    struct rp_endpoint_records recs;
+    if (rp_endpoint_records_read(&recs, c->app, ids, n))
+        return RP_ESTORE;
     for (size_t i = 0; i < n; i++) {
-        char key[RP_KEY_MAX];
-        rp_key_endpoint(key, c->app, rp_endpoint_shard(ids[i]), ids[i]);
-        const char *argv[] = {"HGET", key, "j"};
-        const size_t lens[] = {4, strlen(key), 1};
-        rp_store_appendv(3, argv, lens);
+        size_t len;
+        const char *text = rp_endpoint_records_json(&recs, i, &len, NULL, NULL);
+        if (!text || !len || text[0] != '{')
+            continue;
+        /* Written by our own serialiser: UTF-8 already. */
+        json_t *item = c->read_text ? c->read_text(text, len) : json_stringn_nocheck(text, len);
+        if (item)
+            json_array_append_new(out, item);
     }
-    redisReply **replies = rp_calloc(n ? n : 1, sizeof(redisReply *));
-    int rc = n ? rp_store_collect(replies, n) : 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        const redisReply *r = replies[i];
-        if (r->type == REDIS_REPLY_ERROR)
-            rc = RP_ESTORE;
-        else if (r->type == REDIS_REPLY_STRING && r->len && r->str[0] == '{') {
-            /* Written by our own serialiser: UTF-8 already. */
-            json_t *item = c->read_text ? c->read_text(r->str, r->len)
-                                        : json_stringn_nocheck(r->str, r->len);
-            if (item)
-                json_array_append_new(out, item);
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    free(replies);
-    return rc;
+    rp_endpoint_records_free(&recs);
+    return 0;
 }
 
 int rp_segment_cursor_next(struct rp_segment_cursor *c, size_t max, json_t **batch)

@@ -15,6 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
 import push_sims  # noqa: E402
+from endpoint_layout import endpoint_keys, kinds, to_hash_layout  # noqa: E402
 from apns_sim import ApnsSim, Credentials  # noqa: E402
 
 state = {}
@@ -272,6 +273,27 @@ def test_plain_message_reaches_and_skips_the_same_endpoints():
     assert a["TotalEndpointCount"] == 8 and m["SUCCESSFUL"] == "8", a
     assert m["SKIPPED_OPT_OUT"] == "2" and m["SKIPPED_INACTIVE"] == "2", m
     assert m["SKIPPED_NO_MESSAGE"] == "1", m
+
+
+def test_endpoints_of_the_older_layout_are_reached_once():
+    """A segment whose endpoints an older Repoint stored (a hash each, tests/lib/endpoint_layout.py)
+    is reached exactly as one stored now: the run's batch reads convert them as they go."""
+    app = state["app"]
+    seg, apns, gcm, never = make_segment(app, "older", 5, 5)
+    redis = state["redis"]
+    harness.wait_until(lambda: redis.cli("GET", "rp:layout").strip() == "2",
+                       what="the janitor's conversion pass")  # so these stay hashes till read
+    keys = [k for k in endpoint_keys(redis, app) if ":ep:older-" in k]
+    for k in keys:
+        to_hash_layout(redis, k)
+    assert len(keys) == 15 and kinds(redis, keys) == {"hash"}
+    c = create(app, seg, MessageConfiguration=message("Older {{Attributes.name}}"))
+    wait_state(app, c["Id"], "COMPLETED")
+    assert_exactly_once(apns, gcm, never)
+    m = activities(app, c["Id"])[0]["ExecutionMetrics"]
+    assert m["SUCCESSFUL"] == "10" and m["SKIPPED_OPT_OUT"] == "2", m
+    assert m["SKIPPED_INACTIVE"] == "2" and m["SKIPPED_NO_MESSAGE"] == "1", m
+    assert kinds(redis, keys) == {"string"}
 
 
 def test_dead_tokens_deactivate_and_temporary_failures_retry():
@@ -603,6 +625,7 @@ def main():
             test_validation_names_the_field,
             test_immediate_campaign_reaches_every_eligible_endpoint_once,
             test_plain_message_reaches_and_skips_the_same_endpoints,
+            test_endpoints_of_the_older_layout_are_reached_once,
             test_dead_tokens_deactivate_and_temporary_failures_retry,
             test_quiet_time_skips_endpoints_in_their_quiet_hours,
             test_application_settings_are_campaign_defaults,

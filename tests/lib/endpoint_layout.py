@@ -1,0 +1,22 @@
+"""Endpoints as a Repoint before the one-string layout stored them: a hash {j: the JSON,
+r: the revision, u: the user id when there is one} (gateway/endpoint_store.c converts them)."""
+import json
+
+
+def endpoint_keys(redis, app):
+    return redis.cli("--scan", "--pattern", f"rp:{{e:{app}:*}}:ep:*").split()
+
+
+def to_hash_layout(redis, key):
+    """Rewrites one stored endpoint (a record: revision, newline, JSON) as the older hash."""
+    record = redis.cli("GET", key)
+    rev, text = record.rstrip("\n").split("\n", 1)
+    user = json.loads(text).get("User", {}).get("UserId")
+    redis.cli("DEL", key)
+    fields = ["j", text, "r", rev] + (["u", user] if user else [])
+    assert redis.cli("HSET", key, *fields).strip() == str(len(fields) // 2), key
+    return rev
+
+
+def kinds(redis, keys):
+    return {redis.cli("TYPE", k).strip() for k in keys}
