@@ -180,8 +180,8 @@ int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
     recs->n = n;
     if (!n)
         return 0;
-    recs->value = rp_calloc(n, sizeof(*recs->value));
-    recs->owned = rp_calloc(RP_ENDPOINT_SHARDS + n, sizeof(*recs->owned));
+    recs->value = rp_calloc(n, sizeof(const redisReply *));
+    recs->owned = rp_calloc(RP_ENDPOINT_SHARDS + n, sizeof(redisReply *));
     unsigned *shard = rp_malloc(n * sizeof(*shard));
     size_t *pos = rp_malloc(n * sizeof(*pos));
     int slot_of[RP_ENDPOINT_SHARDS];
