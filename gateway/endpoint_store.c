@@ -1,4 +1,5 @@
 #include "endpoint_store.h"
+#include "address_index.h"
 #include "endpoint.h"
 #include "json_write.h"
 #include "keyspace.h"
@@ -20,8 +21,9 @@
  *
  * Before this layout an endpoint was a hash {j: JSON, r: revision, u: user id}. Such a hash is
  * converted where it is met (the scripts below accept it, a read converts it) and the janitor
- * converts the rest (rp_endpoint_store_convert_pass), so a store written by an older Repoint
- * needs no step from the operator. */
+ * converts the rest, then sets RP_KEY_LAYOUT; a store written by an older Repoint needs no step
+ * from the operator. (Instances of an older Repoint must be stopped first: they cannot read
+ * this layout.) */
 
 /* The revision of the endpoint at KEYS[1], of either layout, as a Lua expression's prelude:
  * GETRANGE fails with WRONGTYPE on a hash of the older layout, whose revision is its field r. */
@@ -121,7 +123,9 @@ static size_t queue_mgets(const char *app, const char *const *ids, size_t n, uns
 }
 
 /* For each id MGET found nothing for (absent, or a hash of the older layout, which MGET answers
- * nil for as well), the conversion script's answer in a second round trip. */
+ * nil for as well), the conversion script's answer in a second round trip. Only until the
+ * janitor has marked the layout settled: then nothing found is an absent endpoint, and a batch
+ * of new ones (an import) costs no second trip. */
 static int convert_missing(struct rp_endpoint_records *recs, const char *app,
                            const char *const *ids)
 {
@@ -181,14 +185,19 @@ int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
     if (!n)
         return 0;
     recs->value = rp_calloc(n, sizeof(const redisReply *));
-    recs->owned = rp_calloc(RP_ENDPOINT_SHARDS + n, sizeof(redisReply *));
+    recs->owned = rp_calloc(RP_ENDPOINT_SHARDS + 1 + n, sizeof(redisReply *));
     unsigned *shard = rp_malloc(n * sizeof(*shard));
     size_t *pos = rp_malloc(n * sizeof(*pos));
     int slot_of[RP_ENDPOINT_SHARDS];
     size_t queued = queue_mgets(app, ids, n, shard, pos, slot_of);
-    int rc = rp_store_collect(recs->owned, queued);
+    /* The layout marker rides along: while it is not set, nothing found may be an older hash. */
+    rp_store_append("GET " RP_KEY_LAYOUT);
+    int rc = rp_store_collect(recs->owned, queued + 1);
+    int settled = 0;
     if (rc == 0) {
-        recs->n_owned = queued;
+        recs->n_owned = queued + 1;
+        const redisReply *layout = recs->owned[queued];
+        settled = layout->type == REDIS_REPLY_STRING && strcmp(layout->str, RP_LAYOUT) == 0;
         for (size_t i = 0; i < queued; i++)
             if (recs->owned[i]->type != REDIS_REPLY_ARRAY)
                 rc = RP_ESTORE;
@@ -203,7 +212,7 @@ int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
     }
     free(pos);
     free(shard);
-    if (rc == 0)
+    if (rc == 0 && !settled)
         rc = convert_missing(recs, app, ids);
     if (rc)
         rp_endpoint_records_free(recs);
@@ -394,12 +403,9 @@ void rp_endpoint_store_forget_address(const char *app, const json_t *endpoint)
     const char *id = json_string_value(json_object_get(endpoint, "Id"));
     if (!ch || !ad || !id)
         return;
-    char key[RP_KEY_MAX], folded[RP_KEY_MAX];
-    rp_key_address(key, app, ch, ad);
+    char folded[RP_KEY_MAX];
     rp_endpoint_key_id(id, folded, sizeof(folded));
-    redisReply *r = rp_store_command("SREM %s %s", key, folded);
-    if (r)
-        freeReplyObject(r);
+    rp_address_index_remove(app, ch, ad, folded);
 }
 
 /* True when the endpoint was registered (EffectiveDate) after the provider's time. */
@@ -450,10 +456,9 @@ int rp_endpoint_store_replace_address(const char *app, const char *id, const cha
             rp_stored_endpoint_cleanup(&ep);
             return 0;
         }
-        char old_key[RP_KEY_MAX], new_key[RP_KEY_MAX], folded[RP_KEY_MAX];
-        rp_key_address(old_key, app, channel, old_address);
-        rp_key_address(new_key, app, channel, new_address);
+        char folded[RP_KEY_MAX], channel_held[64];
         rp_endpoint_key_id(id, folded, sizeof(folded));
+        snprintf(channel_held, sizeof(channel_held), "%s", channel); /* ep.json goes below */
         json_object_set_new(ep.json, "Address", json_string(new_address));
         int rc = rp_endpoint_store_put(app, id, ep.json, ep.rev, ep.user);
         rp_stored_endpoint_cleanup(&ep);
@@ -462,14 +467,10 @@ int rp_endpoint_store_replace_address(const char *app, const char *id, const cha
         if (rc)
             return rc;
         /* The index is repaired by the next write that names the address if this fails. */
-        rp_store_append("SREM %s %s", old_key, folded);
-        rp_store_append("SADD %s %s", new_key, folded);
-        redisReply *replies[2];
-        if (rp_store_collect(replies, 2))
-            return RP_ESTORE;
-        freeReplyObject(replies[0]);
-        freeReplyObject(replies[1]);
-        return 0;
+        size_t loads = rp_address_index_prepare();
+        rp_address_index_append_remove(app, channel_held, old_address, folded);
+        rp_address_index_append_add(app, channel_held, new_address, folded);
+        return rp_store_collect_ok(loads + 2);
     }
     return RP_ECONFLICT;
 }

@@ -1,5 +1,6 @@
 /* Endpoint writes with their bookkeeping (endpoint_write.h). */
 #include "endpoint_write.h"
+#include "address_index.h"
 #include "api/api.h"
 #include "endpoint.h"
 #include "endpoint_store.h"
@@ -31,7 +32,8 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-/* The bookkeeping that follows an endpoint write, in one pipelined round trip:
+/* The bookkeeping that follows an endpoint write, in one pipelined round trip (after the address
+ * index's rp_address_index_prepare):
  * - the address index, for Pinpoint's rule that updating an endpoint with an address makes
  *   every other endpoint of the app with that address (on that channel) INACTIVE;
  * - the app's attribute registry (the names RemoveAttributes answers).
@@ -63,16 +65,12 @@ static size_t queue_after_write(const char *app, const char *id, const json_t *b
     size_t queued = 0;
     int members_at = -1;
     if (names_address && old_ch && old_ad && (strcmp(old_ch, ch) != 0 || strcmp(old_ad, ad) != 0)) {
-        rp_key_address(key, app, old_ch, old_ad);
-        rp_store_append("SREM %s %s", key, folded);
+        rp_address_index_append_remove(app, old_ch, old_ad, folded);
         queued++;
     }
     if (names_address && ch && ad && *ad) {
-        rp_key_address(key, app, ch, ad);
-        rp_store_append("SMEMBERS %s", key);
+        rp_address_index_append_add(app, ch, ad, folded);
         members_at = (int)queued++;
-        rp_store_append("SADD %s %s", key, folded);
-        queued++;
     }
     for (size_t i = 0; i < REGISTRIES; i++) {
         const json_t *sent = json_object_get(req, registries[i].map);
@@ -127,19 +125,22 @@ static void take_after_write(const char *id, redisReply **replies, size_t queued
     }
 }
 
-/* At most 1 SREM, SMEMBERS + SADD and 3 registry SADDs per write. */
-#define AFTER_WRITE_MAX 6
+/* At most the script loads, an index removal and addition, and 3 registry SADDs per write. */
+#define AFTER_WRITE_MAX 32
 
 static json_t *after_write(const char *app, const char *id, const json_t *before,
                            const json_t *after, const json_t *req)
 {
     int members_at;
+    size_t loads = rp_address_index_prepare();
     size_t queued = queue_after_write(app, id, before, after, req, &members_at, NULL);
     redisReply *replies[AFTER_WRITE_MAX];
-    if (queued && rp_store_collect(replies, queued))
+    if (loads + queued > AFTER_WRITE_MAX || rp_store_collect(replies, loads + queued))
         return NULL;
+    for (size_t i = 0; i < loads; i++)
+        freeReplyObject(replies[i]);
     json_t *others = json_array();
-    take_after_write(id, replies, queued, members_at, others);
+    take_after_write(id, replies + loads, queued, members_at, others);
     return others;
 }
 
@@ -156,13 +157,7 @@ static int deactivate_duplicate(const char *app, const char *other, const char *
         const char *ch = str_member(ep.json, "ChannelType"), *ad = str_member(ep.json, "Address");
         if (!ep.json || !ch || !ad || strcmp(ch, channel) != 0 || strcmp(ad, address) != 0) {
             rp_stored_endpoint_cleanup(&ep);
-            char key[RP_KEY_MAX];
-            rp_key_address(key, app, channel, address);
-            redisReply *r = rp_store_command("SREM %s %s", key, other);
-            int ok = rp_reply_ok(r);
-            if (r)
-                freeReplyObject(r);
-            return ok ? 0 : RP_ESTORE;
+            return rp_address_index_remove(app, channel, address, other);
         }
         const char *status = str_member(ep.json, "EndpointStatus");
         if (status && strcmp(status, "INACTIVE") == 0) {
@@ -289,6 +284,8 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
     struct registry_names batch;
     for (size_t r = 0; r < REGISTRIES; r++)
         batch.names[r] = json_object();
+    size_t loads = rc == 0 && nw ? rp_address_index_prepare() : 0;
+    total += loads;
     for (size_t k = 0; rc == 0 && k < nw; k++)
         if (w_rc[k] == 0) {
             size_t i = w_at[k];
@@ -317,8 +314,10 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
     redisReply **replies = rp_calloc(total + 1, sizeof(redisReply *));
     if (rc == 0 && total)
         rc = rp_store_collect(replies, total);
-    size_t at = 0;
     int collected = rc == 0; /* the replies must be taken even when a later step fails */
+    for (size_t i = 0; collected && i < loads; i++)
+        freeReplyObject(replies[i]);
+    size_t at = loads;
     for (size_t k = 0; collected && k < nw; k++) {
         size_t i = w_at[k];
         if (w_rc[k] == RP_ECONFLICT) {

@@ -1,4 +1,5 @@
 #include "janitor.h"
+#include "address_index.h"
 #include "endpoint_store.h"
 #include "events.h"
 #include "keyspace.h"
@@ -80,38 +81,46 @@ static int purge_app(const char *app)
     return scan_all(pattern, NULL, unlink_keys);
 }
 
-static long endpoints_converted;
+static long endpoints_converted, addresses_converted;
 
-static int convert_page(const redisReply *keys)
+static int convert_endpoints(const redisReply *keys)
 {
     endpoints_converted += (long)keys->elements;
     return rp_endpoint_store_convert(keys);
 }
 
-/* Endpoints written by a Repoint older than the one-string layout (endpoint_store.c) are
- * converted in the background, once: RP_KEY_LAYOUT records that none is left, so later starts
- * do not walk the keyspace again. Readers and writers convert the ones they meet meanwhile. */
-static void convert_old_endpoints(void)
+static int convert_addresses(const redisReply *keys)
+{
+    addresses_converted += (long)keys->elements;
+    return rp_address_index_convert(keys);
+}
+
+/* What an older Repoint stored in an older layout (endpoint_store.c, address_index.h) is
+ * converted in the background, once: RP_KEY_LAYOUT records that nothing is left, so later starts
+ * do not walk the keyspace again. Readers and writers convert what they meet meanwhile. */
+static void convert_older_layouts(void)
 {
     static int done;
     if (done)
         return;
     redisReply *r = rp_store_command("GET " RP_KEY_LAYOUT);
-    int marked = rp_reply_ok(r) && r->type == REDIS_REPLY_STRING && strcmp(r->str, "2") == 0;
+    int marked = rp_reply_ok(r) && r->type == REDIS_REPLY_STRING && strcmp(r->str, RP_LAYOUT) == 0;
     if (r)
         freeReplyObject(r);
     if (marked) {
         done = 1;
         return;
     }
-    if (scan_all("rp:{e:*}:ep:*", "hash", convert_page))
+    if (scan_all("rp:{e:*}:ep:*", "hash", convert_endpoints) ||
+        scan_all("rp:{x:*}:ad:*", "set", convert_addresses))
         return;
-    r = rp_store_command("SET " RP_KEY_LAYOUT " 2");
+    r = rp_store_command("SET " RP_KEY_LAYOUT " " RP_LAYOUT);
     done = rp_reply_ok(r);
     if (r)
         freeReplyObject(r);
-    if (done && endpoints_converted)
-        rp_info("janitor", "converted %ld endpoints to the one-string layout", endpoints_converted);
+    if (done && (endpoints_converted || addresses_converted))
+        rp_info("janitor", "converted %ld endpoints and %ld address index entries to the current "
+                           "layout", endpoints_converted, addresses_converted);
 }
 
 int rp_janitor_run_once(void)
@@ -142,7 +151,7 @@ int rp_janitor_run_once(void)
 static void *janitor_main(void *arg)
 {
     while (atomic_load(&janitor_running) == 1) {
-        convert_old_endpoints();
+        convert_older_layouts();
         rp_janitor_run_once();
         for (int waited = 0; waited < PASS_INTERVAL_MS && atomic_load(&janitor_running) == 1;
              waited += 50) {

@@ -66,13 +66,16 @@ int rp_key_user(char *out, const char *app, unsigned shard, const char *user_id)
     return snprintf(out, RP_KEY_MAX, "rp:{e:%s:%u}:u:%s", app, shard, user_id);
 }
 
-int rp_key_address(char *out, const char *app, const char *channel, const char *address)
+int rp_key_address(char *out, char *field, const char *app, const char *channel,
+                   const char *address)
 {
     char joined[RP_KEY_MAX];
     int n = snprintf(joined, sizeof(joined), "%s:%s", channel, address);
     unsigned shard = rp_fnv1a(joined, (size_t)n < sizeof(joined) ? (size_t)n : sizeof(joined) - 1) %
                      RP_ENDPOINT_SHARDS;
-    return snprintf(out, RP_KEY_MAX, "rp:{x:%s:%u}:ad:%.400s", app, shard, joined);
+    /* 400: the field's length in the older layout's key names, which conversion keeps. */
+    snprintf(field, RP_KEY_MAX, "%.400s", joined);
+    return snprintf(out, RP_KEY_MAX, "rp:{x:%s:%u}:ad", app, shard);
 }
 
 int rp_key_attribute_names(char *out, const char *app, const char *attribute_type)

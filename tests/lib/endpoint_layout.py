@@ -20,3 +20,33 @@ def to_hash_layout(redis, key):
 
 def kinds(redis, keys):
     return {redis.cli("TYPE", k).strip() for k in keys}
+
+
+def address_hashes(redis, app):
+    return redis.cli("--scan", "--pattern", f"rp:{{x:{app}:*}}:ad").split()
+
+
+def address_sets(redis, app):
+    return redis.cli("--scan", "--pattern", f"rp:{{x:{app}:*}}:ad:*").split()
+
+
+def address_index(redis, app):
+    """{channel:address: sorted holder ids} as the index holds it now."""
+    index = {}
+    for h in address_hashes(redis, app):
+        for field in redis.cli("HKEYS", h).splitlines():
+            index[field] = sorted(redis.cli("HGET", h, field).rstrip("\n").split("\n"))
+    return index
+
+
+def to_set_layout(redis, app):
+    """Rewrites the address index as the older sets, one per address (named by the hash and the
+    field); returns how many."""
+    n = 0
+    for h in address_hashes(redis, app):
+        for field in redis.cli("HKEYS", h).splitlines():
+            ids = redis.cli("HGET", h, field).rstrip("\n").split("\n")
+            assert redis.cli("SADD", f"{h}:{field}", *ids).strip() == str(len(ids))
+            n += 1
+        redis.cli("DEL", h)
+    return n

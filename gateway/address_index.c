@@ -1,0 +1,128 @@
+/* The address index (address_index.h). */
+#include "address_index.h"
+#include "keyspace.h"
+#include "rc.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* KEYS[1] the shard's hash, KEYS[2] the older set of this address. ARGV: 'add' or 'remove', the
+ * field, the id. add answers the other holders; remove answers how many are left. A value that
+ * does not change is not written again (a re-import of the same endpoints adds nothing to the
+ * AOF). */
+static struct rp_script index_script = {.source =
+    "local cur = redis.call('HGET', KEYS[1], ARGV[2])\n"
+    "local ids = {}\n"
+    "if cur then for id in string.gmatch(cur, '[^\\n]+') do ids[#ids + 1] = id end end\n"
+    "if redis.call('EXISTS', KEYS[2]) == 1 then\n"
+    "  for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do ids[#ids + 1] = id end\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "end\n"
+    "local others, keep, seen = {}, {}, {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  if id ~= ARGV[3] and not seen[id] then\n"
+    "    seen[id] = true; others[#others + 1] = id; keep[#keep + 1] = id\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[1] == 'add' then keep[#keep + 1] = ARGV[3] end\n"
+    "if #keep == 0 then\n"
+    "  if cur then redis.call('HDEL', KEYS[1], ARGV[2]) end\n"
+    "else\n"
+    "  local v = table.concat(keep, '\\n')\n"
+    "  if v ~= cur then redis.call('HSET', KEYS[1], ARGV[2], v) end\n"
+    "end\n"
+    "if ARGV[1] == 'add' then return others end\n"
+    "return #others\n"};
+
+/* KEYS[1] an older set, KEYS[2] its shard's hash. ARGV: the field. */
+static struct rp_script convert_script = {.source =
+    "local ids = redis.call('SMEMBERS', KEYS[1])\n"
+    "local cur = redis.call('HGET', KEYS[2], ARGV[1])\n"
+    "local seen, keep = {}, {}\n"
+    "if cur then for id in string.gmatch(cur, '[^\\n]+') do\n"
+    "  if not seen[id] then seen[id] = true; keep[#keep + 1] = id end\n"
+    "end end\n"
+    "for _, id in ipairs(ids) do\n"
+    "  if not seen[id] then seen[id] = true; keep[#keep + 1] = id end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "if #keep > 0 then redis.call('HSET', KEYS[2], ARGV[1], table.concat(keep, '\\n')) end\n"
+    "return #keep\n"};
+
+/* The script's keys and arguments for one change. */
+struct change {
+    char key[RP_KEY_MAX], field[RP_KEY_MAX], older[2 * RP_KEY_MAX + 1];
+    const char *args[5];
+};
+
+static void change_build(struct change *c, const char *op, const char *app, const char *channel,
+                         const char *address, const char *folded_id)
+{
+    rp_key_address(c->key, c->field, app, channel, address);
+    snprintf(c->older, sizeof(c->older), "%s:%s", c->key, c->field);
+    c->args[0] = c->key;
+    c->args[1] = c->older;
+    c->args[2] = op;
+    c->args[3] = c->field;
+    c->args[4] = folded_id;
+}
+
+static void append_change(const char *op, const char *app, const char *channel,
+                          const char *address, const char *folded_id)
+{
+    struct change c;
+    change_build(&c, op, app, channel, address, folded_id);
+    const char *argv[8] = {"EVALSHA", rp_store_script_sha(&index_script), "2"};
+    memcpy(argv + 3, c.args, sizeof(c.args));
+    rp_store_appendv(8, argv, NULL);
+}
+
+size_t rp_address_index_prepare(void)
+{
+    return rp_store_append_script_load(&index_script);
+}
+
+void rp_address_index_append_add(const char *app, const char *channel, const char *address,
+                                 const char *folded_id)
+{
+    append_change("add", app, channel, address, folded_id);
+}
+
+void rp_address_index_append_remove(const char *app, const char *channel, const char *address,
+                                    const char *folded_id)
+{
+    append_change("remove", app, channel, address, folded_id);
+}
+
+int rp_address_index_remove(const char *app, const char *channel, const char *address,
+                            const char *folded_id)
+{
+    struct change c;
+    change_build(&c, "remove", app, channel, address, folded_id);
+    redisReply *r = rp_store_eval(&index_script, 2, 5, c.args, NULL);
+    int ok = rp_reply_ok(r);
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : RP_ESTORE;
+}
+
+int rp_address_index_convert(const redisReply *keys)
+{
+    size_t loads = rp_store_append_script_load(&convert_script);
+    const char *sha = rp_store_script_sha(&convert_script);
+    size_t queued = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        /* rp:{x:<app>:<shard>}:ad:<field>: the hash is the name up to the field. */
+        const char *older = keys->element[i]->str;
+        const char *cut = strstr(older, "}:ad:");
+        if (!cut)
+            continue;
+        char key[RP_KEY_MAX];
+        snprintf(key, sizeof(key), "%.*s", (int)(cut + 4 - older), older);
+        const char *argv[] = {"EVALSHA", sha, "2", older, key, cut + 5};
+        rp_store_appendv(6, argv, NULL);
+        queued++;
+    }
+    return rp_store_collect_ok(loads + queued);
+}
