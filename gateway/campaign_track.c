@@ -12,7 +12,10 @@
 #define CACHE_SLOTS 32
 
 struct slot {
-    char key[RP_KEY_MAX];
+    /* The run's ids, compared per delivery instead of formatting its key each time. */
+    char app[sizeof(((struct rp_delivery *)0)->app_id)];
+    char campaign[sizeof(((struct rp_delivery *)0)->campaign_id)];
+    char activity[sizeof(((struct rp_delivery *)0)->campaign_activity_id)];
     int64_t loaded_ms;
     long long gen;
     int state; /* 0 gone, 1 RUNNING, 2 PAUSED, 3 COMPLETED, 4 CANCELLED */
@@ -29,14 +32,18 @@ static int state_code(const char *s)
     return 0;
 }
 
+static int same_run(const struct slot *s, const struct rp_delivery *d)
+{
+    return s->loaded_ms && strcmp(s->activity, d->campaign_activity_id) == 0 &&
+           strcmp(s->campaign, d->campaign_id) == 0 && strcmp(s->app, d->app_id) == 0;
+}
+
 static const struct slot *lookup(const struct rp_delivery *d, int *failed)
 {
-    char key[RP_KEY_MAX];
-    rp_key_campaign_run(key, d->app_id, d->campaign_id, d->campaign_activity_id);
     int64_t now = rp_mono_ms();
     struct slot *s = NULL, *oldest = &cache[0];
     for (int i = 0; i < CACHE_SLOTS; i++) {
-        if (cache[i].loaded_ms && strcmp(cache[i].key, key) == 0) {
+        if (same_run(&cache[i], d)) {
             s = &cache[i];
             break;
         }
@@ -45,6 +52,8 @@ static const struct slot *lookup(const struct rp_delivery *d, int *failed)
     }
     if (s && now - s->loaded_ms < RP_CAMPAIGN_TRACK_TTL_MS)
         return s;
+    char key[RP_KEY_MAX];
+    rp_key_campaign_run(key, d->app_id, d->campaign_id, d->campaign_activity_id);
     redisReply *r = rp_store_command("HMGET %s state gen", key);
     if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         if (r)
@@ -54,7 +63,9 @@ static const struct slot *lookup(const struct rp_delivery *d, int *failed)
     }
     if (!s)
         s = oldest;
-    snprintf(s->key, sizeof(s->key), "%s", key);
+    rp_strcpy_fit(s->app, sizeof(s->app), d->app_id);
+    rp_strcpy_fit(s->campaign, sizeof(s->campaign), d->campaign_id);
+    rp_strcpy_fit(s->activity, sizeof(s->activity), d->campaign_activity_id);
     s->loaded_ms = now;
     s->state = r->element[0]->type == REDIS_REPLY_STRING ? state_code(r->element[0]->str) : 0;
     s->gen = r->element[1]->type == REDIS_REPLY_STRING ? strtoll(r->element[1]->str, NULL, 10) : 0;

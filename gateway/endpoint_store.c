@@ -106,11 +106,16 @@ static size_t queue_mgets(const char *app, const char *const *ids, size_t n, uns
         int argc = 0;
         argv[argc] = "MGET";
         lens[argc++] = 4;
+        /* The shard's key prefix once, then each folded id after it (rp_key_endpoint's name). */
+        char prefix[RP_KEY_MAX];
+        size_t prefix_len = (size_t)rp_key_endpoint(prefix, app, s, "");
         for (size_t i = 0; i < n; i++) {
             if (shard[i] != s)
                 continue;
             char *key = keys + i * RP_KEY_MAX;
-            lens[argc] = (size_t)rp_key_endpoint(key, app, s, ids[i]);
+            memcpy(key, prefix, prefix_len);
+            rp_endpoint_key_id(ids[i], key + prefix_len, RP_KEY_MAX - prefix_len);
+            lens[argc] = prefix_len + strlen(key + prefix_len);
             argv[argc++] = key;
         }
         rp_store_appendv(argc, argv, lens);

@@ -465,8 +465,14 @@ long long rp_events_maxlen(void)
 
 int rp_events_xadd_pipelined(const char *key, const char *app, const char *data, size_t data_len)
 {
-    char maxlen[24];
-    snprintf(maxlen, sizeof(maxlen), "%lld", rp_events_maxlen());
+    /* The cap's text, formatted again only when a reload changed it. */
+    static _Thread_local long long maxlen_value = -1;
+    static _Thread_local char maxlen[24];
+    long long value = rp_events_maxlen();
+    if (value != maxlen_value) {
+        snprintf(maxlen, sizeof(maxlen), "%lld", value);
+        maxlen_value = value;
+    }
     /* MAXLEN ~ lets Redis trim whole macro nodes: the cap costs nothing per entry. */
     const char *argv[] = {"XADD", key, "MAXLEN", "~", maxlen, "*", "data", data, "app", app};
     size_t lens[] = {4, strlen(key), 6, 1, strlen(maxlen), 1, 4, data_len, 3, strlen(app)};

@@ -610,9 +610,9 @@ static void fill_delivery(struct build *b, struct rp_render_recipient *r,
     const struct rp_render_params *p = b->params;
     rp_delivery_init(d);
     rp_uuid_new(d->message_id);
-    snprintf(d->request_id, sizeof(d->request_id), "%s", b->plan->request_id);
-    snprintf(d->app_id, sizeof(d->app_id), "%s", b->plan->app_id);
-    snprintf(d->channel, sizeof(d->channel), "%s", ch->type);
+    rp_strcpy_fit(d->request_id, sizeof(d->request_id), b->plan->request_id);
+    rp_strcpy_fit(d->app_id, sizeof(d->app_id), b->plan->app_id);
+    rp_strcpy_fit(d->channel, sizeof(d->channel), ch->type);
     d->address = rp_strdup(r->address);
     d->endpoint_id = r->endpoint_id ? rp_strdup(r->endpoint_id) : NULL;
     d->recipient_key = rp_strdup(r->key);
@@ -622,7 +622,7 @@ static void fill_delivery(struct build *b, struct rp_render_recipient *r,
     d->created_ms = p->now_ms;
     d->deadline_ms = p->deadline_ms;
     d->origin = RP_ORIGIN_DIRECT;
-    snprintf(d->reply_to, sizeof(d->reply_to), "%s", p->reply_to ? p->reply_to : "");
+    rp_strcpy_fit(d->reply_to, sizeof(d->reply_to), p->reply_to ? p->reply_to : "");
     r->queued = true;
 }
 

@@ -44,6 +44,13 @@ void *rp_realloc(void *p, size_t size)
     return q;
 }
 
+void rp_strcpy_fit(char *dst, size_t size, const char *s)
+{
+    size_t n = strnlen(s, size - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
 char *rp_strdup(const char *s)
 {
     return rp_strndup(s, strlen(s));

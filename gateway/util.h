@@ -18,6 +18,9 @@ void *rp_calloc(size_t n, size_t size);
 void *rp_realloc(void *p, size_t size);
 char *rp_strdup(const char *s);
 char *rp_strndup(const char *s, size_t n);
+/* Copies s into dst (size bytes, size > 0), cut to fit and always terminated: snprintf's "%s"
+ * without the format machinery, for fixed fields filled per message. */
+void rp_strcpy_fit(char *dst, size_t size, const char *s);
 
 /* ISO 8601 UTC with milliseconds, as Pinpoint writes dates: "2026-11-22T10:33:00.123Z".
  * out must hold RP_ISO_SIZE bytes. */

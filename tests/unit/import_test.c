@@ -362,6 +362,23 @@ static void test_utf8(void **state)
     assert_false(rp_utf8_valid("0123456789abcdef\xff", 17));
 }
 
+static void test_strcpy_fit(void **state)
+{
+    (void)state;
+    char out[6];
+    memset(out, 'x', sizeof(out));
+    rp_strcpy_fit(out, sizeof(out), "abc");
+    assert_string_equal(out, "abc");
+    rp_strcpy_fit(out, sizeof(out), "abcdefgh"); /* cut to fit, terminated: as snprintf "%s" */
+    assert_string_equal(out, "abcde");
+    rp_strcpy_fit(out, sizeof(out), "abcde");
+    assert_string_equal(out, "abcde");
+    rp_strcpy_fit(out, sizeof(out), "");
+    assert_string_equal(out, "");
+    rp_strcpy_fit(out, 1, "abc");
+    assert_string_equal(out, "");
+}
+
 static void test_segment_dimensions(void **state)
 {
     (void)state;
@@ -429,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_record_too_long),
         cmocka_unit_test(test_lenient_addresses),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_strcpy_fit),
         cmocka_unit_test(test_segment_dimensions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
