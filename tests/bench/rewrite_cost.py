@@ -4,10 +4,11 @@ fresh redis-server (AOF on, automatic rewrites off), then times one BGREWRITEAOF
 CPU, from the parent's reaped-children time) and reports memory. Says which of repoint's keys
 make a rewrite expensive, and what another layout would save.
 usage: tests/bench/rewrite_cost.py [--records 300000] [kind ...]
-kinds: endpoint (the stored hash: j and r), endpoint-listpack (the same under
-hash-max-listpack-value 1024), endpoint-string (one string per endpoint), address-set (the
-address index as it is: a set per address), address-string, address-field (one field per
-address in a hash per shard), members (the per-shard member sets), event (rp:events entries)."""
+kinds: endpoint (the older layout's hash: j and r), endpoint-listpack (the same under
+hash-max-listpack-value 1024), endpoint-string (one string per endpoint: the layout since
+2026-11-23), address-set (the older address index: a set per address), address-string,
+address-field (one field per address in a hash per shard: the index since 2026-11-23), members
+(the per-shard member sets), event (rp:events entries)."""
 import argparse
 import json
 import os
@@ -52,7 +53,7 @@ def record(kind, i):
     if kind.startswith("endpoint"):
         key, text = f"rp:{{e:{APP}:{s}}}:ep:e{i}", ENDPOINT % (i, APP, i)
         if kind == "endpoint-string":
-            return command("SET", key, f"{REV}\n\n{text}")
+            return command("SET", key, f"{REV}\n{text}")
         return command("HSET", key, "j", text, "r", REV)
     if kind == "address-set":
         return command("SADD", f"rp:{{x:{APP}:{s}}}:ad:APNS:{i:064x}", f"e{i}")
