@@ -125,22 +125,21 @@ static void take_after_write(const char *id, redisReply **replies, size_t queued
     }
 }
 
-/* At most the script loads, an index removal and addition, and 3 registry SADDs per write. */
-#define AFTER_WRITE_MAX 32
-
 static json_t *after_write(const char *app, const char *id, const json_t *before,
                            const json_t *after, const json_t *req)
 {
     int members_at;
-    size_t loads = rp_address_index_prepare();
+    size_t loads = rp_address_index_prepare(); /* one per data node */
     size_t queued = queue_after_write(app, id, before, after, req, &members_at, NULL);
-    redisReply *replies[AFTER_WRITE_MAX];
-    if (loads + queued > AFTER_WRITE_MAX || rp_store_collect(replies, loads + queued))
-        return NULL;
-    for (size_t i = 0; i < loads; i++)
-        freeReplyObject(replies[i]);
-    json_t *others = json_array();
-    take_after_write(id, replies + loads, queued, members_at, others);
+    redisReply **replies = rp_malloc((loads + queued) * sizeof(redisReply *));
+    json_t *others = NULL;
+    if (rp_store_collect(replies, loads + queued) == 0) {
+        for (size_t i = 0; i < loads; i++)
+            freeReplyObject(replies[i]);
+        others = json_array();
+        take_after_write(id, replies + loads, queued, members_at, others);
+    }
+    free(replies);
     return others;
 }
 
