@@ -12,14 +12,25 @@
 #define RP_ADDRESS_INDEX_H
 
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stddef.h>
 
 /* For a pipeline of rp_address_index_append_*: queues the script's load, first; returns how
  * many replies that adds. */
 size_t rp_address_index_prepare(void);
-/* Queues: id holds the address. Its reply is the array of the other ids that hold it. */
+/* Queues: id holds the address. Once the layout is settled (rp_address_index_settled) this is
+ * an HSETNX, enough for the usual case of an address nobody else holds; otherwise, and for
+ * rp_address_index_append_add_full, the script, whose reply is the array of the other ids. */
 void rp_address_index_append_add(const char *app, const char *channel, const char *address,
                                  const char *folded_id);
+void rp_address_index_append_add_full(const char *app, const char *channel, const char *address,
+                                      const char *folded_id);
+/* Reads an addition's reply: appends the other holders (never folded_id) to others and returns
+ * 0, or returns 1 when the HSETNX found the address held: the addition must be queued again
+ * with rp_address_index_append_add_full. */
+int rp_address_index_take_added(const redisReply *r, const char *folded_id, json_t *others);
+/* What reads learned of RP_KEY_LAYOUT: whether no older set can be left to take in. */
+void rp_address_index_settled(int settled);
 /* Queues: id no longer holds the address. */
 void rp_address_index_append_remove(const char *app, const char *channel, const char *address,
                                     const char *folded_id);

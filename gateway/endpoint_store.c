@@ -203,6 +203,7 @@ int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
         recs->n_owned = queued + 1;
         const redisReply *layout = recs->owned[queued];
         settled = layout->type == REDIS_REPLY_STRING && strcmp(layout->str, RP_LAYOUT) == 0;
+        rp_address_index_settled(settled); /* every endpoint write reads the endpoint first */
         for (size_t i = 0; i < queued; i++)
             if (recs->owned[i]->type != REDIS_REPLY_ARRAY)
                 rc = RP_ESTORE;

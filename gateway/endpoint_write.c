@@ -109,20 +109,48 @@ static size_t queue_after_write(const char *app, const char *id, const json_t *b
 }
 
 /* Takes the replies of one write's bookkeeping (freeing them): the other endpoints holding the
- * address are appended to others. */
-static void take_after_write(const char *id, redisReply **replies, size_t queued, int members_at,
-                             json_t *others)
+ * address are appended to others. Returns 1 when the address's addition must be queued again
+ * in full (rp_address_index_take_added). */
+static int take_after_write(const char *id, redisReply **replies, size_t queued, int members_at,
+                            json_t *others)
 {
     char folded[RP_KEY_MAX];
     rp_endpoint_key_id(id, folded, sizeof(folded));
+    int again = 0;
     for (size_t i = 0; i < queued; i++) {
-        redisReply *r = replies[i];
-        if ((int)i == members_at && r->type == REDIS_REPLY_ARRAY)
-            for (size_t j = 0; j < r->elements; j++)
-                if (strcmp(r->element[j]->str, folded) != 0)
-                    json_array_append_new(others, json_string(r->element[j]->str));
-        freeReplyObject(r);
+        if ((int)i == members_at)
+            again = rp_address_index_take_added(replies[i], folded, others);
+        freeReplyObject(replies[i]);
     }
+    return again;
+}
+
+/* The full additions of the writes whose address someone else already held, in one round
+ * trip: the other holders of writes[k]'s address go to others[k]. Returns 0 or RP_ESTORE. */
+static int add_in_full(const char *app, size_t n, const char *const *ids,
+                       const json_t *const *writes, json_t **others)
+{
+    size_t loads = rp_address_index_prepare();
+    for (size_t k = 0; k < n; k++) {
+        char folded[RP_KEY_MAX];
+        rp_endpoint_key_id(ids[k], folded, sizeof(folded));
+        rp_address_index_append_add_full(app, str_member(writes[k], "ChannelType"),
+                                         str_member(writes[k], "Address"), folded);
+    }
+    redisReply **replies = rp_malloc((loads + n) * sizeof(redisReply *));
+    int rc = rp_store_collect(replies, loads + n);
+    if (rc == 0) {
+        for (size_t i = 0; i < loads; i++)
+            freeReplyObject(replies[i]);
+        for (size_t k = 0; k < n; k++) {
+            char folded[RP_KEY_MAX];
+            rp_endpoint_key_id(ids[k], folded, sizeof(folded));
+            rp_address_index_take_added(replies[loads + k], folded, others[k]);
+            freeReplyObject(replies[loads + k]);
+        }
+    }
+    free(replies);
+    return rc;
 }
 
 static json_t *after_write(const char *app, const char *id, const json_t *before,
@@ -137,7 +165,11 @@ static json_t *after_write(const char *app, const char *id, const json_t *before
         for (size_t i = 0; i < loads; i++)
             freeReplyObject(replies[i]);
         others = json_array();
-        take_after_write(id, replies + loads, queued, members_at, others);
+        if (take_after_write(id, replies + loads, queued, members_at, others) &&
+            add_in_full(app, 1, &id, &after, &others)) {
+            json_decref(others);
+            others = NULL;
+        }
     }
     free(replies);
     return others;
@@ -255,6 +287,10 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
     size_t *w_at = rp_calloc(n, sizeof(size_t));
     int *w_rc = rp_calloc(n, sizeof(int)), *members_at = rp_calloc(n, sizeof(int));
     size_t *queued = rp_calloc(n, sizeof(size_t));
+    /* Writes whose address someone already held: their additions go again, in full. */
+    const char **again_ids = rp_calloc(n, sizeof(char *));
+    const json_t **again_writes = rp_calloc(n, sizeof(json_t *));
+    size_t n_again = 0;
     int rc = rp_endpoint_store_get_many(app, ids, n, cur);
     char now[RP_ISO_SIZE];
     rp_api_now_iso(now);
@@ -330,12 +366,29 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
             continue;
         }
         json_t *others = json_array();
-        take_after_write(ids[i], replies + at, queued[k], members_at[k], others);
+        if (take_after_write(ids[i], replies + at, queued[k], members_at[k], others)) {
+            again_ids[n_again] = ids[i];
+            again_writes[n_again++] = merged[i];
+        }
         at += queued[k];
         if (json_array_size(others) == 0 || rc)
             json_decref(others);
         else if (deactivate_others(app, merged[i], others) == RP_ESTORE)
             rc = RP_ESTORE;
+    }
+    if (rc == 0 && n_again) {
+        json_t **others = rp_malloc(n_again * sizeof(json_t *));
+        for (size_t k = 0; k < n_again; k++)
+            others[k] = json_array();
+        if (add_in_full(app, n_again, again_ids, again_writes, others))
+            rc = RP_ESTORE;
+        for (size_t k = 0; k < n_again; k++) {
+            if (rc || json_array_size(others[k]) == 0)
+                json_decref(others[k]);
+            else if (deactivate_others(app, again_writes[k], others[k]) == RP_ESTORE)
+                rc = RP_ESTORE;
+        }
+        free(others);
     }
     for (size_t r = 0; collected && r < registry_sadds; r++)
         freeReplyObject(replies[at++]);
@@ -364,5 +417,7 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
     free(w_rc);
     free(members_at);
     free(queued);
+    free(again_ids);
+    free(again_writes);
     return rc;
 }

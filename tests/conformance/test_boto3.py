@@ -881,6 +881,26 @@ def test_duplicate_address_deactivates_other_endpoint():
         f"dup-a still {status} after dup-b was updated with the same Address"
 
 
+def test_duplicate_address_in_a_batch_deactivates_the_earlier_holder():
+    """The same rule for UpdateEndpointsBatch: a batch item takes an address a stored endpoint
+    holds, and of two items with one address the later wins (imports: test_import_export)."""
+    app = new_app("duplicate address batch")
+    put_endpoint(app, "held", ChannelType="GCM", Address="token-held-before")
+    call("update_endpoints_batch", ApplicationId=app, EndpointBatchRequest={"Item": [
+        {"Id": "taker", "ChannelType": "GCM", "Address": "token-held-before"},
+        {"Id": "first", "ChannelType": "GCM", "Address": "token-twice-in-batch"},
+        {"Id": "second", "ChannelType": "GCM", "Address": "token-twice-in-batch"},
+        {"Id": "alone", "ChannelType": "GCM", "Address": "token-alone"}]})
+    status = {e: get_endpoint(app, e)["EndpointStatus"]
+              for e in ("held", "taker", "first", "second", "alone")}
+    assert status == {"held": "INACTIVE", "taker": "ACTIVE", "first": "INACTIVE",
+                      "second": "ACTIVE", "alone": "ACTIVE"}, status
+    # Written again with its own address, an endpoint does not deactivate itself.
+    call("update_endpoints_batch", ApplicationId=app, EndpointBatchRequest={"Item": [
+        {"Id": "alone", "ChannelType": "GCM", "Address": "token-alone"}]})
+    assert get_endpoint(app, "alone")["EndpointStatus"] == "ACTIVE"
+
+
 def test_endpoint_ids_case_insensitive():
     """API reference, endpoint-id: 'The case insensitive unique identifier for the endpoint.'"""
     app = new_app("case")
@@ -1326,6 +1346,7 @@ TESTS = [
     test_endpoint_merge_semantics,
     test_endpoint_status_and_address,
     test_duplicate_address_deactivates_other_endpoint,
+    test_duplicate_address_in_a_batch_deactivates_the_earlier_holder,
     test_endpoint_ids_case_insensitive,
     test_endpoint_ids_with_reserved_characters,
     test_concurrent_updates_keep_every_change,

@@ -200,6 +200,30 @@ def test_csv_edge_cases_bad_lines_and_update_by_id():
         assert error_of(lambda: c.get_endpoint(ApplicationId=app, EndpointId=missing))[0] == 404
 
 
+def test_import_deactivates_endpoints_whose_address_it_takes():
+    """Pinpoint's rule that an endpoint written with another's address makes the other INACTIVE
+    holds for imports, which write a batch at a time: a row takes an address a stored endpoint
+    holds, of two rows with one address the later wins, and a row written again with its own
+    address stays ACTIVE."""
+    c, root = state["client"], state["root"]
+    app = new_app("import duplicates")
+    c.update_endpoint(ApplicationId=app, EndpointId="held", EndpointRequest={
+        "ChannelType": "GCM", "Address": "token-held-before"})
+    rows = "Id,ChannelType,Address\n" + "".join(f"{eid},GCM,{token}\n" for eid, token in [
+        ("taker", "token-held-before"), ("first", "token-twice"), ("second", "token-twice"),
+        ("alone", "token-alone")])
+    write(os.path.join(root, "dups/one.csv"), rows)
+    for name in ("one", "again"):  # the second import writes every row again, unchanged
+        if name == "again":
+            write(os.path.join(root, "dups/again.csv"), "Id,ChannelType,Address\nalone,GCM,token-alone\n")
+        done = wait_job(app, import_job(app, f"file://{root}/dups/{name}.csv", "CSV")["Id"])
+        assert done["JobStatus"] == "COMPLETED" and done["TotalFailures"] == 0, done
+        status = {e: c.get_endpoint(ApplicationId=app, EndpointId=e)["EndpointResponse"][
+            "EndpointStatus"] for e in ("held", "taker", "first", "second", "alone")}
+        assert status == {"held": "INACTIVE", "taker": "ACTIVE", "first": "INACTIVE",
+                          "second": "ACTIVE", "alone": "ACTIVE"}, (name, status)
+
+
 def test_s3_mixed_nested_compressed_and_export():
     """s3:// through s3rver: every object under the prefix, recursively; the other format
     skipped; a compressed object fails its piece with a Failures entry; export to S3 read back
@@ -484,6 +508,7 @@ def main():
             harness.run_tests([
                 test_guide_examples_through_the_cli,
                 test_csv_edge_cases_bad_lines_and_update_by_id,
+                test_import_deactivates_endpoints_whose_address_it_takes,
                 test_s3_mixed_nested_compressed_and_export,
                 test_s3_signature_is_checked,
                 test_path_traversal_refused,
