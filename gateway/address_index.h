@@ -6,8 +6,9 @@
  * its value the holders' ids joined by newlines (ids hold no control characters). A million
  * endpoints are then a million fields in 32 hashes rather than a million one-member sets: 150
  * bytes each instead of 342, and an AOF rewrite 0.8 us instead of 2.0 (tests/bench/RESULTS.md).
- * Every change runs in one script, which also takes in the set an older Repoint kept for the
- * address (rp:{x:...}:ad:<channel>:<address>) when it meets one. */
+ * A change runs in one script, which also takes in the set an older Repoint kept for the
+ * address (rp:{x:...}:ad:<channel>:<address>) when it meets one; only the addition of an
+ * address nobody holds, once no older set can be left, is a plain HSETNX. */
 #ifndef RP_ADDRESS_INDEX_H
 #define RP_ADDRESS_INDEX_H
 
