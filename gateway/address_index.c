@@ -4,7 +4,6 @@
 #include "rc.h"
 #include "store.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,27 +83,15 @@ size_t rp_address_index_prepare(void)
     return rp_store_append_script_load(&index_script);
 }
 
-static atomic_int layout_settled;
-
-void rp_address_index_settled(int settled)
-{
-    atomic_store_explicit(&layout_settled, settled, memory_order_relaxed);
-}
-
-void rp_address_index_append_add_full(const char *app, const char *channel, const char *address,
-                                      const char *folded_id)
+void rp_address_index_append_add(const char *app, const char *channel, const char *address,
+                                 const char *folded_id)
 {
     append_change("add", app, channel, address, folded_id);
 }
 
-void rp_address_index_append_add(const char *app, const char *channel, const char *address,
-                                 const char *folded_id)
+void rp_address_index_append_claim(const char *app, const char *channel, const char *address,
+                                   const char *folded_id)
 {
-    /* Before the layout is settled an older set may hold the address: only the script looks. */
-    if (!atomic_load_explicit(&layout_settled, memory_order_relaxed)) {
-        append_change("add", app, channel, address, folded_id);
-        return;
-    }
     char key[RP_KEY_MAX], field[RP_KEY_MAX];
     rp_key_address(key, field, app, channel, address);
     const char *argv[] = {"HSETNX", key, field, folded_id};

@@ -16,22 +16,20 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* For a pipeline of rp_address_index_append_*: queues the script's load, first; returns how
- * many replies that adds. */
+/* For a pipeline with rp_address_index_append_add or _remove: queues the script's load, to come
+ * before them; returns how many replies that adds. */
 size_t rp_address_index_prepare(void);
-/* Queues: id holds the address. Once the layout is settled (rp_address_index_settled) this is
- * an HSETNX, enough for the usual case of an address nobody else holds; otherwise, and for
- * rp_address_index_append_add_full, the script, whose reply is the array of the other ids. */
+/* Queues: id holds the address (the script). Its reply is the array of the other ids. */
 void rp_address_index_append_add(const char *app, const char *channel, const char *address,
                                  const char *folded_id);
-void rp_address_index_append_add_full(const char *app, const char *channel, const char *address,
-                                      const char *folded_id);
-/* Reads an addition's reply: appends the other holders (never folded_id) to others and returns
- * 0, or returns 1 when the HSETNX found the address held: the addition must be queued again
- * with rp_address_index_append_add_full. */
+/* Queues the same as an HSETNX, which needs no script and suffices for the usual case of an
+ * address nobody holds; only once no older set can be left (rp_endpoint_store_layout_settled). */
+void rp_address_index_append_claim(const char *app, const char *channel, const char *address,
+                                   const char *folded_id);
+/* Reads an addition's or a claim's reply: appends the other holders (never folded_id) to
+ * others and returns 0, or returns 1 when the claim found the address held: the addition must
+ * then be queued with rp_address_index_append_add. */
 int rp_address_index_take_added(const redisReply *r, const char *folded_id, json_t *others);
-/* What reads learned of RP_KEY_LAYOUT: whether no older set can be left to take in. */
-void rp_address_index_settled(int settled);
 /* Queues: id no longer holds the address. */
 void rp_address_index_append_remove(const char *app, const char *channel, const char *address,
                                     const char *folded_id);

@@ -127,6 +127,19 @@ static size_t queue_mgets(const char *app, const char *const *ids, size_t n, uns
     return queued;
 }
 
+/* What this thread last read of RP_KEY_LAYOUT, and when (rp_mono_ms): once it said settled,
+ * it is read again only after LAYOUT_RECHECK_MS. */
+#define LAYOUT_RECHECK_MS 2000
+static _Thread_local struct {
+    int settled;
+    int64_t read_ms;
+} layout;
+
+int rp_endpoint_store_layout_settled(void)
+{
+    return layout.settled;
+}
+
 /* For each id MGET found nothing for (absent, or a hash of the older layout, which MGET answers
  * nil for as well), the conversion script's answer in a second round trip. Only until the
  * janitor has marked the layout settled: then nothing found is an absent endpoint, and a batch
@@ -195,19 +208,26 @@ int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
     size_t *pos = rp_malloc(n * sizeof(*pos));
     int slot_of[RP_ENDPOINT_SHARDS];
     size_t queued = queue_mgets(app, ids, n, shard, pos, slot_of);
-    /* The layout marker rides along: while it is not set, nothing found may be an older hash. */
-    rp_store_append("GET " RP_KEY_LAYOUT);
-    int rc = rp_store_collect(recs->owned, queued + 1);
-    int settled = 0;
+    /* The layout marker rides along while it is not known to be set, and once a while after:
+     * not with every batch, as on a cluster its slot is mostly on another node (a round trip). */
+    int64_t now = rp_mono_ms();
+    int ask = !layout.settled || now - layout.read_ms >= LAYOUT_RECHECK_MS;
+    if (ask)
+        rp_store_append("GET " RP_KEY_LAYOUT);
+    int rc = rp_store_collect(recs->owned, queued + (size_t)ask);
     if (rc == 0) {
-        recs->n_owned = queued + 1;
-        const redisReply *layout = recs->owned[queued];
-        settled = layout->type == REDIS_REPLY_STRING && strcmp(layout->str, RP_LAYOUT) == 0;
-        rp_address_index_settled(settled); /* every endpoint write reads the endpoint first */
+        recs->n_owned = queued + (size_t)ask;
+        if (ask) {
+            const redisReply *marker = recs->owned[queued];
+            layout.settled =
+                marker->type == REDIS_REPLY_STRING && strcmp(marker->str, RP_LAYOUT) == 0;
+            layout.read_ms = now;
+        }
         for (size_t i = 0; i < queued; i++)
             if (recs->owned[i]->type != REDIS_REPLY_ARRAY)
                 rc = RP_ESTORE;
     }
+    int settled = layout.settled;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const redisReply *list = recs->owned[slot_of[shard[i]]];
         const redisReply *v = pos[i] < list->elements ? list->element[pos[i]] : NULL;
@@ -475,7 +495,7 @@ int rp_endpoint_store_replace_address(const char *app, const char *id, const cha
         /* The index is repaired by the next write that names the address if this fails. */
         size_t loads = rp_address_index_prepare();
         rp_address_index_append_remove(app, channel_held, old_address, folded);
-        rp_address_index_append_add(app, channel_held, new_address, folded);
+        rp_address_index_append_add(app, channel_held, new_address, folded); /* in full */
         return rp_store_collect_ok(loads + 2);
     }
     return RP_ECONFLICT;

@@ -40,6 +40,10 @@ void rp_endpoint_records_free(struct rp_endpoint_records *recs);
 const char *rp_endpoint_record_json(const char *record, size_t len, size_t *json_len,
                                     const char **rev, size_t *rev_len);
 
+/* Whether, as this thread last read RP_KEY_LAYOUT (with an endpoint read, at most
+ * LAYOUT_RECHECK_MS ago once set), nothing is left in an older layout. */
+int rp_endpoint_store_layout_settled(void);
+
 /* Converts the endpoints at keys (a SCAN page of hashes of the older layout) in one round trip.
  * Returns 0 or RP_ESTORE. */
 int rp_endpoint_store_convert(const redisReply *keys);

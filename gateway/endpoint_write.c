@@ -32,8 +32,7 @@ static void backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-/* The bookkeeping that follows an endpoint write, in one pipelined round trip (after the address
- * index's rp_address_index_prepare):
+/* The bookkeeping that follows an endpoint write, in one pipelined round trip:
  * - the address index, for Pinpoint's rule that updating an endpoint with an address makes
  *   every other endpoint of the app with that address (on that channel) INACTIVE;
  * - the app's attribute registry (the names RemoveAttributes answers).
@@ -53,9 +52,11 @@ struct registry_names {
     json_t *names[REGISTRIES]; /* objects used as sets */
 };
 
+/* *loaded: whether this pipeline already has the address index script's load, which goes
+ * before the first command that runs the script (a claim needs none). */
 static size_t queue_after_write(const char *app, const char *id, const json_t *before,
                                 const json_t *after, const json_t *req, int *members_at_out,
-                                struct registry_names *batch)
+                                struct registry_names *batch, int *loaded)
 {
     char folded[RP_KEY_MAX], key[RP_KEY_MAX];
     rp_endpoint_key_id(id, folded, sizeof(folded));
@@ -64,14 +65,24 @@ static size_t queue_after_write(const char *app, const char *id, const json_t *b
     int names_address = json_object_get(req, "Address") || json_object_get(req, "ChannelType");
     size_t queued = 0;
     int members_at = -1;
-    if (names_address && old_ch && old_ad && (strcmp(old_ch, ch) != 0 || strcmp(old_ad, ad) != 0)) {
+    int removes = names_address && old_ch && old_ad &&
+                  (strcmp(old_ch, ch) != 0 || strcmp(old_ad, ad) != 0);
+    int adds = names_address && ch && ad && *ad;
+    int claims = adds && rp_endpoint_store_layout_settled();
+    if ((removes || (adds && !claims)) && !*loaded) {
+        queued += rp_address_index_prepare();
+        *loaded = 1;
+    }
+    if (removes) {
         rp_address_index_append_remove(app, old_ch, old_ad, folded);
         queued++;
     }
-    if (names_address && ch && ad && *ad) {
+    if (claims)
+        rp_address_index_append_claim(app, ch, ad, folded);
+    else if (adds)
         rp_address_index_append_add(app, ch, ad, folded);
+    if (adds)
         members_at = (int)queued++;
-    }
     for (size_t i = 0; i < REGISTRIES; i++) {
         const json_t *sent = json_object_get(req, registries[i].map);
         const json_t *kept = json_object_get(after, registries[i].map);
@@ -134,8 +145,8 @@ static int add_in_full(const char *app, size_t n, const char *const *ids,
     for (size_t k = 0; k < n; k++) {
         char folded[RP_KEY_MAX];
         rp_endpoint_key_id(ids[k], folded, sizeof(folded));
-        rp_address_index_append_add_full(app, str_member(writes[k], "ChannelType"),
-                                         str_member(writes[k], "Address"), folded);
+        rp_address_index_append_add(app, str_member(writes[k], "ChannelType"),
+                                    str_member(writes[k], "Address"), folded);
     }
     redisReply **replies = rp_malloc((loads + n) * sizeof(redisReply *));
     int rc = rp_store_collect(replies, loads + n);
@@ -156,16 +167,13 @@ static int add_in_full(const char *app, size_t n, const char *const *ids,
 static json_t *after_write(const char *app, const char *id, const json_t *before,
                            const json_t *after, const json_t *req)
 {
-    int members_at;
-    size_t loads = rp_address_index_prepare(); /* one per data node */
-    size_t queued = queue_after_write(app, id, before, after, req, &members_at, NULL);
-    redisReply **replies = rp_malloc((loads + queued) * sizeof(redisReply *));
+    int members_at, loaded = 0;
+    size_t queued = queue_after_write(app, id, before, after, req, &members_at, NULL, &loaded);
+    redisReply **replies = rp_malloc((queued ? queued : 1) * sizeof(redisReply *));
     json_t *others = NULL;
-    if (rp_store_collect(replies, loads + queued) == 0) {
-        for (size_t i = 0; i < loads; i++)
-            freeReplyObject(replies[i]);
+    if (queued == 0 || rp_store_collect(replies, queued) == 0) {
         others = json_array();
-        if (take_after_write(id, replies + loads, queued, members_at, others) &&
+        if (take_after_write(id, replies, queued, members_at, others) &&
             add_in_full(app, 1, &id, &after, &others)) {
             json_decref(others);
             others = NULL;
@@ -319,13 +327,12 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
     struct registry_names batch;
     for (size_t r = 0; r < REGISTRIES; r++)
         batch.names[r] = json_object();
-    size_t loads = rc == 0 && nw ? rp_address_index_prepare() : 0;
-    total += loads;
+    int loaded = 0;
     for (size_t k = 0; rc == 0 && k < nw; k++)
         if (w_rc[k] == 0) {
             size_t i = w_at[k];
             queued[k] = queue_after_write(app, ids[i], cur[i].json, merged[i], reqs[i],
-                                          &members_at[k], &batch);
+                                          &members_at[k], &batch, &loaded);
             total += queued[k];
         }
     for (size_t r = 0; rc == 0 && r < REGISTRIES; r++) {
@@ -350,9 +357,7 @@ int rp_endpoint_write_many(enum rp_endpoint_shape shape, const char *app, size_t
     if (rc == 0 && total)
         rc = rp_store_collect(replies, total);
     int collected = rc == 0; /* the replies must be taken even when a later step fails */
-    for (size_t i = 0; collected && i < loads; i++)
-        freeReplyObject(replies[i]);
-    size_t at = loads;
+    size_t at = 0;
     for (size_t k = 0; collected && k < nw; k++) {
         size_t i = w_at[k];
         if (w_rc[k] == RP_ECONFLICT) {

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
 import push_sims  # noqa: E402
-from endpoint_layout import endpoint_keys, kinds, to_hash_layout  # noqa: E402
+from endpoint_layout import LAYOUT_RECHECK_S, endpoint_keys, kinds, to_hash_layout  # noqa: E402
 from apns_sim import ApnsSim, Credentials  # noqa: E402
 
 state = {}
@@ -289,6 +289,7 @@ def test_endpoints_of_the_older_layout_are_reached_once():
     for k in keys:
         to_hash_layout(redis, k)
     assert len(keys) == 15 and kinds(redis, keys) == {"hash"}
+    time.sleep(LAYOUT_RECHECK_S + 0.2)  # the run's reads look at the marker again
     c = create(app, seg, MessageConfiguration=message("Older {{Attributes.name}}"))
     wait_state(app, c["Id"], "COMPLETED")
     assert_exactly_once(apns, gcm, never)

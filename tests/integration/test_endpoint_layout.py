@@ -5,11 +5,12 @@ deactivates the others meet them and convert them, and the janitor converts the 
 background, once (rp:layout records it), with nothing for the operator to do and nothing lost."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
-from endpoint_layout import (address_index, address_sets, endpoint_keys, kinds,  # noqa: E402
-                             to_hash_layout, to_set_layout)
+from endpoint_layout import (LAYOUT_RECHECK_S, address_index, address_sets,  # noqa: E402
+                             endpoint_keys, kinds, to_hash_layout, to_set_layout)
 
 N = 40
 
@@ -52,6 +53,7 @@ def test_older_hash_layout_is_read_written_and_converted():
             to_hash_layout(redis, k)
         assert kinds(redis, keys) == {"hash"}
         assert to_set_layout(redis, app) == N and not address_index(redis, app)
+        time.sleep(LAYOUT_RECHECK_S + 0.2)  # every thread reads the marker again
         assert all(endpoint(c, app, f"Ep-{i}") == before[i] for i in range(0, N, 2))
         assert user_endpoints(c, app, "user-1") == sorted(f"Ep-{i}" for i in range(1, N, 4))
         c.update_endpoint(ApplicationId=app, EndpointId="Ep-1", EndpointRequest={

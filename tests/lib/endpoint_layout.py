@@ -2,6 +2,10 @@
 r: the revision, u: the user id when there is one} (gateway/endpoint_store.c converts them)."""
 import json
 
+# gateway/endpoint_store.c's LAYOUT_RECHECK_MS: how long a thread that saw rp:layout set goes on
+# trusting it. A test that takes the marker away waits this long before its requests.
+LAYOUT_RECHECK_S = 2.0
+
 
 def endpoint_keys(redis, app):
     return redis.cli("--scan", "--pattern", f"rp:{{e:{app}:*}}:ep:*").split()
