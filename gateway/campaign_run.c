@@ -914,7 +914,6 @@ static int begin(struct run *r)
     return 0;
 }
 
-
 /* Drives the run until it completes, stops, or this instance stops. */
 static void drive(struct run *r)
 {

@@ -64,8 +64,9 @@ struct rp_render_plan {
 #define SHARED_CONTENT_MAX 16 /* more than there are channels */
 
 /* The addresses a build has sent to, by channel: open addressing over copies of the channel
- * and the address (each with its NUL) in one buffer, sized at twice the plan's recipients (each claims at most
- * once), so a claim costs a hash and a copy instead of a jansson key's allocations. */
+ * and the address (each with its NUL) in one buffer, sized at twice the plan's recipients
+ * (each claims at most once), so a claim costs a hash and a copy instead of a jansson key's
+ * allocations. */
 struct claimed {
     struct {
         uint64_t hash;
@@ -587,7 +588,6 @@ void rp_render_recipient_complete(struct rp_render_recipient *r,
              result->message_id);
 }
 
-/* Claims channel + address for this request; false when an earlier recipient has it. */
 /* Context: the request's, overlaid by the recipient's ("Attribute names are case sensitive";
  * the recipient's map is the more specific). Shared when only one of them is given. */
 static json_t *merged_context(const json_t *message, const json_t *recipient)
