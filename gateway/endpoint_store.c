@@ -162,12 +162,10 @@ static int convert_missing(struct rp_endpoint_records *recs, const char *app,
         const char *argv[] = {"EVALSHA", sha, "1", key};
         rp_store_appendv(4, argv, NULL);
     }
-    redisReply **replies = rp_malloc((loads + missing) * sizeof(redisReply *));
-    int rc = rp_store_collect(replies, loads + missing);
+    redisReply **replies = rp_malloc(missing * sizeof(redisReply *));
+    int rc = rp_store_collect_after_loads(loads, replies, missing);
     if (rc == 0) {
-        for (size_t i = 0; i < loads; i++)
-            freeReplyObject(replies[i]);
-        size_t k = loads;
+        size_t k = 0;
         for (size_t i = 0; i < recs->n; i++) {
             if (recs->value[i])
                 continue;
@@ -383,13 +381,11 @@ int rp_endpoint_store_put_many(const char *app, size_t n, const char *const *ids
         rp_store_appendv(3 + p.na, argv, NULL);
         free(p.record);
     }
-    redisReply **replies = rp_malloc((n + loads) * sizeof(redisReply *));
-    int rc = rp_store_collect(replies, n + loads);
+    redisReply **replies = rp_malloc((n ? n : 1) * sizeof(redisReply *));
+    int rc = rp_store_collect_after_loads(loads, replies, n);
     if (rc == 0) {
-        for (size_t i = 0; i < loads; i++)
-            freeReplyObject(replies[i]);
         for (size_t i = 0; i < n; i++) {
-            rcs[i] = cas_result(replies[i + loads]);
+            rcs[i] = cas_result(replies[i]);
             if (rcs[i] == RP_ESTORE)
                 rc = RP_ESTORE;
         }

@@ -148,16 +148,14 @@ static int add_in_full(const char *app, size_t n, const char *const *ids,
         rp_address_index_append_add(app, str_member(writes[k], "ChannelType"),
                                     str_member(writes[k], "Address"), folded);
     }
-    redisReply **replies = rp_malloc((loads + n) * sizeof(redisReply *));
-    int rc = rp_store_collect(replies, loads + n);
+    redisReply **replies = rp_malloc(n * sizeof(redisReply *));
+    int rc = rp_store_collect_after_loads(loads, replies, n);
     if (rc == 0) {
-        for (size_t i = 0; i < loads; i++)
-            freeReplyObject(replies[i]);
         for (size_t k = 0; k < n; k++) {
             char folded[RP_KEY_MAX];
             rp_endpoint_key_id(ids[k], folded, sizeof(folded));
-            rp_address_index_take_added(replies[loads + k], folded, others[k]);
-            freeReplyObject(replies[loads + k]);
+            rp_address_index_take_added(replies[k], folded, others[k]);
+            freeReplyObject(replies[k]);
         }
     }
     free(replies);

@@ -917,6 +917,19 @@ int rp_store_collect_ok(size_t n)
     return rc;
 }
 
+int rp_store_collect_after_loads(size_t loads, redisReply **replies, size_t n)
+{
+    redisReply **all = rp_malloc((loads + n ? loads + n : 1) * sizeof(redisReply *));
+    int rc = rp_store_collect(all, loads + n);
+    if (rc == 0) {
+        for (size_t i = 0; i < loads; i++)
+            freeReplyObject(all[i]);
+        memcpy(replies, all + loads, n * sizeof(redisReply *));
+    }
+    free(all);
+    return rc;
+}
+
 static pthread_mutex_t sha_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *rp_store_script_sha(struct rp_script *script)

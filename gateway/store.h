@@ -70,6 +70,10 @@ int rp_store_append_captured(size_t i);
 /* rp_store_collect for a caller that needs only to know all n commands succeeded: 0, or
  * RP_ESTORE when the store failed or any reply is an error. The replies are freed. */
 int rp_store_collect_ok(size_t n);
+/* rp_store_collect for a pipeline that starts with the loads replies of
+ * rp_store_append_script_load: those are freed (a failed load shows as NOSCRIPT in the replies
+ * after it), the n after them land in replies. */
+int rp_store_collect_after_loads(size_t loads, redisReply **replies, size_t n);
 
 /* A Lua script run with EVALSHA, falling back to EVAL once when the server answers NOSCRIPT
  * (after a restart or SCRIPT FLUSH). sha is computed on first use. */
