@@ -89,6 +89,33 @@ def test_updated_token_rewrites_the_endpoint_address():
     sim.configure(rewrites={})
 
 
+def test_rewritten_address_joins_the_address_index():
+    """An endpoint whose address the provider rewrote holds the new address in the index, even
+    when another endpoint already held it: an endpoint written later with that address makes
+    both INACTIVE (Pinpoint's rule for a shared address)."""
+    d, app, sim = state["daemon"], state["app"], state["sim"]
+    for eid, address in (("kindle-4", "moving-reg-id"), ("kindle-5", "taken-reg-id")):
+        d.aws("update-endpoint", "--application-id", app, "--endpoint-id", eid,
+              "--endpoint-request", json.dumps({"ChannelType": "ADM", "Address": address}))
+    sim.configure(rewrites={"moving-reg-id": "taken-reg-id"})
+    resp = d.aws("send-messages", "--application-id", app, "--message-request", json.dumps({
+        "Endpoints": {"kindle-4": {}},
+        "MessageConfiguration": {"ADMMessage": {"Title": "t", "Body": "b"}}}))
+    assert resp["MessageResponse"]["EndpointResult"]["kindle-4"].get(
+        "UpdatedToken") == "taken-reg-id", resp
+    sim.configure(rewrites={})
+
+    def status(eid):
+        return d.aws("get-endpoint", "--application-id", app, "--endpoint-id", eid)[
+            "EndpointResponse"]
+    harness.wait_until(lambda: status("kindle-4")["Address"] == "taken-reg-id", timeout=5,
+                       what="the endpoint's Address rewritten")
+    d.aws("update-endpoint", "--application-id", app, "--endpoint-id", "kindle-6",
+          "--endpoint-request", json.dumps({"ChannelType": "ADM", "Address": "taken-reg-id"}))
+    got = {eid: status(eid)["EndpointStatus"] for eid in ("kindle-4", "kindle-5", "kindle-6")}
+    assert got == {"kindle-4": "INACTIVE", "kindle-5": "INACTIVE", "kindle-6": "ACTIVE"}, got
+
+
 def test_dead_registration_deactivates_endpoint():
     d, app, sim = state["daemon"], state["app"], state["sim"]
     d.aws("update-endpoint", "--application-id", app, "--endpoint-id", "kindle-2",
@@ -168,6 +195,7 @@ def main():
         test_update_adm_channel, test_send_success_with_md5,
         test_metrics_show_provider_connections, test_wrong_md5_is_refused,
         test_updated_token_rewrites_the_endpoint_address,
+        test_rewritten_address_joins_the_address_index,
         test_dead_registration_deactivates_endpoint, test_throttling_and_outages,
         test_too_large_is_refused_before_sending, test_token_refresh_on_401,
         test_wrong_client_secret_is_permanent,
