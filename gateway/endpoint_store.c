@@ -130,14 +130,12 @@ static size_t queue_mgets(const char *app, const char *const *ids, size_t n, uns
 /* What this thread last read of RP_KEY_LAYOUT, and when (rp_mono_ms): once it said settled,
  * it is read again only after LAYOUT_RECHECK_MS. */
 #define LAYOUT_RECHECK_MS 2000
-static _Thread_local struct {
-    int settled;
-    int64_t read_ms;
-} layout;
+static _Thread_local int layout_settled;
+static _Thread_local int64_t layout_read_ms;
 
 int rp_endpoint_store_layout_settled(void)
 {
-    return layout.settled;
+    return layout_settled;
 }
 
 /* For each id MGET found nothing for (absent, or a hash of the older layout, which MGET answers
@@ -209,7 +207,7 @@ int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
     /* The layout marker rides along while it is not known to be set, and once a while after:
      * not with every batch, as on a cluster its slot is mostly on another node (a round trip). */
     int64_t now = rp_mono_ms();
-    int ask = !layout.settled || now - layout.read_ms >= LAYOUT_RECHECK_MS;
+    int ask = !layout_settled || now - layout_read_ms >= LAYOUT_RECHECK_MS;
     if (ask)
         rp_store_append("GET " RP_KEY_LAYOUT);
     int rc = rp_store_collect(recs->owned, queued + (size_t)ask);
@@ -217,15 +215,15 @@ int rp_endpoint_records_read(struct rp_endpoint_records *recs, const char *app,
         recs->n_owned = queued + (size_t)ask;
         if (ask) {
             const redisReply *marker = recs->owned[queued];
-            layout.settled =
+            layout_settled =
                 marker->type == REDIS_REPLY_STRING && strcmp(marker->str, RP_LAYOUT) == 0;
-            layout.read_ms = now;
+            layout_read_ms = now;
         }
         for (size_t i = 0; i < queued; i++)
             if (recs->owned[i]->type != REDIS_REPLY_ARRAY)
                 rc = RP_ESTORE;
     }
-    int settled = layout.settled;
+    int settled = layout_settled;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const redisReply *list = recs->owned[slot_of[shard[i]]];
         const redisReply *v = pos[i] < list->elements ? list->element[pos[i]] : NULL;

@@ -919,7 +919,7 @@ int rp_store_collect_ok(size_t n)
 
 int rp_store_collect_after_loads(size_t loads, redisReply **replies, size_t n)
 {
-    redisReply **all = rp_malloc((loads + n ? loads + n : 1) * sizeof(redisReply *));
+    redisReply **all = rp_malloc(((loads + n) ? (loads + n) : 1) * sizeof(redisReply *));
     int rc = rp_store_collect(all, loads + n);
     if (rc == 0) {
         for (size_t i = 0; i < loads; i++)
