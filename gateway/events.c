@@ -468,15 +468,24 @@ int rp_events_xadd_pipelined(const char *key, const char *app, const char *data,
     /* The cap's text, formatted again only when a reload changed it. */
     static _Thread_local long long maxlen_value = -1;
     static _Thread_local char maxlen[24];
+    static _Thread_local unsigned appends;
     long long value = rp_events_maxlen();
     if (value != maxlen_value) {
         snprintf(maxlen, sizeof(maxlen), "%lld", value);
         maxlen_value = value;
     }
-    /* MAXLEN ~ lets Redis trim whole macro nodes: the cap costs nothing per entry. */
-    const char *argv[] = {"XADD", key, "MAXLEN", "~", maxlen, "*", "data", data, "app", app};
-    size_t lens[] = {4, strlen(key), 6, 1, strlen(maxlen), 1, 4, data_len, 3, strlen(app)};
-    return rp_store_appendv(10, argv, lens);
+    /* Only every RP_EVENTS_TRIM_EVERY-th append carries MAXLEN ~: with it, Redis spends a
+     * quarter more on the XADD (it rewrites the cap into the command it logs) and the AOF gets
+     * 30 more bytes per event. ~ trims whole macro nodes, so one trim in the batch removes all
+     * the excess; the stream goes over the cap by at most a batch per writer. */
+    if (appends++ % RP_EVENTS_TRIM_EVERY == 0) {
+        const char *argv[] = {"XADD", key, "MAXLEN", "~", maxlen, "*", "data", data, "app", app};
+        size_t lens[] = {4, strlen(key), 6, 1, strlen(maxlen), 1, 4, data_len, 3, strlen(app)};
+        return rp_store_appendv(10, argv, lens);
+    }
+    const char *argv[] = {"XADD", key, "*", "data", data, "app", app};
+    size_t lens[] = {4, strlen(key), 1, 4, data_len, 3, strlen(app)};
+    return rp_store_appendv(7, argv, lens);
 }
 
 static const char *event_app(const json_t *event)

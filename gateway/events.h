@@ -15,7 +15,7 @@
  *                   (Content-Type: application/json, header X-Repoint-Application-Id), treats
  *                   any 2xx as delivered and retries anything else with exponential backoff;
  *                   https verifies the certificate (tls.ca_file when set, else the system store)
- *   redis:<key>     a stream in Repoint's own Redis, fed with XADD <key> MAXLEN ~ events.maxlen
+ *   redis:<key>     a stream in Repoint's own Redis, fed with XADD <key> (trimmed to events.maxlen)
  *                   with the same data/app fields as rp:events; keys under "rp:" are Repoint's
  *                   and refused
  * An arn:aws:kinesis / arn:aws:firehose ARN is refused with a 400 that says so. */
@@ -79,9 +79,14 @@ int rp_events_append(json_t *const *events, size_t n);
  * append is counted all the same and rp_store_collect answers RP_ESTORE for the batch. */
 int rp_events_append_pipelined(const json_t *event);
 
-/* Queues XADD key MAXLEN ~ events.maxlen * data <data> app <app> (all borrowed) on the calling
- * thread's connection: the entry format shared by rp:events and redis: destinations. Returns 0
- * (one reply to collect) or RP_ESTORE. */
+/* An append in this many (per thread) trims its stream to events.maxlen (MAXLEN ~). */
+#define RP_EVENTS_TRIM_EVERY 128
+
+/* Queues XADD key [MAXLEN ~ events.maxlen] * data <data> app <app> (all borrowed) on the calling
+ * thread's connection: the entry format shared by rp:events and redis: destinations. The cap
+ * goes with one append in RP_EVENTS_TRIM_EVERY, so a stream holds events.maxlen plus at most
+ * that many per writing thread and a macro node (stream-node-max-entries). Returns 0 (one reply
+ * to collect) or RP_ESTORE. */
 int rp_events_xadd_pipelined(const char *key, const char *app, const char *data, size_t data_len);
 
 /* The key holding an app's event stream settings (a string: JSON with DestinationStreamArn,

@@ -6,8 +6,9 @@ recorded per second between 10% and 90% of the segment, from GetCampaignActiviti
 the scheduler queued at (same window), repoint's peak RSS (VmHWM) and Redis's peak memory.
 usage: tests/bench/bench_campaign.py [--endpoints 1000000] [--mps 20000 0] [--workers 1]
        [--window 20000] [--queue-only] [--no-aof-rewrite]
-Also prints CPU per endpoint by process, Redis's costliest commands (INFO commandstats) and
-how many AOF rewrites the run caused."""
+Also prints CPU per endpoint by process, Redis's costliest commands (INFO commandstats), how
+many AOF rewrites the run caused, and a timeline: deliveries per second in 2-second slices,
+R marking the slices during which Redis was rewriting its AOF."""
 import argparse
 import json
 import math
@@ -47,6 +48,32 @@ def aof_rewrites(redis):
     return int(info.get("aof_rewrites", 0)) + int(info.get("aof_rewrite_in_progress", 0))
 
 
+def aof_sizes(redis):
+    """The AOF's size since the last rewrite and now (MB): Redis rewrites again once the second
+    is twice the first, so their gap says how much a campaign may write before it does."""
+    info = dict(line.split(":", 1) for line in redis.cli("INFO", "persistence").splitlines()
+                if ":" in line)
+    return {"aof_base_mb": int(info.get("aof_base_size", 0)) / 1e6,
+            "aof_current_mb": int(info.get("aof_current_size", 0)) / 1e6,
+            "rewriting": info.get("aof_rewrite_in_progress", "0").strip() == "1"}
+
+
+def aof_rewriting(redis):
+    return "aof_rewrite_in_progress:1" in redis.cli("INFO", "persistence")
+
+
+def timeline(samples, step=2.0):
+    """Deliveries per second in each step-second slice of the run, with an R where Redis was
+    rewriting its AOF during the slice: shows what the rewrite takes from the rate."""
+    out, start = [], samples[0]
+    for s in samples[1:]:
+        if s[0] - start[0] >= step or s is samples[-1]:
+            rewriting = any(x[3] for x in samples if start[0] <= x[0] <= s[0])
+            out.append(f"{round((s[1] - start[1]) / (s[0] - start[0]))}{'R' if rewriting else ''}")
+            start = s
+    return " ".join(out)
+
+
 def aof_rewrite_cost(redis):
     """The last rewrite's wall time and the memory the parent copied on write meanwhile (MB)."""
     info = dict(line.split(":", 1) for line in redis.cli("INFO", "persistence").splitlines()
@@ -75,10 +102,11 @@ def run_campaign(c, redis, app, seg, n, mps, procs, queue_only=False):
     if mps:
         req["Limits"] = {"MessagesPerSecond": mps}
     redis.cli("CONFIG", "RESETSTAT")  # also zeroes aof_rewrites
+    aof0 = aof_sizes(redis)["aof_current_mb"]
     cpu0 = cpu_snapshot(procs)
     t0 = time.monotonic()
     cid = c.create_campaign(ApplicationId=app, WriteCampaignRequest=req)["CampaignResponse"]["Id"]
-    samples = []  # (t, results recorded, endpoints queued)
+    samples = []  # (t, results recorded, endpoints queued, Redis rewriting its AOF)
     while True:
         acts = c.get_campaign_activities(ApplicationId=app, CampaignId=cid)[
             "ActivitiesResponse"]["Item"]
@@ -87,7 +115,7 @@ def run_campaign(c, redis, app, seg, n, mps, procs, queue_only=False):
             a = acts[0]
             done = sum(int(v) for k, v in a["ExecutionMetrics"].items()
                        if not k.startswith(("SKIPPED", "HOLDOUT", "WITHDRAWN")))
-            samples.append((t, done, a["TotalEndpointCount"]))
+            samples.append((t, done, a["TotalEndpointCount"], aof_rewriting(redis)))
             if a["State"] == "COMPLETED" or (queue_only and a["TotalEndpointCount"] >= n):
                 break
         time.sleep(0.25)
@@ -104,6 +132,11 @@ def run_campaign(c, redis, app, seg, n, mps, procs, queue_only=False):
     cpu_us["redis_commands"] = redis_command_us(redis, n)
     cpu_us["aof_rewrites"] = aof_rewrites(redis)
     cpu_us["aof_rewrite"] = aof_rewrite_cost(redis)
+    # What the run appended to the AOF (readable only when no rewrite restarted the count): the
+    # pace at which a campaign brings the next rewrite nearer.
+    cpu_us["aof_bytes_per_endpoint"] = None if cpu_us["aof_rewrites"] else round(
+        (aof_sizes(redis)["aof_current_mb"] - aof0) * 1e6 / n)
+    cpu_us["timeline"] = timeline(samples)
     return cid, total, float("nan") if queue_only else rate(1), rate(2), a, cpu_us
 
 
@@ -164,6 +197,10 @@ def main():
         print(f"import: {n} endpoints in {time.monotonic() - t0:.1f} s; Redis "
               f"{redis_peak_mb(redis):.0f} MB", flush=True)
         redis.cli("MEMORY", "PURGE")
+        sizes = aof_sizes(redis)
+        print(f"after import: AOF {sizes['aof_base_mb']:.0f} MB at the last rewrite, "
+              f"{sizes['aof_current_mb']:.0f} MB now"
+              f"{', rewriting' if sizes['rewriting'] else ''}", flush=True)
         if args.no_aof_rewrite:
             redis.cli("CONFIG", "SET", "auto-aof-rewrite-percentage", "0")
         for mps in args.mps:

@@ -8,6 +8,7 @@ the forwarder skips new events without reading them back."""
 import http.server
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -16,6 +17,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/repoint-events"
+EVENTS_MAXLEN = 1000         # events.maxlen for this module's Repoint (the lowest allowed)
+TRIM_EVERY = 128             # RP_EVENTS_TRIM_EVERY (gateway/events.h)
+NODE_ENTRIES = 100           # Redis's stream-node-max-entries: MAXLEN ~ trims whole nodes
 state = {}
 
 
@@ -105,6 +109,22 @@ def append_events(app, ids):
                                  json.dumps(synthetic_event(app, mid), separators=(",", ":")),
                                  "app", app)
         assert "-" in out, out
+
+
+def append_events_bulk(app, ids):
+    """append_events for many ids in one redis-cli --pipe (RESP on its stdin)."""
+    def resp(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            b = a.encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        return b"".join(out)
+    data = b"".join(resp("XADD", "rp:events", "*", "data",
+                         json.dumps(synthetic_event(app, mid), separators=(",", ":")), "app", app)
+                    for mid in ids)
+    out = subprocess.run(["redis-cli", "-p", str(state["redis"].port), "--pipe"], input=data,
+                         capture_output=True, timeout=60).stdout.decode()
+    assert f"replies: {len(ids)}" in out and "errors: 0" in out, out
 
 
 def stream_events(key):
@@ -270,6 +290,27 @@ def test_forwarding_to_a_redis_stream():
     harness.wait_until(lambda: pending_count() == 0, timeout=20, what="acknowledged events")
 
 
+def test_redis_destination_keeps_about_events_maxlen():
+    """A stream Repoint writes events to (a redis: destination, like rp:events) keeps the newest
+    events.maxlen events, give or take a trim batch and a macro node: it never grows without
+    bound however many events pass."""
+    app = new_app("events-capped")
+    put(app, "redis:capped-events")
+    ids = [f"capped-{i}" for i in range(3 * EVENTS_MAXLEN)]
+    append_events_bulk(app, ids)
+
+    def newest():
+        last = state["redis"].cli("XREVRANGE", "capped-events", "+", "-", "COUNT", "1")
+        return [json.loads(x) for x in last.splitlines() if x.startswith("{")]
+    harness.wait_until(lambda: newest() and newest()[0]["attributes"]["message_id"] == ids[-1],
+                       timeout=60, what="the last event forwarded to capped-events")
+    length = int(state["redis"].cli("XLEN", "capped-events"))
+    assert EVENTS_MAXLEN <= length <= EVENTS_MAXLEN + TRIM_EVERY + NODE_ENTRIES, length
+    kept = [e["attributes"]["message_id"] for e in stream_events("capped-events")]
+    assert kept == ids[-length:], (kept[:3], kept[-3:])
+    harness.wait_until(lambda: pending_count() == 0, timeout=30, what="acknowledged events")
+
+
 def test_forwarding_to_a_webhook_with_retries():
     hook = state["hook"]
     app = new_app("events-webhook")
@@ -333,7 +374,7 @@ def main():
     hook.thread.start()
     state["hook"] = hook
     try:
-        with harness.stack() as (redis, daemon):
+        with harness.stack(env={"REPOINT_EVENTS_MAXLEN": str(EVENTS_MAXLEN)}) as (redis, daemon):
             state.update(redis=redis, daemon=daemon, client=daemon.client())
             harness.wait_until(lambda: "forwarder" in redis.cli("XINFO", "GROUPS", "rp:events"),
                                timeout=20, what="the forwarder's consumer group")
@@ -344,6 +385,7 @@ def main():
                 test_unusable_destinations_are_400,
                 test_put_get_delete_with_aws_cli,
                 test_forwarding_to_a_redis_stream,
+                test_redis_destination_keeps_about_events_maxlen,
                 test_forwarding_to_a_webhook_with_retries,
                 test_failing_webhook_does_not_hold_back_other_apps,
                 test_events_of_an_app_without_destination_are_acknowledged,
