@@ -5,7 +5,7 @@ apns_sim and fcm_sim. Prints, per campaign: total time, the sustained delivery r
 recorded per second between 10% and 90% of the segment, from GetCampaignActivities), the rate
 the scheduler queued at (same window), repoint's peak RSS (VmHWM) and Redis's peak memory.
 usage: tests/bench/bench_campaign.py [--endpoints 1000000] [--mps 20000 0] [--workers 1]
-       [--window 20000] [--queue-only] [--no-aof-rewrite]
+       [--window 20000] [--queue-only] [--no-aof-rewrite] [--redis-config NAME VALUE]
 Also prints CPU per endpoint by process, Redis's costliest commands (INFO commandstats), how
 many AOF rewrites the run caused, and a timeline: deliveries per second in 2-second slices,
 R marking the slices during which Redis was rewriting its AOF."""
@@ -149,6 +149,11 @@ def main():
     ap.add_argument("--no-aof-rewrite", action="store_true",
                     help="Redis does not rewrite its AOF during the campaigns: separates what "
                          "the rewrite of a large dataset costs from the run's own Redis work")
+    ap.add_argument("--redis-config", nargs=2, action="append", default=[],
+                    metavar=("NAME", "VALUE"),
+                    help="CONFIG SET on the benchmark's Redis before the import (repeatable): "
+                         "what an operator's setting does to the run; the default is Redis's "
+                         "own configuration")
     ap.add_argument("--queue-only", action="store_true",
                     help="the scheduler alone: no workers, a window of the whole segment; "
                          "measures how fast it reads, renders and queues")
@@ -169,6 +174,8 @@ def main():
     apns = ApnsSim(creds, "production", extra=["--max-streams", "1000", "--no-record"])
     fcm = push_sims.FcmSim(extra_args=["--no-record"]).start()
     redis = harness.Redis().start()
+    for name, value in args.redis_config:
+        assert redis.cli("CONFIG", "SET", name, value).strip() == "OK", (name, value)
     rp = None
     try:
         rp = harness.Repoint(redis.url, env={

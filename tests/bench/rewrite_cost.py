@@ -8,7 +8,8 @@ kinds: endpoint (the older layout's hash: j and r), endpoint-listpack (the same 
 hash-max-listpack-value 1024), endpoint-string (one string per endpoint: the layout since
 2026-11-23), address-set (the older address index: a set per address), address-string,
 address-field (one field per address in a hash per shard: the index since 2026-11-23), members
-(the per-shard member sets), event (rp:events entries)."""
+(the per-shard member sets), segment-member (an imported segment's sorted set of ids), event
+(rp:events entries)."""
 import argparse
 import json
 import os
@@ -63,6 +64,8 @@ def record(kind, i):
         return command("HSET", f"rp:{{x:{APP}:{s}}}:ad", f"APNS:{i:064x}", f"e{i}")
     if kind == "members":
         return command("SADD", f"rp:{{e:{APP}:{s}}}:eps", f"e{i}")
+    if kind == "segment-member":
+        return command("ZADD", f"rp:{{a:{APP}}}:seg:{APP}:m:1", "0", f"e{i}")
     if kind == "event":
         return command("XADD", "rp:events", "MAXLEN", "~", "1000000", "*", "data",
                        EVENT % (APP, i, i, i), "app", APP)
@@ -121,7 +124,7 @@ def main():
     ap.add_argument("--records", type=int, default=300000)
     ap.add_argument("kinds", nargs="*", default=["endpoint", "endpoint-listpack", "endpoint-string",
                                                  "address-set", "address-string", "address-field",
-                                                 "members", "event"])
+                                                 "members", "segment-member", "event"])
     a = ap.parse_args()
     for kind in a.kinds:
         print(json.dumps(measure(kind, a.records)), flush=True)
