@@ -463,28 +463,49 @@ long long rp_events_maxlen(void)
     return rp_ctx.cfg ? rp_config_int(rp_ctx.cfg, "events.maxlen") : 1000000;
 }
 
+/* A stream's appends since it last carried the cap, per thread. A stream that finds its slot
+ * held by another takes it over and starts again at 0, which trims on that append: a count
+ * shared by all streams could fall on the same one every time (one append to A, then 127 to B,
+ * over and over, and B is never trimmed). */
+struct trim_slot {
+    char key[96];
+    unsigned appends;
+};
+
+int rp_events_trim_due(const char *key, size_t key_len)
+{
+    static _Thread_local struct trim_slot slots[16];
+    if (key_len >= sizeof(slots[0].key))
+        return 1;
+    struct trim_slot *s = &slots[rp_fnv1a(key, key_len) % (sizeof(slots) / sizeof(slots[0]))];
+    if (memcmp(s->key, key, key_len + 1) != 0) {
+        memcpy(s->key, key, key_len + 1);
+        s->appends = 0;
+    }
+    return s->appends++ % RP_EVENTS_TRIM_EVERY == 0;
+}
+
 int rp_events_xadd_pipelined(const char *key, const char *app, const char *data, size_t data_len)
 {
     /* The cap's text, formatted again only when a reload changed it. */
     static _Thread_local long long maxlen_value = -1;
     static _Thread_local char maxlen[24];
-    static _Thread_local unsigned appends;
     long long value = rp_events_maxlen();
     if (value != maxlen_value) {
         snprintf(maxlen, sizeof(maxlen), "%lld", value);
         maxlen_value = value;
     }
-    /* Only every RP_EVENTS_TRIM_EVERY-th append carries MAXLEN ~: with it, Redis spends a
-     * quarter more on the XADD (it rewrites the cap into the command it logs) and the AOF gets
-     * 30 more bytes per event. ~ trims whole macro nodes, so one trim in the batch removes all
-     * the excess; the stream goes over the cap by at most a batch per writer. */
-    if (appends++ % RP_EVENTS_TRIM_EVERY == 0) {
+    /* Only one append in RP_EVENTS_TRIM_EVERY carries MAXLEN ~: with it, Redis spends a quarter
+     * more on the XADD (it rewrites the cap into the command it logs) and the AOF gets 30 more
+     * bytes per event. ~ trims whole macro nodes, so that one trim removes all the excess. */
+    size_t key_len = strlen(key);
+    if (rp_events_trim_due(key, key_len)) {
         const char *argv[] = {"XADD", key, "MAXLEN", "~", maxlen, "*", "data", data, "app", app};
-        size_t lens[] = {4, strlen(key), 6, 1, strlen(maxlen), 1, 4, data_len, 3, strlen(app)};
+        size_t lens[] = {4, key_len, 6, 1, strlen(maxlen), 1, 4, data_len, 3, strlen(app)};
         return rp_store_appendv(10, argv, lens);
     }
     const char *argv[] = {"XADD", key, "*", "data", data, "app", app};
-    size_t lens[] = {4, strlen(key), 1, 4, data_len, 3, strlen(app)};
+    size_t lens[] = {4, key_len, 1, 4, data_len, 3, strlen(app)};
     return rp_store_appendv(7, argv, lens);
 }
 

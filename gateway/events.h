@@ -79,14 +79,20 @@ int rp_events_append(json_t *const *events, size_t n);
  * append is counted all the same and rp_store_collect answers RP_ESTORE for the batch. */
 int rp_events_append_pipelined(const json_t *event);
 
-/* An append in this many (per thread) trims its stream to events.maxlen (MAXLEN ~). */
+/* One append to a stream in this many (per thread) trims it to events.maxlen (MAXLEN ~). */
 #define RP_EVENTS_TRIM_EVERY 128
+
+/* Whether this thread's append to key (key_len bytes) is the one in RP_EVENTS_TRIM_EVERY that
+ * carries the cap: counted per stream, so no order of appends to several streams (the
+ * forwarder writes one destination per app) leaves one of them untrimmed for more than that
+ * many of its own appends. Keys too long for the count's table carry it every time. */
+int rp_events_trim_due(const char *key, size_t key_len);
 
 /* Queues XADD key [MAXLEN ~ events.maxlen] * data <data> app <app> (all borrowed) on the calling
  * thread's connection: the entry format shared by rp:events and redis: destinations. The cap
- * goes with one append in RP_EVENTS_TRIM_EVERY, so a stream holds events.maxlen plus at most
- * that many per writing thread and a macro node (stream-node-max-entries). Returns 0 (one reply
- * to collect) or RP_ESTORE. */
+ * goes with one of a thread's appends to key in RP_EVENTS_TRIM_EVERY, so a stream holds
+ * events.maxlen plus at most that many per writing thread and a macro node
+ * (stream-node-max-entries). Returns 0 (one reply to collect) or RP_ESTORE. */
 int rp_events_xadd_pipelined(const char *key, const char *app, const char *data, size_t data_len);
 
 /* The key holding an app's event stream settings (a string: JSON with DestinationStreamArn,

@@ -111,8 +111,8 @@ def append_events(app, ids):
         assert "-" in out, out
 
 
-def append_events_bulk(app, ids):
-    """append_events for many ids in one redis-cli --pipe (RESP on its stdin)."""
+def append_events_bulk(events):
+    """append_events for many (app, id) pairs in one redis-cli --pipe (RESP on its stdin)."""
     def resp(*args):
         out = [b"*%d\r\n" % len(args)]
         for a in args:
@@ -121,10 +121,10 @@ def append_events_bulk(app, ids):
         return b"".join(out)
     data = b"".join(resp("XADD", "rp:events", "*", "data",
                          json.dumps(synthetic_event(app, mid), separators=(",", ":")), "app", app)
-                    for mid in ids)
+                    for app, mid in events)
     out = subprocess.run(["redis-cli", "-p", str(state["redis"].port), "--pipe"], input=data,
                          capture_output=True, timeout=60).stdout.decode()
-    assert f"replies: {len(ids)}" in out and "errors: 0" in out, out
+    assert f"replies: {len(events)}" in out and "errors: 0" in out, out
 
 
 def stream_events(key):
@@ -290,24 +290,30 @@ def test_forwarding_to_a_redis_stream():
     harness.wait_until(lambda: pending_count() == 0, timeout=20, what="acknowledged events")
 
 
-def test_redis_destination_keeps_about_events_maxlen():
-    """A stream Repoint writes events to (a redis: destination, like rp:events) keeps the newest
-    events.maxlen events, give or take a trim batch and a macro node: it never grows without
-    bound however many events pass."""
-    app = new_app("events-capped")
-    put(app, "redis:capped-events")
-    ids = [f"capped-{i}" for i in range(3 * EVENTS_MAXLEN)]
-    append_events_bulk(app, ids)
+def test_redis_destinations_keep_about_events_maxlen():
+    """Streams Repoint writes events to (redis: destinations, like rp:events) keep the newest
+    events.maxlen events, give or take a trim batch and a macro node: they never grow without
+    bound however many events pass, each trimmed on its own however the forwarder interleaves
+    its writes to them."""
+    apps = [new_app("events-capped-a"), new_app("events-capped-b")]
+    keys = ["capped-a", "capped-b"]
+    for app, key in zip(apps, keys):
+        put(app, f"redis:{key}")
+    n = 3 * EVENTS_MAXLEN
+    ids = {app: [f"{key}-{i}" for i in range(n)] for app, key in zip(apps, keys)}
+    append_events_bulk([(app, ids[app][i]) for i in range(n) for app in apps])
 
-    def newest():
-        last = state["redis"].cli("XREVRANGE", "capped-events", "+", "-", "COUNT", "1")
-        return [json.loads(x) for x in last.splitlines() if x.startswith("{")]
-    harness.wait_until(lambda: newest() and newest()[0]["attributes"]["message_id"] == ids[-1],
-                       timeout=60, what="the last event forwarded to capped-events")
-    length = int(state["redis"].cli("XLEN", "capped-events"))
-    assert EVENTS_MAXLEN <= length <= EVENTS_MAXLEN + TRIM_EVERY + NODE_ENTRIES, length
-    kept = [e["attributes"]["message_id"] for e in stream_events("capped-events")]
-    assert kept == ids[-length:], (kept[:3], kept[-3:])
+    def newest(key):
+        last = state["redis"].cli("XREVRANGE", key, "+", "-", "COUNT", "1")
+        return [json.loads(x)["attributes"]["message_id"] for x in last.splitlines()
+                if x.startswith("{")]
+    for app, key in zip(apps, keys):
+        harness.wait_until(lambda: newest(key) == [ids[app][-1]], timeout=60,
+                           what=f"the last event forwarded to {key}")
+        length = int(state["redis"].cli("XLEN", key))
+        assert EVENTS_MAXLEN <= length <= EVENTS_MAXLEN + TRIM_EVERY + NODE_ENTRIES, (key, length)
+        kept = [e["attributes"]["message_id"] for e in stream_events(key)]
+        assert kept == ids[app][-length:], (key, kept[:3], kept[-3:])
     harness.wait_until(lambda: pending_count() == 0, timeout=30, what="acknowledged events")
 
 
@@ -385,7 +391,7 @@ def main():
                 test_unusable_destinations_are_400,
                 test_put_get_delete_with_aws_cli,
                 test_forwarding_to_a_redis_stream,
-                test_redis_destination_keeps_about_events_maxlen,
+                test_redis_destinations_keep_about_events_maxlen,
                 test_forwarding_to_a_webhook_with_retries,
                 test_failing_webhook_does_not_hold_back_other_apps,
                 test_events_of_an_app_without_destination_are_acknowledged,

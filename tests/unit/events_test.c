@@ -422,6 +422,31 @@ static void test_event_text_matches_tree(void **state)
         }
 }
 
+/* The trim's count is kept per stream: one append to A then 127 to B, over and over, trims
+ * each stream once per RP_EVENTS_TRIM_EVERY of its own appends (a single count would fall on
+ * A every time and never trim B). */
+static void test_trim_counted_per_stream(void **state)
+{
+    (void)state;
+    const char *a = "trim-test-a", *b = "trim-test-b";
+    int trims_a = 0, trims_b = 0;
+    for (int cycle = 0; cycle < 4 * RP_EVENTS_TRIM_EVERY; cycle++) {
+        trims_a += rp_events_trim_due(a, strlen(a));
+        for (int i = 0; i < RP_EVENTS_TRIM_EVERY - 1; i++)
+            trims_b += rp_events_trim_due(b, strlen(b));
+    }
+    assert_int_equal(trims_a, 4);
+    assert_int_equal(trims_b, 4 * (RP_EVENTS_TRIM_EVERY - 1));
+    /* The first append to a stream trims; a key too long for the table trims every time. */
+    assert_true(rp_events_trim_due("trim-test-new", 13));
+    assert_false(rp_events_trim_due("trim-test-new", 13));
+    char long_key[200];
+    memset(long_key, 'k', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    assert_true(rp_events_trim_due(long_key, strlen(long_key)));
+    assert_true(rp_events_trim_due(long_key, strlen(long_key)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_destination_parse),
         cmocka_unit_test(test_settings_key),
         cmocka_unit_test(test_event_text_matches_tree),
+        cmocka_unit_test(test_trim_counted_per_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
