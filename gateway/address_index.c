@@ -7,48 +7,32 @@
 #include <stdio.h>
 #include <string.h>
 
-/* KEYS[1] the shard's hash, KEYS[2] the older set of this address. ARGV: 'add' or 'remove', the
- * field, the id. add answers the other holders; remove answers how many are left. A value that
- * does not change is not written again (a re-import of the same endpoints adds nothing to the
- * AOF). */
+/* KEYS[1] the shard's hash, KEYS[2] the older set of this address. ARGV: 'add', 'remove' or
+ * 'merge', the field, the id ('' for merge). The holders are the field's ids and the older
+ * set's (which is then deleted), each once, without the id; add appends the id, and answers the
+ * other holders; remove and merge answer how many are left. merge is the conversion of an
+ * older set: nothing added, nothing taken away. A value that does not change is not written
+ * again (a re-import of the same endpoints adds nothing to the AOF). */
 static struct rp_script index_script = {.source =
     "local cur = redis.call('HGET', KEYS[1], ARGV[2])\n"
-    "local ids = {}\n"
-    "if cur then for id in string.gmatch(cur, '[^\\n]+') do ids[#ids + 1] = id end end\n"
+    "local others, seen = {}, {[ARGV[3]] = true}\n"
+    "local function take(id)\n"
+    "  if not seen[id] then seen[id] = true; others[#others + 1] = id end\n"
+    "end\n"
+    "if cur then for id in string.gmatch(cur, '[^\\n]+') do take(id) end end\n"
     "if redis.call('EXISTS', KEYS[2]) == 1 then\n"
-    "  for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do ids[#ids + 1] = id end\n"
+    "  for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do take(id) end\n"
     "  redis.call('DEL', KEYS[2])\n"
     "end\n"
-    "local others, keep, seen = {}, {}, {}\n"
-    "for _, id in ipairs(ids) do\n"
-    "  if id ~= ARGV[3] and not seen[id] then\n"
-    "    seen[id] = true; others[#others + 1] = id; keep[#keep + 1] = id\n"
-    "  end\n"
-    "end\n"
-    "if ARGV[1] == 'add' then keep[#keep + 1] = ARGV[3] end\n"
-    "if #keep == 0 then\n"
+    "local v = table.concat(others, '\\n')\n"
+    "if ARGV[1] == 'add' then v = #others > 0 and (v .. '\\n' .. ARGV[3]) or ARGV[3] end\n"
+    "if v == '' then\n"
     "  if cur then redis.call('HDEL', KEYS[1], ARGV[2]) end\n"
-    "else\n"
-    "  local v = table.concat(keep, '\\n')\n"
-    "  if v ~= cur then redis.call('HSET', KEYS[1], ARGV[2], v) end\n"
+    "elseif v ~= cur then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[2], v)\n"
     "end\n"
     "if ARGV[1] == 'add' then return others end\n"
     "return #others\n"};
-
-/* KEYS[1] an older set, KEYS[2] its shard's hash. ARGV: the field. */
-static struct rp_script convert_script = {.source =
-    "local ids = redis.call('SMEMBERS', KEYS[1])\n"
-    "local cur = redis.call('HGET', KEYS[2], ARGV[1])\n"
-    "local seen, keep = {}, {}\n"
-    "if cur then for id in string.gmatch(cur, '[^\\n]+') do\n"
-    "  if not seen[id] then seen[id] = true; keep[#keep + 1] = id end\n"
-    "end end\n"
-    "for _, id in ipairs(ids) do\n"
-    "  if not seen[id] then seen[id] = true; keep[#keep + 1] = id end\n"
-    "end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "if #keep > 0 then redis.call('HSET', KEYS[2], ARGV[1], table.concat(keep, '\\n')) end\n"
-    "return #keep\n"};
 
 /* The script's keys and arguments for one change. */
 struct change {
@@ -129,8 +113,8 @@ int rp_address_index_remove(const char *app, const char *channel, const char *ad
 
 int rp_address_index_convert(const redisReply *keys)
 {
-    size_t loads = rp_store_append_script_load(&convert_script);
-    const char *sha = rp_store_script_sha(&convert_script);
+    size_t loads = rp_store_append_script_load(&index_script);
+    const char *sha = rp_store_script_sha(&index_script);
     size_t queued = 0;
     for (size_t i = 0; i < keys->elements; i++) {
         /* rp:{x:<app>:<shard>}:ad:<field>: the hash is the name up to the field. */
@@ -140,8 +124,8 @@ int rp_address_index_convert(const redisReply *keys)
             continue;
         char key[RP_KEY_MAX];
         snprintf(key, sizeof(key), "%.*s", (int)(cut + 4 - older), older);
-        const char *argv[] = {"EVALSHA", sha, "2", older, key, cut + 5};
-        rp_store_appendv(6, argv, NULL);
+        const char *argv[] = {"EVALSHA", sha, "2", key, older, "merge", cut + 5, ""};
+        rp_store_appendv(8, argv, NULL);
         queued++;
     }
     return rp_store_collect_ok(loads + queued);
