@@ -492,8 +492,8 @@ static size_t render_chunk(struct run *r, json_t *const *eps, size_t n, struct b
         if (rc == 0 && rec->queued) {
             struct rp_delivery *d = &rec->delivery;
             d->origin = RP_ORIGIN_CAMPAIGN;
-            snprintf(d->campaign_id, sizeof(d->campaign_id), "%s", r->id);
-            snprintf(d->campaign_activity_id, sizeof(d->campaign_activity_id), "%s", r->run_id);
+            rp_strcpy_fit(d->campaign_id, sizeof(d->campaign_id), r->id);
+            rp_strcpy_fit(d->campaign_activity_id, sizeof(d->campaign_activity_id), r->run_id);
             d->campaign_gen = r->gen;
             ready[n_ready++] = d;
             continue;

@@ -476,21 +476,20 @@ int rp_endpoint_store_replace_address(const char *app, const char *id, const cha
             rp_stored_endpoint_cleanup(&ep);
             return 0;
         }
-        char folded[RP_KEY_MAX], channel_held[64];
-        rp_endpoint_key_id(id, folded, sizeof(folded));
-        snprintf(channel_held, sizeof(channel_held), "%s", channel); /* ep.json goes below */
         json_object_set_new(ep.json, "Address", json_string(new_address));
         int rc = rp_endpoint_store_put(app, id, ep.json, ep.rev, ep.user);
-        rp_stored_endpoint_cleanup(&ep);
-        if (rc == RP_ECONFLICT)
-            continue;
-        if (rc)
+        if (rc == 0) {
+            /* The index is repaired by the next write that names the address if this fails. */
+            char folded[RP_KEY_MAX];
+            rp_endpoint_key_id(id, folded, sizeof(folded));
+            size_t loads = rp_address_index_prepare();
+            rp_address_index_append_remove(app, channel, old_address, folded);
+            rp_address_index_append_add(app, channel, new_address, folded); /* in full */
+            rc = rp_store_collect_ok(loads + 2);
+        }
+        rp_stored_endpoint_cleanup(&ep); /* channel points into it */
+        if (rc != RP_ECONFLICT)
             return rc;
-        /* The index is repaired by the next write that names the address if this fails. */
-        size_t loads = rp_address_index_prepare();
-        rp_address_index_append_remove(app, channel_held, old_address, folded);
-        rp_address_index_append_add(app, channel_held, new_address, folded); /* in full */
-        return rp_store_collect_ok(loads + 2);
     }
     return RP_ECONFLICT;
 }
