@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import free_port  # noqa: E402
+from harness import free_port, resp_command as command  # noqa: E402
 
 APP = "43c6a0ecaecac92222519d06b996bf56"
 SHARDS = 32
@@ -39,14 +39,6 @@ ENDPOINT = ('{"ChannelType":"APNS","Address":"%064x","EndpointStatus":"ACTIVE","
             '"Attributes":{},"Metrics":{},"User":{"UserAttributes":{}},"ApplicationId":"%s",'
             '"Id":"e%d","CohortId":"62","CreationDate":"2026-11-23T01:18:32.988Z"}')
 REV = "68c41d59e519476df588df148aecd164"
-
-
-def command(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a.encode() if isinstance(a, str) else a
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def record(kind, i):

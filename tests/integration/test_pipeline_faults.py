@@ -41,14 +41,6 @@ class Resp:
         self.rfile.close()
         self.sock.close()
 
-    @staticmethod
-    def _encode(args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        return b"".join(out)
-
     def _read(self):
         line = self.rfile.readline()
         if not line:
@@ -74,7 +66,7 @@ class Resp:
     def pipeline(self, commands):
         """Sends every command in one write, then reads every reply (errors returned, not
         raised)."""
-        self.sock.sendall(b"".join(self._encode(c) for c in commands))
+        self.sock.sendall(b"".join(harness.resp_command(*c) for c in commands))
         return [self._read() for _ in commands]
 
     def call(self, *args):

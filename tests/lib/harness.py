@@ -67,6 +67,15 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def resp_command(*args):
+    """One command in Redis's wire protocol (RESP): str, bytes or anything str() spells."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
 class Redis:
     """A redis-server on a free loopback port with AOF on, data in its own temp dir."""
 
@@ -100,6 +109,14 @@ class Redis:
     def cli(self, *args):
         return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
                               text=True, timeout=10).stdout
+
+    def pipe(self, commands):
+        """Sends many commands (argument tuples) through one redis-cli --pipe; asserts Redis
+        answered every one without an error."""
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "--pipe"],
+                             input=b"".join(resp_command(*c) for c in commands),
+                             capture_output=True, timeout=60).stdout.decode()
+        assert f"replies: {len(commands)}" in out and "errors: 0" in out, out
 
     def events(self):
         """Every delivery event on rp:events, parsed (redis-cli --no-raw quotes each field value;
