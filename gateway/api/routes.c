@@ -135,6 +135,12 @@ static const struct rp_route routes[] = {
      "GetCampaignVersion", APP},
     {"GET", "/v1/apps/{}/campaigns/{}/activities", rp_api_get_campaign_activities,
      "GetCampaignActivities", APP},
+
+    /* The ARN is one path segment (its '/' and ':' percent-encoded, as the SDKs send it); a
+     * key limited to some apps may tag only those apps' resources (tags.c checks). */
+    {"GET", "/v1/tags/{}", rp_api_list_tags, "ListTagsForResource", 0},
+    {"POST", "/v1/tags/{}", rp_api_tag_resource, "TagResource", 0},
+    {"DELETE", "/v1/tags/{}", rp_api_untag_resource, "UntagResource", 0},
 };
 
 const struct rp_route *rp_routes(size_t *count)
