@@ -49,6 +49,9 @@ void rp_api_send_message_request(struct rp_request *req, json_t *body);
 void rp_api_get_dead_letters(struct rp_request *req);
 void rp_api_replay_dead_letters(struct rp_request *req);
 
+/* put_events.c */
+void rp_api_put_events(struct rp_request *req);
+
 /* tags.c: the tags of an application, campaign, segment or template, by ARN */
 void rp_api_list_tags(struct rp_request *req);
 void rp_api_tag_resource(struct rp_request *req);

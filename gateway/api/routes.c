@@ -57,6 +57,8 @@ static const struct rp_route routes[] = {
     {"POST", "/v1/apps/{}/eventstream", rp_api_put_event_stream, "PutEventStream", APP},
     {"DELETE", "/v1/apps/{}/eventstream", rp_api_delete_event_stream, "DeleteEventStream", APP},
 
+    {"POST", "/v1/apps/{}/events", rp_api_put_events, "PutEvents", APP},
+
     {"POST", "/v1/apps/{}/messages", rp_api_send_messages, "SendMessages", APP},
     {"POST", "/v1/apps/{}/users-messages", rp_api_send_users_messages, "SendUsersMessages", APP},
 
