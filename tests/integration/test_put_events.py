@@ -73,6 +73,32 @@ def test_cli_records_events_and_updates_the_endpoint():
     assert buy["event_version"] == "3.1" and buy["awsAccountId"] == "000000000000", buy
 
 
+def test_events_without_endpoint_data_are_taken():
+    """The Amplify clients send their events with an empty Endpoint (the endpoint is registered
+    by its own UpdateEndpoint): the events are taken and no endpoint is made up. Endpoint data
+    that cannot create an endpoint (no Address, which Pinpoint answers "Missing Address") is a
+    400 for that item, named."""
+    app = new_app("analytics")
+    c = state["client"]
+    res = c.put_events(ApplicationId=app, EventsRequest={"BatchItem": {
+        "web-1": {"Endpoint": {}, "Events": {"s": {
+            "EventType": "_session.start", "Timestamp": "2026-11-23T09:00:00Z",
+            "Session": {"Id": "s-1", "StartTimestamp": "2026-11-23T09:00:00Z"}}}},
+        "web-2": {"Endpoint": {"ChannelType": "GCM", "Demographic": {"Platform": "web"}},
+                  "Events": {}}}})["EventsResponse"]["Results"]
+    assert res["web-1"]["EndpointItemResponse"]["StatusCode"] == 202, res
+    assert res["web-1"]["EventsItemResponse"]["s"]["StatusCode"] == 202, res
+    refused = res["web-2"]["EndpointItemResponse"]
+    assert refused["StatusCode"] == 400 and "Address" in refused["Message"], refused
+    assert [e["client"]["client_id"] for e in app_events(app)] == ["web-1"]
+    for eid in ("web-1", "web-2"):
+        try:
+            c.get_endpoint(ApplicationId=app, EndpointId=eid)
+            raise AssertionError(f"{eid} was created")
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "NotFoundException", e.response
+
+
 def test_events_reach_the_apps_event_stream():
     app = new_app("forwarded")
     state["client"].put_event_stream(ApplicationId=app, WriteEventStream={
@@ -167,6 +193,7 @@ def main():
         state.update(redis=redis, daemon=daemon, client=daemon.client())
         harness.run_tests([
             test_cli_records_events_and_updates_the_endpoint,
+            test_events_without_endpoint_data_are_taken,
             test_events_reach_the_apps_event_stream,
             test_items_that_do_not_fit_are_400_and_the_rest_taken,
             test_malformed_batches_are_refused_whole,
