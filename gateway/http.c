@@ -408,15 +408,22 @@ static int authenticate(struct rp_request *req)
     return 0;
 }
 
-/* App-scoped routes: the key must be allowed the app (403) and the app must exist (404). */
-static int check_app(struct rp_request *req)
+int rp_request_allow_app(struct rp_request *req, const char *app)
 {
-    const char *app = rp_request_app(req);
     if (req->credential && !rp_credential_allows_app(req->credential, app)) {
         rp_respond_error(req, 403, "ForbiddenException",
                          "The access key is not authorized for application %.64s", app);
         return -1;
     }
+    return 0;
+}
+
+/* App-scoped routes: the key must be allowed the app (403) and the app must exist (404). */
+static int check_app(struct rp_request *req)
+{
+    const char *app = rp_request_app(req);
+    if (rp_request_allow_app(req, app))
+        return -1;
     if (strlen(app) > 64) {
         rp_respond_not_found(req, "application");
         return -1;

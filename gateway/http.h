@@ -121,6 +121,9 @@ json_t *rp_request_json_object(struct rp_request *req);
 /* Percent-decodes query parameter name into out; returns 1 when present, 0 when absent, -1
  * after answering 400 for one that is too long or malformed. */
 int rp_request_query(struct rp_request *req, const char *name, char *out, size_t out_size);
+/* 0 when the request's access key may use app; else answers 403 and returns -1 (for routes
+ * that name the app elsewhere than in their first path parameter). */
+int rp_request_allow_app(struct rp_request *req, const char *app);
 /* The application id of an app-scoped route. */
 static inline const char *rp_request_app(const struct rp_request *req)
 {

@@ -9,7 +9,6 @@
  * when another write came between. */
 #include "api.h"
 #include "../campaigns.h"
-#include "../credentials.h"
 #include "../config.h"
 #include "../jsonv.h"
 #include "../keyspace.h"
@@ -83,13 +82,7 @@ static int parse_arn(struct rp_request *req, const char *arn, struct tagged *t)
     }
     static const char *const what[] = {"Application", "Campaign", "Segment", "Template"};
     t->what = what[t->arn.kind];
-    if (t->arn.kind != RP_ARN_TEMPLATE && req->credential &&
-        !rp_credential_allows_app(req->credential, t->arn.app)) {
-        rp_respond_error(req, 403, "ForbiddenException",
-                         "The access key is not authorized for application %.64s", t->arn.app);
-        return -1;
-    }
-    return 0;
+    return t->arn.kind == RP_ARN_TEMPLATE ? 0 : rp_request_allow_app(req, t->arn.app);
 }
 
 /* The text holding t's tags: 1 with *text (malloc'd) and place, 0 when t does not exist,

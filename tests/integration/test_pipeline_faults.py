@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,54 +25,7 @@ SHARDS = 4
 EVENT_SUCCESS = "_SMS.SUCCESS"
 
 
-# ---- a minimal pipelined Redis client (RESP2 over a socket) ------------------------------------
-
-class RespError(Exception):
-    pass
-
-
-class Resp:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.rfile = self.sock.makefile("rb")
-
-    def close(self):
-        self.rfile.close()
-        self.sock.close()
-
-    def _read(self):
-        line = self.rfile.readline()
-        if not line:
-            raise ConnectionError("redis closed the connection")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return RespError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            data = self.rfile.read(n + 2)[:-2]
-            return data.decode(errors="replace")
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._read() for _ in range(n)]
-        raise ConnectionError(f"unexpected RESP line {line!r}")
-
-    def pipeline(self, commands):
-        """Sends every command in one write, then reads every reply (errors returned, not
-        raised)."""
-        self.sock.sendall(b"".join(harness.resp_command(*c) for c in commands))
-        return [self._read() for _ in commands]
-
-    def call(self, *args):
-        reply = self.pipeline([args])[0]
-        if isinstance(reply, RespError):
-            raise reply
-        return reply
+RespError, Resp = harness.RespError, harness.Resp
 
 
 @contextlib.contextmanager

@@ -76,24 +76,56 @@ def resp_command(*args):
     return b"".join(out)
 
 
-def read_resp(reader):
-    """One RESP reply from a binary file object: str, int, None or a list of them; an error
-    reply is raised."""
-    line = reader.readline()
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        raise RuntimeError(rest.decode())
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        return None if n < 0 else reader.read(n + 2)[:-2].decode()
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [read_resp(reader) for _ in range(n)]
-    raise RuntimeError(f"not a RESP reply: {line!r}")
+class RespError(Exception):
+    pass
+
+
+class Resp:
+    """A minimal pipelined Redis client (RESP2 over a socket): for loops that ask often, where a
+    redis-cli process per question would cost more than what is measured, and for tests that
+    pipeline many commands."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.rfile = self.sock.makefile("rb")
+
+    def close(self):
+        self.rfile.close()
+        self.sock.close()
+
+    def _read(self):
+        line = self.rfile.readline()
+        if not line:
+            raise ConnectionError("redis closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RespError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.rfile.read(n + 2)[:-2]
+            return data.decode(errors="replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read() for _ in range(n)]
+        raise ConnectionError(f"unexpected RESP line {line!r}")
+
+    def pipeline(self, commands):
+        """Sends every command in one write, then reads every reply (errors returned, not
+        raised)."""
+        self.sock.sendall(b"".join(resp_command(*c) for c in commands))
+        return [self._read() for _ in commands]
+
+    def call(self, *args):
+        reply = self.pipeline([args])[0]
+        if isinstance(reply, RespError):
+            raise reply
+        return reply
 
 
 class Redis:
@@ -131,14 +163,10 @@ class Redis:
                               text=True, timeout=10).stdout
 
     def query(self, *args):
-        """One command over a connection kept open, its reply decoded (bulk strings as str,
-        an error raised): for loops that ask often, where a redis-cli process per question
-        would cost the machine more CPU than what is being measured."""
+        """One command over a connection kept open (Resp.call)."""
         if getattr(self, "_conn", None) is None:
-            self._conn = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-            self._reader = self._conn.makefile("rb")
-        self._conn.sendall(resp_command(*args))
-        return read_resp(self._reader)
+            self._conn = Resp(self.port)
+        return self._conn.call(*args)
 
     def pipe(self, commands):
         """Sends many commands (argument tuples) through one redis-cli --pipe; asserts Redis
@@ -161,7 +189,6 @@ class Redis:
 
     def stop(self):
         if getattr(self, "_conn", None) is not None:
-            self._reader.close()
             self._conn.close()
             self._conn = None
         if self.proc and self.proc.poll() is None:
@@ -457,7 +484,6 @@ class SmsSim:
 
     def stop(self):
         if getattr(self, "_conn", None) is not None:
-            self._reader.close()
             self._conn.close()
             self._conn = None
         if self.proc and self.proc.poll() is None:
