@@ -57,28 +57,56 @@ static int check_batch(const json_t *batch, struct rp_err *err)
     return 0;
 }
 
-/* The endpoint part of one item: merged into the stored endpoint when it says anything.
- * Returns the EndpointItemResponse; *store_failed set when Redis could not be asked. */
-static json_t *apply_endpoint(const char *app, const char *id, const json_t *endpoint,
-                              const json_t *removed, int *store_failed)
+/* The EndpointItemResponse of every item, written in one batch: rp_endpoint_write_many merges
+ * each item's endpoint data as UpdateEndpoint does, in a few pipelined round trips for the whole
+ * request. An item without endpoint data writes nothing. ok[i] says whether item i was taken.
+ * Returns RP_ESTORE when Redis could not be asked. */
+static int apply_endpoints(const char *app, const json_t *batch, const json_t *removed,
+                           json_t **responses, int *ok)
 {
-    struct rp_err err;
-    rp_err_clear(&err);
-    if (rp_endpoint_id_validate(id, "EndpointId", &err))
-        return item_error(&err, "");
-    if (!endpoint || json_object_size(endpoint) == 0)
-        return item_result(202, "Accepted");
-    if (rp_endpoint_validate(endpoint, RP_ENDPOINT_REQUEST, &err))
-        return item_error(&err, "Endpoint.");
-    int rc = rp_endpoint_apply_update(app, id, endpoint, removed, &err);
-    if (rc == 0)
-        return item_result(202, "Accepted");
-    if (rc == RP_EINVAL)
-        return item_error(&err, "Endpoint.");
-    if (rc == RP_ECONFLICT)
-        return item_result(409, "The endpoint is being changed by other requests; retry");
-    *store_failed = 1;
-    return NULL;
+    size_t n = 0, n_write = 0;
+    const char *ids[RP_APP_EVENTS_MAX];
+    json_t *reqs[RP_APP_EVENTS_MAX];
+    size_t item_of[RP_APP_EVENTS_MAX];
+    const char *id;
+    const json_t *item;
+    json_object_foreach((json_t *)batch, id, item)
+    {
+        const json_t *endpoint = json_object_get(item, "Endpoint");
+        struct rp_err err;
+        rp_err_clear(&err);
+        ok[n] = 0;
+        responses[n] = NULL;
+        if (rp_endpoint_id_validate(id, "EndpointId", &err))
+            responses[n] = item_error(&err, "");
+        else if (endpoint && json_object_size(endpoint) &&
+                 rp_endpoint_validate(endpoint, RP_ENDPOINT_REQUEST, &err))
+            responses[n] = item_error(&err, "Endpoint.");
+        else if (endpoint && json_object_size(endpoint)) {
+            ids[n_write] = id;
+            reqs[n_write] = (json_t *)endpoint;
+            item_of[n_write++] = n;
+        } else {
+            ok[n] = 1;
+        }
+        n++;
+    }
+    int rcs[RP_APP_EVENTS_MAX];
+    struct rp_err errs[RP_APP_EVENTS_MAX];
+    if (rp_endpoint_write_many(RP_ENDPOINT_REQUEST, app, n_write, ids, reqs, removed, rcs, errs)) {
+        for (size_t i = 0; i < n; i++)
+            json_decref(responses[i]);
+        return RP_ESTORE;
+    }
+    for (size_t w = 0; w < n_write; w++) {
+        size_t i = item_of[w];
+        ok[i] = rcs[w] == 0;
+        responses[i] = ok[i] ? NULL : item_error(&errs[w], "Endpoint.");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ok[i])
+            responses[i] = item_result(202, "Accepted");
+    return 0;
 }
 
 void rp_api_put_events(struct rp_request *req)
@@ -101,22 +129,24 @@ void rp_api_put_events(struct rp_request *req)
         rp_respond_unavailable(req);
         return;
     }
+    json_t *endpoint_results[RP_APP_EVENTS_MAX];
+    int endpoint_ok[RP_APP_EVENTS_MAX];
+    if (apply_endpoints(app, batch, removed, endpoint_results, endpoint_ok)) {
+        json_decref(removed);
+        json_decref(body);
+        rp_respond_unavailable(req);
+        return;
+    }
     const char *account = rp_config_str(rp_ctx.cfg, "account_id");
     int64_t now = rp_now_ms();
     json_t *records[RP_APP_EVENTS_MAX];
-    size_t n_records = 0;
-    int store_failed = 0;
+    size_t n_records = 0, at = 0;
     json_t *results = json_object();
     const char *id;
     const json_t *item;
     json_object_foreach((json_t *)batch, id, item)
     {
         const json_t *endpoint = json_object_get(item, "Endpoint");
-        json_t *endpoint_result = apply_endpoint(app, id, endpoint, removed, &store_failed);
-        if (store_failed)
-            break;
-        int endpoint_ok = json_integer_value(json_object_get(endpoint_result, "StatusCode")) ==
-                          202;
         json_t *event_results = json_object();
         const char *event_id;
         const json_t *event;
@@ -124,7 +154,7 @@ void rp_api_put_events(struct rp_request *req)
         {
             json_t *rec = NULL;
             rp_err_clear(&err);
-            if (endpoint_ok)
+            if (endpoint_ok[at])
                 rec = rp_app_event_record(app, account, id, endpoint, event, now, &err);
             else
                 rp_err_set(&err, RP_EINVAL, "", "the endpoint data of this item was refused");
@@ -134,11 +164,11 @@ void rp_api_put_events(struct rp_request *req)
                                 rec ? item_result(202, "Accepted") : item_error(&err, ""));
         }
         json_object_set_new(results, id,
-                            json_pack("{s:o, s:o}", "EndpointItemResponse", endpoint_result,
+                            json_pack("{s:o, s:o}", "EndpointItemResponse", endpoint_results[at],
                                       "EventsItemResponse", event_results));
+        at++;
     }
-    if (!store_failed && n_records && rp_events_append(records, n_records))
-        store_failed = 1;
+    int store_failed = n_records && rp_events_append(records, n_records);
     for (size_t i = 0; i < n_records; i++)
         json_decref(records[i]);
     json_decref(removed);
