@@ -393,7 +393,7 @@ int rp_campaign_request_validate(const json_t *body, int64_t now_ms, struct rp_e
         rp_jsonv_int(body, "", "HoldoutPercent", 0, 100, &v, err) < 0 ||
         rp_jsonv_int(body, "", "Priority", 1, 5, &v, err) < 0 ||
         rp_jsonv_bool(body, "", "IsPaused", &b, err) < 0 ||
-        rp_jsonv_string_map(body, "", "tags", 50, 128, 256, &tags, err) < 0)
+        rp_jsonv_tags(body, "", &tags, err) < 0)
         return RP_EINVAL;
     const json_t *mc = json_object_get(body, "MessageConfiguration");
     const json_t *tc = json_object_get(body, "TemplateConfiguration");

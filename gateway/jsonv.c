@@ -122,3 +122,9 @@ int rp_jsonv_string_map(const json_t *obj, const char *prefix, const char *name,
     *out = map;
     return 1;
 }
+
+int rp_jsonv_tags(const json_t *obj, const char *prefix, const json_t **out, struct rp_err *err)
+{
+    return rp_jsonv_string_map(obj, prefix, "tags", RP_TAGS_MAX, RP_TAG_KEY_MAX,
+                               RP_TAG_VALUE_MAX, out, err);
+}

@@ -38,7 +38,7 @@ int rp_segment_request_validate(const json_t *body, struct rp_err *err)
     if ((rc = rp_jsonv_string(body, "", "Name", 1024, &name, err)) < 0)
         return rc;
     const json_t *tags;
-    if ((rc = rp_jsonv_string_map(body, "", "tags", 50, 128, 256, &tags, err)) < 0)
+    if ((rc = rp_jsonv_tags(body, "", &tags, err)) < 0)
         return rc;
     const json_t *v = json_object_get(body, "Dimensions");
     if (v && !json_is_null(v) && (rc = rp_segment_dimensions_validate(v, "Dimensions", err)))

@@ -15,7 +15,6 @@
 #include "util.h"
 
 #define MAX_DESCRIPTION 1024
-#define MAX_TAGS 50
 
 static const char *const email_members[] = {"Subject", "TextPart", "HtmlPart", NULL};
 static const char *const sms_members[] = {"Body", NULL};
@@ -127,7 +126,7 @@ static int compile_all(const char *type, const json_t *body, struct rp_tmpl_set 
         (rc = rp_jsonv_string(body, NULL, "RecommenderId", 256, &s, err)) < 0)
         return rc;
     const json_t *tags;
-    if ((rc = rp_jsonv_string_map(body, NULL, "tags", MAX_TAGS, 128, 256, &tags, err)) < 0)
+    if ((rc = rp_jsonv_tags(body, NULL, &tags, err)) < 0)
         return rc;
     if ((rc = validate_defaults(body, set ? &set->defaults : NULL, err)) < 0)
         return rc;

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #define MAX_APP_NAME 256
-#define MAX_TAGS 50
 
 static void arn(char *out, size_t size, const char *app_id)
 {
@@ -70,7 +69,7 @@ void rp_api_create_app(struct rp_request *req)
     if (rc == 0 || (name && !*name))
         rc = rp_err_set(&err, RP_EINVAL, "Name", "is required");
     if (rc >= 0)
-        rc = rp_jsonv_string_map(body, NULL, "tags", MAX_TAGS, 128, 256, &tags, &err);
+        rc = rp_jsonv_tags(body, NULL, &tags, &err);
     if (rc < 0) {
         json_decref(body);
         rp_respond_bad_request(req, &err);

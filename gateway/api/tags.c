@@ -25,9 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TAGS 50
-#define MAX_TAG_KEY 128
-#define MAX_TAG_VALUE 256
 /* Writes that may come between a read and its write before the request gives up (409). */
 #define MAX_TRIES 32
 
@@ -85,70 +82,62 @@ static int parse_arn(struct rp_request *req, const char *arn, struct tagged *t)
     return t->arn.kind == RP_ARN_TEMPLATE ? 0 : rp_request_allow_app(req, t->arn.app);
 }
 
+/* KEYS[1] a campaign or segment: its current version number and that version's document, or
+ * nil when it does not exist (or is a deleted campaign). One read, so the two agree. */
+static struct rp_script read_version_script = {.source =
+    "local cur = redis.call('HGET', KEYS[1], 'cur')\n"
+    "if not cur or redis.call('HEXISTS', KEYS[1], 'gone') == 1 then return false end\n"
+    "local doc = redis.call('HGET', KEYS[1], cur)\n"
+    "if not doc then return false end\n"
+    "return {cur, doc}\n"};
+
 /* The text holding t's tags: 1 with *text (malloc'd) and place, 0 when t does not exist,
- * RP_ESTORE. For an app the text is the tags object itself; for the others a document with a
- * member tags. */
+ * RP_ESTORE. For an app the text is its tags field (empty when it has none); for the others a
+ * document with a member tags. */
 static int read_tags_text(const struct tagged *t, struct tags_place *place, char **text)
 {
     memset(place, 0, sizeof(*place));
     *text = NULL;
-    redisReply *r = NULL;
+    redisReply *r;
+    const char *args[1] = {place->key};
     switch (t->arn.kind) {
     case RP_ARN_APP:
         rp_key_app(place->key, t->arn.app);
         snprintf(place->field, sizeof(place->field), "tags");
         r = rp_store_command("HMGET %s Id tags", place->key);
         break;
-    case RP_ARN_CAMPAIGN:
-    case RP_ARN_SEGMENT:
+    case RP_ARN_TEMPLATE:
+        rp_template_key(place->key, t->arn.type, t->arn.name);
+        r = rp_store_command("GET %s", place->key);
+        break;
+    default:
         if (t->arn.kind == RP_ARN_CAMPAIGN)
             rp_key_campaign(place->key, t->arn.app, t->arn.id);
         else
             rp_key_segment(place->key, t->arn.app, t->arn.id);
-        r = rp_store_command("HMGET %s cur gone", place->key);
-        if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
-            break;
-        if (r->element[0]->type != REDIS_REPLY_STRING ||
-            r->element[1]->type == REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            return 0;
-        }
-        snprintf(place->cur, sizeof(place->cur), "%s", r->element[0]->str);
-        snprintf(place->field, sizeof(place->field), "%s", r->element[0]->str);
-        freeReplyObject(r);
-        r = rp_store_command("HMGET %s cur %s", place->key, place->field);
+        r = rp_store_eval(&read_version_script, 1, 1, args, NULL);
         break;
-    case RP_ARN_TEMPLATE:
-        rp_template_key(place->key, t->arn.type, t->arn.name);
-        r = rp_store_command("GET %s", place->key);
-        if (!rp_reply_ok(r))
-            break;
-        if (r->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            return 0;
-        }
-        *text = rp_strndup(r->str, r->len);
-        freeReplyObject(r);
-        return 1;
     }
-    if (!rp_reply_ok(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+    if (!rp_reply_ok(r) || !(r->type == REDIS_REPLY_NIL || r->type == REDIS_REPLY_STRING ||
+                             (r->type == REDIS_REPLY_ARRAY && r->elements == 2))) {
         if (r)
             freeReplyObject(r);
         return RP_ESTORE;
     }
-    /* An app: Id says it exists, its tags may be absent. A version: it must still be current. */
-    int found = t->arn.kind == RP_ARN_APP
-                    ? r->element[0]->type == REDIS_REPLY_STRING
-                    : r->element[0]->type == REDIS_REPLY_STRING &&
-                          strcmp(r->element[0]->str, place->cur) == 0 &&
-                          r->element[1]->type == REDIS_REPLY_STRING;
-    if (found)
-        *text = r->element[1]->type == REDIS_REPLY_STRING
-                    ? rp_strndup(r->element[1]->str, r->element[1]->len)
-                    : rp_strdup("");
-    int moved = t->arn.kind != RP_ARN_APP && r->element[0]->type == REDIS_REPLY_STRING && !found;
+    /* An app exists when it has an Id, a template or version when there is a reply. */
+    const redisReply *exists = r->type == REDIS_REPLY_ARRAY ? r->element[0] : r;
+    const redisReply *value = r->type == REDIS_REPLY_ARRAY ? r->element[1] : r;
+    int found = exists->type == REDIS_REPLY_STRING;
+    if (found) {
+        if (t->arn.kind != RP_ARN_APP && t->arn.kind != RP_ARN_TEMPLATE)
+            snprintf(place->cur, sizeof(place->cur), "%s", exists->str);
+        if (place->cur[0])
+            snprintf(place->field, sizeof(place->field), "%s", place->cur);
+        *text = value->type == REDIS_REPLY_STRING ? rp_strndup(value->str, value->len)
+                                                  : rp_strdup("");
+    }
     freeReplyObject(r);
-    return found ? 1 : moved ? RP_ECONFLICT : 0;
+    return found;
 }
 
 /* The tags object inside doc (the doc itself for an app), created when absent. */
@@ -195,9 +184,9 @@ static int apply_change(json_t *tags, const struct tags_change *c, struct rp_err
     }
     for (size_t i = 0; i < c->n_remove; i++)
         json_object_del(tags, c->remove[i]);
-    if (json_object_size(tags) > MAX_TAGS)
+    if (json_object_size(tags) > RP_TAGS_MAX)
         return rp_err_set(err, RP_EINVAL, "tags",
-                          "a resource can have at most %d tags; this would make it %zu", MAX_TAGS,
+                          "a resource can have at most %d tags; this would make it %zu", RP_TAGS_MAX,
                           json_object_size(tags));
     return 0;
 }
@@ -219,11 +208,8 @@ static int change_tags(struct rp_request *req, const struct tagged *t, const str
         struct tags_place place;
         char *text;
         int rc = read_tags_text(t, &place, &text);
-        if (rc == RP_ECONFLICT)
-            continue;
-        if (rc == 0) {
+        if (rc == 0)
             return respond_absent(req, t);
-        }
         if (rc < 0) {
             rp_respond_unavailable(req);
             return -1;
@@ -269,9 +255,8 @@ static int change_tags(struct rp_request *req, const struct tagged *t, const str
         freeReplyObject(r);
         if (written == 1)
             return 0;
-        if (written < 0) {
+        if (written < 0)
             return respond_absent(req, t);
-        }
     }
     rp_respond_error(req, 409, "ConflictException",
                      "The %s changed while its tags were being written; try again", t->what);
@@ -298,8 +283,7 @@ void rp_api_tag_resource(struct rp_request *req)
     struct rp_err err;
     rp_err_clear(&err);
     const json_t *add = NULL;
-    if (rp_jsonv_string_map(body, NULL, "tags", MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, &add,
-                            &err) < 0) {
+    if (rp_jsonv_tags(body, NULL, &add, &err) < 0) {
         json_decref(body);
         rp_respond_bad_request(req, &err);
         return;
@@ -330,7 +314,7 @@ static enum MHD_Result collect_tag_key(void *cls, enum MHD_ValueKind kind, const
     if (strcmp(name, "tagKeys") != 0)
         return MHD_YES;
     char *decoded = value ? rp_http_percent_decode(value, strlen(value)) : NULL;
-    if (!decoded || !*decoded || strlen(decoded) > MAX_TAG_KEY || l->n >= MAX_TAGS) {
+    if (!decoded || !*decoded || strlen(decoded) > RP_TAG_KEY_MAX || l->n >= RP_TAGS_MAX) {
         free(decoded);
         l->bad = 1;
         return MHD_NO;
@@ -344,13 +328,13 @@ void rp_api_untag_resource(struct rp_request *req)
     struct tagged t;
     if (parse_arn(req, req->params[0], &t))
         return;
-    char *keys[MAX_TAGS];
+    char *keys[RP_TAGS_MAX];
     struct key_list l = {keys, 0, 0};
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_tag_key, &l);
     if (l.bad)
         rp_respond_error(req, 400, "BadRequestException",
-                         "tagKeys: each is 1-%d characters, at most %d of them", MAX_TAG_KEY,
-                         MAX_TAGS);
+                         "tagKeys: each is 1-%d characters, at most %d of them", RP_TAG_KEY_MAX,
+                         RP_TAGS_MAX);
     else if (l.n == 0)
         rp_respond_error(req, 400, "BadRequestException", "tagKeys: is required");
     else {

@@ -135,6 +135,7 @@ class Redis:
         self.port = port or free_port()
         self.dir = directory or tempfile.mkdtemp(prefix="rp-redis-")
         self.proc = None
+        self._conn = None  # query()'s connection, opened on first use
 
     @property
     def url(self):
@@ -164,7 +165,7 @@ class Redis:
 
     def query(self, *args):
         """One command over a connection kept open (Resp.call)."""
-        if getattr(self, "_conn", None) is None:
+        if self._conn is None:
             self._conn = Resp(self.port)
         return self._conn.call(*args)
 
@@ -188,7 +189,7 @@ class Redis:
         return found
 
     def stop(self):
-        if getattr(self, "_conn", None) is not None:
+        if self._conn is not None:
             self._conn.close()
             self._conn = None
         if self.proc and self.proc.poll() is None:
@@ -483,7 +484,7 @@ class SmsSim:
                 "REPOINT_TLS_CA_FILE": os.path.join(TESTCA_DIR, "ca.pem")}
 
     def stop(self):
-        if getattr(self, "_conn", None) is not None:
+        if self._conn is not None:
             self._conn.close()
             self._conn = None
         if self.proc and self.proc.poll() is None:
