@@ -129,8 +129,8 @@ void rp_api_put_events(struct rp_request *req)
         rp_respond_unavailable(req);
         return;
     }
-    json_t *endpoint_results[RP_APP_EVENTS_MAX];
-    int endpoint_ok[RP_APP_EVENTS_MAX];
+    json_t *endpoint_results[RP_APP_EVENTS_MAX] = {0};
+    int endpoint_ok[RP_APP_EVENTS_MAX] = {0};
     if (apply_endpoints(app, batch, removed, endpoint_results, endpoint_ok)) {
         json_decref(removed);
         json_decref(body);

@@ -484,9 +484,6 @@ class SmsSim:
                 "REPOINT_TLS_CA_FILE": os.path.join(TESTCA_DIR, "ca.pem")}
 
     def stop(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
