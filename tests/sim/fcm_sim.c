@@ -31,9 +31,9 @@
 #include <time.h>
 
 #include "channels/base64url.h"
-#include "channels/fcm/fcm_payload.h"
 #include "channels/sms/sms_payload.h"
 #include "gateway/util.h"
+#include "fcm_check.h"
 #include "psim_http.h"
 
 #define FCM_SIM_SCOPE "https://www.googleapis.com/auth/firebase.messaging"
@@ -190,66 +190,6 @@ static void token_endpoint(const struct psim_req *req, struct psim_answer *ans)
 
 /* ---- Send endpoint ------------------------------------------------------------------------- */
 
-static const char *data_problem(const json_t *data)
-{
-    if (!data)
-        return NULL;
-    if (!json_is_object(data))
-        return "Invalid value at 'message.data': must be a map";
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)data, k, v)
-    {
-        if (!json_is_string(v))
-            return "Invalid value at 'message.data': values must be strings";
-        if (strcmp(k, "from") == 0 || strcmp(k, "gcm") == 0 || strncmp(k, "google", 6) == 0)
-            return "Invalid data key: reserved";
-    }
-    return NULL;
-}
-
-/* Duration: digits, optional fraction of up to 9 digits, then 's'. */
-static int ttl_valid(const char *s)
-{
-    const char *p = s;
-    if (*p < '0' || *p > '9')
-        return 0;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    if (*p == '.') {
-        const char *f = ++p;
-        while (*p >= '0' && *p <= '9')
-            p++;
-        if (p == f || p - f > 9)
-            return 0;
-    }
-    return p[0] == 's' && p[1] == '\0';
-}
-
-static const char *message_problem(const json_t *msg)
-{
-    int targets = !!json_object_get(msg, "token") + !!json_object_get(msg, "topic") +
-                  !!json_object_get(msg, "condition");
-    if (targets != 1)
-        return "Exactly one of token, topic or condition must be specified";
-    const char *why = data_problem(json_object_get(msg, "data"));
-    const json_t *android = json_object_get(msg, "android");
-    if (!why && android) {
-        why = data_problem(json_object_get(android, "data"));
-        const json_t *ttl = json_object_get(android, "ttl");
-        const json_t *prio = json_object_get(android, "priority");
-        if (!why && ttl && !(json_is_string(ttl) && ttl_valid(json_string_value(ttl))))
-            why = "Invalid value at 'message.android.ttl': Illegal duration format";
-        if (!why && prio &&
-            !(json_is_string(prio) && (strcmp(json_string_value(prio), "normal") == 0 ||
-                                       strcmp(json_string_value(prio), "high") == 0)))
-            why = "Invalid value at 'message.android.priority'";
-    }
-    if (!why && rp_fcm_payload_size(msg) > RP_FCM_PAYLOAD_MAX)
-        why = "Message is too big";
-    return why;
-}
-
 /* Bodies up to this size are kept as they came and parsed again only when /sim/messages is
  * read; a larger one (a message is at most 4 KiB, but other members may pad a body out) as its
  * record, so that the ring's memory stays bounded by what the messages themselves hold. */
@@ -270,12 +210,12 @@ static json_t *record_from_body(unsigned long long seq, const char *body, size_t
     return rec;
 }
 
-static void record_message(const struct psim_req *req, json_t *msg)
+static void record_message(const struct psim_req *req)
 {
     if (req->body_len <= RECORD_TEXT_MAX)
         psim_log_put_text(&g.log, req->body, req->body_len, req->http2);
     else
-        psim_log_put(&g.log, message_record(g.log.seq, msg, req->http2));
+        psim_log_put(&g.log, record_from_body(g.log.seq, req->body, req->body_len, req->http2));
 }
 
 /* The name a send is answered with, longest: "projects/" P "/messages/0:" N "%sim". */
@@ -344,18 +284,14 @@ static void send_endpoint(const struct psim_req *req, const char *project, struc
         fcm_sim_error(ans, 403, "PERMISSION_DENIED", "SenderId mismatch", "SENDER_ID_MISMATCH");
         return;
     }
-    json_t *doc = json_loadb(req->body, req->body_len, 0, NULL);
-    json_t *msg = json_object_get(doc, "message");
-    if (!json_is_object(msg)) {
+    struct fcm_check check;
+    enum fcm_check_verdict verdict = fcm_check_body(req->body, req->body_len, &check);
+    const char *token = check.token;
+    if (verdict == FCM_BODY_INVALID) {
         fcm_sim_error(ans, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.",
                       "INVALID_ARGUMENT");
-        json_decref(doc);
-        return;
-    }
-    const char *why = message_problem(msg);
-    const char *token = json_string_value(json_object_get(msg, "token"));
-    if (why) {
-        fcm_sim_error(ans, 400, "INVALID_ARGUMENT", why, "INVALID_ARGUMENT");
+    } else if (verdict == FCM_MESSAGE_INVALID) {
+        fcm_sim_error(ans, 400, "INVALID_ARGUMENT", check.problem, "INVALID_ARGUMENT");
     } else if (token && req->http2 && json_object_get(g.silent, token)) {
         ans->status = 0; /* no answer: the stream stays open until the client gives up */
     } else if (token && json_object_get(g.unregistered, token)) {
@@ -376,10 +312,10 @@ static void send_endpoint(const struct psim_req *req, const char *project, struc
         psim_log_next(&g.log);
         g.accepted++;
         if (!g.opt.no_record)
-            record_message(req, msg);
+            record_message(req);
         send_answer(ans);
     }
-    json_decref(doc);
+    fcm_check_free(&check);
 }
 
 /* ---- Control API --------------------------------------------------------------------------- */
