@@ -335,9 +335,8 @@ static int hex4(const char *s, size_t len, size_t at, unsigned *out)
 }
 
 /* What yajl takes and jansson does not: UTF-8 that is well formed only in structure, \u0000,
- * unpaired UTF-16 surrogates in escapes (yajl writes '?' for them), \v or \f between tokens,
- * and an unterminated string after the value. Texts yajl refuses for other reasons may pass
- * here. */
+ * unpaired UTF-16 surrogates in escapes (yajl writes '?' for them), and \v or \f between
+ * tokens. Texts yajl refuses for other reasons may pass here. */
 static int jansson_takes(const char *s, size_t len)
 {
     if (!rp_utf8_valid(s, len))
@@ -370,8 +369,7 @@ static int jansson_takes(const char *s, size_t len)
             }
         }
     }
-    /* yajl takes a string left open after the value (its lexer waits for the rest of it). */
-    return !in_string;
+    return 1;
 }
 
 enum fcm_check_verdict fcm_check_body(const char *body, size_t len, struct fcm_check *out)
