@@ -523,16 +523,18 @@ def queue_entries(channel):
 
 
 def test_one_message_shares_queue_entries_and_each_endpoint_gets_it_once():
-    """A message with no per-endpoint variables goes out as entries shared by up to 16
-    deliveries. Written by an instance without workers, the queue holds every delivery in far
+    """A message with no per-endpoint variables goes out as entries shared by up to 64
+    deliveries (more endpoints per channel than that, so an entry fills and another starts). Written by an instance without workers, the queue holds every delivery in far
     fewer entries; then a worker sends them, paced at 5 per second per channel, and is
     restarted mid-drain: the deliveries waiting for tokens are handed back, so none of a shared
     entry's deliveries is sent twice."""
     app, d = slow_app(), state["daemon"]
-    seg, apns, gcm, never = make_segment(app, "shr", 20, 20)
+    seg, apns, gcm, never = make_segment(app, "shr", 70, 70)
     d.stop()
     env = {k: v for k, v in d.env.items() if k.startswith("REPOINT_") and k != "REPOINT_LISTEN"}
-    writer = harness.Repoint(state["redis"].url, env={**env, "REPOINT_WORKERS_THREADS": "0"})
+    # A window that holds the whole segment, so that it is all queued before a worker starts.
+    writer = harness.Repoint(state["redis"].url, env={**env, "REPOINT_WORKERS_THREADS": "0",
+                                                      "REPOINT_CAMPAIGNS_QUEUE_WINDOW": "1000"})
     writer.start()
     try:
         c = writer.client().create_campaign(ApplicationId=app, WriteCampaignRequest={
@@ -541,27 +543,30 @@ def test_one_message_shares_queue_entries_and_each_endpoint_gets_it_once():
         deadline = time.monotonic() + 20
         while True:
             sizes = {ch: queue_entries(ch) for ch in ("APNS", "GCM")}
-            if all(sum(v) == 20 for v in sizes.values()):
+            if all(sum(v) == 70 for v in sizes.values()):
                 break
             assert time.monotonic() < deadline, sizes
             time.sleep(0.2)
         for ch, v in sizes.items():
-            assert len(v) < 20 and max(v) <= 16, (ch, v)
+            assert len(v) < 70 and max(v) <= 64, (ch, v)
+        # The segment is read in pages: its first holds all 70 APNs endpoints, which fill an
+        # entry and start another.
+        assert any(max(v) == 64 for v in sizes.values()), sizes
     finally:
         writer.cleanup()
     d.start()
     time.sleep(2)
     mid = sent_total(apns + gcm)
-    assert 0 < mid < 40, mid
+    assert 0 < mid < 140, mid
     d.stop()
     d.start()
-    wait_state(app, c["Id"], "COMPLETED", timeout=40)
+    wait_state(app, c["Id"], "COMPLETED", timeout=60)
     assert_exactly_once(apns, gcm, never)
     bodies = {n["payload"]["aps"]["alert"]["body"] for n in state["apns"].notifications()
               if n["token"] in apns}
     assert bodies == {"Flash sale"}, bodies
     a = activities(app, c["Id"])[0]
-    assert a["SuccessfulEndpointCount"] == 40 and a["TotalEndpointCount"] == 40, a
+    assert a["SuccessfulEndpointCount"] == 140 and a["TotalEndpointCount"] == 140, a
 
 
 def test_results_counted_once_when_redis_answers_late():
