@@ -9,41 +9,11 @@
 
 #include "json_stream.h"
 
-/* Counts the values of any kind the parser reports. */
-static int count_value(void *ctx)
-{
-    (*(int *)ctx)++;
-    return 1;
-}
-static int count_boolean(void *ctx, int v)
-{
-    (void)v;
-    return count_value(ctx);
-}
-static int count_number(void *ctx, const char *t, size_t n)
-{
-    (void)t;
-    (void)n;
-    return count_value(ctx);
-}
-static int count_string(void *ctx, const unsigned char *s, size_t n)
-{
-    (void)s;
-    (void)n;
-    return count_value(ctx);
-}
-
-static const yajl_callbacks counting = {
-    .yajl_null = count_value,
-    .yajl_boolean = count_boolean,
-    .yajl_number = count_number,
-    .yajl_string = count_string,
-};
-
+/* Only whether the text is one whole value: yajl skips events without a callback. */
 static int whole(const char *text)
 {
-    int values = 0;
-    return rp_json_stream(&counting, &values, text, strlen(text));
+    static const yajl_callbacks none = {0};
+    return rp_json_stream(&none, NULL, text, strlen(text));
 }
 
 static void test_one_value_with_whitespace_around(void **state)

@@ -14,12 +14,41 @@
 #define JANSSON_MAX_DEPTH 2048
 
 /* The objects whose members the checks read; values anywhere else only need to be JSON. */
-enum where { W_TOP, W_MESSAGE, W_DATA, W_NOTIFICATION, W_ANDROID, W_ANDROID_DATA,
-             W_ANDROID_NOTIFICATION, W_ELSEWHERE };
+enum where {
+    W_ELSEWHERE,
+    W_TOP,
+    W_MESSAGE,
+    W_DATA,
+    W_NOTIFICATION,
+    W_ANDROID,
+    W_ANDROID_DATA,
+    W_ANDROID_NOTIFICATION
+};
 
 /* What the next value is, from the member name before it. */
-enum slot { S_NONE, S_MESSAGE, S_TOKEN, S_DATA, S_NOTIFICATION, S_ANDROID, S_ANDROID_DATA,
-            S_ANDROID_NOTIFICATION, S_DATA_VALUE, S_SIZED_VALUE, S_TTL, S_PRIORITY };
+enum slot {
+    S_NONE,
+    S_MESSAGE,
+    S_TOKEN,
+    S_DATA,
+    S_NOTIFICATION,
+    S_ANDROID,
+    S_ANDROID_DATA,
+    S_ANDROID_NOTIFICATION,
+    S_DATA_VALUE,
+    S_SIZED_VALUE,
+    S_TTL,
+    S_PRIORITY,
+    S_SLOTS
+};
+
+/* The object a member's value opens when it is one; W_ELSEWHERE for the members whose checks
+ * wanted a string (a map there is their problem) and for all the others. */
+static const enum where map_opens[S_SLOTS] = {
+    [S_MESSAGE] = W_MESSAGE,           [S_DATA] = W_DATA,
+    [S_NOTIFICATION] = W_NOTIFICATION, [S_ANDROID] = W_ANDROID,
+    [S_ANDROID_DATA] = W_ANDROID_DATA, [S_ANDROID_NOTIFICATION] = W_ANDROID_NOTIFICATION,
+};
 
 enum { TARGET_TOKEN = 1, TARGET_TOPIC = 2, TARGET_CONDITION = 4 };
 
@@ -252,47 +281,21 @@ static int open_value(struct check *c, enum where inside)
 static int on_start_map(void *ctx)
 {
     struct check *c = ctx;
-    enum where inside = W_ELSEWHERE;
-    switch (c->depth == 0 ? S_NONE : c->slot) {
-    case S_MESSAGE:
-        c->message_is_object = 1;
-        inside = W_MESSAGE;
-        break;
-    case S_DATA:
-        inside = W_DATA;
-        break;
-    case S_NOTIFICATION:
-        inside = W_NOTIFICATION;
-        break;
-    case S_ANDROID:
-        inside = W_ANDROID;
-        break;
-    case S_ANDROID_DATA:
-        inside = W_ANDROID_DATA;
-        break;
-    case S_ANDROID_NOTIFICATION:
-        inside = W_ANDROID_NOTIFICATION;
-        break;
-    case S_TOKEN:
-    case S_DATA_VALUE:
-    case S_TTL:
-    case S_PRIORITY:
-        other_value(c);
-        break;
-    default:
-        break;
-    }
     if (c->depth == 0)
-        inside = W_TOP;
+        return open_value(c, W_TOP);
+    enum where inside = map_opens[c->slot];
+    if (inside == W_MESSAGE)
+        c->message_is_object = 1;
+    else if (inside == W_ELSEWHERE)
+        other_value(c);
     return open_value(c, inside);
 }
 
+/* The slot is S_NONE at the top (nothing named the value), where other_value does nothing. */
 static int on_start_array(void *ctx)
 {
-    struct check *c = ctx;
-    if (c->depth > 0)
-        other_value(c);
-    return open_value(c, W_ELSEWHERE);
+    other_value(ctx);
+    return open_value(ctx, W_ELSEWHERE);
 }
 
 static int on_end(void *ctx)
